@@ -1,0 +1,287 @@
+"""Study configuration: load and validate the versioned YAML under ``study/``.
+
+Every study fact (sites, dialects, visits, windows, tests) comes from here; a configuration that
+does not validate stops the pipeline with a message naming the file and the field.
+"""
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator,
+                      model_validator)
+
+DEFAULT_STUDY_DIR = Path(__file__).resolve().parents[1] / "study"
+
+LAB_FIELDS = ("subject", "visit", "sample_id", "test", "result", "unit",
+              "ref_low", "ref_high", "ref_range", "flag", "comment")
+
+
+class ConfigError(ValueError):
+    """The study configuration is broken; the message names the file and the problem."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileSpec(_Model):
+    """How a source names and encodes its transfers (DTS rules 3 and 4)."""
+
+    prefix: str
+    format: Literal["delimited", "excel", "spss", "folder"]
+    extension: str | None = None
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    sheet: str | None = None
+    manifest: str = "MANIFEST.sha256"
+
+    @model_validator(mode="after")
+    def _extension_for_files(self):
+        if self.format != "folder" and not self.extension:
+            raise ValueError(f"format {self.format!r} needs an extension")
+        return self
+
+    @cached_property
+    def name_pattern(self) -> re.Pattern:
+        """``<PREFIX>_<YYYYMMDD>[_<n>][.<ext>]``."""
+        ext = "" if self.format == "folder" else r"\." + re.escape(self.extension)
+        return re.compile(rf"^{re.escape(self.prefix)}_(?P<date>\d{{8}})(?:_(?P<seq>[2-9]|[1-9]\d+))?{ext}$")
+
+
+class DateTimeSpec(_Model):
+    column: str
+    format: str  # a strptime format, or "native" when the reader yields a date/datetime value
+
+
+class CollectedSpec(_Model):
+    """Where the collection date-time is: one datetime column, or a date and an optional time."""
+
+    datetime: DateTimeSpec | None = None
+    date: DateTimeSpec | None = None
+    time: DateTimeSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self):
+        if (self.datetime is None) == (self.date is None):
+            raise ValueError("give either 'datetime' or 'date' (with an optional 'time')")
+        if self.datetime is not None and self.time is not None:
+            raise ValueError("'time' goes with 'date', not with 'datetime'")
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        return [s.column for s in (self.datetime, self.date, self.time) if s is not None]
+
+
+class SubjectSpec(_Model):
+    pattern: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _has_num(cls, v: str) -> str:
+        if "num" not in re.compile(v).groupindex:
+            raise ValueError("the subject pattern needs a named group 'num'")
+        return v
+
+
+class ReferenceSheetSpec(_Model):
+    sheet: str
+    test: str
+    low: str
+    high: str
+    unit: str | None = None
+
+
+class WideSpec(_Model):
+    header_pattern: str
+    reference_sheet: ReferenceSheetSpec | None = None
+
+    @field_validator("header_pattern")
+    @classmethod
+    def _has_test(cls, v: str) -> str:
+        if "test" not in re.compile(v).groupindex:
+            raise ValueError("the header pattern needs a named group 'test'")
+        return v
+
+
+class LabDialect(_Model):
+    """A site laboratory export: how to read it and map it to the long staging shape."""
+
+    source: str
+    kind: Literal["lab"]
+    site_id: Annotated[str, Field(pattern=r"^\d{2}$")]
+    file: FileSpec
+    layout: Literal["long", "wide"]
+    columns: dict[str, Union[str, list[str]]]
+    personal: list[str] = []
+    ignored: list[str] = []
+    subject: SubjectSpec
+    collected: CollectedSpec
+    decode: dict[str, dict[str, str]] = {}
+    visits: dict[str, str]
+    tests: dict[str, str]
+    wide: WideSpec | None = None
+
+    @model_validator(mode="after")
+    def _columns_fit_layout(self):
+        unknown = set(self.columns) - set(LAB_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown lab fields {sorted(unknown)}; allowed: {list(LAB_FIELDS)}")
+        required = {"subject", "sample_id"} | ({"test", "result"} if self.layout == "long" else set())
+        missing = required - set(self.columns)
+        if missing:
+            raise ValueError(f"layout {self.layout!r} needs columns for {sorted(missing)}")
+        if (self.layout == "wide") != (self.wide is not None):
+            raise ValueError("the 'wide' section goes with layout 'wide' and only with it")
+        return self
+
+    def source_columns(self, field: str) -> list[str]:
+        """The file columns that feed a staging field (several = first non-empty wins)."""
+        value = self.columns.get(field, [])
+        return [value] if isinstance(value, str) else list(value)
+
+    @property
+    def read_columns(self) -> list[str]:
+        """Every column the reader loads; personal and ignored columns are never read."""
+        cols = [c for f in self.columns for c in self.source_columns(f)] + self.collected.columns
+        return list(dict.fromkeys(cols))
+
+
+class FormSpec(_Model):
+    """One EDC form (or the IWRS list): its file, loaded columns, key and personal columns."""
+
+    file: str | None = None
+    key: list[str]
+    columns: list[str]
+    subject: str = "SUBJID"
+    personal: list[str] = []
+
+    @model_validator(mode="after")
+    def _key_in_columns(self):
+        missing = [c for c in [*self.key, self.subject] if c not in self.columns]
+        if missing:
+            raise ValueError(f"key/subject columns {missing} are not in the form's columns")
+        overlap = set(self.personal) & set(self.columns)
+        if overlap:
+            raise ValueError(f"columns {sorted(overlap)} are both loaded and personal")
+        return self
+
+
+class FormsSource(_Model):
+    """A source of CRF-like tables: the EDC folder or the IWRS list."""
+
+    source: str
+    kind: Literal["forms"]
+    file: FileSpec
+    forms: dict[str, FormSpec]
+
+    @model_validator(mode="after")
+    def _files_named(self):
+        if self.file.format == "folder" and any(f.file is None for f in self.forms.values()):
+            raise ValueError("every form of a folder source names its file")
+        if self.file.format != "folder" and len(self.forms) != 1:
+            raise ValueError("a single-file source holds exactly one form")
+        return self
+
+
+Source = Annotated[Union[LabDialect, FormsSource], Field(discriminator="kind")]
+_SOURCE_ADAPTER = TypeAdapter(Source)
+
+
+class Visit(_Model):
+    code: str
+    visitnum: int
+    label: str
+    target_day: int
+    window: tuple[int, int]
+    labs: bool
+
+
+class StudyInfo(_Model):
+    studyid: str
+    title: str
+    timezone: str
+    subjid_pattern: str
+
+
+class LabTest(_Model):
+    name: str
+    standard_unit: str
+
+
+class Study(_Model):
+    """The whole validated configuration."""
+
+    study: StudyInfo
+    visits: list[Visit]
+    unscheduled_visit: str
+    lab_tests: dict[str, LabTest]
+    source_names: list[str] = Field(alias="sources")
+    sources: dict[str, Source] = Field(default_factory=dict, alias="loaded_sources")
+    directory: Path | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        codes = {v.code for v in self.visits} | {self.unscheduled_visit}
+        for src in self.sources.values():
+            if isinstance(src, LabDialect):
+                bad_visits = sorted(set(src.visits.values()) - codes)
+                bad_tests = sorted(set(src.tests.values()) - set(self.lab_tests))
+                if bad_visits:
+                    raise ValueError(f"{src.source}: visits map to unknown visit codes {bad_visits}")
+                if bad_tests:
+                    raise ValueError(f"{src.source}: tests map to unknown LBTESTCD {bad_tests}")
+        return self
+
+    @property
+    def lab_sources(self) -> list[LabDialect]:
+        return [s for s in self.sources.values() if isinstance(s, LabDialect)]
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _explain(path: Path, exc: ValidationError) -> ConfigError:
+    lines = [f"{path}: invalid configuration"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  - {where}: {err['msg']}")
+    return ConfigError("\n".join(lines))
+
+
+def load_study(directory: str | Path | None = None) -> Study:
+    """Load ``study.yaml`` and ``sources/<name>.yaml`` for each listed source."""
+    directory = Path(directory or DEFAULT_STUDY_DIR)
+    main_path = directory / "study.yaml"
+    data = _read_yaml(main_path)
+    sources: dict[str, Source] = {}
+    for name in data.get("sources", []):
+        path = directory / "sources" / f"{name}.yaml"
+        if not path.exists():
+            raise ConfigError(f"{main_path}: source {name!r} is listed but {path} does not exist")
+        raw = _read_yaml(path)
+        try:
+            src = _SOURCE_ADAPTER.validate_python(raw)
+        except ValidationError as exc:
+            raise _explain(path, exc) from None
+        if src.source != name:
+            raise ConfigError(f"{path}: 'source' is {src.source!r} but the file is listed as {name!r}")
+        sources[name] = src
+    try:
+        return Study.model_validate({**data, "loaded_sources": sources, "directory": directory})
+    except ValidationError as exc:
+        raise _explain(main_path, exc) from None
+

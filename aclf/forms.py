@@ -1,0 +1,48 @@
+"""EDC forms and the blinded IWRS list: read each form's file and key its records.
+
+Personal-data columns are never read. A row without a valid SUBJID or key, or repeating a key
+already seen in the same file, is quarantined with its reason.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from aclf.config import FileSpec, FormSpec
+from aclf.problems import Problems
+from aclf.readers import ROW, read_table, require_columns
+
+
+def read_form(path: Path, spec: FormSpec, file_spec: FileSpec, subjid_pattern: str
+              ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Read one form file: (records, quarantine, notes)."""
+    loaded = set(spec.columns)
+    table = read_table(path, file_spec, loaded.__contains__)
+    require_columns(table, spec.columns, path.name)
+    known = loaded | set(spec.personal)
+    notes = [f"{path.name}: column {c!r} is not in the form configuration; not read"
+             for c in table.header if c not in known]
+    records, quarantine = normalize_form(table.frame, spec, subjid_pattern)
+    return records, quarantine, notes
+
+
+def normalize_form(frame: pd.DataFrame, spec: FormSpec, subjid_pattern: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Key the form's rows: (records with record_key, row_number, subjid and the columns; quarantine)."""
+    frame = frame.reset_index(drop=True)
+    problems = Problems(frame.index)
+    out = frame[spec.columns].fillna("").astype(str)
+    out.insert(0, "row_number", frame[ROW].astype(int))
+    out.insert(1, "subjid", out[spec.subject])
+    bad_subject = ~out["subjid"].str.fullmatch(subjid_pattern)
+    problems.add(bad_subject, "bad_subject", spec.subject,
+                 f"{spec.subject} '" + out["subjid"] + f"' does not match {subjid_pattern}")
+    for col in spec.key:
+        if col != spec.subject:
+            problems.add(out[col] == "", "missing_key", col, f"key column {col} is empty")
+    out.insert(0, "record_key", out[spec.key].agg("|".join, axis=1) if len(out) else "")
+    first_row = out.groupby("record_key")["row_number"].transform("min")
+    problems.add(problems.clean() & out.duplicated("record_key"), "duplicate_key", spec.key[-1],
+                 "same key (" + out["record_key"] + ") as row " + first_row.astype(str))
+    quarantine = problems.quarantine(out, frame[spec.columns])
+    return out[problems.clean()].reset_index(drop=True), quarantine

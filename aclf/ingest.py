@@ -1,0 +1,148 @@
+"""Nightly ingestion of one source: newest complete transfer in, audited, archived, reconciled.
+
+Walks the source's transfers newest first. The newest complete one newer than the snapshot in
+force is archived, read with the dialect's reader and put in force; older ones are superseded.
+A rejected or in-flight transfer changes nothing but its registry row, so the previous snapshot
+stays in force. One transaction per source: a failure leaves the store as it was.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import sqlalchemy as sa
+
+from aclf.archive import archive_files
+from aclf.config import FormsSource, LabDialect, Study
+from aclf.forms import read_form
+from aclf.lab import read_lab
+from aclf.landing import Candidate, discover
+from aclf.readers import UnreadableTransfer
+from aclf.registry import Registry, TransferOutcome
+from aclf.snapshot import Changes, replace_form_snapshot, replace_lab_snapshot
+from aclf.store import quarantine as quarantine_table
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where a run reads from and keeps raw copies."""
+
+    landing: Path
+    archive: Path
+
+
+@dataclass
+class _Read:
+    """A transfer read in full, before anything is written."""
+
+    parts: list[tuple[str, pd.DataFrame, pd.DataFrame]]   # (entity, records, quarantine)
+    notes: list[str]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        loaded = sum(len(r) for _, r, _ in self.parts)
+        held = sum(len(q) for _, _, q in self.parts)
+        return {"rows_read": loaded + held, "rows_loaded": loaded, "rows_quarantined": held}
+
+
+def now_iso(study: Study) -> str:
+    return dt.datetime.now(ZoneInfo(study.study.timezone)).isoformat(timespec="seconds")
+
+
+def _received_at(cand: Candidate, study: Study) -> str | None:
+    stamps = [f.path.stat().st_mtime for f in cand.files] or ([cand.path.stat().st_mtime] if cand.path.exists() else [])
+    if not stamps:
+        return None
+    return dt.datetime.fromtimestamp(max(stamps), ZoneInfo(study.study.timezone)).isoformat(timespec="seconds")
+
+
+def _read_transfer(cand: Candidate, source: LabDialect | FormsSource, study: Study) -> _Read:
+    """Read every file of the transfer; raises UnreadableTransfer before anything is written."""
+    if isinstance(source, LabDialect):
+        records, held, notes = read_lab(cand.path, source)
+        return _Read([("lab", records, held)], notes)
+    parts, notes = [], []
+    for form, spec in source.forms.items():
+        path = cand.path / spec.file if source.file.format == "folder" else cand.path
+        records, held, form_notes = read_form(path, spec, source.file, study.study.subjid_pattern)
+        parts.append((form, records, held))
+        notes += form_notes
+    return _Read(parts, notes)
+
+
+def _write_transfer(conn: sa.Connection, read: _Read, cand: Candidate, source: LabDialect | FormsSource,
+                    transfer_id: int, now: str) -> Changes:
+    totals = Changes()
+    for entity, records, held in read.parts:
+        if isinstance(source, LabDialect):
+            changes = replace_lab_snapshot(conn, cand.source, records, transfer_id, now)
+        else:
+            fields = source.forms[entity].columns
+            changes = replace_form_snapshot(conn, cand.source, entity, records, fields, transfer_id, now)
+        totals = Changes(**{k: getattr(totals, k) + v for k, v in changes.as_dict().items()})
+        if not held.empty:
+            file = cand.name
+            if isinstance(source, FormsSource) and source.forms[entity].file:
+                file = f"{cand.name}/{source.forms[entity].file}"
+            rows = held.assign(transfer_id=transfer_id, source=cand.source, entity=entity,
+                               file=file).to_dict("records")
+            conn.execute(quarantine_table.insert(), rows)
+    return totals
+
+
+def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> list[TransferOutcome]:
+    """Bring one source up to its newest complete transfer; returns what became of each transfer."""
+    source = study.sources[name]
+    required = [f.file for f in source.forms.values()] if isinstance(source, FormsSource) and \
+        source.file.format == "folder" else []
+    candidates = discover(name, paths.landing / name, source.file, required)
+    now = now_iso(study)
+    outcomes: list[TransferOutcome] = []
+    with engine.begin() as conn:
+        registry = Registry(conn, name, now)
+        current = registry.in_force()
+        settled = False
+        for cand in reversed(candidates):
+            prior = registry.find(cand)
+            received = _received_at(cand, study)
+            if cand.status != "complete":
+                archive = archive_files(paths.archive, cand.files) if cand.files else None
+                tid = registry.record(cand, cand.status, cand.reason, received, archive, cand.notes)
+                outcomes.append(registry.outcome(tid))
+                continue
+            if current is not None and prior is not None and prior.id == current.id:
+                settled = True
+                outcomes.append(registry.outcome(prior.id))
+                continue
+            if prior is not None and prior.status == "rejected":
+                outcomes.append(registry.outcome(prior.id))
+                continue
+            archive = archive_files(paths.archive, cand.files)
+            if settled or (current is not None and cand.order < _order(current)):
+                tid = registry.record(cand, "superseded", "a newer snapshot is in force", received, archive,
+                                      cand.notes)
+                outcomes.append(registry.outcome(tid))
+                continue
+            try:
+                read = _read_transfer(cand, source, study)
+            except UnreadableTransfer as exc:
+                tid = registry.record(cand, "rejected", str(exc), received, archive, cand.notes)
+                outcomes.append(registry.outcome(tid))
+                continue
+            tid = registry.record(cand, "loaded", "", received, archive, [*cand.notes, *read.notes],
+                                  **read.counts)
+            changes = _write_transfer(conn, read, cand, source, tid, now)
+            if current is not None:
+                registry.set_status(current.id, "superseded")
+            settled = True
+            outcome = registry.outcome(tid)
+            outcome.changes = changes.as_dict()
+            outcomes.append(outcome)
+    return list(reversed(outcomes))
+
+
+def _order(row: sa.Row) -> tuple[str, int]:
+    return ((row.snapshot_date or "").replace("-", ""), row.seq or 0)

@@ -1,0 +1,181 @@
+"""Site lab exports to one long staging shape, driven by the dialect configuration.
+
+Pure functions on DataFrames: a dialect's raw table in, staged records and quarantined rows out.
+Every input record ends in exactly one of the two (rows read = rows loaded + rows quarantined).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from aclf.config import LabDialect
+from aclf.problems import Problems
+from aclf.readers import ROW, RawTable, read_excel_sheet, read_table, require_columns
+
+COLUMN = "_column"   # the file column a wide record came from (its test column header)
+LAB_COLUMNS = ["record_key", "row_number", "subjid", "subject_raw", "visit_raw", "visit",
+               "sample_id", "collected", "test_raw", "lbtestcd", "result", "unit",
+               "ref_low", "ref_high", "ref_range", "flag", "comment"]
+
+
+def read_lab(path: Path, dialect: LabDialect) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Read and normalize one lab file: (staged records, quarantine, transfer notes)."""
+    dropped = set(dialect.personal) | set(dialect.ignored)
+    native = {s.column for s in (dialect.collected.datetime, dialect.collected.date)
+              if s is not None and s.format == "native"}
+    if dialect.layout == "wide":
+        keep = lambda c: c not in dropped  # noqa: E731 - test columns are not known in advance
+    else:
+        wanted = set(dialect.read_columns)
+        keep = wanted.__contains__
+    table = read_table(path, dialect.file, keep, native)
+    require_columns(table, dialect.read_columns, path.name)
+    known = set(dialect.read_columns) | dropped
+    notes = [f"column {c!r} is not in the dialect configuration; not read"
+             for c in table.header if c not in known and dialect.layout == "long"]
+    references = _read_references(path, dialect, notes) if dialect.layout == "wide" else None
+    records, quarantine = normalize_lab(table.frame, dialect, references)
+    return records, quarantine, notes
+
+
+def _read_references(path: Path, dialect: LabDialect, notes: list[str]) -> pd.DataFrame | None:
+    spec = dialect.wide.reference_sheet
+    if spec is None:
+        return None
+    wanted = {spec.test, spec.low, spec.high} | ({spec.unit} if spec.unit else set())
+    try:
+        table: RawTable = read_excel_sheet(path, spec.sheet, wanted.__contains__, set())
+        require_columns(table, sorted(wanted), f"{path.name} sheet {spec.sheet!r}")
+    except Exception as exc:  # the ranges are helpful, not essential: note and go on
+        notes.append(f"reference ranges not read: {exc}")
+        return None
+    ref = table.frame.rename(columns={spec.test: "test", spec.low: "ref_low", spec.high: "ref_high"})
+    return ref.drop_duplicates("test").set_index("test")[["ref_low", "ref_high"]]
+
+
+def _melt_wide(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per filled test cell; the test and unit come from the column header."""
+    ids = [c for c in dialect.read_columns if c in frame.columns] + [ROW]
+    tests = [c for c in frame.columns if c not in ids]
+    long = frame.melt(id_vars=ids, value_vars=tests, var_name=COLUMN, value_name="_result")
+    long = long[long["_result"].astype(str).str.strip() != ""].copy()
+    pattern = re.compile(dialect.wide.header_pattern)
+    parsed = {c: pattern.match(c) for c in tests}
+    long["_test"] = long[COLUMN].map(lambda c: parsed[c]["test"].strip() if parsed[c] else c)
+    long["_unit"] = long[COLUMN].map(lambda c: (parsed[c].groupdict().get("unit") or "").strip() if parsed[c] else "")
+    for bound in ("ref_low", "ref_high"):
+        long[f"_{bound}"] = long["_test"].map(references[bound]) if references is not None else ""
+    long["_result"] = long["_result"].astype(str)
+    return long.sort_values([ROW, COLUMN], kind="stable").reset_index(drop=True)
+
+
+def _field(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """The first non-empty value among the given columns ('' when none)."""
+    out = pd.Series("", index=frame.index, dtype=object)
+    for col in reversed(columns):
+        values = frame[col].astype(object).fillna("").astype(str)
+        out = values.where(values != "", out)
+    return out
+
+
+def _parse_part(series: pd.Series, fmt: str) -> pd.Series:
+    if fmt == "native":
+        is_date = series.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)) and not pd.isna(v))
+        return pd.to_datetime(series.where(is_date, None), errors="coerce")
+    return pd.to_datetime(series.astype(str), format=fmt, errors="coerce")
+
+
+def _collected(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.Series:
+    """Collection date-time as ISO 8601 (date only when the site sent no time)."""
+    spec = dialect.collected
+    main = spec.datetime or spec.date
+    raw = frame[main.column]
+    empty = raw.isna() | (raw.astype(str).str.strip() == "")
+    stamp = _parse_part(raw, main.format)
+    problems.add(empty, "missing_date", main.column, f"{main.column} is empty")
+    problems.add(~empty & stamp.isna(), "bad_date", main.column,
+                 f"{main.column} '" + raw.astype(str) + f"' is not a date in the format {main.format}")
+    if spec.datetime is not None:
+        return stamp.dt.strftime("%Y-%m-%dT%H:%M").fillna("")
+    iso = stamp.dt.strftime("%Y-%m-%d").fillna("")
+    if spec.time is None:
+        return iso
+    time_raw = frame[spec.time.column].astype(str).str.strip()
+    clock = _parse_part(time_raw, spec.time.format)
+    problems.add((time_raw != "") & clock.isna(), "bad_time", spec.time.column,
+                 f"{spec.time.column} '" + time_raw + f"' is not a time in the format {spec.time.format}")
+    return iso.where(clock.isna() | (iso == ""), iso + "T" + clock.dt.strftime("%H:%M").fillna(""))
+
+
+def _decode(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.DataFrame:
+    """Replace coded values (SPSS) by the configured text; an unknown code is a problem."""
+    frame = frame.copy()
+    for col, codes in dialect.decode.items():
+        raw = frame[col].astype(str)
+        decoded = raw.map(codes)
+        problems.add((raw != "") & decoded.isna(), "unknown_code", col,
+                     f"{col} code '" + raw + "' is not in the configuration")
+        frame[col] = decoded.fillna("")
+    return frame
+
+
+def normalize_lab(frame: pd.DataFrame, dialect: LabDialect,
+                  references: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Map a raw dialect table to (staged long records, quarantined rows with reasons)."""
+    if dialect.layout == "wide":
+        frame = _melt_wide(frame, dialect, references)
+    else:
+        frame = frame.reset_index(drop=True)
+    problems = Problems(frame.index)
+    frame = _decode(frame, dialect, problems)
+
+    def field(name: str, fallback: str | None = None) -> pd.Series:
+        cols = dialect.source_columns(name)
+        if cols:
+            return _field(frame, cols)
+        return frame[fallback].astype(str) if fallback else pd.Series("", index=frame.index, dtype=object)
+
+    out = pd.DataFrame({"row_number": frame[ROW].astype(int)}, index=frame.index)
+    subject_col = dialect.source_columns("subject")[0]
+    out["subject_raw"] = field("subject")
+    num = out["subject_raw"].str.extract(dialect.subject.pattern)["num"] \
+        if out["subject_raw"].size else pd.Series(dtype=object)
+    problems.add(num.isna(), "bad_subject", subject_col,
+                 f"{subject_col} '" + out["subject_raw"] + f"' does not match {dialect.subject.pattern}")
+    out["subjid"] = (dialect.site_id + "-" + num.fillna("0").astype(int).map("{:03d}".format)).where(num.notna(), "")
+
+    out["sample_id"] = field("sample_id")
+    sample_col = dialect.source_columns("sample_id")[0]
+    problems.add(out["sample_id"] == "", "missing_key", sample_col, f"{sample_col} (accession number) is empty")
+
+    out["collected"] = _collected(frame, dialect, problems)
+    out["visit_raw"] = field("visit")
+    out["visit"] = out["visit_raw"].map(dialect.visits).fillna("")
+
+    wide = dialect.layout == "wide"
+    out["test_raw"] = frame["_test"] if wide else field("test")
+    test_col = frame[COLUMN] if wide else dialect.source_columns("test")[0]
+    out["lbtestcd"] = out["test_raw"].map(dialect.tests).fillna("")
+    problems.add(out["lbtestcd"] == "", "unknown_test", test_col,
+                 "test '" + out["test_raw"] + "' is not in the site's test configuration")
+    out["result"] = frame["_result"] if wide else field("result")
+    out["unit"] = frame["_unit"] if wide else field("unit")
+    for name in ("ref_low", "ref_high"):
+        out[name] = frame[f"_{name}"].fillna("").astype(str) if wide else field(name)
+    for name in ("ref_range", "flag", "comment"):
+        out[name] = field(name)
+    out["record_key"] = dialect.site_id + "|" + out["sample_id"] + "|" + out["test_raw"]
+
+    first_row = out.groupby("record_key")["row_number"].transform("min")
+    problems.add(problems.clean() & out.duplicated("record_key") & (out["sample_id"] != ""),
+                 "duplicate_key", sample_col,
+                 "same accession and test as row " + first_row.astype(str) + " (key " + out["record_key"] + ")")
+    raw = frame[[c for c in frame.columns if not c.startswith("_") or c == COLUMN]]
+    if wide:
+        raw = raw.assign(value=frame["_result"]).rename(columns={COLUMN: "test_column"})
+    quarantine = problems.quarantine(out, raw)
+    records = out[problems.clean()][LAB_COLUMNS].reset_index(drop=True)
+    return records, quarantine

@@ -1,0 +1,152 @@
+"""Landing zone: find a source's transfers and decide whether each is complete (DTS rules 3-4).
+
+A transfer is complete only when its manifest is present; a manifest whose digests do not match
+rejects the whole transfer. Nothing here reads the data itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from aclf.config import FileSpec
+
+MANIFEST_SUFFIX = ".sha256"
+_MANIFEST_LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) [ *](?P<name>.+)$")
+
+
+@dataclass(frozen=True)
+class TransferFile:
+    """One file of a transfer with its verified digest."""
+
+    name: str
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An entry in a source folder, with what the landing rules say of it."""
+
+    source: str
+    name: str
+    path: Path
+    date: str | None              # YYYYMMDD from the name; None for a name off the pattern
+    seq: int
+    status: str                   # complete | in_flight | rejected
+    reason: str = ""
+    sha256: str | None = None     # the data file's digest (a folder: its manifest's digest)
+    files: tuple[TransferFile, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def order(self) -> tuple[str, int]:
+        return (self.date or "", self.seq)
+
+
+def sha256_of(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def parse_manifest(path: Path) -> dict[str, str]:
+    """``sha256sum`` lines to {file name: digest}; raises ValueError naming the bad line."""
+    entries: dict[str, str] = {}
+    text = path.read_text(encoding="utf-8-sig")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = _MANIFEST_LINE.match(line.rstrip("\r"))
+        if not match:
+            raise ValueError(f"{path.name} line {number} is not '<64 hex>  <file name>'")
+        entries[match["name"]] = match["digest"].lower()
+    if not entries:
+        raise ValueError(f"{path.name} is empty")
+    return entries
+
+
+def _check_file(path: Path, manifest: Path) -> TransferFile | str:
+    """Verify one data file against its manifest; returns the file or a rejection reason."""
+    try:
+        listed = parse_manifest(manifest)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"manifest unreadable: {exc}"
+    if path.name not in listed:
+        return f"manifest {manifest.name} does not list {path.name}"
+    actual = sha256_of(path)
+    if actual != listed[path.name]:
+        return f"sha256 mismatch for {path.name}: manifest {listed[path.name]}, file {actual}"
+    return TransferFile(path.name, path, actual)
+
+
+def _inspect_file(source: str, path: Path, spec: FileSpec, date: str, seq: int) -> Candidate:
+    manifest = path.with_name(path.name + MANIFEST_SUFFIX)
+    base = dict(source=source, name=path.name, path=path, date=date, seq=seq)
+    if not manifest.exists():
+        return Candidate(**base, status="in_flight", reason=f"no manifest {manifest.name} yet")
+    checked = _check_file(path, manifest)
+    if isinstance(checked, str):
+        return Candidate(**base, status="rejected", reason=checked, sha256=sha256_of(path))
+    return Candidate(**base, status="complete", sha256=checked.sha256, files=(checked,))
+
+
+def _inspect_folder(source: str, path: Path, spec: FileSpec, date: str, seq: int,
+                    required: list[str]) -> Candidate:
+    manifest = path / spec.manifest
+    base = dict(source=source, name=path.name, path=path, date=date, seq=seq)
+    if not manifest.exists():
+        return Candidate(**base, status="in_flight", reason=f"no {spec.manifest} in the folder yet")
+    digest = sha256_of(manifest)
+    try:
+        listed = parse_manifest(manifest)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return Candidate(**base, status="rejected", reason=f"manifest unreadable: {exc}", sha256=digest)
+    problems, files = [], []
+    for name, expected in sorted(listed.items()):
+        file = path / name
+        if not file.is_file():
+            problems.append(f"{name} is listed in {spec.manifest} but missing")
+            continue
+        actual = sha256_of(file)
+        if actual != expected:
+            problems.append(f"sha256 mismatch for {name}: manifest {expected}, file {actual}")
+        files.append(TransferFile(name, file, actual))
+    problems += [f"required file {name} is not in {spec.manifest}" for name in required if name not in listed]
+    if problems:
+        return Candidate(**base, status="rejected", reason="; ".join(problems), sha256=digest,
+                         files=tuple(files))
+    extra = sorted(p.name for p in path.iterdir() if p.name not in listed and p.name != spec.manifest)
+    notes = tuple(f"{name} is not in {spec.manifest}; ignored" for name in extra)
+    files.append(TransferFile(spec.manifest, manifest, digest))
+    return Candidate(**base, status="complete", sha256=digest, files=tuple(files), notes=notes)
+
+
+def discover(source: str, folder: Path, spec: FileSpec, required: list[str] = ()) -> list[Candidate]:
+    """Every transfer in a source's landing folder, oldest first; off-pattern names are rejected."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.iterdir()):
+        if path.name.endswith(MANIFEST_SUFFIX) or path.name.startswith("."):
+            continue
+        match = spec.name_pattern.match(path.name)
+        is_folder = spec.format == "folder"
+        if not match or path.is_dir() != is_folder:
+            expected = f"{spec.prefix}_<YYYYMMDD>[_<n>]" + ("/" if is_folder else f".{spec.extension}")
+            found.append(Candidate(source, path.name, path, None, 0, "rejected",
+                                   f"name does not follow the DTS pattern {expected}"))
+            continue
+        date, seq = match["date"], int(match["seq"] or 1)
+        try:
+            datetime.strptime(date, "%Y%m%d")
+        except ValueError:
+            found.append(Candidate(source, path.name, path, None, 0, "rejected",
+                                   f"{date} in the name is not a calendar date"))
+            continue
+        if is_folder:
+            found.append(_inspect_folder(source, path, spec, date, seq, list(required)))
+        else:
+            found.append(_inspect_file(source, path, spec, date, seq))
+    return sorted(found, key=lambda c: c.order)

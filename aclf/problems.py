@@ -1,0 +1,46 @@
+"""Row-level rule violations found while normalizing a table, turned into quarantine rows."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+QUARANTINE_COLUMNS = ["row_number", "subjid", "column_name", "rule", "reason", "data"]
+
+
+class Problems:
+    """Collects (rule, column, message) per row; a row's first rule names it, all messages explain it."""
+
+    def __init__(self, index: pd.Index):
+        self.rule = pd.Series(None, index=index, dtype=object)
+        self.column = pd.Series(None, index=index, dtype=object)
+        self.reason = pd.Series("", index=index, dtype=object)
+
+    def add(self, mask: pd.Series, rule: str, column: str | pd.Series, message: str | pd.Series) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        as_series = lambda v: v.astype(str) if isinstance(v, pd.Series) else pd.Series(v, index=mask.index)  # noqa: E731
+        first = mask & self.rule.isna()
+        self.rule[first] = rule
+        self.column[first] = as_series(column)[first]
+        message = as_series(message)
+        joined = self.reason.where(self.reason == "", self.reason + "; ") + message
+        self.reason[mask] = joined[mask]
+
+    def clean(self) -> pd.Series:
+        return self.rule.isna()
+
+    def quarantine(self, staged: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+        """Quarantine rows: where, which rule, why, and the row as read (personal data never read)."""
+        bad = ~self.clean()
+        data = [json.dumps(r, ensure_ascii=False, default=str) for r in raw[bad].to_dict("records")]
+        subjid = staged["subjid"][bad] if "subjid" in staged else pd.Series("", index=bad[bad].index)
+        return pd.DataFrame({
+            "row_number": staged["row_number"][bad].astype(int),
+            "subjid": subjid.fillna(""),
+            "column_name": self.column[bad],
+            "rule": self.rule[bad],
+            "reason": self.reason[bad],
+            "data": data,
+        }, columns=QUARANTINE_COLUMNS).reset_index(drop=True)

@@ -1,0 +1,114 @@
+"""Read one raw table (delimited text, Excel sheet, SPSS file) into text columns.
+
+Only the columns a dialect asks for are loaded, so personal data never reaches memory. Values come
+back as stripped text ('' when empty), except columns read ``native`` (dates the format types).
+Each row carries ``_row``: the row as a person opening the file sees it (spreadsheet row with the
+header as row 1 for text and Excel; the case number for SPSS).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from aclf.config import FileSpec
+
+ROW = "_row"
+
+
+class UnreadableTransfer(Exception):
+    """The file cannot be read at all (corrupt, wrong encoding, missing columns): reject it."""
+
+
+@dataclass(frozen=True)
+class RawTable:
+    frame: pd.DataFrame          # the kept columns, plus ROW
+    header: list[str]            # every column the file has, in order
+
+
+def as_text(value) -> str:
+    """A cell as text: numbers without a spurious '.0', dates in ISO 8601, empty for missing."""
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        return value.strftime("%Y-%m-%dT%H:%M") if (value.hour, value.minute) != (0, 0) else value.strftime("%Y-%m-%d")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _texts(frame: pd.DataFrame, native: set[str]) -> pd.DataFrame:
+    return pd.DataFrame({col: frame[col] if col in native else frame[col].map(as_text)
+                         for col in frame.columns}, index=frame.index)
+
+
+def _read_delimited(path: Path, spec: FileSpec, keep: Callable[[str], bool]) -> RawTable:
+    try:
+        header = list(pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, nrows=0,
+                                  dtype=str).columns)
+        frame = pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, dtype=str,
+                            keep_default_na=False, na_filter=False, usecols=lambda c: keep(c))
+    except UnicodeDecodeError as exc:
+        raise UnreadableTransfer(f"{path.name} is not valid {spec.encoding} "
+                                 f"(byte {exc.start}: {exc.reason})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise UnreadableTransfer(f"{path.name} cannot be parsed as delimited text: {exc}") from None
+    frame = frame.apply(lambda s: s.str.strip())
+    frame[ROW] = range(2, len(frame) + 2)
+    return RawTable(frame, header)
+
+
+def read_excel_sheet(path: Path, sheet: str, keep: Callable[[str], bool], native: set[str]) -> RawTable:
+    """One sheet of a workbook; raises UnreadableTransfer for a corrupt file or a missing sheet."""
+    try:
+        frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
+    except ValueError as exc:
+        raise UnreadableTransfer(f"{path.name}: {exc}") from None
+    except Exception as exc:  # openpyxl raises zipfile/KeyError/... for a damaged workbook
+        raise UnreadableTransfer(f"{path.name} is not a readable Excel workbook "
+                                 f"({type(exc).__name__}: {exc})") from None
+    header = [str(c) for c in frame.columns]
+    frame.columns = header
+    frame = _texts(frame[[c for c in header if keep(c)]], native)
+    frame[ROW] = range(2, len(frame) + 2)
+    return RawTable(frame, header)
+
+
+def _read_spss(path: Path, keep: Callable[[str], bool], native: set[str]) -> RawTable:
+    import pyreadstat
+
+    try:
+        _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
+        wanted = [c for c in meta.column_names if keep(c)]
+        frame, _ = pyreadstat.read_sav(str(path), usecols=wanted, apply_value_formats=False)
+    except pyreadstat.ReadstatError as exc:
+        raise UnreadableTransfer(f"{path.name} is not a readable SPSS file: {exc}") from None
+    frame = _texts(frame, native)
+    frame[ROW] = range(1, len(frame) + 1)
+    return RawTable(frame, list(meta.column_names))
+
+
+def read_table(path: Path, spec: FileSpec, keep: Callable[[str], bool], native: set[str] = frozenset()) -> RawTable:
+    """Read the kept columns of one data file of the given format."""
+    if spec.format in ("delimited", "folder"):
+        return _read_delimited(path, spec, keep)
+    if spec.format == "excel":
+        return read_excel_sheet(path, spec.sheet or 0, keep, native)
+    if spec.format == "spss":
+        return _read_spss(path, keep, native)
+    raise ValueError(f"no reader for format {spec.format!r}")
+
+
+def require_columns(table: RawTable, needed: list[str], file_name: str) -> None:
+    """Reject the transfer when a column the dialect needs is absent (names it and what was there)."""
+    missing = [c for c in needed if c not in table.header]
+    if missing:
+        raise UnreadableTransfer(f"{file_name} lacks column(s) {missing}; it has {table.header}")

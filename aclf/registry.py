@@ -1,0 +1,86 @@
+"""The transfer registry: every transfer seen, its digest, status and row counts."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import sqlalchemy as sa
+
+from aclf.landing import Candidate
+from aclf.store import transfer
+
+
+@dataclass
+class TransferOutcome:
+    """What became of one transfer in a run (one line of the run report)."""
+
+    source: str
+    file: str
+    sha256: str | None
+    status: str
+    reason: str = ""
+    rows_read: int | None = None
+    rows_loaded: int | None = None
+    rows_quarantined: int | None = None
+    changes: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    transfer_id: int | None = None
+    snapshot_date: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Registry:
+    """Registry rows of one source, read and written inside the ingestion transaction."""
+
+    def __init__(self, conn: sa.Connection, source: str, now: str):
+        self.conn, self.source, self.now = conn, source, now
+
+    def in_force(self) -> sa.Row | None:
+        return self.conn.execute(sa.select(transfer).where(
+            (transfer.c.source == self.source) & (transfer.c.status == "loaded"))).first()
+
+    def find(self, cand: Candidate) -> sa.Row | None:
+        """The registry row of this exact transfer (same name and bytes), or its in-flight row."""
+        same_name = (transfer.c.source == self.source) & (transfer.c.name == cand.name)
+        rows = self.conn.execute(sa.select(transfer).where(same_name).order_by(transfer.c.id)).all()
+        exact = [r for r in rows if r.sha256 == cand.sha256]
+        pending = [r for r in rows if r.status == "in_flight"]
+        return (exact or pending or [None])[-1]
+
+    def record(self, cand: Candidate, status: str, reason: str = "", received_at: str | None = None,
+               archive: list[dict] | None = None, notes: list[str] = (), **counts) -> int:
+        """Insert or update the registry row of a transfer; returns its id."""
+        values = dict(source=self.source, name=cand.name, sha256=cand.sha256,
+                      snapshot_date=_iso_date(cand.date), seq=cand.seq, status=status,
+                      reason=reason or None, processed_at=self.now,
+                      notes=json.dumps(list(notes), ensure_ascii=False) if notes else None, **counts)
+        if received_at:
+            values["received_at"] = received_at
+        if archive is not None:
+            values["archive"] = json.dumps(archive)
+        prior = self.find(cand)
+        if prior is not None and prior.status == status and prior.sha256 == cand.sha256:
+            return prior.id  # nothing new: a re-run leaves the registry untouched
+        if prior is None:
+            return self.conn.execute(transfer.insert().values(first_seen_at=self.now, **values)
+                                     ).inserted_primary_key[0]
+        self.conn.execute(transfer.update().where(transfer.c.id == prior.id).values(**values))
+        return prior.id
+
+    def set_status(self, transfer_id: int, status: str) -> None:
+        self.conn.execute(transfer.update().where(transfer.c.id == transfer_id)
+                          .values(status=status, processed_at=self.now))
+
+    def outcome(self, transfer_id: int) -> TransferOutcome:
+        row = self.conn.execute(sa.select(transfer).where(transfer.c.id == transfer_id)).one()
+        return TransferOutcome(source=row.source, file=row.name, sha256=row.sha256, status=row.status,
+                               reason=row.reason or "", rows_read=row.rows_read, rows_loaded=row.rows_loaded,
+                               rows_quarantined=row.rows_quarantined,
+                               notes=json.loads(row.notes) if row.notes else [], transfer_id=row.id,
+                               snapshot_date=row.snapshot_date)
+
+
+def _iso_date(yyyymmdd: str | None) -> str | None:
+    return f"{yyyymmdd[:4]}-{yyyymmdd[4:6]}-{yyyymmdd[6:]}" if yyyymmdd else None

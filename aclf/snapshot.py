@@ -1,0 +1,136 @@
+"""Cumulative snapshots: compare a new snapshot with the records in force and write the audit trail.
+
+A record that a later snapshot no longer holds is kept, flagged with the transfer in which it
+vanished (DTS rule 6: flagged for the data manager, never silently deleted). The first snapshot
+of a source is the baseline and writes no 'added' events; every later change does.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from aclf.store import LAB_VALUE_COLUMNS, audit_event, form_record, lab_result
+
+AUDIT_COLUMNS = ["record_key", "subjid", "change", "field", "old_value", "new_value", "old_transfer_id"]
+
+
+@dataclass(frozen=True)
+class Changes:
+    added: int = 0
+    changed: int = 0
+    vanished: int = 0
+    reappeared: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"added": self.added, "changed": self.changed, "vanished": self.vanished,
+                "reappeared": self.reappeared}
+
+
+def diff_snapshots(old: pd.DataFrame, new: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
+    """Audit events between the records in force (``old``, with lineage) and a new snapshot.
+
+    Both frames hold ``record_key``, ``subjid`` and ``fields`` as text ('' for empty); ``old`` also
+    ``transfer_id`` and ``vanished_transfer_id``.
+    """
+    if old.empty:
+        return pd.DataFrame(columns=AUDIT_COLUMNS)
+    merged = old.merge(new, on="record_key", how="outer", suffixes=("_old", "_new"), indicator=True)
+    was_live = merged["vanished_transfer_id"].isna()
+    subjid = merged["subjid_new"].where(merged["_merge"] != "left_only", merged["subjid_old"]).fillna("")
+    base = pd.DataFrame({"record_key": merged["record_key"], "subjid": subjid,
+                         "old_transfer_id": merged["transfer_id"]})
+    events = []
+
+    def emit(mask, change, field=None, old_value=None, new_value=None):
+        if mask.any():
+            part = base[mask].assign(change=change, field=field)
+            part["old_value"] = old_value[mask] if old_value is not None else None
+            part["new_value"] = new_value[mask] if new_value is not None else None
+            events.append(part)
+
+    emit(merged["_merge"] == "right_only", "added")
+    emit((merged["_merge"] == "left_only") & was_live, "vanished")
+    both = merged["_merge"] == "both"
+    emit(both & ~was_live, "reappeared")
+    for field in fields:
+        before, after = merged[f"{field}_old"], merged[f"{field}_new"]
+        emit(both & (before != after), "changed", field, before, after)
+    if not events:
+        return pd.DataFrame(columns=AUDIT_COLUMNS)
+    return pd.concat(events, ignore_index=True)[AUDIT_COLUMNS]
+
+
+def merge_snapshot(old: pd.DataFrame, new: pd.DataFrame, transfer_id: int) -> pd.DataFrame:
+    """The records in force after ``new``: its rows, plus earlier rows it no longer holds (vanished)."""
+    new = new.copy()
+    new["transfer_id"] = transfer_id
+    new["vanished_transfer_id"] = None
+    first = old.set_index("record_key")["first_transfer_id"] if not old.empty else pd.Series(dtype=object)
+    new["first_transfer_id"] = new["record_key"].map(first).fillna(transfer_id).astype(int)
+    gone = old[~old["record_key"].isin(new["record_key"])].copy()
+    gone["vanished_transfer_id"] = gone["vanished_transfer_id"].fillna(transfer_id).astype(int)
+    return pd.concat([new, gone], ignore_index=True) if not gone.empty else new
+
+
+def _to_rows(frame: pd.DataFrame, columns: list[str], **constant) -> list[dict]:
+    frame = frame[columns].astype(object).where(frame[columns].notna(), None)
+    frame = frame.replace({"": None})
+    rows = frame.to_dict("records")
+    for row in rows:
+        row.update(constant)
+    return rows
+
+
+def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict], chunk: int = 50_000) -> None:
+    for start in range(0, len(rows), chunk):
+        conn.execute(table.insert(), rows[start:start + chunk])
+
+
+def _write_audit(conn, events: pd.DataFrame, source: str, entity: str, transfer_id: int, now: str) -> Changes:
+    if not events.empty:
+        cols = AUDIT_COLUMNS
+        events = events.assign(old_transfer_id=events["old_transfer_id"].astype("Int64"))
+        _insert(conn, audit_event, _to_rows(events, cols, source=source, entity=entity,
+                                             new_transfer_id=transfer_id, recorded_at=now))
+    counts = events["change"].value_counts() if not events.empty else {}
+    changed = events.loc[events["change"] == "changed", "record_key"].nunique() if not events.empty else 0
+    return Changes(added=int(counts.get("added", 0)), changed=int(changed),
+                   vanished=int(counts.get("vanished", 0)), reappeared=int(counts.get("reappeared", 0)))
+
+
+LINEAGE = ["first_transfer_id", "transfer_id", "row_number", "vanished_transfer_id"]
+
+
+def replace_lab_snapshot(conn: sa.Connection, source: str, new: pd.DataFrame, transfer_id: int,
+                         now: str) -> Changes:
+    """Put a site's new lab snapshot in force, auditing what changed."""
+    cols = ["record_key", *LAB_VALUE_COLUMNS, *LINEAGE]
+    old = pd.read_sql(sa.select(*[lab_result.c[c] for c in cols]).where(lab_result.c.source == source), conn)
+    old[LAB_VALUE_COLUMNS] = old[LAB_VALUE_COLUMNS].fillna("")
+    changes = _write_audit(conn, diff_snapshots(old, new, LAB_VALUE_COLUMNS), source, "lab", transfer_id, now)
+    merged = merge_snapshot(old, new, transfer_id)
+    conn.execute(lab_result.delete().where(lab_result.c.source == source))
+    _insert(conn, lab_result, _to_rows(merged, cols, source=source))
+    return changes
+
+
+def replace_form_snapshot(conn: sa.Connection, source: str, form: str, new: pd.DataFrame,
+                          fields: list[str], transfer_id: int, now: str) -> Changes:
+    """Put a form's new snapshot in force (values kept as a JSON object), auditing what changed."""
+    where = (form_record.c.source == source) & (form_record.c.form == form)
+    stored = pd.read_sql(sa.select(form_record.c.record_key, form_record.c.subjid, form_record.c.data,
+                                   *[form_record.c[c] for c in LINEAGE]).where(where), conn)
+    values = pd.DataFrame([json.loads(d) for d in stored["data"]], columns=fields, index=stored.index)
+    old = pd.concat([stored.drop(columns="data"), values.fillna("")], axis=1)
+    old["subjid"] = old["subjid"].fillna("")
+    events = diff_snapshots(old, new, fields)
+    changes = _write_audit(conn, events, source, form, transfer_id, now)
+    merged = merge_snapshot(old, new, transfer_id)
+    merged["data"] = [json.dumps(r, ensure_ascii=False) for r in merged[fields].fillna("").to_dict("records")]
+    conn.execute(form_record.delete().where(where))
+    _insert(conn, form_record, _to_rows(merged, ["record_key", "subjid", "data", *LINEAGE],
+                                        source=source, form=form))
+    return changes

@@ -1,0 +1,126 @@
+"""The staging store: tables and engine (SQLite file by default, any SQLAlchemy URL).
+
+Current records carry their lineage (the transfer and row they were last read from, the transfer
+that first brought them, the transfer in which they vanished). Empty source values are NULL.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+
+DATABASE_URL_ENV = "ACLF_DATABASE_URL"
+
+metadata = sa.MetaData()
+
+
+def _lineage() -> list[sa.Column]:
+    return [
+        sa.Column("first_transfer_id", sa.Integer, sa.ForeignKey("transfer.id"), nullable=False),
+        sa.Column("transfer_id", sa.Integer, sa.ForeignKey("transfer.id"), nullable=False),
+        sa.Column("row_number", sa.Integer, nullable=False),
+        sa.Column("vanished_transfer_id", sa.Integer, sa.ForeignKey("transfer.id")),
+    ]
+
+
+transfer = sa.Table(
+    "transfer", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("snapshot_date", sa.String(10)),
+    sa.Column("seq", sa.Integer),
+    sa.Column("received_at", sa.String(32)),
+    sa.Column("first_seen_at", sa.String(32), nullable=False),
+    sa.Column("processed_at", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("notes", sa.Text),
+    sa.Column("rows_read", sa.Integer),
+    sa.Column("rows_loaded", sa.Integer),
+    sa.Column("rows_quarantined", sa.Integer),
+    sa.Column("archive", sa.Text),
+    sa.UniqueConstraint("source", "name", "sha256", name="uq_transfer_content"),
+)
+
+LAB_VALUE_COLUMNS = ["subjid", "subject_raw", "visit_raw", "visit", "sample_id", "collected", "test_raw",
+                     "lbtestcd", "result", "unit", "ref_low", "ref_high", "ref_range", "flag", "comment"]
+
+lab_result = sa.Table(
+    "lab_result", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("record_key", sa.String(255), nullable=False),
+    *[sa.Column(name, sa.Text) for name in LAB_VALUE_COLUMNS],
+    *_lineage(),
+    sa.UniqueConstraint("source", "record_key", name="uq_lab_record"),
+)
+
+form_record = sa.Table(
+    "form_record", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("form", sa.String(64), nullable=False),
+    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("subjid", sa.String(16)),
+    sa.Column("data", sa.Text, nullable=False),   # JSON object of the form's loaded columns
+    *_lineage(),
+    sa.UniqueConstraint("source", "form", "record_key", name="uq_form_record"),
+)
+
+quarantine = sa.Table(
+    "quarantine", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("transfer_id", sa.Integer, sa.ForeignKey("transfer.id"), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),    # 'lab' or the form name
+    sa.Column("file", sa.String(255), nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("subjid", sa.String(16)),
+    sa.Column("column_name", sa.String(255)),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("data", sa.Text),                             # the row as read (no personal columns)
+)
+
+audit_event = sa.Table(
+    "audit_event", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("subjid", sa.String(16)),
+    sa.Column("change", sa.String(16), nullable=False),     # added | changed | vanished | reappeared
+    sa.Column("field", sa.String(64)),
+    sa.Column("old_value", sa.Text),
+    sa.Column("new_value", sa.Text),
+    sa.Column("old_transfer_id", sa.Integer, sa.ForeignKey("transfer.id")),
+    sa.Column("new_transfer_id", sa.Integer, sa.ForeignKey("transfer.id"), nullable=False),
+    sa.Column("recorded_at", sa.String(32), nullable=False),
+)
+
+sa.Index("ix_quarantine_transfer", quarantine.c.transfer_id)
+sa.Index("ix_audit_source_key", audit_event.c.source, audit_event.c.record_key)
+sa.Index("ix_form_source_form", form_record.c.source, form_record.c.form)
+
+
+def default_database_url(state_dir: Path) -> str:
+    return os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{(state_dir / 'aclf.sqlite').resolve()}"
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine with the schema created; SQLite gets WAL and foreign keys."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+    metadata.create_all(engine)
+    return engine
