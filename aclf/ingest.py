@@ -21,6 +21,7 @@ from aclf.forms import read_form
 from aclf.lab import read_lab
 from aclf.landing import Candidate, discover
 from aclf.readers import UnreadableTransfer
+from aclf.reconcile import count_source_records, stored_counts
 from aclf.registry import Registry, TransferOutcome
 from aclf.snapshot import Changes, replace_form_snapshot, replace_lab_snapshot
 from aclf.store import quarantine as quarantine_table
@@ -40,12 +41,6 @@ class _Read:
 
     parts: list[tuple[str, pd.DataFrame, pd.DataFrame]]   # (entity, records, quarantine)
     notes: list[str]
-
-    @property
-    def counts(self) -> dict[str, int]:
-        loaded = sum(len(r) for _, r, _ in self.parts)
-        held = sum(len(q) for _, _, q in self.parts)
-        return {"rows_read": loaded + held, "rows_loaded": loaded, "rows_quarantined": held}
 
 
 def now_iso(study: Study) -> str:
@@ -132,9 +127,11 @@ def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> l
                 tid = registry.record(cand, "rejected", str(exc), received, archive, cand.notes)
                 outcomes.append(registry.outcome(tid))
                 continue
-            tid = registry.record(cand, "loaded", "", received, archive, [*cand.notes, *read.notes],
-                                  **read.counts)
+            tid = registry.record(cand, "loaded", "", received, archive, [*cand.notes, *read.notes])
             changes = _write_transfer(conn, read, cand, source, tid, now)
+            loaded, held = stored_counts(conn, source, tid)
+            registry.set_counts(tid, rows_read=count_source_records(cand.path, source),
+                                rows_loaded=loaded, rows_quarantined=held)
             if current is not None:
                 registry.set_status(current.id, "superseded")
             settled = True

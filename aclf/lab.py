@@ -159,7 +159,9 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect,
     out["test_raw"] = frame["_test"] if wide else field("test")
     test_col = frame[COLUMN] if wide else dialect.source_columns("test")[0]
     out["lbtestcd"] = out["test_raw"].map(dialect.tests).fillna("")
-    problems.add(out["lbtestcd"] == "", "unknown_test", test_col,
+    no_test = out["test_raw"] == ""
+    problems.add(no_test & problems.clean(), "missing_test", test_col, "the test is empty")
+    problems.add((out["lbtestcd"] == "") & ~no_test, "unknown_test", test_col,
                  "test '" + out["test_raw"] + "' is not in the site's test configuration")
     out["result"] = frame["_result"] if wide else field("result")
     out["unit"] = frame["_unit"] if wide else field("unit")

@@ -86,10 +86,12 @@ def _inspect_file(source: str, path: Path, spec: FileSpec, date: str, seq: int) 
     base = dict(source=source, name=path.name, path=path, date=date, seq=seq)
     if not manifest.exists():
         return Candidate(**base, status="in_flight", reason=f"no manifest {manifest.name} yet")
+    listed = TransferFile(manifest.name, manifest, sha256_of(manifest))
     checked = _check_file(path, manifest)
-    if isinstance(checked, str):
-        return Candidate(**base, status="rejected", reason=checked, sha256=sha256_of(path))
-    return Candidate(**base, status="complete", sha256=checked.sha256, files=(checked,))
+    if isinstance(checked, str):  # kept and archived as received, for inspection
+        actual = TransferFile(path.name, path, sha256_of(path))
+        return Candidate(**base, status="rejected", reason=checked, sha256=actual.sha256, files=(actual, listed))
+    return Candidate(**base, status="complete", sha256=checked.sha256, files=(checked, listed))
 
 
 def _inspect_folder(source: str, path: Path, spec: FileSpec, date: str, seq: int,
@@ -150,3 +152,21 @@ def discover(source: str, folder: Path, spec: FileSpec, required: list[str] = ()
         else:
             found.append(_inspect_file(source, path, spec, date, seq))
     return sorted(found, key=lambda c: c.order)
+
+
+def newest_complete_marker(folder: Path, spec: FileSpec) -> str | None:
+    """``<name>:<manifest sha256>`` of the newest transfer whose manifest has arrived; cheap (the data
+    files are not hashed), for a sensor that only needs to notice that something new landed."""
+    if not folder.is_dir():
+        return None
+    best = None
+    for path in folder.iterdir():
+        match = spec.name_pattern.match(path.name)
+        if not match:
+            continue
+        manifest = path / spec.manifest if spec.format == "folder" else path.with_name(path.name + MANIFEST_SUFFIX)
+        if manifest.is_file():
+            key = (match["date"], int(match["seq"] or 1))
+            if best is None or key > best[0]:
+                best = (key, f"{path.name}:{sha256_of(manifest)}")
+    return best[1] if best else None

@@ -27,8 +27,15 @@ class TransferOutcome:
     transfer_id: int | None = None
     snapshot_date: str | None = None
 
+    @property
+    def balanced(self) -> bool | None:
+        """rows read = rows loaded + rows quarantined (None when the transfer was not read)."""
+        if self.rows_read is None:
+            return None
+        return self.rows_read == (self.rows_loaded or 0) + (self.rows_quarantined or 0)
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "balanced": self.balanced}
 
 
 class Registry:
@@ -72,6 +79,9 @@ class Registry:
     def set_status(self, transfer_id: int, status: str) -> None:
         self.conn.execute(transfer.update().where(transfer.c.id == transfer_id)
                           .values(status=status, processed_at=self.now))
+
+    def set_counts(self, transfer_id: int, **counts: int) -> None:
+        self.conn.execute(transfer.update().where(transfer.c.id == transfer_id).values(**counts))
 
     def outcome(self, transfer_id: int) -> TransferOutcome:
         row = self.conn.execute(sa.select(transfer).where(transfer.c.id == transfer_id)).one()

@@ -1,0 +1,38 @@
+# Quick start: `make demo` (install, generate a synthetic study, run the nightly job) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test test-postgres dev bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/aclf demo --dir demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# The same suite against PostgreSQL (each test in its own schema of the given database).
+test-postgres: $(STAMP)
+	ACLF_TEST_DATABASE_URL=$${ACLF_TEST_DATABASE_URL:-postgresql://127.0.0.1:5432/test} $(BIN)/python -m pytest -q
+
+dev: $(STAMP)
+	mkdir -p .dagster_home && DAGSTER_HOME=$(CURDIR)/.dagster_home \
+	ACLF_LANDING_DIR=$${ACLF_LANDING_DIR:-$(CURDIR)/demo/landing} ACLF_OUTPUT_DIR=$${ACLF_OUTPUT_DIR:-$(CURDIR)/demo/output} \
+	ACLF_ARCHIVE_DIR=$${ACLF_ARCHIVE_DIR:-$(CURDIR)/demo/var/archive} \
+	ACLF_DATABASE_URL=$${ACLF_DATABASE_URL:-sqlite:///$(CURDIR)/demo/var/aclf.sqlite} \
+	$(BIN)/dagster dev -w workspace.yaml
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest_bench.py
+
+clean:
+	rm -rf demo var output bench/out .pytest_cache

@@ -1,0 +1,91 @@
+"""The run report: every transfer in the registry with its status and reconciled counts.
+
+Built from the store alone, so the CLI, a Dagster run and a later inspection all agree.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from aclf.store import audit_event, form_record, lab_result, transfer
+
+REPORT_NAME = "run_report.json"
+COUNTS = ("rows_read", "rows_loaded", "rows_quarantined")
+
+
+def _int(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def build_report(engine: sa.Engine, generated_at: str) -> dict:
+    """Transfers, reconciliation totals over the snapshots in force, and store totals."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(transfer).order_by(
+            transfer.c.source, transfer.c.snapshot_date, transfer.c.seq, transfer.c.id)).all()
+        vanished = conn.execute(sa.select(sa.func.count()).select_from(lab_result)
+                                .where(lab_result.c.vanished_transfer_id.is_not(None))).scalar_one()
+        lab_total = conn.execute(sa.select(sa.func.count()).select_from(lab_result)).scalar_one()
+        forms_total = conn.execute(sa.select(sa.func.count()).select_from(form_record)
+                                   .where(form_record.c.vanished_transfer_id.is_(None))).scalar_one()
+        audit = dict(conn.execute(sa.select(audit_event.c.change, sa.func.count())
+                                  .group_by(audit_event.c.change)).all())
+    transfers = []
+    for r in rows:
+        counts = {k: _int(getattr(r, k)) for k in COUNTS}
+        balanced = None if counts["rows_read"] is None else \
+            counts["rows_read"] == (counts["rows_loaded"] or 0) + (counts["rows_quarantined"] or 0)
+        transfers.append({"source": r.source, "file": r.name, "sha256": r.sha256, "status": r.status,
+                          **counts, "balanced": balanced, "snapshot_date": r.snapshot_date,
+                          "received_at": r.received_at, "reason": r.reason or "",
+                          "notes": json.loads(r.notes) if r.notes else []})
+    in_force = [t for t in transfers if t["status"] == "loaded"]
+    totals = {k: sum(t[k] or 0 for t in in_force) for k in COUNTS}
+    totals["balanced"] = all(t["balanced"] for t in in_force)
+    by_status: dict[str, int] = {}
+    for t in transfers:
+        by_status[t["status"]] = by_status.get(t["status"], 0) + 1
+    return {
+        "generated_at": generated_at,
+        "transfers": transfers,
+        "totals": {**totals, "transfers_by_status": by_status},
+        "store": {"lab_records_in_force": int(lab_total - vanished), "lab_records_vanished": int(vanished),
+                  "form_records_in_force": int(forms_total),
+                  "audit_events": {k: int(v) for k, v in sorted(audit.items())}},
+    }
+
+
+def write_report(report: dict, output_dir: Path) -> Path:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / REPORT_NAME
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def format_summary(report: dict) -> str:
+    """A reconciliation table for the terminal: one line per snapshot in force, then the rest."""
+    lines = [f"{'source':<8} {'transfer':<26} {'status':<10} {'read':>9} {'loaded':>9} {'quarant.':>9}  balanced"]
+    for t in report["transfers"]:
+        if t["status"] == "superseded":
+            continue
+        def num(v):
+            return "-" if v is None else f"{v:,}"
+        ok = {True: "yes", False: "NO", None: "-"}[t["balanced"]]
+        line = (f"{t['source']:<8} {t['file']:<26} {t['status']:<10} {num(t['rows_read']):>9} "
+                f"{num(t['rows_loaded']):>9} {num(t['rows_quarantined']):>9}  {ok}")
+        if t["reason"] and t["status"] != "loaded":
+            line += f"\n{'':<8} reason: {t['reason']}"
+        lines.append(line)
+    tot = report["totals"]
+    lines.append(f"{'total':<8} {'(snapshots in force)':<26} {'':<10} {tot['rows_read']:>9,} "
+                 f"{tot['rows_loaded']:>9,} {tot['rows_quarantined']:>9,}  {'yes' if tot['balanced'] else 'NO'}")
+    status = ", ".join(f"{n} {s}" for s, n in sorted(tot["transfers_by_status"].items()))
+    store = report["store"]
+    audit = ", ".join(f"{n} {c}" for c, n in store["audit_events"].items()) or "none"
+    lines.append(f"transfers: {status}")
+    lines.append(f"store: {store['lab_records_in_force']:,} lab records in force "
+                 f"({store['lab_records_vanished']:,} vanished), {store['form_records_in_force']:,} form records; "
+                 f"audit events: {audit}")
+    return "\n".join(lines)

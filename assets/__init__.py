@@ -1,0 +1,1 @@
+"""Dagster assets: the thin orchestration shell over the pure core in ``aclf``."""

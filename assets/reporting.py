@@ -1,0 +1,26 @@
+"""Study-wide run report, downstream of every source's ingestion (the store is the hand-off)."""
+
+import dagster as dg
+
+from aclf.ingest import now_iso
+from aclf.report import build_report, format_summary, write_report
+from assets.ingestion import staged_source
+from assets.resources import AclfResource
+
+
+@dg.asset(deps=[staged_source], group_name="reporting", kinds={"json"},
+          automation_condition=dg.AutomationCondition.eager())
+def run_report(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
+    """``<output>/run_report.json``: every transfer with status and reconciled counts, and totals."""
+    report = build_report(aclf.engine(), now_iso(aclf.study()))
+    path = write_report(report, aclf.output)
+    totals = report["totals"]
+    context.log.info(f"run report written to {path}")
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(path)),
+        "summary": dg.MetadataValue.md("```\n" + format_summary(report) + "\n```"),
+        "rows_read": dg.MetadataValue.int(totals["rows_read"]),
+        "rows_loaded": dg.MetadataValue.int(totals["rows_loaded"]),
+        "rows_quarantined": dg.MetadataValue.int(totals["rows_quarantined"]),
+        "balanced": totals["balanced"],
+    })

@@ -1,0 +1,46 @@
+"""The Dagster resource that hands the core its settings, study configuration and database."""
+
+from functools import lru_cache
+from pathlib import Path
+
+import dagster as dg
+import sqlalchemy as sa
+
+from aclf.config import Study, load_study
+from aclf.ingest import Paths
+from aclf.settings import Settings
+from aclf.store import make_engine
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> sa.Engine:
+    return make_engine(url)
+
+
+class AclfResource(dg.ConfigurableResource):
+    """Paths and database URL of a deployment (see aclf.settings for the ACLF_* variables)."""
+
+    landing_dir: str
+    output_dir: str
+    archive_dir: str
+    database_url: str
+    study_dir: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "AclfResource":
+        return cls(landing_dir=str(settings.landing), output_dir=str(settings.output),
+                   archive_dir=str(settings.archive), database_url=settings.database_url,
+                   study_dir=str(settings.study_dir))
+
+    def study(self) -> Study:
+        return load_study(self.study_dir)
+
+    def engine(self) -> sa.Engine:
+        return _engine(self.database_url)
+
+    def paths(self) -> Paths:
+        return Paths(landing=Path(self.landing_dir), archive=Path(self.archive_dir))
+
+    @property
+    def output(self) -> Path:
+        return Path(self.output_dir)

@@ -1,0 +1,1 @@
+"""Dagster orchestration: definitions, jobs, schedule, sensor and the in-process nightly run."""

@@ -1,0 +1,120 @@
+"""Each site dialect read from a small hand-written file: encodings, ids, dates, units, text results."""
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aclf.lab import read_lab
+from aclf.readers import UnreadableTransfer
+from binary_fixtures import write_site03, write_site05
+from conftest import FIXTURES
+
+
+def by_key(records: pd.DataFrame) -> dict[str, dict]:
+    return {r["record_key"]: r for r in records.to_dict("records")}
+
+
+def test_site01_utf8_bom_crlf(study):
+    records, held, notes = read_lab(FIXTURES / "SITE01_20250601.csv", study.sources["site01"])
+    rec = by_key(records)
+    assert len(records) == 6 and len(held) == 2
+    assert rec["01|L2403050123|TBIL"]["subjid"] == "01-007"       # BOM stripped: first column found
+    assert rec["01|L2403050123|TBIL"]["collected"] == "2024-03-05T08:30"
+    assert rec["01|L2403050123|NA"]["lbtestcd"] == "SODIUM"       # 'NA' is sodium, not a missing value
+    assert rec["01|L2403050123|CREA"]["result"] == "<44"          # censored result kept as sent
+    assert rec["01|L2403050123|CREA"]["unit"] == "umol/l"         # unit spelling kept as sent
+    assert rec["01|L2403120077|TBIL"]["result"] == "HEMOLYZED"
+    assert rec["01|L2403150009|PLT"]["visit"] == "UNSCHEDULED"
+    assert rec["01|L2403050123|INR"]["unit"] == ""
+    reasons = dict(zip(held["rule"], held["reason"]))
+    assert "SUBJECT_NO '01-12'" in reasons["bad_subject"]
+    assert held.loc[held["rule"] == "unknown_test", "row_number"].item() == 9
+    assert "test 'GGT'" in reasons["unknown_test"]
+    assert not notes
+
+
+def test_site02_gb18030_chinese_headers(study):
+    records, held, _ = read_lab(FIXTURES / "SITE02_20250601.csv", study.sources["site02"])
+    rec = by_key(records)
+    assert len(records) == 7 and len(held) == 1
+    tbil = rec["02|20240305-0456|总胆红素"]
+    assert (tbil["subjid"], tbil["lbtestcd"], tbil["visit"]) == ("02-015", "BILI", "WEEK-1")
+    assert tbil["unit"] == "\u03bcmol/L"                            # Greek mu as sent
+    assert rec["02|20240305-0456|肌酐"]["unit"] == "\u00b5mol/L"     # micro sign as sent
+    assert rec["02|20240305-0456|凝血酶原时间"]["unit"] == "秒"
+    assert tbil["ref_range"] == "3.4-20.5" and tbil["flag"] == "↑"
+    assert rec["02|20240312-0101|丙氨酸氨基转移酶"]["collected"] == "2024-03-12T07:05"  # no zero padding
+    assert rec["02|20240312-0101|白蛋白"]["result"] == "溶血"
+    assert rec["02|20240315-0033|血小板计数"]["result"] == "未做"
+    assert rec["02|20240319-0200|钠"]["subjid"] == "02-003"
+    assert held["rule"].tolist() == ["bad_date"] and "2024/3/32" in held["reason"].item()
+
+
+def test_site03_wide_excel(study, tmp_path):
+    records, held, _ = read_lab(write_site03(tmp_path / "SITE03_20250601.xlsx"), study.sources["site03"])
+    rec = by_key(records)
+    assert rec["03|SL240305017|TBIL"]["unit"] == "\u00b5mol/L"      # unit from the column header
+    assert rec["03|SL240305017|TBIL"]["ref_high"] == "20.5"          # from the 'Reference ranges' sheet
+    assert rec["03|SL240312003|TBIL"]["subjid"] == "03-007"          # subject arrived as the number 3007
+    assert rec["03|SL240312003|TBIL"]["subject_raw"] == "3007"
+    assert rec["03|SL240312003|TBIL"]["collected"] == "2024-03-12"   # no time sent: date only
+    assert rec["03|SL240312003|TBIL"]["result"] == "<0.5"
+    assert rec["03|SL240312003|PTA"]["result"] == "hemolysed"
+    assert "03|SL240312003|ALB" not in rec                           # empty cell: test not done, no record
+    assert len(records) == 7
+    assert sorted(held["rule"]) == ["bad_time", "bad_time", "unknown_test"]
+    assert set(held.loc[held["rule"] == "unknown_test", "column_name"]) == {"GGT (U/L)"}
+
+
+def test_site04_conventional_units_and_qns(study):
+    records, held, _ = read_lab(FIXTURES / "SITE04_20250601.txt", study.sources["site04"])
+    rec = by_key(records)
+    assert rec["04|SZ24030500817|Total Bilirubin"]["subjid"] == "04-007"
+    assert rec["04|SZ24030500817|Total Bilirubin"]["collected"] == "2024-03-05T08:30"
+    assert rec["04|SZ24031200101|Platelet Count"]["collected"] == "2024-03-12"
+    qns = rec["04|SZ24031200101|Creatinine"]                        # ordered, no result: kept, not dropped
+    assert (qns["result"], qns["comment"]) == ("", "QNS")
+    assert rec["04|SZ24030500817|Sodium"]["unit"] == "mEq/L"
+    assert held["rule"].tolist() == ["bad_time"] and held["row_number"].item() == 8
+
+
+def test_site05_spss_codes_not_labels(study, tmp_path):
+    records, held, _ = read_lab(write_site05(tmp_path / "SITE05_20250601.sav"), study.sources["site05"])
+    rec = by_key(records)
+    assert rec["05|F5-240305-03|TBIL"]["subjid"] == "05-007"
+    assert rec["05|F5-240305-03|TBIL"]["unit"] == "umol/L"           # code 1 decoded by configuration
+    assert rec["05|F5-240305-03|INR"]["unit"] == ""                  # code 4: no unit (label '(none)' ignored)
+    assert rec["05|F5-240305-03|INR"]["result"] == "2.35"
+    assert rec["05|F5-240312-01|TBIL"]["result"] == "hemolysed"      # lbresc when lbres is system-missing
+    assert rec["05|F5-240312-01|TBIL"]["collected"] == "2024-03-12T07:10"
+    assert rec["05|F5-240305-03|TBIL"]["visit"] == "WEEK-1"
+    assert held["rule"].tolist() == ["unknown_code"] and held["row_number"].item() == 4
+
+
+def test_wrong_encoding_is_an_unreadable_transfer(study, tmp_path):
+    bad = tmp_path / "SITE01_20250601.csv"
+    bad.write_bytes((FIXTURES / "SITE02_20250601.csv").read_bytes())   # GB18030 bytes, UTF-8 expected
+    with pytest.raises(UnreadableTransfer, match="not valid utf-8"):
+        read_lab(bad, study.sources["site01"])
+
+
+def test_utf8_file_at_a_gb18030_site_is_an_unreadable_transfer(study, tmp_path):
+    bad = tmp_path / "SITE02_20250601.csv"
+    bad.write_bytes((FIXTURES / "SITE02_20250601.csv").read_bytes().decode("gb18030").encode("utf-8"))
+    with pytest.raises(UnreadableTransfer, match="not valid gb18030"):
+        read_lab(bad, study.sources["site02"])
+
+
+def test_missing_column_is_an_unreadable_transfer(study, tmp_path):
+    bad = tmp_path / "SITE04_20250601.txt"
+    text = (FIXTURES / "SITE04_20250601.txt").read_text().replace("ACCESSION", "ACCESSION_NO")
+    bad.write_text(text)
+    with pytest.raises(UnreadableTransfer, match=r"lacks column\(s\) \['ACCESSION'\]"):
+        read_lab(bad, study.sources["site04"])
+
+
+def test_corrupt_excel_is_an_unreadable_transfer(study, tmp_path):
+    bad = tmp_path / "SITE03_20250601.xlsx"
+    bad.write_bytes(b"PK\x03\x04 this is not really a workbook")
+    with pytest.raises(UnreadableTransfer, match="not a readable Excel workbook"):
+        read_lab(bad, study.sources["site03"])
