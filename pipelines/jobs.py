@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.partitions import source_partitions
 
 ingestion_job = dg.define_asset_job(
-    "ingest_source", selection=dg.AssetSelection.groups("ingestion"), partitions_def=source_partitions,
+    "ingest_source", selection=dg.AssetSelection.groups("ingestion"),
     description="Ingest one source (a partition): newest complete transfer into the staging store.")
 
 study_job = dg.define_asset_job(

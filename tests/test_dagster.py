@@ -1,0 +1,111 @@
+"""The Dagster shell, executed for real: partitioned ingestion, its check, sensor, schedule."""
+import datetime as dt
+import json
+
+import dagster as dg
+import pytest
+
+from aclf.settings import Settings
+from assets.ingestion import RECONCILE, staged_source
+from assets.reporting import run_report
+from assets.resources import AclfResource
+from conftest import FIXTURES, land
+from pipelines.definitions import build_definitions, defs
+from pipelines.schedules import nightly_ingestion
+from pipelines.sensors import new_transfer_sensor
+
+
+@pytest.fixture
+def settings(tmp_path, paths, database_url) -> Settings:
+    return Settings.resolve(landing=paths.landing, output=tmp_path / "output", archive=paths.archive,
+                            database_url=database_url)
+
+
+@pytest.fixture
+def resources(settings):
+    return {"aclf": AclfResource.from_settings(settings)}
+
+
+def check_results(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_definitions_load_with_partitions_per_source():
+    repo = defs.get_repository_def()
+    assert repo.get_job("ingest_source").partitions_def.get_partition_keys() == \
+        ["site01", "site02", "site03", "site04", "site05", "edc", "iwrs"]
+    assert {s.name for s in repo.schedule_defs} == {"nightly_ingestion"}
+    # the transfer sensor, and Dagster's automation sensor that refreshes the study layers (eager)
+    assert {s.name for s in repo.sensor_defs} == {"new_transfer_sensor", "default_automation_condition_sensor"}
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_ingestion_partition_materializes_with_a_passing_check(paths, resources):
+    land(paths, "site01", "SITE01_20250601.csv", (FIXTURES / "SITE01_20250601.csv").read_bytes())
+    result = dg.materialize([staged_source], partition_key="site01", resources=resources)
+    assert result.success
+    [mat] = result.asset_materializations_for_node("staged_source")
+    assert mat.partition == "site01"
+    assert mat.metadata["snapshot_in_force"].value == "SITE01_20250601.csv"
+    assert mat.metadata["rows_quarantined"].value == 2
+    assert check_results(result)[RECONCILE].passed
+
+
+def test_reconciliation_check_fails_when_a_reader_drops_rows(paths, resources, monkeypatch):
+    import aclf.ingest as ingest_module
+
+    real = ingest_module.read_lab
+
+    def lossy(path, dialect):
+        records, held, notes = real(path, dialect)
+        return records.iloc[1:], held, notes          # a reader bug that silently loses a record
+
+    monkeypatch.setattr(ingest_module, "read_lab", lossy)
+    land(paths, "site01", "SITE01_20250601.csv", (FIXTURES / "SITE01_20250601.csv").read_bytes())
+    result = dg.materialize([staged_source], partition_key="site01", resources=resources)
+    check = check_results(result)[RECONCILE]
+    assert not check.passed
+    assert check.metadata["unbalanced_transfers"].value == "SITE01_20250601.csv"
+
+
+def test_run_report_asset_writes_the_report(paths, resources, settings):
+    land(paths, "site04", "SITE04_20250601.txt", (FIXTURES / "SITE04_20250601.txt").read_bytes())
+    dg.materialize([staged_source], partition_key="site04", resources=resources)
+    result = dg.materialize([run_report], resources=resources)
+    assert result.success
+    report = json.loads((settings.output / "run_report.json").read_text())
+    [t] = report["transfers"]
+    assert (t["source"], t["status"], t["rows_read"], t["rows_loaded"], t["rows_quarantined"]) == \
+        ("site04", "loaded", 7, 6, 1)
+    assert report["totals"]["balanced"] is True
+
+
+def test_sensor_requests_a_run_once_per_complete_transfer(paths, resources):
+    land(paths, "site01", "SITE01_20250601.csv", (FIXTURES / "SITE01_20250601.csv").read_bytes())
+    land(paths, "site04", "SITE04_20250601.txt", b"still being written", manifest=False)
+    instance = dg.DagsterInstance.ephemeral()
+    first = new_transfer_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert [r.partition_key for r in first.run_requests] == ["site01"]
+    again = new_transfer_sensor(dg.build_sensor_context(instance=instance, resources=resources,
+                                                        cursor=first.cursor))
+    assert again.run_requests == []
+    land(paths, "site01", "SITE01_20250602.csv", (FIXTURES / "SITE01_20250601.csv").read_bytes())
+    later = new_transfer_sensor(dg.build_sensor_context(instance=instance, resources=resources,
+                                                        cursor=first.cursor))
+    assert [r.partition_key for r in later.run_requests] == ["site01"]
+    assert "SITE01_20250602.csv" in later.run_requests[0].run_key
+
+
+def test_nightly_schedule_requests_every_source_at_two_in_shanghai():
+    assert nightly_ingestion.cron_schedule == "0 2 * * *"
+    assert nightly_ingestion.execution_timezone == "Asia/Shanghai"
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2025, 6, 30, 2, 0),
+                                        repository_def=defs.get_repository_def())
+    requests = nightly_ingestion.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["site01", "site02", "site03", "site04", "site05", "edc", "iwrs"]
+    assert len({r.run_key for r in requests}) == 7
+
+
+def test_definitions_take_their_paths_from_settings(settings):
+    resource = build_definitions(settings).resources["aclf"]
+    assert resource.landing_dir == str(settings.landing) and resource.database_url == settings.database_url
