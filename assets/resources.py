@@ -1,6 +1,5 @@
 """The Dagster resource that hands the core its settings, study configuration and database."""
 
-from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
@@ -12,9 +11,21 @@ from aclf.settings import Settings
 from aclf.store import make_engine
 
 
-@lru_cache(maxsize=8)
+_ENGINES: dict[str, sa.Engine] = {}
+
+
 def _engine(url: str) -> sa.Engine:
-    return make_engine(url)
+    """One engine (and pool) per database URL for the life of the process."""
+    if url not in _ENGINES:
+        _ENGINES[url] = make_engine(url)
+    return _ENGINES[url]
+
+
+def dispose_engines() -> None:
+    """Close every cached engine's connections (tests that drop their database schema)."""
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
 
 
 class AclfResource(dg.ConfigurableResource):

@@ -5,6 +5,7 @@ of its own (created and dropped around the test); otherwise each test gets a SQL
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -25,21 +26,33 @@ def study():
     return load_study()
 
 
-@pytest.fixture
-def database_url(tmp_path):
+@contextlib.contextmanager
+def store_url(directory: Path):
+    """A fresh store: a SQLite file in ``directory``, or a new schema of ACLF_TEST_DATABASE_URL."""
     base = os.environ.get("ACLF_TEST_DATABASE_URL")
     if not base:
-        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+        yield f"sqlite:///{directory / 'store.sqlite'}"
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base)
     with admin.begin() as conn:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        from assets.resources import dispose_engines
+
+        dispose_engines()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    with store_url(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,0 +1,121 @@
+"""Ingestion benchmark: a 10,000-subject synthetic study, each source ingested in its own process.
+
+Prints, per source, the records read, the time to merely read the same raw files with pandas,
+the time of the full ingestion (verify manifest, archive, read with the dialect, normalize, diff,
+load into the store, reconcile), their ratio, records per second and the peak resident memory of
+each process. Target: ingestion within 3x of the raw read. A script, not a test: figures vary.
+
+    .venv/bin/python bench/ingest_bench.py [--subjects 10000] [--database-url URL] [--out bench/out]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _raw_read(landing: str, source_name: str, queue) -> None:
+    """Read the newest transfer of a source with plain pandas: the floor for any loader."""
+    import pandas as pd
+    import pyreadstat
+
+    from aclf.config import FormsSource, load_study
+    from aclf.landing import discover
+
+    source = load_study().sources[source_name]
+    complete = [c for c in discover(source_name, Path(landing) / source_name, source.file) if c.status == "complete"]
+    path = complete[-1].path
+    start = time.perf_counter()
+    spec = source.file
+    if isinstance(source, FormsSource):
+        files = [path / f.file for f in source.forms.values()] if spec.format == "folder" else [path]
+        rows = sum(len(pd.read_csv(f, encoding=spec.encoding, sep=spec.delimiter, dtype=str)) for f in files)
+    elif spec.format == "delimited":
+        rows = len(pd.read_csv(path, encoding=spec.encoding, sep=spec.delimiter, dtype=str))
+    elif spec.format == "excel":
+        rows = len(pd.read_excel(path, sheet_name=spec.sheet, engine="openpyxl"))
+    else:
+        rows = len(pyreadstat.read_sav(str(path))[0])
+    queue.put({"raw_s": time.perf_counter() - start, "raw_rows": rows, "raw_peak_mb": _peak_mb()})
+
+
+def _ingest(landing: str, archive: str, url: str, source_name: str, queue) -> None:
+    from aclf.config import load_study
+    from aclf.ingest import Paths, ingest_source
+    from aclf.store import make_engine
+
+    study, engine = load_study(), make_engine(url)
+    start = time.perf_counter()
+    outcomes = ingest_source(engine, study, source_name, Paths(Path(landing), Path(archive)))
+    elapsed = time.perf_counter() - start
+    loaded = next((o for o in outcomes if o.status == "loaded"), None)
+    queue.put({"ingest_s": elapsed, "records": loaded.rows_read if loaded else 0,
+               "balanced": loaded.balanced if loaded else None, "ingest_peak_mb": _peak_mb()})
+
+
+def _in_process(target, *args) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file under --out")
+    args = parser.parse_args()
+
+    from aclf.config import load_study
+    from aclf.synth import generate
+
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    landing, archive = args.out / "landing", args.out / "archive"
+    url = args.database_url or f"sqlite:///{(args.out / 'bench.sqlite').resolve()}"
+    start = time.perf_counter()
+    summary = generate(landing, subjects=args.subjects, seed=args.seed, nights=1, in_flight=())
+    print(f"generated {args.subjects:,} subjects ({summary.randomized:,} randomized) "
+          f"in {time.perf_counter() - start:.1f} s -> {landing}")
+    print(f"store: {url}\n")
+    header = (f"{'source':<8} {'records':>10} {'raw read s':>11} {'ingest s':>9} {'ratio':>6} "
+              f"{'records/s':>10} {'peak MB raw':>12} {'peak MB ingest':>15}  balanced")
+    print(header)
+    print("-" * len(header))
+    total_raw = total_ingest = total_records = 0.0
+    for name in load_study().source_names:
+        raw = _in_process(_raw_read, str(landing), name)
+        ing = _in_process(_ingest, str(landing), str(archive), url, name)
+        ratio = ing["ingest_s"] / raw["raw_s"] if raw["raw_s"] else float("nan")
+        rate = ing["records"] / ing["ingest_s"] if ing["ingest_s"] else 0
+        total_raw += raw["raw_s"]
+        total_ingest += ing["ingest_s"]
+        total_records += ing["records"]
+        print(f"{name:<8} {ing['records']:>10,} {raw['raw_s']:>11.2f} {ing['ingest_s']:>9.2f} {ratio:>6.1f} "
+              f"{rate:>10,.0f} {raw['raw_peak_mb']:>12.0f} {ing['ingest_peak_mb']:>15.0f}  {ing['balanced']}")
+    print("-" * len(header))
+    print(f"{'total':<8} {int(total_records):>10,} {total_raw:>11.2f} {total_ingest:>9.2f} "
+          f"{total_ingest / total_raw:>6.1f} {total_records / total_ingest:>10,.0f}")
+    print(f"\ntarget: ingestion within 3x of the raw pandas read -> "
+          f"{'met' if total_ingest <= 3 * total_raw else 'NOT met'} overall")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
