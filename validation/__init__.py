@@ -1,0 +1,1 @@
+"""Validation of staged and harmonized data (pandera, great-expectations): the next layer."""
