@@ -40,7 +40,8 @@ def normalize_form(frame: pd.DataFrame, spec: FormSpec, subjid_pattern: str) -> 
     for col in spec.key:
         if col != spec.subject:
             problems.add(out[col] == "", "missing_key", col, f"key column {col} is empty")
-    out.insert(0, "record_key", out[spec.key].agg("|".join, axis=1) if len(out) else "")
+    key = out[spec.key[0]]
+    out.insert(0, "record_key", key.str.cat([out[c] for c in spec.key[1:]], sep="|") if len(spec.key) > 1 else key)
     first_row = out.groupby("record_key")["row_number"].transform("min")
     problems.add(problems.clean() & out.duplicated("record_key"), "duplicate_key", spec.key[-1],
                  "same key (" + out["record_key"] + ") as row " + first_row.astype(str))

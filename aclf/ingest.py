@@ -24,7 +24,7 @@ from aclf.readers import UnreadableTransfer
 from aclf.reconcile import count_source_records, stored_counts
 from aclf.registry import Registry, TransferOutcome
 from aclf.snapshot import Changes, replace_form_snapshot, replace_lab_snapshot
-from aclf.store import quarantine as quarantine_table
+from aclf.store import bulk_insert, quarantine as quarantine_table
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,8 @@ def _write_transfer(conn: sa.Connection, read: _Read, cand: Candidate, source: L
             file = cand.name
             if isinstance(source, FormsSource) and source.forms[entity].file:
                 file = f"{cand.name}/{source.forms[entity].file}"
-            rows = held.assign(transfer_id=transfer_id, source=cand.source, entity=entity,
-                               file=file).to_dict("records")
-            conn.execute(quarantine_table.insert(), rows)
+            bulk_insert(conn, quarantine_table, held, list(held.columns), transfer_id=transfer_id,
+                        source=cand.source, entity=entity, file=file)
     return totals
 
 
@@ -110,9 +109,6 @@ def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> l
                 continue
             if current is not None and prior is not None and prior.id == current.id:
                 settled = True
-                outcomes.append(registry.outcome(prior.id))
-                continue
-            if prior is not None and prior.status == "rejected":
                 outcomes.append(registry.outcome(prior.id))
                 continue
             archive = archive_files(paths.archive, cand.files)

@@ -72,6 +72,17 @@ def _melt_wide(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataFram
     return long.sort_values([ROW, COLUMN], kind="stable").reset_index(drop=True)
 
 
+def _per_value(series: pd.Series, parse) -> pd.Series:
+    """Apply a vectorized parse to the distinct values only (ids and dates repeat across tests)."""
+    distinct = pd.Series(series.unique())
+    if len(distinct) == len(series):
+        return parse(series)
+    parsed = parse(distinct)
+    if isinstance(parsed, pd.DataFrame):
+        return parsed.set_axis(distinct).reindex(series.to_numpy()).set_axis(series.index)
+    return pd.Series(parsed.to_numpy(), index=distinct).reindex(series.to_numpy()).set_axis(series.index)
+
+
 def _field(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """The first non-empty value among the given columns ('' when none)."""
     out = pd.Series("", index=frame.index, dtype=object)
@@ -83,9 +94,11 @@ def _field(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 def _parse_part(series: pd.Series, fmt: str) -> pd.Series:
     if fmt == "native":
+        if pd.api.types.is_datetime64_any_dtype(series):
+            return series
         is_date = series.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)) and not pd.isna(v))
         return pd.to_datetime(series.where(is_date, None), errors="coerce")
-    return pd.to_datetime(series.astype(str), format=fmt, errors="coerce")
+    return _per_value(series.astype(str), lambda s: pd.to_datetime(s, format=fmt, errors="coerce"))
 
 
 def _collected(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.Series:
@@ -98,16 +111,19 @@ def _collected(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> 
     problems.add(empty, "missing_date", main.column, f"{main.column} is empty")
     problems.add(~empty & stamp.isna(), "bad_date", main.column,
                  f"{main.column} '" + raw.astype(str) + f"' is not a date in the format {main.format}")
+    def text(values: pd.Series, fmt: str) -> pd.Series:
+        return _per_value(values, lambda s: s.dt.strftime(fmt)).fillna("").astype(str)
+
     if spec.datetime is not None:
-        return stamp.dt.strftime("%Y-%m-%dT%H:%M").fillna("")
-    iso = stamp.dt.strftime("%Y-%m-%d").fillna("")
+        return text(stamp, "%Y-%m-%dT%H:%M")
+    iso = text(stamp, "%Y-%m-%d")
     if spec.time is None:
         return iso
     time_raw = frame[spec.time.column].astype(str).str.strip()
     clock = _parse_part(time_raw, spec.time.format)
     problems.add((time_raw != "") & clock.isna(), "bad_time", spec.time.column,
                  f"{spec.time.column} '" + time_raw + f"' is not a time in the format {spec.time.format}")
-    return iso.where(clock.isna() | (iso == ""), iso + "T" + clock.dt.strftime("%H:%M").fillna(""))
+    return iso.where(clock.isna() | (iso == ""), iso + "T" + text(clock, "%H:%M"))
 
 
 def _decode(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.DataFrame:
@@ -141,8 +157,8 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect,
     out = pd.DataFrame({"row_number": frame[ROW].astype(int)}, index=frame.index)
     subject_col = dialect.source_columns("subject")[0]
     out["subject_raw"] = field("subject")
-    num = out["subject_raw"].str.extract(dialect.subject.pattern)["num"] \
-        if out["subject_raw"].size else pd.Series(dtype=object)
+    pattern = f"^(?:{dialect.subject.pattern})$"
+    num = _per_value(out["subject_raw"], lambda s: s.str.extract(pattern)["num"])
     problems.add(num.isna(), "bad_subject", subject_col,
                  f"{subject_col} '" + out["subject_raw"] + f"' does not match {dialect.subject.pattern}")
     out["subjid"] = (dialect.site_id + "-" + num.fillna("0").astype(int).map("{:03d}".format)).where(num.notna(), "")
@@ -176,8 +192,9 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect,
                  "duplicate_key", sample_col,
                  "same accession and test as row " + first_row.astype(str) + " (key " + out["record_key"] + ")")
     raw = frame[[c for c in frame.columns if not c.startswith("_") or c == COLUMN]]
-    if wide:
-        raw = raw.assign(value=frame["_result"]).rename(columns={COLUMN: "test_column"})
+    if wide:  # an unknown column may hold anything, personal data included: keep its header, not its value
+        value = frame["_result"].where(out["lbtestcd"] != "", "(not kept: column not configured)")
+        raw = raw.assign(value=value).rename(columns={COLUMN: "test_column"})
     quarantine = problems.quarantine(out, raw)
     records = out[problems.clean()][LAB_COLUMNS].reset_index(drop=True)
     return records, quarantine

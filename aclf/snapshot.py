@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from aclf.store import LAB_VALUE_COLUMNS, audit_event, form_record, lab_result
+from aclf.store import LAB_VALUE_COLUMNS, audit_event, bulk_insert, form_record, lab_result
 
 AUDIT_COLUMNS = ["record_key", "subjid", "change", "field", "old_value", "new_value", "old_transfer_id"]
 
@@ -75,26 +75,11 @@ def merge_snapshot(old: pd.DataFrame, new: pd.DataFrame, transfer_id: int) -> pd
     return pd.concat([new, gone], ignore_index=True) if not gone.empty else new
 
 
-def _to_rows(frame: pd.DataFrame, columns: list[str], **constant) -> list[dict]:
-    frame = frame[columns].astype(object).where(frame[columns].notna(), None)
-    frame = frame.replace({"": None})
-    rows = frame.to_dict("records")
-    for row in rows:
-        row.update(constant)
-    return rows
-
-
-def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict], chunk: int = 50_000) -> None:
-    for start in range(0, len(rows), chunk):
-        conn.execute(table.insert(), rows[start:start + chunk])
-
-
 def _write_audit(conn, events: pd.DataFrame, source: str, entity: str, transfer_id: int, now: str) -> Changes:
     if not events.empty:
-        cols = AUDIT_COLUMNS
         events = events.assign(old_transfer_id=events["old_transfer_id"].astype("Int64"))
-        _insert(conn, audit_event, _to_rows(events, cols, source=source, entity=entity,
-                                             new_transfer_id=transfer_id, recorded_at=now))
+        bulk_insert(conn, audit_event, events, AUDIT_COLUMNS, source=source, entity=entity,
+                    new_transfer_id=transfer_id, recorded_at=now)
     counts = events["change"].value_counts() if not events.empty else {}
     changed = events.loc[events["change"] == "changed", "record_key"].nunique() if not events.empty else 0
     return Changes(added=int(counts.get("added", 0)), changed=int(changed),
@@ -113,7 +98,7 @@ def replace_lab_snapshot(conn: sa.Connection, source: str, new: pd.DataFrame, tr
     changes = _write_audit(conn, diff_snapshots(old, new, LAB_VALUE_COLUMNS), source, "lab", transfer_id, now)
     merged = merge_snapshot(old, new, transfer_id)
     conn.execute(lab_result.delete().where(lab_result.c.source == source))
-    _insert(conn, lab_result, _to_rows(merged, cols, source=source))
+    bulk_insert(conn, lab_result, merged, cols, source=source)
     return changes
 
 
@@ -129,8 +114,8 @@ def replace_form_snapshot(conn: sa.Connection, source: str, form: str, new: pd.D
     events = diff_snapshots(old, new, fields)
     changes = _write_audit(conn, events, source, form, transfer_id, now)
     merged = merge_snapshot(old, new, transfer_id)
-    merged["data"] = [json.dumps(r, ensure_ascii=False) for r in merged[fields].fillna("").to_dict("records")]
+    values = zip(*(merged[f].fillna("").astype(str).tolist() for f in fields))
+    merged["data"] = [json.dumps(dict(zip(fields, row)), ensure_ascii=False) for row in values]
     conn.execute(form_record.delete().where(where))
-    _insert(conn, form_record, _to_rows(merged, ["record_key", "subjid", "data", *LINEAGE],
-                                        source=source, form=form))
+    bulk_insert(conn, form_record, merged, ["record_key", "subjid", "data", *LINEAGE], source=source, form=form)
     return changes

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 
 DATABASE_URL_ENV = "ACLF_DATABASE_URL"
@@ -104,6 +105,36 @@ audit_event = sa.Table(
 sa.Index("ix_quarantine_transfer", quarantine.c.transfer_id)
 sa.Index("ix_audit_source_key", audit_event.c.source, audit_event.c.record_key)
 sa.Index("ix_form_source_form", form_record.c.source, form_record.c.form)
+
+
+def _column_values(series: pd.Series) -> list:
+    """A column as Python values, with NaN/NA and empty text as None (SQL NULL)."""
+    values = series.astype(object)
+    return values.where(values.notna() & (values != ""), None).tolist()
+
+
+def bulk_insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str],
+                **constants) -> None:
+    """Insert a DataFrame's columns (plus constant values) fast: COPY on PostgreSQL (psycopg 3),
+    one DBAPI executemany elsewhere. SQLAlchemy's per-row parameter handling is what this avoids:
+    it cost more than reading and normalizing a lab file."""
+    names = [*columns, *constants]
+    data = [_column_values(frame[c]) for c in columns] + [[v] * len(frame) for v in constants.values()]
+    rows = list(zip(*data))
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        quoted = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
+        with conn.connection.driver_connection.cursor() as cur:
+            with cur.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(names))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", rows)
+        return
+    conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
 
 
 def default_database_url(state_dir: Path) -> str:

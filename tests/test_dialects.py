@@ -63,7 +63,9 @@ def test_site03_wide_excel(study, tmp_path):
     assert "03|SL240312003|ALB" not in rec                           # empty cell: test not done, no record
     assert len(records) == 7
     assert sorted(held["rule"]) == ["bad_time", "bad_time", "unknown_test"]
-    assert set(held.loc[held["rule"] == "unknown_test", "column_name"]) == {"GGT (U/L)"}
+    unknown = held[held["rule"] == "unknown_test"]
+    assert set(unknown["column_name"]) == {"GGT (U/L)"}
+    assert '"value": "55"' not in unknown["data"].item()      # an unknown column's value is not kept
 
 
 def test_site04_conventional_units_and_qns(study):

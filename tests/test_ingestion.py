@@ -108,6 +108,20 @@ def test_unreadable_newest_falls_back_to_the_newest_readable(ingest, engine, pat
     assert outcomes["SITE01_20250601.csv"].status == "loaded"
 
 
+def test_a_rejected_transfer_loads_once_the_configuration_is_fixed(engine, study, paths):
+    from aclf.ingest import ingest_source
+
+    renamed = (FIXTURES / "SITE04_20250601.txt").read_bytes().replace(b"ACCESSION", b"ACCESSION_NO")
+    land(paths, "site04", "SITE04_20250601.txt", renamed)
+    [rejected] = ingest_source(engine, study, "site04", paths)
+    assert rejected.status == "rejected" and "lacks column(s) ['ACCESSION']" in rejected.reason
+    dialect = study.sources["site04"]
+    fixed_dialect = dialect.model_copy(update={"columns": {**dialect.columns, "sample_id": "ACCESSION_NO"}})
+    fixed = study.model_copy(update={"sources": {**study.sources, "site04": fixed_dialect}})
+    [loaded] = ingest_source(engine, fixed, "site04", paths)
+    assert (loaded.status, loaded.transfer_id, loaded.balanced) == ("loaded", rejected.transfer_id, True)
+
+
 def test_second_transfer_of_a_day_wins_and_a_late_older_one_is_superseded(ingest, paths):
     land(paths, "site01", "SITE01_20250602.csv", SITE01)
     land(paths, "site01", "SITE01_20250602_2.csv", SITE01.replace(b"312.4", b"312.5"))
