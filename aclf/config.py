@@ -77,15 +77,24 @@ class CollectedSpec(_Model):
         return [s.column for s in (self.datetime, self.date, self.time) if s is not None]
 
 
+def _needs_group(pattern: str, group: str, what: str) -> str:
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"the {what} is not a valid regular expression: {exc}") from None
+    if group not in compiled.groupindex:
+        raise ValueError(f"the {what} needs a named group '{group}'")
+    return pattern
+
+
 class SubjectSpec(_Model):
     pattern: str
+    expected: str | None = None   # how a person would describe it, for messages ("01-NNN")
 
     @field_validator("pattern")
     @classmethod
     def _has_num(cls, v: str) -> str:
-        if "num" not in re.compile(v).groupindex:
-            raise ValueError("the subject pattern needs a named group 'num'")
-        return v
+        return _needs_group(v, "num", "subject pattern")
 
 
 class ReferenceSheetSpec(_Model):
@@ -103,9 +112,7 @@ class WideSpec(_Model):
     @field_validator("header_pattern")
     @classmethod
     def _has_test(cls, v: str) -> str:
-        if "test" not in re.compile(v).groupindex:
-            raise ValueError("the header pattern needs a named group 'test'")
-        return v
+        return _needs_group(v, "test", "header pattern")
 
 
 class LabDialect(_Model):

@@ -159,8 +159,10 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect,
     out["subject_raw"] = field("subject")
     pattern = f"^(?:{dialect.subject.pattern})$"
     num = _per_value(out["subject_raw"], lambda s: s.str.extract(pattern)["num"])
+    expected = dialect.subject.expected or dialect.subject.pattern
     problems.add(num.isna(), "bad_subject", subject_col,
-                 f"{subject_col} '" + out["subject_raw"] + f"' does not match {dialect.subject.pattern}")
+                 f"{subject_col} '" + out["subject_raw"] + f"' is not a site {dialect.site_id} subject number "
+                 f"(expected {expected})")
     out["subjid"] = (dialect.site_id + "-" + num.fillna("0").astype(int).map("{:03d}".format)).where(num.notna(), "")
 
     out["sample_id"] = field("sample_id")
