@@ -46,13 +46,14 @@ def run_once(settings, show_locations: bool = True) -> int:
 
     study = load_study(settings.study_dir)
     result = run_nightly(settings, log_level="WARNING")
+    if not result.success:
+        print(f"PIPELINE FAILED: {', '.join(result.failures)} (see the run logs above); "
+              f"the store keeps its previous state", file=sys.stderr)
+        return 1
     report = build_report(make_engine(settings.database_url), now_iso(study))
     print(format_summary(report))
     if show_locations:
         _print_locations(settings)
-    if not result.success:
-        print(f"PIPELINE FAILED: {', '.join(result.failures)}", file=sys.stderr)
-        return 1
     return 0
 
 

@@ -1,0 +1,52 @@
+"""The command line: exit status 0 despite data findings, 1 when the pipeline fails, 2 for configuration."""
+import json
+import shutil
+
+import yaml
+
+from aclf.cli import main
+from aclf.config import DEFAULT_STUDY_DIR
+from conftest import FIXTURES
+
+
+def test_run_with_findings_exits_zero_and_writes_the_report(tmp_path, database_url, capsys):
+    landing = tmp_path / "landing"
+    (landing / "site03").mkdir(parents=True)
+    (landing / "site03" / "SITE03_20250601.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    (landing / "site03" / "SITE03_20250601.xlsx.sha256").write_text(
+        "0" * 64 + "  SITE03_20250601.xlsx\n")                        # wrong digest too
+    (landing / "site01").mkdir()
+    shutil.copy(FIXTURES / "SITE01_20250601.csv", landing / "site01")
+    args = ["run", "--landing", str(landing), "--output", str(tmp_path / "out"),
+            "--archive", str(tmp_path / "archive"), "--database-url", database_url]
+    assert main(args) == 0
+    report = json.loads((tmp_path / "out" / "run_report.json").read_text())
+    status = {t["file"]: t["status"] for t in report["transfers"]}
+    assert status == {"SITE03_20250601.xlsx": "rejected", "SITE01_20250601.csv": "in_flight"}
+    assert {"source", "file", "sha256", "status", "rows_read", "rows_loaded", "rows_quarantined"} <= \
+        set(report["transfers"][0])
+    out = capsys.readouterr().out
+    assert "sha256 mismatch for SITE03_20250601.xlsx" in out and "run report" in out
+
+
+def test_a_pipeline_failure_exits_one(tmp_path, capsys):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the database folder should be")
+    args = ["run", "--landing", str(tmp_path / "landing"), "--output", str(tmp_path / "out"),
+            "--archive", str(tmp_path / "archive"), "--database-url", f"sqlite:///{blocked}/store.sqlite"]
+    assert main(args) == 1
+    assert "PIPELINE FAILED: ingestion of site01" in capsys.readouterr().err
+
+
+def test_a_broken_configuration_exits_two_with_its_reason(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ACLF_STUDY_DIR", str(DEFAULT_STUDY_DIR))   # so it is restored after the CLI sets it
+    study = tmp_path / "study"
+    shutil.copytree(DEFAULT_STUDY_DIR, study)
+    data = yaml.safe_load((study / "study.yaml").read_text(encoding="utf-8"))
+    data["visits"][0]["window"] = "two weeks"
+    (study / "study.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    args = ["run", "--landing", str(tmp_path), "--output", str(tmp_path / "out"), "--study", str(study),
+            "--database-url", f"sqlite:///{tmp_path / 'store.sqlite'}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "configuration error" in err and "study.yaml" in err and "visits.0.window" in err
