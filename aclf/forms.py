@@ -42,8 +42,6 @@ def normalize_form(frame: pd.DataFrame, spec: FormSpec, subjid_pattern: str) -> 
             problems.add(out[col] == "", "missing_key", col, f"key column {col} is empty")
     key = out[spec.key[0]]
     out.insert(0, "record_key", key.str.cat([out[c] for c in spec.key[1:]], sep="|") if len(spec.key) > 1 else key)
-    first_row = out.groupby("record_key")["row_number"].transform("min")
-    problems.add(problems.clean() & out.duplicated("record_key"), "duplicate_key", spec.key[-1],
-                 "same key (" + out["record_key"] + ") as row " + first_row.astype(str))
+    problems.add_duplicates(out, spec.key[-1], lambda first: "same key (" + out["record_key"] + ") as row " + first)
     quarantine = problems.quarantine(out, frame[spec.columns])
     return out[problems.clean()].reset_index(drop=True), quarantine

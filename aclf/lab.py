@@ -148,11 +148,9 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect,
     problems = Problems(frame.index)
     frame = _decode(frame, dialect, problems)
 
-    def field(name: str, fallback: str | None = None) -> pd.Series:
+    def field(name: str) -> pd.Series:
         cols = dialect.source_columns(name)
-        if cols:
-            return _field(frame, cols)
-        return frame[fallback].astype(str) if fallback else pd.Series("", index=frame.index, dtype=object)
+        return _field(frame, cols) if cols else pd.Series("", index=frame.index, dtype=object)
 
     out = pd.DataFrame({"row_number": frame[ROW].astype(int)}, index=frame.index)
     subject_col = dialect.source_columns("subject")[0]
@@ -189,10 +187,8 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect,
         out[name] = field(name)
     out["record_key"] = dialect.site_id + "|" + out["sample_id"] + "|" + out["test_raw"]
 
-    first_row = out.groupby("record_key")["row_number"].transform("min")
-    problems.add(problems.clean() & out.duplicated("record_key") & (out["sample_id"] != ""),
-                 "duplicate_key", sample_col,
-                 "same accession and test as row " + first_row.astype(str) + " (key " + out["record_key"] + ")")
+    problems.add_duplicates(out, sample_col, lambda first: "same accession and test as row " + first
+                            + " (key " + out["record_key"] + ")")
     raw = frame[[c for c in frame.columns if not c.startswith("_") or c == COLUMN]]
     if wide:  # an unknown column may hold anything, personal data included: keep its header, not its value
         value = frame["_result"].where(out["lbtestcd"] != "", "(not kept: column not configured)")

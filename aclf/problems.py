@@ -31,6 +31,16 @@ class Problems:
     def clean(self) -> pd.Series:
         return self.rule.isna()
 
+    def add_duplicates(self, staged: pd.DataFrame, column: str, describe) -> None:
+        """Among rows still clean, a repeated ``record_key`` after its first row is a duplicate;
+        ``describe(first_row)`` explains it (first_row: the row number of the first occurrence)."""
+        clean = self.clean()
+        keys = staged["record_key"].where(clean)
+        repeated = clean & keys.duplicated()
+        if repeated.any():
+            first = staged[clean].groupby("record_key")["row_number"].transform("min").reindex(staged.index)
+            self.add(repeated, "duplicate_key", column, describe(first.fillna(0).astype(int).astype(str)))
+
     def quarantine(self, staged: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
         """Quarantine rows: where, which rule, why, and the row as read (personal data never read)."""
         bad = ~self.clean()

@@ -93,6 +93,19 @@ def test_site05_spss_codes_not_labels(study, tmp_path):
     assert held["rule"].tolist() == ["unknown_code"] and held["row_number"].item() == 4
 
 
+def test_a_duplicate_of_a_quarantined_row_is_loaded(study):
+    from aclf.lab import normalize_lab
+    from aclf.readers import ROW
+
+    row = {"SUBJECT_NO": "01-007", "VISIT": "Week 1", "SAMPLE_ID": "L1", "COLLECT_DTM": "2024-03-19 08:00",
+           "TEST_CODE": "ALT", "RESULT": "245", "UNIT": "U/L", "REF_LOW": "", "REF_HIGH": "", "ABN_FLAG": ""}
+    frame = pd.DataFrame([{**row, "COLLECT_DTM": "19/03/2024", ROW: 2}, {**row, ROW: 3}, {**row, ROW: 4}])
+    records, held = normalize_lab(frame, study.sources["site01"])
+    assert records["row_number"].tolist() == [3]                  # the first valid occurrence is kept
+    assert held[["row_number", "rule"]].values.tolist() == [[2, "bad_date"], [4, "duplicate_key"]]
+    assert "same accession and test as row 3" in held["reason"].iloc[1]
+
+
 def test_wrong_encoding_is_an_unreadable_transfer(study, tmp_path):
     bad = tmp_path / "SITE01_20250601.csv"
     bad.write_bytes((FIXTURES / "SITE02_20250601.csv").read_bytes())   # GB18030 bytes, UTF-8 expected
