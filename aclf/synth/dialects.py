@@ -124,6 +124,8 @@ VISIT_LABELS = {
 }
 TEXT_RESULTS = {"site01": ("HEMOLYZED",), "site02": ("溶血", "未做"), "site03": ("hemolysed",),
                 "site04": ("hemolyzed",), "site05": ("hemolysed",)}
+# The sites' export columns, personal ones included: the generator plays the sites, so it writes the
+# (synthetic) personal data into the landing zone, exactly where the pipeline must never copy it from.
 COLUMNS = {
     "site01": ["SUBJECT_NO", "PATIENT_NAME", "MRN", "VISIT", "SAMPLE_ID", "COLLECT_DTM", "TEST_CODE", "TEST_NAME",
                "RESULT", "UNIT", "REF_LOW", "REF_HIGH", "ABN_FLAG"],
