@@ -166,12 +166,17 @@ class FormSpec(_Model):
     columns: list[str]
     subject: str = "SUBJID"
     personal: list[str] = []
+    values: dict[str, list[str]] = {}                 # allowed values ('' is always allowed)
+    ranges: dict[str, tuple[float, float]] = {}       # numeric range (when not empty)
 
     @model_validator(mode="after")
     def _key_in_columns(self):
         missing = [c for c in [*self.key, self.subject] if c not in self.columns]
         if missing:
             raise ValueError(f"key/subject columns {missing} are not in the form's columns")
+        unknown = sorted((set(self.values) | set(self.ranges)) - set(self.columns))
+        if unknown:
+            raise ValueError(f"value rules name columns {unknown} that the form does not load")
         overlap = set(self.personal) & set(self.columns)
         if overlap:
             raise ValueError(f"columns {sorted(overlap)} are both loaded and personal")
@@ -199,6 +204,11 @@ Source = Annotated[Union[LabDialect, FormsSource], Field(discriminator="kind")]
 _SOURCE_ADAPTER = TypeAdapter(Source)
 
 
+class RuleSpec(_Model):
+    family: str
+    severity: Literal["high", "medium", "low"]
+
+
 class Visit(_Model):
     code: str
     visitnum: int
@@ -216,8 +226,65 @@ class StudyInfo(_Model):
 
 
 class LabTest(_Model):
+    """A study test: its name, protocol standard unit, conversions and plausible range."""
+
     name: str
     standard_unit: str
+    decimals: int
+    plausible: tuple[float, float]
+    convert: dict[str, str]
+
+    @field_validator("convert")
+    @classmethod
+    def _fractions(cls, v: dict[str, str]) -> dict[str, str]:
+        for unit, factor in v.items():
+            if not re.fullmatch(r"\d+(\.\d+)?(/\d+(\.\d+)?)?", factor):
+                raise ValueError(f"factor {factor!r} for {unit!r} is not 'a' or 'a/b' in decimals")
+        return v
+
+
+class Eligibility(_Model):
+    screening_visit: str
+    baseline_visit: str
+    tbil_min_mg_dl: float
+    inr_min: float
+    ptac_max_exclusive: float
+    age: tuple[int, int]
+    he_grade_excluding: int
+    prior_platelets_min: float
+
+
+class LabConfig(_Model):
+    """``lab.yaml``: tests, unit spellings, not-done texts, eligibility thresholds."""
+
+    tests: dict[str, LabTest]
+    units: dict[str, list[str]]
+    not_done: dict[str, list[str]]
+    empty_result: str
+    eligibility: Eligibility
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        spelled = [s for spellings in self.units.values() for s in spellings]
+        twice = sorted({s for s in spelled if spelled.count(s) > 1})
+        if twice:
+            raise ValueError(f"unit spellings listed under two units: {twice}")
+        for code, test in self.tests.items():
+            unknown = sorted((set(test.convert) | {test.standard_unit}) - set(self.units))
+            if unknown:
+                raise ValueError(f"tests.{code}: units {unknown} are not in 'units'")
+        for reason, texts in self.not_done.items():
+            if not reason.isascii():
+                raise ValueError(f"not_done reason {reason!r} must be ASCII")
+        return self
+
+    @cached_property
+    def unit_of_spelling(self) -> dict[str, str]:
+        return {spelling: unit for unit, spellings in self.units.items() for spelling in spellings}
+
+    @cached_property
+    def reason_of_text(self) -> dict[str, str]:
+        return {text.casefold(): reason for reason, texts in self.not_done.items() for text in texts}
 
 
 class Study(_Model):
@@ -226,7 +293,8 @@ class Study(_Model):
     study: StudyInfo
     visits: list[Visit]
     unscheduled_visit: str
-    lab_tests: dict[str, LabTest]
+    lab: LabConfig
+    rules: dict[str, RuleSpec]
     source_names: list[str] = Field(alias="sources")
     sources: dict[str, Source] = Field(default_factory=dict, alias="loaded_sources")
     directory: Path | None = None
@@ -239,12 +307,31 @@ class Study(_Model):
         for src in self.sources.values():
             if isinstance(src, LabDialect):
                 bad_visits = sorted(set(src.visits.values()) - codes)
-                bad_tests = sorted(set(src.tests.values()) - set(self.lab_tests))
+                bad_tests = sorted(set(src.tests.values()) - set(self.lab.tests))
                 if bad_visits:
                     raise ValueError(f"{src.source}: visits map to unknown visit codes {bad_visits}")
                 if bad_tests:
                     raise ValueError(f"{src.source}: tests map to unknown LBTESTCD {bad_tests}")
         return self
+
+    @cached_property
+    def visit_by_code(self) -> dict[str, Visit]:
+        return {v.code: v for v in self.visits}
+
+    def form(self, name: str) -> tuple[str, FormSpec]:
+        """The source holding a form, and the form's spec."""
+        for source in self.sources.values():
+            if isinstance(source, FormsSource) and name in source.forms:
+                return source.source, source.forms[name]
+        raise KeyError(f"no source holds a form named {name!r}")
+
+    @property
+    def families(self) -> list[str]:
+        return sorted({r.family for r in self.rules.values()})
+
+    @property
+    def site_ids(self) -> list[str]:
+        return [s.site_id for s in self.lab_sources]
 
     @property
     def lab_sources(self) -> list[LabDialect]:
@@ -287,8 +374,16 @@ def load_study(directory: str | Path | None = None) -> Study:
         if src.source != name:
             raise ConfigError(f"{path}: 'source' is {src.source!r} but the file is listed as {name!r}")
         sources[name] = src
+    lab_path = directory / "lab.yaml"
     try:
-        return Study.model_validate({**data, "loaded_sources": sources, "directory": directory})
+        lab = LabConfig.model_validate(_read_yaml(lab_path))
+    except ValidationError as exc:
+        raise _explain(lab_path, exc) from None
+    rules_path = directory / "findings.yaml"
+    rules = _read_yaml(rules_path).get("rules", {})
+    try:
+        return Study.model_validate({**data, "lab": lab, "rules": rules, "loaded_sources": sources,
+                                     "directory": directory})
     except ValidationError as exc:
         raise _explain(main_path, exc) from None
 

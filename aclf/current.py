@@ -1,0 +1,65 @@
+"""Read the snapshots in force from the staging store, as DataFrames for the study-wide layers."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import sqlalchemy as sa
+
+from aclf.store import LAB_VALUE_COLUMNS, form_record, lab_result, quarantine, transfer
+
+
+def lab_in_force(engine: sa.Engine) -> pd.DataFrame:
+    """Every lab record in force (vanished ones excluded), values as text ('' for empty)."""
+    cols = ["source", "record_key", *LAB_VALUE_COLUMNS, "transfer_id", "row_number"]
+    query = sa.select(*[lab_result.c[c] for c in cols]).where(lab_result.c.vanished_transfer_id.is_(None))
+    with engine.connect() as conn:
+        frame = pd.read_sql(query.order_by(lab_result.c.source, lab_result.c.id), conn)
+    frame[LAB_VALUE_COLUMNS] = frame[LAB_VALUE_COLUMNS].fillna("").astype(str)
+    return frame
+
+
+def form_in_force(engine: sa.Engine, source: str, form: str, columns: list[str]) -> pd.DataFrame:
+    """One form's records in force as a DataFrame of its columns (text), plus lineage."""
+    where = ((form_record.c.source == source) & (form_record.c.form == form)
+             & form_record.c.vanished_transfer_id.is_(None))
+    query = sa.select(form_record.c.data, form_record.c.transfer_id, form_record.c.row_number).where(where)
+    with engine.connect() as conn:
+        stored = pd.read_sql(query.order_by(form_record.c.id), conn)
+    values = pd.DataFrame([json.loads(d) for d in stored["data"]], columns=columns, index=stored.index)
+    return pd.concat([values.fillna("").astype(str), stored[["transfer_id", "row_number"]]], axis=1)
+
+
+def forms_in_force(engine: sa.Engine, study) -> dict[str, pd.DataFrame]:
+    """Every EDC form and the IWRS list, keyed by form name."""
+    out = {}
+    for source in study.sources.values():
+        for name, spec in getattr(source, "forms", {}).items():
+            out[name] = form_in_force(engine, source.source, name, spec.columns)
+    return out
+
+
+def transfers(engine: sa.Engine) -> pd.DataFrame:
+    """The transfer registry."""
+    with engine.connect() as conn:
+        return pd.read_sql(sa.select(transfer).order_by(transfer.c.id), conn)
+
+
+def quarantine_in_force(engine: sa.Engine) -> pd.DataFrame:
+    """Quarantined rows of the transfers in force (those of superseded transfers are history)."""
+    query = sa.select(quarantine).join(transfer, transfer.c.id == quarantine.c.transfer_id).where(
+        transfer.c.status == "loaded").order_by(quarantine.c.id)
+    with engine.connect() as conn:
+        return pd.read_sql(query, conn)
+
+
+def vanished_records(engine: sa.Engine) -> pd.DataFrame:
+    """Records a later snapshot no longer holds: source, entity, record_key, subjid, the transfer they
+    were last in and the one they vanished from."""
+    cols = ["record_key", "subjid", "transfer_id", "vanished_transfer_id"]
+    lab = sa.select(lab_result.c.source, sa.literal("lab").label("entity"), *[lab_result.c[c] for c in cols]) \
+        .where(lab_result.c.vanished_transfer_id.is_not(None))
+    forms = sa.select(form_record.c.source, form_record.c.form.label("entity"), *[form_record.c[c] for c in cols]) \
+        .where(form_record.c.vanished_transfer_id.is_not(None))
+    with engine.connect() as conn:
+        return pd.concat([pd.read_sql(lab, conn), pd.read_sql(forms, conn)], ignore_index=True)

@@ -1,0 +1,141 @@
+"""Lab harmonization: results parsed, units mapped to CDISC, values converted to protocol units.
+
+Pure functions on DataFrames, driven by ``study/lab.yaml``. Conversion is decimal, not binary
+floating point, so a value on a threshold (85.5 umol/L = 5 mg/dL) stays on its side. Nothing is
+dropped: a result that cannot be converted keeps its original and says why in ``unit_status`` or
+``result_kind``, for the rules to report.
+"""
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from aclf.config import LabConfig
+
+NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_NUMERIC = re.compile(rf"^{NUMBER}$")
+_CENSORED = re.compile(rf"^(?P<op><=|>=|<|>|≤|≥)\s*(?P<value>{NUMBER})$")
+_RANGE = re.compile(rf"^(?P<low>{NUMBER})\s*[-–~]\s*(?P<high>{NUMBER})$")
+_UPPER = re.compile(rf"^(?:<|<=|≤)\s*(?P<high>{NUMBER})$")
+_LOWER = re.compile(rf"^(?:>|>=|≥)\s*(?P<low>{NUMBER})$")
+_ASCII_OP = {"≤": "<=", "≥": ">="}
+
+
+@lru_cache(maxsize=None)
+def _factor(fraction: str) -> Decimal:
+    numerator, _, denominator = fraction.partition("/")
+    return Decimal(numerator) / Decimal(denominator or "1")
+
+
+@lru_cache(maxsize=200_000)
+def convert(value: str, fraction: str, decimals: int) -> Decimal:
+    """``value`` x ``fraction`` in decimal arithmetic, rounded half up to ``decimals`` places."""
+    exact = Decimal(value) * _factor(fraction)
+    return exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def decimal_text(value: Decimal) -> str:
+    """A standard result as character (SDTM --STRESC): no exponent, no trailing zeros."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def classify_results(result: pd.Series, comment: pd.Series, lab: LabConfig) -> pd.DataFrame:
+    """Each result as: number | censored (operator + limit) | not_done (reason) | unknown_text."""
+    text = result.fillna("").astype(str).str.strip()
+    out = pd.DataFrame({"kind": "unknown_text", "value": "", "operator": "", "reason": ""}, index=result.index)
+    numeric = text.str.fullmatch(_NUMERIC.pattern)
+    out.loc[numeric, "kind"] = "number"
+    out.loc[numeric, "value"] = text[numeric]
+    censored = text.str.extract(_CENSORED)
+    is_censored = censored["value"].notna()
+    out.loc[is_censored, "kind"] = "censored"
+    out.loc[is_censored, "value"] = censored.loc[is_censored, "value"]
+    out.loc[is_censored, "operator"] = censored.loc[is_censored, "op"].replace(_ASCII_OP)
+    reasons = lab.reason_of_text
+    from_text = text.str.casefold().map(reasons)
+    from_comment = comment.fillna("").astype(str).str.strip().str.casefold().map(reasons)
+    empty = text == ""
+    reason = from_text.where(~empty, from_comment.fillna(lab.empty_result))
+    not_done = reason.notna() & ~numeric & ~is_censored
+    out.loc[not_done, "kind"] = "not_done"
+    out.loc[not_done, "reason"] = reason[not_done]
+    return out
+
+
+def _convert_column(values: pd.Series, fractions: pd.Series, decimals: pd.Series) -> pd.Series:
+    """Decimal conversion of the rows that have a value and a factor (others: None)."""
+    ok = values.notna() & (values != "") & fractions.notna()
+    converted = [convert(v, f, int(d)) for v, f, d in zip(values[ok], fractions[ok], decimals[ok])]
+    return pd.Series(converted, index=values[ok].index, dtype=object).reindex(values.index)
+
+
+def _split_range(low: pd.Series, high: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Reference limits from separate columns, or parsed from one string ('3.4-20.5', '<40', '>35')."""
+    low = low.fillna("").astype(str).str.strip()
+    high = high.fillna("").astype(str).str.strip()
+    text = text.fillna("").astype(str).str.strip()
+    both, upper, lower = text.str.extract(_RANGE), text.str.extract(_UPPER), text.str.extract(_LOWER)
+    low = low.where(low != "", both["low"].fillna(lower["low"]).fillna(""))
+    high = high.where(high != "", both["high"].fillna(upper["high"]).fillna(""))
+    numeric = lambda s: s.where(s.str.fullmatch(_NUMERIC.pattern), "")  # noqa: E731
+    return numeric(low), numeric(high)
+
+
+def normal_range_indicator(value: pd.Series, low: pd.Series, high: pd.Series) -> pd.Series:
+    """LOW / HIGH / NORMAL against the standard range; '' without a value or without any limit."""
+    out = pd.Series("", index=value.index, dtype=object)
+    has = value.notna() & (low.notna() | high.notna())
+    out[has] = "NORMAL"
+    out[has & low.notna() & (value < low)] = "LOW"
+    out[has & high.notna() & (value > high)] = "HIGH"
+    return out
+
+
+def harmonize_results(staged: pd.DataFrame, lab: LabConfig) -> pd.DataFrame:
+    """Standard results for staged lab records (``lbtestcd``, ``result``, ``unit``, reference columns).
+
+    Adds: lbtest, lborres/lborresu (as sent), unit_cd (CDISC unit of the original), unit_status
+    (ok | unknown_unit | no_conversion), result_kind, censor_op, lbstresc, lbstresn, lbstresu,
+    lbstat/lbreasnd, reference limits in original and standard units, lbnrind.
+    """
+    tests = lab.tests
+    out = pd.DataFrame(index=staged.index)
+    out["lbtest"] = staged["lbtestcd"].map({k: t.name for k, t in tests.items()}).fillna("")
+    out["lborres"] = staged["result"].fillna("")
+    out["lborresu"] = staged["unit"].fillna("")
+    unit_cd = out["lborresu"].str.strip().map(lab.unit_of_spelling)
+    out["unit_cd"] = unit_cd.fillna("")
+    pair = staged["lbtestcd"] + "\x1f" + unit_cd.fillna("\x00")
+    factors = {f"{code}\x1f{unit}": frac for code, t in tests.items() for unit, frac in t.convert.items()}
+    fraction = pair.map(factors)
+    out["unit_status"] = np.where(unit_cd.isna(), "unknown_unit", np.where(fraction.isna(), "no_conversion", "ok"))
+    out["lbstresu"] = staged["lbtestcd"].map({k: t.standard_unit for k, t in tests.items()}).fillna("")
+    decimals = staged["lbtestcd"].map({k: t.decimals for k, t in tests.items()}).fillna(6)
+
+    kinds = classify_results(staged["result"], staged.get("comment", pd.Series("", index=staged.index)), lab)
+    out["result_kind"] = kinds["kind"]
+    out["censor_op"] = kinds["operator"]
+    out["lbstat"] = np.where(kinds["kind"] == "not_done", "NOT DONE", "")
+    out["lbreasnd"] = kinds["reason"]
+    standard = _convert_column(kinds["value"].where(kinds["kind"].isin(["number", "censored"])), fraction, decimals)
+    text = standard.map(lambda d: decimal_text(d) if isinstance(d, Decimal) else "")
+    out["lbstresc"] = np.where(kinds["kind"] == "censored", kinds["operator"] + text, text)
+    out["lbstresn"] = standard.where(kinds["kind"] == "number").map(
+        lambda d: float(d) if isinstance(d, Decimal) else np.nan).astype(float)
+    out["censor_limit"] = standard.where(kinds["kind"] == "censored").map(
+        lambda d: float(d) if isinstance(d, Decimal) else np.nan).astype(float)
+
+    low, high = _split_range(staged.get("ref_low", pd.Series(index=staged.index)),
+                             staged.get("ref_high", pd.Series(index=staged.index)),
+                             staged.get("ref_range", pd.Series(index=staged.index)))
+    out["lbornrlo"], out["lbornrhi"] = low, high
+    for name, raw in (("lbstnrlo", low), ("lbstnrhi", high)):
+        out[name] = _convert_column(raw.where(raw != ""), fraction, decimals).map(
+            lambda d: float(d) if isinstance(d, Decimal) else np.nan).astype(float)
+    out["lbnrind"] = normal_range_indicator(out["lbstresn"], out["lbstnrlo"], out["lbstnrhi"])
+    return out
