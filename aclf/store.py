@@ -102,6 +102,39 @@ audit_event = sa.Table(
     sa.Column("recorded_at", sa.String(32), nullable=False),
 )
 
+lab_harmonized = sa.Table(
+    "lab_harmonized", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    *[sa.Column(name, sa.Text) for name in (
+        "site_id", "source", "record_key", "subjid", "sample_id", "visit_raw", "visit", "test_raw", "lbtestcd",
+        "comment", "lbdtc", "avisit", "lbtest", "lborres", "lborresu", "unit_cd", "unit_status", "lbstresu",
+        "result_kind", "censor_op", "lbstat", "lbreasnd", "lbstresc", "lbornrlo", "lbornrhi", "lbnrind")],
+    *[sa.Column(name, sa.Float) for name in (
+        "lbdy", "pday", "avisitn", "visitnum", "lbstresn", "censor_limit", "lbstnrlo", "lbstnrhi")],
+    sa.Column("transfer_id", sa.Integer, sa.ForeignKey("transfer.id"), nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+)
+
+finding = sa.Table(
+    "finding", metadata,
+    sa.Column("finding_id", sa.String(16), primary_key=True),   # stable: the same problem, the same id
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("family", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("site_id", sa.String(8)),
+    sa.Column("subjid", sa.String(16)),
+    sa.Column("visit", sa.String(32)),
+    sa.Column("test", sa.String(64)),
+    sa.Column("source", sa.String(32)),
+    sa.Column("file", sa.String(255)),
+    sa.Column("row_number", sa.Integer),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("first_seen", sa.String(32), nullable=False),
+    sa.Column("last_seen", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),            # open | closed
+    sa.Column("closed_at", sa.String(32)),
+)
+
 sa.Index("ix_quarantine_transfer", quarantine.c.transfer_id)
 sa.Index("ix_audit_source_key", audit_event.c.source, audit_event.c.record_key)
 sa.Index("ix_form_source_form", form_record.c.source, form_record.c.form)

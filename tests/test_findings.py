@@ -1,0 +1,108 @@
+"""Findings over two nights through the real Dagster assets: each rule the issue names fires on a
+small hand-written study, keeps its id while the problem stays, and closes when the site fixes it."""
+import json
+
+import dagster as dg
+import openpyxl
+import pandas as pd
+import pytest
+
+from aclf.ingest import ingest_source
+from aclf.settings import Settings
+from assets.harmonized import harmonized_lab
+from assets.quality import quality_docs
+from assets.resources import AclfResource
+from assets.validation import findings
+from conftest import land
+from test_forms import EDC_FILES, land_edc
+
+HEADER = "SUBJECT_NO,PATIENT_NAME,MRN,VISIT,SAMPLE_ID,COLLECT_DTM,TEST_CODE,TEST_NAME,RESULT,UNIT,REF_LOW,REF_HIGH,ABN_FLAG"
+NIGHT1 = [
+    "01-007,欧阳明轩,H302-2291847,Week-1,S1,2024-02-28 08:00,TBIL,Total bilirubin,70.0,umol/L,3.4,20.5,H",   # 4.09 mg/dL
+    "01-007,欧阳明轩,H302-2291847,Week-1,S1,2024-02-28 08:00,INR,INR,1.6,,0.8,1.2,H",
+    "01-007,欧阳明轩,H302-2291847,Week 0,S2,2024-03-05 07:30,TBIL,Total bilirubin,300,umol/L,3.4,20.5,H",
+    "01-007,欧阳明轩,H302-2291847,Week 1,S3,2024-03-19 08:00,ALB,Albumin,30,g/L,40,55,L",                  # day 14: week 2
+    "01-007,欧阳明轩,H302-2291847,Unscheduled,S4,2024-03-15 08:00,ALB,Albumin,31,g/L,40,55,L",            # day 10
+    "01-007,欧阳明轩,H302-2291847,Week 0,S2,2024-03-05 07:30,INR,INR,2.0,,0.8,1.2,H",
+    "01-007,欧阳明轩,H302-2291847,Week 0,S2,2024-03-05 07:30,INR,INR,2.6,,0.8,1.2,H",                     # conflicting repeat
+    "01-099,诸葛亮平,H302-0000001,Week 0,S9,2024-03-06 07:30,ALB,Albumin,33,g/L,40,55,L",                 # not enrolled
+]
+NIGHT2 = [NIGHT1[0].replace("70.0", "90.0"), *NIGHT1[1:3], NIGHT1[3].replace("Week 1", "Week 2"), NIGHT1[4],
+          NIGHT1[5], NIGHT1[7]]
+IWRS = "SUBJID,SITEID,STAGE,RAND_NO,RAND_DTM,KIT_NOS\n01-007,01,1,R1-0042,2024-03-05T09:12,K0131;K0132;K0133\n"
+
+
+def site01(rows) -> bytes:
+    return ("\ufeff" + "\r\n".join([HEADER, *rows]) + "\r\n").encode("utf-8")
+
+
+@pytest.fixture
+def nights(tmp_path, paths, database_url, engine, study):
+    settings = Settings.resolve(landing=paths.landing, output=tmp_path / "output", archive=paths.archive,
+                                database_url=database_url)
+    resources = {"aclf": AclfResource.from_settings(settings)}
+
+    def night(date: str, rows) -> pd.DataFrame:
+        land(paths, "site01", f"SITE01_{date}.csv", site01(rows))
+        land(paths, "iwrs", f"IWRS_{date}.csv", IWRS.encode())
+        land_edc(paths, f"EDC_{date}")
+        for source in ("site01", "iwrs", "edc"):
+            ingest_source(engine, study, source, paths)
+        result = dg.materialize([harmonized_lab, findings, quality_docs], resources=resources)
+        assert result.success
+        return stored_findings(engine)
+
+    return night, settings
+
+
+def stored_findings(engine) -> pd.DataFrame:
+    return pd.read_sql("select * from finding", engine).set_index("finding_id")
+
+
+def by_rule(frame, rule):
+    return frame[frame["rule"] == rule]
+
+
+def test_each_rule_fires_then_ids_persist_and_fixed_findings_close(nights):
+    night, settings = nights
+    first = night("20250601", NIGHT1)
+    open1 = first[first["status"] == "open"]
+    tbil = by_rule(open1, "eligibility_tbil")
+    assert "screening total bilirubin 4.094 mg/dL is below the APASL 5 mg/dL" in tbil["message"].item()
+    mislabelled = by_rule(open1, "visit_mislabelled")
+    assert mislabelled["message"].str.contains("Sample S3 labelled 'Week 1' .*\\(protocol day 14\\), in the WEEK2").all()
+    assert "S4" not in " ".join(open1["message"])                       # labelled unscheduled: no finding
+    conflict = by_rule(open1, "duplicate_conflict")
+    assert "row 7 '2.0', row 8 '2.6'" in conflict["message"].item()
+    orphan = by_rule(open1, "orphan_subject")
+    assert orphan["subjid"].tolist() == ["01-099"] and "not in the EDC enrollment form" in orphan["message"].item()
+    assert by_rule(open1, "quarantined_row")["message"].str.contains("enrollment.csv row 4").any()
+
+    second = night("20250602", NIGHT2)
+    for fixed in (tbil, mislabelled, conflict):
+        [fid] = fixed.index
+        assert second.loc[fid, "status"] == "closed" and second.loc[fid, "closed_at"]
+    [oid] = orphan.index
+    assert second.loc[oid, "status"] == "open"                           # same problem, same id
+    assert second.loc[oid, "first_seen"] == first.loc[oid, "first_seen"]
+    assert set(open1.index) - {*tbil.index, *mislabelled.index, *conflict.index} <= set(second.index)
+
+    listing = openpyxl.load_workbook(settings.output / "findings" / "site01_queries.xlsx").active
+    ids = [row[0] for row in listing.iter_rows(min_row=2, values_only=True)]
+    assert oid in ids and tbil.index[0] not in ids                      # open findings of site 01 only
+    assert set(second.loc[ids, "site_id"]) == {"01"}
+    empty = openpyxl.load_workbook(settings.output / "findings" / "site02_queries.xlsx").active
+    assert empty.max_row == 1
+    csv = pd.read_csv(settings.output / "findings" / "findings.csv", dtype=str)
+    assert set(csv["finding_id"]) == set(second.index)
+    quality = json.loads((settings.output / "quality" / "result.json").read_text())
+    assert (settings.output / "quality" / "index.html").exists() and quality["evaluated"] > 20
+
+
+def test_findings_hold_no_personal_data(nights, engine):
+    night, settings = nights
+    night("20250601", NIGHT1)
+    text = stored_findings(engine).to_json(force_ascii=False)
+    text += (settings.output / "findings" / "findings.csv").read_text(encoding="utf-8")
+    for value in ("欧阳明轩", "诸葛亮平", "H302-2291847", "H302-0000001", "13912345678"):
+        assert value not in text

@@ -1,0 +1,31 @@
+"""Everything the rules look at, read once from the store per run."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import sqlalchemy as sa
+
+from aclf import current
+from aclf.config import Study
+
+
+@dataclass
+class RuleInputs:
+    study: Study
+    lab: pd.DataFrame                          # harmonized lab records in force
+    forms: dict[str, pd.DataFrame]             # EDC forms and the IWRS list in force
+    transfers: pd.DataFrame                    # the registry
+    quarantine: pd.DataFrame                   # quarantined rows of the transfers in force
+    vanished: pd.DataFrame                     # records a later snapshot no longer holds
+    staged_lab: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def file_of(self, transfer_ids: pd.Series) -> pd.Series:
+        names = self.transfers.set_index("id")["name"] if not self.transfers.empty else pd.Series(dtype=str)
+        return transfer_ids.map(names).fillna("")
+
+
+def read_inputs(engine: sa.Engine, study: Study, lab: pd.DataFrame) -> RuleInputs:
+    return RuleInputs(study=study, lab=lab, forms=current.forms_in_force(engine, study),
+                      transfers=current.transfers(engine), quarantine=current.quarantine_in_force(engine),
+                      vanished=current.vanished_records(engine))

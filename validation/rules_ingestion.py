@@ -1,0 +1,90 @@
+"""Findings that ingestion leaves behind: rejected transfers, vanished records, quarantined rows,
+and duplicate keys (conflicting values or plain repeats)."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+
+from validation.findings import combine, make_findings
+from validation.inputs import RuleInputs
+
+
+def rejected_transfers(inp: RuleInputs) -> pd.DataFrame:
+    t = inp.transfers
+    t = t[t["status"] == "rejected"] if not t.empty else t
+    if t.empty:
+        return make_findings("transfer_rejected", t, pd.Series(dtype=str), pd.Series(dtype=str), inp.study)
+    site = t["source"].map({s.source: s.site_id for s in inp.study.lab_sources}).fillna("")
+    rows = t.assign(site_id=site, file=t["name"])
+    key = t["source"] + "|" + t["name"] + "|" + t["sha256"].fillna("")
+    message = "Transfer " + t["name"] + " was rejected: " + t["reason"].fillna("") + \
+        ". The previous snapshot stays in force; please resend."
+    return make_findings("transfer_rejected", rows, key, message, inp.study)
+
+
+def vanished(inp: RuleInputs) -> pd.DataFrame:
+    v = inp.vanished
+    if v.empty:
+        return make_findings("record_vanished", v, pd.Series(dtype=str), pd.Series(dtype=str), inp.study)
+    was, gone = inp.file_of(v["transfer_id"]), inp.file_of(v["vanished_transfer_id"])
+    what = v["entity"].where(v["entity"] != "lab", "lab result")
+    rows = v.assign(file=gone, site_id=v["subjid"].fillna("").str[:2])
+    message = ("The " + what + " record " + v["record_key"] + " sent in " + was + " is missing from " + gone
+               + ". Please confirm that it was deleted on purpose.")
+    return make_findings("record_vanished", rows, v["source"] + "|" + v["entity"] + "|" + v["record_key"],
+                         message, inp.study)
+
+
+def _data_hash(data: pd.Series) -> pd.Series:
+    return data.fillna("").map(lambda d: hashlib.sha256(d.encode()).hexdigest()[:16])
+
+
+def quarantined(inp: RuleInputs) -> pd.DataFrame:
+    """Every quarantined row but duplicates (those are judged by value in ``duplicates``)."""
+    q = inp.quarantine
+    q = q[q["rule"] != "duplicate_key"] if not q.empty else q
+    if q.empty:
+        return make_findings("quarantined_row", q, pd.Series(dtype=str), pd.Series(dtype=str), inp.study)
+    site = q["source"].map({s.source: s.site_id for s in inp.study.lab_sources})
+    rows = q.assign(site_id=site.fillna(q["subjid"].fillna("").str[:2]))
+    key = q["source"] + "|" + q["entity"] + "|" + q["rule"] + "|" + _data_hash(q["data"])
+    message = q["file"] + " row " + q["row_number"].astype(str) + " was not loaded: " + q["reason"]
+    return make_findings("quarantined_row", rows, key, message, inp.study)
+
+
+def duplicates(inp: RuleInputs) -> pd.DataFrame:
+    """A repeated lab key: a conflict when its result differs from the loaded record's, else a repeat."""
+    q = inp.quarantine
+    q = q[(q["rule"] == "duplicate_key") & (q["entity"] == "lab")] if not q.empty else q
+    if q.empty:
+        return combine([])
+    key = q["reason"].str.extract(r"\(key (?P<key>.+)\)$")["key"]
+    loaded = inp.lab.set_index("record_key")
+    first = key.map(loaded["lborres"]).fillna("")
+    first_row = key.map(loaded["row_number"])
+    columns = q["source"].map(lambda name: _result_columns(inp.study.sources[name]))
+    repeat = pd.Series([_first_filled(json.loads(d), cols) for d, cols in zip(q["data"], columns)], index=q.index)
+    conflict = repeat != first
+    rows = q.assign(site_id=q["source"].map({s.source: s.site_id for s in inp.study.lab_sources}),
+                    test=key.str.split("|").str[-1])
+    parts = []
+    for rule, mask, text in [
+        ("duplicate_conflict", conflict, " with different results: row " + first_row.astype("Int64").astype(str)
+         + " '" + first + "', row " + q["row_number"].astype(str) + " '" + repeat + "'. Which one is right?"),
+        ("duplicate_record", ~conflict, " twice with the same result (rows " + first_row.astype("Int64").astype(str)
+         + " and " + q["row_number"].astype(str) + "); the repeat was not loaded."),
+    ]:
+        message = q["file"] + ": accession and test " + key.str.split("|", n=1).str[1] + " appear" + text
+        parts.append(make_findings(rule, rows[mask], key[mask], message[mask], inp.study))
+    return combine(parts)
+
+
+def _result_columns(dialect) -> list[str]:
+    """Where a quarantined row of this dialect keeps its result (a wide sheet: the cell value)."""
+    return ["value"] if dialect.layout == "wide" else dialect.source_columns("result")
+
+
+def _first_filled(data: dict, columns: list[str]) -> str:
+    return next((str(data[c]) for c in columns if str(data.get(c, "")) != ""), "")

@@ -1,0 +1,149 @@
+"""Findings about subjects: unknown to the EDC, eligibility the data contradict, impossible order
+of events. Thresholds come from ``study/lab.yaml`` (eligibility)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from validation.findings import combine, make_findings
+from validation.inputs import RuleInputs
+
+EMPTY = pd.DataFrame(columns=["SUBJID"])
+
+
+def _form(inp: RuleInputs, name: str) -> pd.DataFrame:
+    return inp.forms.get(name, EMPTY)
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values.astype(str).str[:10], format="%Y-%m-%d", errors="coerce")
+
+
+def orphans(inp: RuleInputs) -> pd.DataFrame:
+    """Records for a SUBJID that the EDC enrollment form does not hold, per source and subject."""
+    enrolled = set(_form(inp, "enrollment")["SUBJID"])
+    found = [inp.lab[["subjid", "source"]].rename(columns={"subjid": "SUBJID"})]
+    for name, frame in inp.forms.items():
+        if name != "enrollment" and not frame.empty:
+            source = next(s.source for s in inp.study.sources.values() if name in getattr(s, "forms", {}))
+            found.append(frame[["SUBJID"]].assign(source=f"{source}:{name}"))
+    records = pd.concat(found, ignore_index=True)
+    unknown = records[~records["SUBJID"].isin(enrolled) & (records["SUBJID"] != "")]
+    counts = unknown.groupby(["source", "SUBJID"]).size().reset_index(name="n")
+    rows = counts.rename(columns={"SUBJID": "subjid"})
+    message = ("Subject " + rows["subjid"] + " has " + rows["n"].astype(str) + " record(s) in " + rows["source"]
+               + " but is not in the EDC enrollment form. Please check the subject number.")
+    return make_findings("orphan_subject", rows, rows["source"] + "|" + rows["subjid"], message, inp.study)
+
+
+def _randomized(inp: RuleInputs) -> pd.Index:
+    iwrs = _form(inp, "randomization")
+    return pd.Index(iwrs.loc[iwrs["STAGE"] == "1", "SUBJID"].unique()) if "STAGE" in iwrs else pd.Index([])
+
+
+def _last_screening(inp: RuleInputs, test: str) -> pd.Series:
+    """Each subject's last numeric screening value of a test (by date window, else by label)."""
+    screening = inp.study.lab.eligibility.screening_visit
+    lab = inp.lab
+    at_screening = (lab["avisit"] == screening) | ((lab["avisit"] == "") & (lab["visit"] == screening))
+    values = lab[at_screening & (lab["lbtestcd"] == test) & lab["lbstresn"].notna()].sort_values("lbdtc")
+    return values.groupby("subjid")["lbstresn"].last()
+
+
+def eligibility(inp: RuleInputs) -> pd.DataFrame:
+    rules = inp.study.lab.eligibility
+    randomized = _randomized(inp)
+    subjects = pd.DataFrame(index=randomized)
+    tbil, inr, ptac = (_last_screening(inp, t).reindex(randomized) for t in ("BILI", "INR", "PTAC"))
+    enrol = _form(inp, "enrollment").set_index("SUBJID") if not _form(inp, "enrollment").empty else None
+    history = _form(inp, "medical_history")
+    assessment = _form(inp, "clinical_assessment")
+    checks = []
+
+    def add(rule, mask, message):
+        mask = mask.reindex(randomized).fillna(False).astype(bool)
+        rows = subjects[mask].reset_index(names="subjid")
+        checks.append(make_findings(rule, rows, rule + "|" + rows["subjid"],
+                                    ("Randomized subject " + rows["subjid"] + ": " + message[mask].to_numpy())
+                                    if len(rows) else pd.Series(dtype=str), inp.study))
+
+    def text(series):
+        return series.map(lambda v: f"{v:g}")
+
+    add("eligibility_tbil", tbil < rules.tbil_min_mg_dl,
+        "screening total bilirubin " + text(tbil) + f" mg/dL is below the APASL {rules.tbil_min_mg_dl:g} mg/dL.")
+    coag_ok = (inr >= rules.inr_min) | (ptac < rules.ptac_max_exclusive)
+    add("eligibility_coagulopathy", ~coag_ok & (inr.notna() | ptac.notna()),
+        "screening INR " + text(inr).fillna("missing") + " and prothrombin activity " + text(ptac).fillna("missing")
+        + f" % meet neither INR >= {rules.inr_min:g} nor activity < {rules.ptac_max_exclusive:g} %.")
+    missing = pd.Series(randomized, index=randomized)[tbil.isna() | (inr.isna() & ptac.isna())]
+    add("eligibility_unverifiable", pd.Series(True, index=missing.index),
+        pd.Series("no numeric screening bilirubin or INR/prothrombin activity to verify APASL ACLF.",
+                  index=randomized))
+    if enrol is not None:
+        born, consent = _dates(enrol["BRTHDTC"]), _dates(enrol["CONSENT_DATE"])
+        had_birthday = (consent.dt.month > born.dt.month) | ((consent.dt.month == born.dt.month) &
+                                                             (consent.dt.day >= born.dt.day))
+        age = (consent.dt.year - born.dt.year - (~had_birthday).astype(int)).reindex(randomized)
+        low, high = rules.age
+        add("eligibility_age", (age < low) | (age > high),
+            "age " + age.astype("Int64").astype(str) + f" at consent is outside {low}-{high}.")
+    if not assessment.empty:
+        base = assessment[assessment["VISIT"] == rules.baseline_visit]
+        he = pd.to_numeric(base.set_index("SUBJID")["HE_GRADE"], errors="coerce").groupby(level=0).max()
+        he = he.reindex(randomized)
+        add("eligibility_he_grade", he >= rules.he_grade_excluding,
+            "hepatic encephalopathy grade " + text(he) + f" at baseline ({rules.baseline_visit}) excludes "
+            f"(grade {rules.he_grade_excluding} or more).")
+    if not history.empty:
+        plt = pd.to_numeric(history.set_index("SUBJID")["PRIOR_PLT"], errors="coerce")
+        plt = plt[~plt.index.duplicated()].reindex(randomized)
+        add("eligibility_platelets", plt < rules.prior_platelets_min,
+            "platelets " + text(plt) + f" x10^9/L before onset exclude (below {rules.prior_platelets_min:g}).")
+    return combine(checks)
+
+
+def chronology(inp: RuleInputs) -> pd.DataFrame:
+    """Infusions, visits and samples after death; samples before consent."""
+    outcomes = _form(inp, "outcome_events")
+    deaths = outcomes[outcomes["EVENT"] == "DEATH"] if "EVENT" in outcomes else EMPTY
+    death = _dates(deaths.set_index("SUBJID")["EVENT_DATE"]).groupby(level=0).min() if not deaths.empty \
+        else pd.Series(dtype="datetime64[ns]")
+    parts = []
+
+    def after_death(rule, frame, subj, date_col, label, key_cols, what):
+        if frame.empty or death.empty:
+            return
+        when = _dates(frame[date_col])
+        died = frame[subj].map(death)
+        bad = frame[when > died]
+        if bad.empty:
+            return
+        rows = bad.rename(columns={subj: "subjid"}).assign(visit=bad[label] if label in bad else "")
+        key = rule + "|" + bad[key_cols].astype(str).agg("|".join, axis=1)
+        message = (what(bad) + " on " + when[bad.index].dt.strftime("%Y-%m-%d") + " is after the recorded death on "
+                   + died[bad.index].dt.strftime("%Y-%m-%d") + ". Please correct the date or the event.")
+        parts.append(make_findings(rule, rows, key, message, inp.study))
+
+    infusion = _form(inp, "infusion")
+    if not infusion.empty:
+        after_death("infusion_after_death", infusion[infusion["DONE"] == "Y"], "SUBJID", "INF_START", "VISIT",
+                    ["SUBJID", "VISIT"], lambda b: "Subject " + b["SUBJID"] + ": infusion at " + b["VISIT"])
+    after_death("visit_after_death", _form(inp, "visits"), "SUBJID", "VISIT_DATE", "VISIT",
+                ["SUBJID", "VISIT", "VISIT_DATE"], lambda b: "Subject " + b["SUBJID"] + ": visit " + b["VISIT"])
+    samples = inp.lab.drop_duplicates(["source", "sample_id"]).assign(SUBJID=lambda f: f["subjid"])
+    after_death("sample_after_death", samples, "SUBJID", "lbdtc", "visit", ["source", "sample_id"],
+                lambda b: "Subject " + b["SUBJID"] + ": lab sample " + b["sample_id"])
+    enrol = _form(inp, "enrollment")
+    if not enrol.empty and not samples.empty:
+        consent = _dates(enrol.set_index("SUBJID")["CONSENT_DATE"])
+        consent = consent[~consent.index.duplicated()]
+        drawn = _dates(samples["lbdtc"])
+        given = samples["subjid"].map(consent)
+        early = samples[drawn < given]
+        rows = early.assign(file=inp.file_of(early["transfer_id"]))
+        message = ("Subject " + early["subjid"] + ": lab sample " + early["sample_id"] + " drawn on "
+                   + early["lbdtc"].str[:10] + " is before informed consent on "
+                   + given[early.index].dt.strftime("%Y-%m-%d") + ".")
+        parts.append(make_findings("sample_before_consent", rows, early["source"] + "|" + early["sample_id"],
+                                   message, inp.study))
+    return combine(parts)

@@ -1,0 +1,87 @@
+"""pandera schemas of the staged and harmonized tables, built from the study configuration.
+
+Types, allowed values, keys and plausibility per test; each schema runs lazily so every failure
+is reported, and the failures become findings and asset-check metadata.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+from aclf.config import FormSpec, Study
+
+SUBJID = r"^\d{2}-\d{3,4}$"
+ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?$"
+
+
+def implausible(lab: pd.DataFrame, study: Study) -> pd.Series:
+    """True where a numeric standard result lies outside its test's plausible range."""
+    tests = study.lab.tests
+    low = lab["lbtestcd"].map({k: t.plausible[0] for k, t in tests.items()})
+    high = lab["lbtestcd"].map({k: t.plausible[1] for k, t in tests.items()})
+    return lab["lbstresn"].notna() & ((lab["lbstresn"] < low) | (lab["lbstresn"] > high))
+
+
+def staged_lab_schema(study: Study) -> pa.DataFrameSchema:
+    visits = [v.code for v in study.visits] + [study.unscheduled_visit, ""]
+    return pa.DataFrameSchema({
+        "record_key": pa.Column(str, unique=True),
+        "subjid": pa.Column(str, pa.Check.str_matches(SUBJID)),
+        "sample_id": pa.Column(str, pa.Check.str_length(min_value=1)),
+        "collected": pa.Column(str, pa.Check.str_matches(ISO_DATETIME)),
+        "lbtestcd": pa.Column(str, pa.Check.isin(list(study.lab.tests))),
+        "visit": pa.Column(str, pa.Check.isin(visits)),
+        "result": pa.Column(str),
+        "unit": pa.Column(str),
+    }, name="staged_lab", coerce=False)
+
+
+def harmonized_lab_schema(study: Study) -> pa.DataFrameSchema:
+    tests = study.lab.tests
+    standard = {k: t.standard_unit for k, t in tests.items()}
+    visits = [v.code for v in study.visits] + [study.unscheduled_visit, ""]
+    return pa.DataFrameSchema({
+        "record_key": pa.Column(str, unique=True),
+        "subjid": pa.Column(str, pa.Check.str_matches(SUBJID)),
+        "lbtestcd": pa.Column(str, pa.Check.isin(list(tests))),
+        "lbdtc": pa.Column(str, pa.Check.str_matches(ISO_DATETIME)),
+        "lbdy": pa.Column("Float64", pa.Check.ne(0), nullable=True),
+        "avisit": pa.Column(str, pa.Check.isin(visits)),
+        "lbstresn": pa.Column(float, nullable=True),
+        "lbstresu": pa.Column(str),
+        "lbstat": pa.Column(str, pa.Check.isin(["", "NOT DONE"])),
+        "result_kind": pa.Column(str, pa.Check.isin(["number", "censored", "not_done", "unknown_text"])),
+        "lbnrind": pa.Column(str, pa.Check.isin(["", "LOW", "NORMAL", "HIGH"])),
+    }, checks=[
+        pa.Check(lambda df: df["lbstresu"] == df["lbtestcd"].map(standard), name="standard_unit_of_test"),
+        pa.Check(lambda df: ~implausible(df, study), name="plausible_range"),
+        pa.Check(lambda df: df["lbstresn"].notna() | (df["result_kind"] != "number") | (df["unit_status"] != "ok"),
+                 name="number_has_standard_value"),
+    ], name="harmonized_lab", coerce=False)
+
+
+def form_schema(name: str, spec: FormSpec) -> pa.DataFrameSchema:
+    """Allowed values and numeric ranges of one form ('' = missing passes), its key unique."""
+    def in_range(low: float, high: float) -> pa.Check:
+        def check(s: pd.Series) -> pd.Series:
+            numbers = pd.to_numeric(s.where(s != ""), errors="coerce")
+            return (s == "") | numbers.between(low, high)
+        return pa.Check(check, name=f"between_{low:g}_{high:g}")
+
+    columns = {c: pa.Column(str) for c in spec.columns}
+    columns[spec.subject] = pa.Column(str, pa.Check.str_matches(SUBJID))
+    for col, allowed in spec.values.items():
+        columns[col] = pa.Column(str, pa.Check.isin([*allowed, ""]))
+    for col, (low, high) in spec.ranges.items():
+        columns[col] = pa.Column(str, in_range(low, high))
+    return pa.DataFrameSchema(columns, unique=spec.key, name=name, coerce=False)
+
+
+def failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
+    """pandera's failure cases (column, check, failure_case, index), empty when the frame passes."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        return cases[["column", "check", "failure_case", "index"]].reset_index(drop=True)
+    return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
