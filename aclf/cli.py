@@ -50,7 +50,7 @@ def run_once(settings, show_locations: bool = True) -> int:
         print(f"PIPELINE FAILED: {', '.join(result.failures)} (see the run logs above); "
               f"the store keeps its previous state", file=sys.stderr)
         return 1
-    report = build_report(make_engine(settings.database_url), now_iso(study))
+    report = build_report(make_engine(settings.database_url), now_iso(study), settings.output)
     print(format_summary(report))
     if show_locations:
         _print_locations(settings)

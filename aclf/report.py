@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from aclf.store import audit_event, form_record, lab_result, transfer
+from aclf.store import audit_event, finding, form_record, lab_result, transfer
 
 REPORT_NAME = "run_report.json"
 COUNTS = ("rows_read", "rows_loaded", "rows_quarantined")
@@ -20,9 +20,31 @@ def _int(value) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def build_report(engine: sa.Engine, generated_at: str) -> dict:
-    """Transfers, reconciliation totals over the snapshots in force, and store totals."""
+def _findings(conn: sa.Connection) -> dict:
+    rows = pd.read_sql(sa.select(finding.c.site_id, finding.c.rule, finding.c.severity, finding.c.status), conn)
+    open_ = rows[rows["status"] == "open"]
+    by_site = {site or "-": dict(sorted(group["rule"].value_counts().items()))
+               for site, group in open_.groupby(open_["site_id"].fillna(""))}
+    return {"open": len(open_), "closed": int((rows["status"] == "closed").sum()),
+            "open_by_severity": {k: int(v) for k, v in sorted(open_["severity"].value_counts().items())},
+            "open_by_site_and_rule": {k: {r: int(n) for r, n in v.items()} for k, v in sorted(by_site.items())},
+            "listing": "findings/findings.csv"}
+
+
+def _quality(output: Path | None) -> dict | None:
+    path = output / "quality" / "result.json" if output else None
+    if path is None or not path.exists():
+        return None
+    result = json.loads(path.read_text(encoding="utf-8"))
+    return {"success": result["success"], "evaluated": result["evaluated"], "failed": len(result["failed"]),
+            "data_docs": "quality/index.html"}
+
+
+def build_report(engine: sa.Engine, generated_at: str, output: Path | None = None) -> dict:
+    """Transfers, reconciliation totals over the snapshots in force, store totals, findings and the
+    data-quality suite's result (linked to its Data Docs, relative to the output folder)."""
     with engine.connect() as conn:
+        findings = _findings(conn)
         rows = conn.execute(sa.select(transfer).order_by(
             transfer.c.source, transfer.c.snapshot_date, transfer.c.seq, transfer.c.id)).all()
         vanished = conn.execute(sa.select(sa.func.count()).select_from(lab_result)
@@ -54,6 +76,8 @@ def build_report(engine: sa.Engine, generated_at: str) -> dict:
         "store": {"lab_records_in_force": int(lab_total - vanished), "lab_records_vanished": int(vanished),
                   "form_records_in_force": int(forms_total),
                   "audit_events": {k: int(v) for k, v in sorted(audit.items())}},
+        "findings": findings,
+        "quality": _quality(output),
     }
 
 
@@ -85,7 +109,28 @@ def format_summary(report: dict) -> str:
     store = report["store"]
     audit = ", ".join(f"{n} {c}" for c, n in store["audit_events"].items()) or "none"
     lines.append(f"transfers: {status}")
+    lines += _findings_lines(report["findings"])
+    quality = report.get("quality")
+    if quality:
+        lines.append(f"data quality: {quality['evaluated']} expectations, {quality['failed']} failed; "
+                     f"Data Docs: {quality['data_docs']}")
     lines.append(f"store: {store['lab_records_in_force']:,} lab records in force "
                  f"({store['lab_records_vanished']:,} vanished), {store['form_records_in_force']:,} form records; "
                  f"audit events: {audit}")
     return "\n".join(lines)
+
+
+def _findings_lines(findings: dict) -> list[str]:
+    """Open findings as a site x rule table (rules as rows: there are more rules than sites)."""
+    by_site = findings["open_by_site_and_rule"]
+    severity = ", ".join(f"{n} {s}" for s, n in findings["open_by_severity"].items()) or "none"
+    lines = [f"findings: {findings['open']} open ({severity}), {findings['closed']} closed; "
+             f"listing: {findings['listing']}"]
+    if not by_site:
+        return lines
+    sites = sorted(by_site)
+    rules = sorted({r for counts in by_site.values() for r in counts})
+    lines.append(f"  {'rule':<26}" + "".join(f"{'site ' + s if s != '-' else 'study':>9}" for s in sites))
+    for rule in rules:
+        lines.append(f"  {rule:<26}" + "".join(f"{by_site[s].get(rule, 0) or '.':>9}" for s in sites))
+    return lines

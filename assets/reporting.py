@@ -4,15 +4,16 @@ import dagster as dg
 
 from aclf.ingest import now_iso
 from aclf.report import build_report, format_summary, write_report
-from assets.ingestion import staged_source
+from assets.quality import quality_docs
+from assets.validation import findings
 from assets.resources import AclfResource
 
 
-@dg.asset(deps=[staged_source], group_name="reporting", kinds={"json"},
+@dg.asset(deps=[findings, quality_docs], group_name="reporting", kinds={"json"},
           automation_condition=dg.AutomationCondition.eager())
 def run_report(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     """``<output>/run_report.json``: every transfer with status and reconciled counts, and totals."""
-    report = build_report(aclf.engine(), now_iso(aclf.study()))
+    report = build_report(aclf.engine(), now_iso(aclf.study()), aclf.output)
     path = write_report(report, aclf.output)
     totals = report["totals"]
     context.log.info(f"run report written to {path}")

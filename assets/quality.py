@@ -1,0 +1,50 @@
+"""great-expectations suite over the harmonized lab table and the EDC forms, with Data Docs."""
+import json
+
+import dagster as dg
+
+from aclf.current import forms_in_force
+from assets.harmonized import harmonized_lab
+from assets.resources import AclfResource
+from validation.persist import load_harmonized_lab
+from validation.quality import run_quality
+
+QUALITY_DIR = "quality"
+RESULT_FILE = "result.json"
+CHECK = "expectations"
+
+
+def quality_inputs(study) -> tuple[dict, dict]:
+    """The suite's parameters from the configuration: tests (unit, plausible range), EDC form rules."""
+    tests = {code: {"unit": t.standard_unit, "low": t.plausible[0], "high": t.plausible[1]}
+             for code, t in study.lab.tests.items()}
+    edc = study.sources["edc"]
+    forms = {name: {"key": spec.key, "subject": spec.subject, "values": spec.values,
+                    "ranges": {c: list(r) for c, r in spec.ranges.items()}} for name, spec in edc.forms.items()}
+    return tests, forms
+
+
+@dg.asset(deps=[harmonized_lab], group_name="validation", kinds={"great_expectations", "html"},
+          automation_condition=dg.AutomationCondition.eager(),
+          check_specs=[dg.AssetCheckSpec(CHECK, asset="quality_docs",
+                                         description="every expectation of every suite passes")])
+def quality_docs(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
+    """The nightly expectation suites and their HTML Data Docs under ``<output>/quality/``."""
+    study, engine = aclf.study(), aclf.engine()
+    tests, form_rules = quality_inputs(study)
+    forms = {k: v for k, v in forms_in_force(engine, study).items() if k in form_rules}
+    folder = aclf.output / QUALITY_DIR
+    result = run_quality(load_harmonized_lab(engine), forms, folder, tests=tests, form_rules=form_rules)
+    summary = {"success": result.success, "evaluated": result.evaluated, "failed": result.failed,
+               "data_docs": str(result.data_docs)}
+    (folder / RESULT_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    table = "\n".join(["| suite | expectation | column | detail |", "|---|---|---|---|"] +
+                      [f"| {f['suite']} | {f['expectation']} | {f['column']} | {f['detail']} |" for f in result.failed])
+    context.log.info(f"{result.evaluated} expectations, {len(result.failed)} failed; Data Docs {result.data_docs}")
+    return dg.MaterializeResult(
+        metadata={"data_docs": dg.MetadataValue.path(str(result.data_docs)),
+                  "evaluated": dg.MetadataValue.int(result.evaluated)},
+        check_results=[dg.AssetCheckResult(
+            check_name=CHECK, passed=result.success, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"failed": dg.MetadataValue.int(len(result.failed)),
+                      "failures": dg.MetadataValue.md(table if result.failed else "none")})])

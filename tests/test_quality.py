@@ -1,0 +1,203 @@
+"""Great Expectations quality gate: clean data passes, each kind of fault fails the right expectation."""
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from validation.quality import LAB_COLUMNS, run_quality
+
+TESTS = {
+    "BILI": {"unit": "mg/dL", "low": 0.0, "high": 60.0},
+    "ALB": {"unit": "g/L", "low": 5.0, "high": 70.0},
+    "CREAT": {"unit": "mg/dL", "low": 0.1, "high": 20.0},
+    "INR": {"unit": "", "low": 0.5, "high": 15.0},
+    "SODIUM": {"unit": "mmol/L", "low": 100.0, "high": 180.0},
+    "PLAT": {"unit": "10^9/L", "low": 1.0, "high": 1500.0},
+}
+FORM_RULES = {
+    "enrollment": {"key": ["SUBJID"], "subject": "SUBJID",
+                   "values": {"SEX": ["M", "F"], "ELIGIBLE": ["Y", "N"]}, "ranges": {}},
+    "clinical_assessment": {"key": ["SUBJID", "VISIT"], "subject": "SUBJID",
+                            "values": {"AKI": ["Y", "N"]}, "ranges": {"HE_GRADE": [0, 4]}},
+    "adverse_events": {"key": ["SUBJID", "AESPID"], "subject": "SUBJID",
+                       "values": {"AESER": ["Y", "N"]}, "ranges": {"AETOXGR": [1, 5]}},
+}
+SUITES = ["harmonized_lab", "edc_enrollment", "edc_clinical_assessment", "edc_adverse_events"]
+
+
+def lab_row(subjid, code, value, *, unit=None, date="2024-03-05", stat=""):
+    unit = TESTS[code]["unit"] if unit is None else unit
+    return {"subjid": subjid, "site_id": subjid[:2], "lbtestcd": code, "lbdtc": date, "lbstresu": unit,
+            "lbstat": stat, "lbreasnd": "HEMOLYZED" if stat else "", "lborres": "" if stat else str(value),
+            "lbstresn": np.nan if stat else value}
+
+
+def clean_lab():
+    rows = [
+        lab_row("01-001", "BILI", 12.4, date="2024-03-05T08:30"),
+        lab_row("01-001", "ALB", 31.0),
+        lab_row("01-001", "INR", 1.8),
+        lab_row("01-001", "CREAT", np.nan),  # a censored result: no number, still plausible
+        lab_row("02-1001", "SODIUM", 134.0),
+        lab_row("02-1001", "PLAT", 88.0),
+        lab_row("02-1001", "BILI", np.nan, unit="", stat="NOT DONE"),
+    ]
+    return pd.DataFrame(rows, columns=list(LAB_COLUMNS))
+
+
+def clean_forms():
+    return {
+        "enrollment": pd.DataFrame({"SUBJID": ["01-001", "02-1001"], "SEX": ["M", ""], "ELIGIBLE": ["Y", "Y"]}),
+        "clinical_assessment": pd.DataFrame({"SUBJID": ["01-001", "01-001", "02-1001"],
+                                             "VISIT": ["WEEK-1", "WEEK0", "WEEK0"],
+                                             "HE_GRADE": ["0", "4", ""], "AKI": ["N", "", "Y"]}),
+        "adverse_events": pd.DataFrame({"SUBJID": ["01-001", "01-001"], "AESPID": ["1", "2"],
+                                        "AESER": ["N", "Y"], "AETOXGR": ["1", "3"]}),
+    }
+
+
+def run(tmp_path, lab=None, forms=None):
+    lab = clean_lab() if lab is None else lab
+    forms = clean_forms() if forms is None else forms
+    return run_quality(lab, forms, tmp_path / "quality", tests=TESTS, form_rules=FORM_RULES)
+
+
+def test_clean_data_passes_and_renders_data_docs_quietly(tmp_path, capfd):
+    result = run(tmp_path)
+
+    assert capfd.readouterr() == ("", "")  # no progress bars, no prints
+    assert result.failed == []
+    assert result.success is True
+    assert result.evaluated > 10
+    assert result.data_docs == tmp_path / "quality" / "index.html"
+    html = result.data_docs.read_text(encoding="utf-8")
+    for suite in SUITES:
+        assert suite in html
+        assert (tmp_path / "quality" / "expectations" / f"{suite}.html").is_file()
+
+
+def set_lab(row, column, value):
+    def change(lab, forms):
+        lab.loc[row, column] = value
+    return change
+
+
+def set_form(form, row, column, value):
+    def change(lab, forms):
+        forms[form].loc[row, column] = value
+    return change
+
+
+FAULTS = {
+    "implausible BILI": (set_lab(0, "lbstresn", 500.0), "harmonized_lab", "lbstresn",
+                         "expect_column_values_to_be_between", ["BILI", "500"]),
+    "wrong unit": (set_lab(1, "lbstresu", "g/dL"), "harmonized_lab", "lbstresu",
+                   "expect_column_values_to_be_in_set", ["ALB", "'g/dL'"]),
+    "unknown test": (set_lab(2, "lbtestcd", "GGT"), "harmonized_lab", "lbtestcd",
+                     "expect_column_values_to_be_in_set", ["'GGT'"]),
+    "bad SUBJID": (set_lab(4, "subjid", "2-1001"), "harmonized_lab", "subjid",
+                   "expect_column_values_to_match_regex", ["'2-1001'"]),
+    "bad date": (set_lab(0, "lbdtc", "05/03/2024"), "harmonized_lab", "lbdtc",
+                 "expect_column_values_to_match_regex", ["'05/03/2024'"]),
+    "bad status": (set_lab(0, "lbstat", "DONE"), "harmonized_lab", "lbstat",
+                   "expect_column_values_to_be_in_set", ["'DONE'"]),
+    "duplicate enrollment": (set_form("enrollment", 1, "SUBJID", "01-001"), "edc_enrollment", "SUBJID",
+                             "expect_column_values_to_be_unique", ["2 of 2", "'01-001'"]),
+    "duplicate AE key": (set_form("adverse_events", 1, "AESPID", "1"), "edc_adverse_events", "SUBJID, AESPID",
+                         "expect_compound_columns_to_be_unique", ["'AESPID': '1'"]),
+    "HE grade 5": (set_form("clinical_assessment", 1, "HE_GRADE", "5"), "edc_clinical_assessment", "HE_GRADE",
+                   "expect_column_values_to_be_between", ["1 of 3", "5.0"]),
+    "HE grade not a number": (set_form("clinical_assessment", 0, "HE_GRADE", "II"), "edc_clinical_assessment",
+                              "HE_GRADE (text)", "expect_column_values_to_match_regex", ["'II'"]),
+    "coded value": (set_form("enrollment", 0, "SEX", "male"), "edc_enrollment", "SEX",
+                    "expect_column_values_to_be_in_set", ["'male'"]),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+def test_each_fault_fails_exactly_the_right_expectation(tmp_path, fault):
+    change, suite, column, expectation, shown = fault
+    lab, forms = clean_lab(), clean_forms()
+    change(lab, forms)
+
+    result = run(tmp_path, lab, forms)
+
+    assert result.success is False
+    [failure] = result.failed
+    assert (failure["suite"], failure["column"], failure["expectation"]) == (suite, column, expectation)
+    for text in shown:
+        assert text in failure["detail"]
+    assert result.data_docs.is_file()
+
+
+def test_missing_lab_column_is_named(tmp_path):
+    result = run(tmp_path, clean_lab().drop(columns=["lbreasnd"]))
+
+    assert result.success is False
+    assert [(f["expectation"], f["column"]) for f in result.failed] == [("expect_column_to_exist", "lbreasnd")]
+    assert "missing" in result.failed[0]["detail"]
+
+
+def test_rule_on_a_column_the_form_lacks_is_a_failure_not_an_error(tmp_path):
+    rules = {**FORM_RULES, "enrollment": {**FORM_RULES["enrollment"], "values": {"RACE": ["ASIAN"]}}}
+
+    result = run_quality(clean_lab(), clean_forms(), tmp_path, tests=TESTS, form_rules=rules)
+
+    [failure] = result.failed
+    assert (failure["suite"], failure["column"]) == ("edc_enrollment", "RACE")
+    assert "could not be evaluated" in failure["detail"] and "RACE" in failure["detail"]
+
+
+@pytest.mark.parametrize("empty", [
+    pd.DataFrame({c: pd.Series(dtype="float64" if c == "lbstresn" else "str") for c in LAB_COLUMNS}),
+    pd.DataFrame(columns=list(LAB_COLUMNS)),
+], ids=["typed", "untyped"])
+def test_empty_lab_frame_passes(tmp_path, empty):
+    result = run(tmp_path, empty)
+
+    assert result.failed == []
+    assert result.success is True
+    assert result.data_docs.is_file()
+
+
+def test_rerun_into_the_same_directory_replaces_the_pages(tmp_path):
+    run(tmp_path)
+    lab = clean_lab()
+    lab.loc[0, "lbstresn"] = 500.0
+    second = run(tmp_path, lab)
+
+    pages = sorted((tmp_path / "quality" / "validations").rglob("*.html"))
+    assert len(pages) == len(SUITES)
+    assert second.success is False
+    assert "Failed" in second.data_docs.read_text(encoding="utf-8")
+
+
+def big_lab(rows):
+    rng = np.random.default_rng(7)
+    codes = rng.choice(list(TESTS), rows)
+    frame = pd.DataFrame({
+        "subjid": [f"{i % 9 + 1:02d}-{i % 997 + 1:03d}" for i in range(rows)],
+        "lbtestcd": codes,
+        "lbdtc": "2024-03-05T08:30",
+        "lbstresu": [TESTS[c]["unit"] for c in codes],
+        "lbstat": "", "lbreasnd": "",
+        "lbstresn": [TESTS[c]["low"] for c in codes] + rng.uniform(0, 1, rows),
+    })
+    frame["site_id"] = frame["subjid"].str[:2]
+    frame["lborres"] = frame["lbstresn"].astype(str)
+    return frame[list(LAB_COLUMNS)]
+
+
+@pytest.mark.slow
+def test_200k_lab_rows_validate_quickly(tmp_path):
+    lab = big_lab(200_000)
+    lab.loc[123_456, "lbstresn"] = 1e6
+
+    start = time.perf_counter()
+    result = run(tmp_path, lab)
+    elapsed = time.perf_counter() - start
+
+    assert [f["column"] for f in result.failed] == ["lbstresn"]
+    assert "1000000.0" in result.failed[0]["detail"]
+    assert elapsed < 30, f"{elapsed:.1f} s"

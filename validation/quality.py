@@ -1,0 +1,197 @@
+"""Great Expectations checks of the harmonized lab table and the EDC forms, rendered as Data Docs:
+one quality gate over the study-wide data that a data manager can also read in a browser."""
+from __future__ import annotations
+
+import datetime
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+import pandas as pd
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+from great_expectations.expectations.row_conditions import Column
+
+LAB_SUITE = "harmonized_lab"
+LAB_COLUMNS = ("subjid", "site_id", "lbtestcd", "lbdtc", "lbstresu", "lbstat", "lbreasnd", "lborres", "lbstresn")
+SUBJID = r"^\d{2}-\d{3,4}$"
+# Non-capturing groups: GX matches with Series.str.contains, which warns about capturing ones.
+ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2})?$"
+NUMBER_OR_EMPTY = r"^(?:[-+]?(?:\d+\.?\d*|\.\d+))?$"
+LBSTAT = ("", "NOT DONE")
+SITE = "quality"
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
+SHOWN_VALUES = 5
+# What the Data Docs site builder writes under its base directory.
+DOCS_ENTRIES = ("index.html", "static", "expectations", "validations")
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    success: bool  # every expectation of every suite passed
+    evaluated: int  # expectations evaluated
+    failed: list[dict]  # per failed expectation: suite, expectation, column, detail
+    data_docs: Path  # index.html of the rendered Data Docs
+
+
+def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir: Path, *,
+                tests: Mapping[str, Mapping], form_rules: Mapping[str, Mapping]) -> QualityResult:
+    """Validate the lab table and every form in ``form_rules``; write Data Docs to ``output_dir``."""
+    output_dir = Path(output_dir).resolve()
+    missing = sorted(set(form_rules) - set(forms))
+    if missing:
+        raise KeyError(f"form rules without a form frame: {missing}")
+    batches = {LAB_SUITE: (lab, lab_suite(tests))}
+    for form, rules in form_rules.items():
+        batches[form_suite_name(form)] = (numeric_copy(forms[form], rules), form_suite(form, rules))
+
+    context = quiet_context(output_dir)
+    source = context.data_sources.add_pandas("frames")
+    run_id = RunIdentifier(run_name="quality", run_time=datetime.datetime.now(datetime.timezone.utc))
+    results = {name: validate(context, source, frame, suite, run_id) for name, (frame, suite) in batches.items()}
+    clear_docs(output_dir)
+    context.build_data_docs(site_names=[SITE])
+
+    failed = [failure(name, r) for name, result in results.items() for r in result.results if not r.success]
+    return QualityResult(
+        success=all(result.success for result in results.values()),
+        evaluated=sum(len(result.results) for result in results.values()),
+        failed=failed,
+        data_docs=output_dir / "index.html",
+    )
+
+
+def lab_suite(tests: Mapping[str, Mapping]) -> gx.ExpectationSuite:
+    """Structure, identifiers and, per test, the standard unit and the plausible range."""
+    expectations = [gxe.ExpectColumnToExist(column=c) for c in LAB_COLUMNS]
+    expectations += [
+        gxe.ExpectColumnValuesToNotBeNull(column="subjid"),
+        gxe.ExpectColumnValuesToMatchRegex(column="subjid", regex=SUBJID),
+        gxe.ExpectColumnValuesToBeInSet(column="lbtestcd", value_set=sorted(tests)),
+        gxe.ExpectColumnValuesToMatchRegex(column="lbdtc", regex=ISO_DATETIME),
+        gxe.ExpectColumnValuesToBeInSet(column="lbstat", value_set=list(LBSTAT)),
+    ]
+    for code, spec in tests.items():
+        is_test, meta = Column("lbtestcd") == code, {"lbtestcd": code}
+        expectations += [
+            gxe.ExpectColumnValuesToBeInSet(column="lbstresu", value_set=[spec["unit"]], meta=meta,
+                                            row_condition=is_test & (Column("lbstat") != "NOT DONE")),
+            gxe.ExpectColumnValuesToBeBetween(column="lbstresn", min_value=spec["low"], max_value=spec["high"],
+                                              meta=meta, row_condition=is_test),
+        ]
+    return gx.ExpectationSuite(name=LAB_SUITE, expectations=expectations)
+
+
+def form_suite_name(form: str) -> str:
+    return f"edc_{form}"
+
+
+def form_suite(form: str, rules: Mapping) -> gx.ExpectationSuite:
+    """Unique key, a well-formed subject, coded values in their set, numbers in their range."""
+    expectations = [
+        unique_key(list(rules["key"])),
+        gxe.ExpectColumnValuesToMatchRegex(column=rules.get("subject", "SUBJID"), regex=SUBJID),
+    ]
+    expectations += [gxe.ExpectColumnValuesToBeInSet(column=col, value_set=["", *allowed])
+                     for col, allowed in rules.get("values", {}).items()]
+    for col, (low, high) in rules.get("ranges", {}).items():
+        expectations += [
+            gxe.ExpectColumnValuesToMatchRegex(column=text_column(col), regex=NUMBER_OR_EMPTY),
+            gxe.ExpectColumnValuesToBeBetween(column=col, min_value=low, max_value=high),
+        ]
+    return gx.ExpectationSuite(name=form_suite_name(form), expectations=expectations)
+
+
+def unique_key(key: list[str]):
+    # GX rejects a compound-uniqueness expectation over fewer than two columns.
+    if len(key) == 1:
+        return gxe.ExpectColumnValuesToBeUnique(column=key[0])
+    return gxe.ExpectCompoundColumnsToBeUnique(column_list=key)
+
+
+def text_column(col: str) -> str:
+    return f"{col} (text)"
+
+
+def numeric_copy(frame: pd.DataFrame, rules: Mapping) -> pd.DataFrame:
+    """The form with each range column as numbers (NaN for '' and for text that is not a number);
+    the text is kept beside it so that text that is not a number is reported, not skipped."""
+    out = frame.copy()
+    for col in rules.get("ranges", {}):
+        if col in out.columns:
+            out[text_column(col)] = out[col]
+            out[col] = pd.to_numeric(out[col].where(out[col] != ""), errors="coerce").astype("float64")
+    return out
+
+
+def quiet_context(output_dir: Path):
+    """An in-memory context, without analytics or progress bars, whose one Data Docs site is output_dir."""
+    site = {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(output_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        data_docs_sites={SITE: site},
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def validate(context, source, frame: pd.DataFrame, suite: gx.ExpectationSuite, run_id: RunIdentifier):
+    """Run one suite over the whole frame; the result is kept in the context's store for Data Docs."""
+    batch = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("all")
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=context.suites.add(suite)))
+    return definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT, run_id=run_id)
+
+
+def clear_docs(output_dir: Path) -> None:
+    """Remove an earlier run's pages: the index only lists this run, stale pages would linger."""
+    for name in DOCS_ENTRIES:
+        path = output_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def failure(suite: str, result) -> dict:
+    config = result.expectation_config
+    kwargs = config.kwargs
+    column = kwargs.get("column") or ", ".join(kwargs.get("column_list") or []) or None
+    scope = f"lbtestcd {config.meta['lbtestcd']}: " if "lbtestcd" in (config.meta or {}) else ""
+    return {"suite": suite, "expectation": config.type, "column": column, "detail": scope + detail(result)}
+
+
+def detail(result) -> str:
+    """One sentence: what went wrong, how often, and a few of the offending values."""
+    error = exception_message(result.exception_info or {})
+    if error:
+        return f"could not be evaluated: {error}"
+    if result.expectation_config.type == "expect_column_to_exist":
+        return "the column is missing"
+    outcome = result.result or {}
+    if "unexpected_count" not in outcome:
+        return f"failed; observed {outcome.get('observed_value')!r}"
+    values = list({repr(v): v for v in outcome.get("partial_unexpected_list") or []}.values())
+    shown = ", ".join(repr(v) for v in values[:SHOWN_VALUES])
+    return (f"{outcome['unexpected_count']} of {outcome.get('element_count')} rows unexpected"
+            + (f", e.g. {shown}" if shown else ""))
+
+
+def exception_message(info: dict) -> str | None:
+    # Either one exception record or, when a metric raised, records keyed by metric id.
+    records = [info] if "raised_exception" in info else list(info.values())
+    messages = [r.get("exception_message") for r in records if isinstance(r, dict) and r.get("raised_exception")]
+    return messages[0] if messages else None
