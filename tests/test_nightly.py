@@ -4,6 +4,7 @@ the personal-data rule over every table, output file and run log."""
 import json
 
 import dagster as dg
+import openpyxl
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -111,6 +112,14 @@ def personal_values(landing, study) -> set[str]:
     return {v for v in values if v}
 
 
+def output_text(path) -> str:
+    """A file's text; an Excel workbook's cell values (its zip would hide them from a text search)."""
+    if path.suffix == ".xlsx":
+        book = openpyxl.load_workbook(path, read_only=True)
+        return "\n".join(str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row)
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
 def test_no_personal_data_in_tables_outputs_or_logs(study_run, capsys):
     _, settings, instance, _, engine = study_run
     study = load_study()
@@ -118,8 +127,7 @@ def test_no_personal_data_in_tables_outputs_or_logs(study_run, capsys):
     assert len(secrets) > 100        # names, phones, record and ID card numbers were sent
     with engine.connect() as conn:
         stored = "\n".join(str(row) for t in TABLES for row in conn.execute(sa.text(f"select * from {t}")))
-    outputs = "\n".join(p.read_text(encoding="utf-8", errors="replace")
-                        for p in settings.output.rglob("*") if p.is_file())
+    outputs = "\n".join(output_text(p) for p in settings.output.rglob("*") if p.is_file())
     logs = "\n".join(str(entry) for run in instance.get_runs() for entry in instance.all_logs(run.run_id))
     assert main(["run", "--landing", str(settings.landing), "--output", str(settings.output),
                  "--archive", str(settings.archive), "--database-url", settings.database_url]) == 0
@@ -129,6 +137,7 @@ def test_no_personal_data_in_tables_outputs_or_logs(study_run, capsys):
         leaked = sorted(v for v in secrets if v in text)
         assert not leaked, f"personal data in {where}: {leaked[:5]}"
     assert len(stored) > 100_000 and "rows_read" in outputs   # the searched text is really there
+    assert "What to check" in outputs                          # the site listings were read too
 
 
 def test_the_archive_keeps_the_originals_byte_for_byte(study_run):
@@ -138,3 +147,23 @@ def test_the_archive_keeps_the_originals_byte_for_byte(study_run):
             copy = settings.archive / "sha256" / t["sha256"][:2] / t["sha256"]
             original = settings.landing / t["source"] / t["file"]
             assert copy.read_bytes() == original.read_bytes()
+
+
+def test_every_generated_unit_spelling_is_harmonized(study_run):
+    _, _, _, _, engine = study_run
+    lab = pd.read_sql("select unit_status, result_kind, lbstresu from lab_harmonized", engine)
+    assert len(lab) > 1000 and set(lab["unit_status"]) == {"ok"}
+    assert {"number", "censored", "not_done"} <= set(lab["result_kind"])
+
+
+def test_the_generated_defects_are_found(study_run):
+    summary, _, _, reports, engine = study_run
+    found = pd.read_sql("select rule, subjid, message, status from finding where status = 'open'", engine)
+    eligibility = found[found["rule"].str.startswith("eligibility_")]
+    assert {d["subjid"] for d in summary.defects["ineligible"]} <= set(eligibility["subjid"])
+    visits = found[found["rule"].isin(["visit_mislabelled", "visit_out_of_window"])]
+    planted = {d["sample_id"] for d in summary.defects["out_of_window"]}
+    flagged = {m.split()[1] for m in visits["message"]}
+    assert planted and planted <= flagged
+    assert reports[-1]["findings"]["open"] == len(found)
+    assert reports[-1]["quality"]["data_docs"] == "quality/index.html"
