@@ -29,9 +29,12 @@ def vanished(inp: RuleInputs) -> pd.DataFrame:
     if v.empty:
         return make_findings("record_vanished", v, pd.Series(dtype=str), pd.Series(dtype=str), inp.study)
     was, gone = inp.file_of(v["transfer_id"]), inp.file_of(v["vanished_transfer_id"])
-    what = v["entity"].where(v["entity"] != "lab", "lab result")
-    rows = v.assign(file=gone, site_id=v["subjid"].fillna("").str[:2])
-    message = ("The " + what + " record " + v["record_key"] + " sent in " + was + " is missing from " + gone
+    parts = v["record_key"].str.split("|")
+    lab = v["entity"] == "lab"
+    what = ("The lab result of sample " + parts.str[1] + ", test " + parts.str[-1]).where(
+        lab, "The " + v["entity"] + " record " + v["record_key"])
+    rows = v.assign(file=gone, site_id=v["subjid"].fillna("").str[:2], test=parts.str[-1].where(lab, ""))
+    message = (what + " sent in " + was + " is missing from " + gone
                + ". Please confirm that it was deleted on purpose.")
     return make_findings("record_vanished", rows, v["source"] + "|" + v["entity"] + "|" + v["record_key"],
                          message, inp.study)
