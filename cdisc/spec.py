@@ -1,0 +1,172 @@
+"""The tabulation specification: every fact about a dataset, its variables, codelists, methods and
+comments, in one place (``study/sdtm/``), in the spirit of a Pinnacle 21 / metacore spec.
+
+The XPT writer, its checks and define.xml all read this, so they cannot disagree.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from aclf.config import DEFAULT_STUDY_DIR, ConfigError
+
+DataType = Literal["text", "integer", "float", "date", "datetime", "partialDatetime", "durationDatetime"]
+NUMERIC_TYPES = {"integer", "float"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Variable(_Model):
+    """One variable: name, label, type, length rule, codelist, origin, core, method/comment."""
+
+    name: str
+    label: str
+    type: DataType
+    core: Literal["Req", "Exp", "Perm"]
+    origin: Literal["Collected", "Derived", "Assigned", "Protocol", "Predecessor", "Not Available"]
+    role: str | None = None
+    length: int | None = None          # text: None = the longest value (at least 1); numbers: 8
+    codelist: str | None = None
+    method: str | None = None           # a method id (origin Derived)
+    comment: str | None = None          # a comment id
+    source: str | None = None           # where the value comes from (for people: CRF field, file)
+    significant_digits: int | None = None
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
+
+
+class Dataset(_Model):
+    name: str
+    label: str
+    class_: str
+    structure: str
+    keys: list[str]
+    variables: list[Variable]
+    comment: str | None = None
+    repeating: bool = True
+    reference: bool = False
+    value_level: str | None = None      # a variable whose values get value-level metadata (LBTESTCD)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _keys_are_variables(self):
+        names = [v.name for v in self.variables]
+        missing = [k for k in self.keys if k not in names]
+        if missing:
+            raise ValueError(f"keys {missing} are not variables of {self.name}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name} lists a variable twice")
+        return self
+
+    @cached_property
+    def variable(self) -> dict[str, Variable]:
+        return {v.name: v for v in self.variables}
+
+    @property
+    def names(self) -> list[str]:
+        return [v.name for v in self.variables]
+
+
+class Term(_Model):
+    value: str
+    decode: str | None = None
+    nci: str | None = None              # NCI C-code of the term; None for a sponsor extension
+
+
+class Codelist(_Model):
+    id: str
+    name: str
+    type: Literal["text", "integer", "float"] = "text"
+    nci: str | None = None              # NCI C-code of the codelist
+    extensible: bool = False
+    terms: list[Term] = []
+    dictionary: str | None = None       # an external dictionary instead of terms (MedDRA)
+    version: str | None = None
+
+
+class Method(_Model):
+    id: str
+    name: str
+    type: Literal["Computation", "Imputation"] = "Computation"
+    description: str
+
+
+class Comment(_Model):
+    id: str
+    text: str
+
+
+class Spec(_Model):
+    """The whole tabulation spec of one standard (SDTMIG 3.4 here)."""
+
+    standard: str
+    version: str
+    ct_version: str
+    study_name: str
+    protocol_name: str
+    description: str
+    datasets: dict[str, Dataset]
+    codelists: dict[str, Codelist]
+    methods: dict[str, Method]
+    comments: dict[str, Comment]
+
+    @model_validator(mode="after")
+    def _references_resolve(self):
+        problems = []
+        for ds in self.datasets.values():
+            if ds.comment and ds.comment not in self.comments:
+                problems.append(f"{ds.name}: comment {ds.comment} is not defined")
+            for v in ds.variables:
+                where = f"{ds.name}.{v.name}"
+                if v.codelist and v.codelist not in self.codelists:
+                    problems.append(f"{where}: codelist {v.codelist} is not defined")
+                if v.method and v.method not in self.methods:
+                    problems.append(f"{where}: method {v.method} is not defined")
+                if v.comment and v.comment not in self.comments:
+                    problems.append(f"{where}: comment {v.comment} is not defined")
+                if v.origin == "Derived" and not v.method:
+                    problems.append(f"{where}: a derived variable needs a method")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _yaml(path: Path) -> dict:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read YAML: {exc}") from exc
+
+
+def load_spec(directory: str | Path | None = None) -> Spec:
+    """``spec.yaml`` (standard, codelists, methods, comments) and ``datasets/<name>.yaml``."""
+    directory = Path(directory or DEFAULT_STUDY_DIR / "sdtm")
+    main = _yaml(directory / "spec.yaml")
+    datasets = {}
+    for path in sorted((directory / "datasets").glob("*.yaml")):
+        raw = _yaml(path)
+        raw["class_"] = raw.pop("class", None)
+        try:
+            ds = Dataset.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: invalid dataset spec: {exc}") from None
+        datasets[ds.name] = ds
+    try:
+        return Spec.model_validate({
+            **{k: v for k, v in main.items() if k not in ("codelists", "methods", "comments")},
+            "datasets": datasets,
+            "codelists": {c["id"]: c for c in main.get("codelists", [])},
+            "methods": {m["id"]: m for m in main.get("methods", [])},
+            "comments": {c["id"]: c for c in main.get("comments", [])},
+        })
+    except ValidationError as exc:
+        raise ConfigError(f"{directory / 'spec.yaml'}: invalid specification: {exc}") from None
