@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from validation import rules_ingestion, rules_lab, rules_subjects
+from validation import rules_coding, rules_ingestion, rules_lab, rules_subjects
 from validation.findings import combine, make_findings
 from validation.inputs import RuleInputs
 from validation.schemas import failures, form_schema, harmonized_lab_schema
@@ -14,6 +14,7 @@ RULES = [
     rules_ingestion.rejected_transfers, rules_ingestion.vanished, rules_ingestion.quarantined,
     rules_ingestion.duplicates, rules_lab.units, rules_lab.result_texts, rules_lab.plausibility,
     rules_lab.visits, rules_subjects.orphans, rules_subjects.eligibility, rules_subjects.chronology,
+    rules_coding.adverse_events,
 ]
 OWN_RULE = {"plausible_range"}   # schema checks reported by a rule of their own, with a better message
 
