@@ -1,0 +1,314 @@
+"""SAS transport (XPT version 5) files for submission, written with pyreadstat after checking what it
+lets through or quietly changes (names, labels, ASCII, lengths, types, keys) against the spec.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import numbers
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+
+from cdisc.spec import Dataset, Variable
+
+NAME = re.compile(r"[A-Z][A-Z0-9]{0,7}")
+MAX_LABEL = 40
+MAX_VALUE_BYTES = 200
+EXAMPLES = 3
+# The IBM floating point of v5: pyreadstat writes 0 < |x| < 16**-65 as 0, and |x| >= 2**249 (and inf)
+# as the largest IBM number, which it reads back as inf and pandas as 7.2e75.
+SMALLEST = 16.0 ** -65
+LARGEST = 2.0 ** 249
+
+
+@dataclass(frozen=True)
+class Violation:
+    dataset: str
+    variable: str | None
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class XptSpecError(ValueError):
+    """A frame that does not conform to its dataset spec; nothing was written."""
+
+    def __init__(self, violations: Iterable[Violation]):
+        self.violations = list(violations)
+        super().__init__("\n".join(v.message for v in self.violations))
+
+
+def _violation(ds: Dataset, variable: str | None, rule: str, text: str) -> Violation:
+    where = ds.name if variable is None else f"{ds.name}.{variable}"
+    return Violation(ds.name, variable, rule, f"{where} [{rule}]: {text}")
+
+
+# ---- values -------------------------------------------------------------------------------------
+
+def _missing(value) -> bool:
+    if isinstance(value, str):
+        return False
+    return value is None or bool(pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def _missing_number(value) -> bool:
+    return _missing(value) or (isinstance(value, str) and not value.strip())
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (numbers.Real, Decimal)) and not isinstance(value, (bool, np.bool_))
+
+
+def _text(value) -> str:
+    """A value as the text the file will hold: trailing blanks go, as v5 pads with blanks anyway."""
+    if _missing(value):
+        return ""
+    if isinstance(value, (dt.date, dt.time)):      # pd.Timestamp too: ISO 8601, as --DTC wants
+        return value.isoformat()
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value).rstrip(" ")
+
+
+def _text_column(series: pd.Series) -> pd.Series:
+    return pd.Series([_text(v) for v in series.tolist()], index=series.index, dtype=object)
+
+
+def _float(value, strict: bool) -> float:
+    if _missing_number(value):
+        return np.nan
+    if _is_number(value):
+        return float(value)
+    if strict:
+        raise ValueError(f"{value!r} is not a number")
+    return np.nan
+
+
+def _float_column(series: pd.Series, strict: bool = True) -> pd.Series:
+    try:
+        values = [_float(v, strict) for v in series.tolist()]
+    except ValueError as exc:
+        raise ValueError(f"{series.name}: {exc}") from None
+    return pd.Series(values, index=series.index, dtype="float64")
+
+
+def _convert(series: pd.Series, var: Variable, strict: bool = True) -> pd.Series:
+    return _float_column(series, strict) if var.is_numeric else _text_column(series)
+
+
+def _written(frame: pd.DataFrame, ds: Dataset) -> list[str]:
+    return [name for name in ds.names if name in frame.columns]
+
+
+def conform(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
+    """The frame's spec variables in spec order: text as str ('' for missing, trailing blanks
+    removed, dates and date-times in ISO 8601), numbers as float64 (NaN for missing or blank).
+
+    Columns not in the spec are left out and spec variables absent from the frame are not added;
+    ``check_dataset`` reports both. Raises ValueError for a value a numeric variable cannot hold.
+    """
+    if frame.columns.duplicated().any():
+        raise ValueError(f"{ds.name}: the frame has duplicated columns")
+    return pd.DataFrame({name: _convert(frame[name], ds.variable[name])
+                         for name in _written(frame, ds)}, index=frame.index)
+
+
+# ---- checks -------------------------------------------------------------------------------------
+
+def _show(value: str, limit: int = 40) -> str:
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}..."
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _examples(found: list[tuple[int, str]]) -> str:
+    """'row 2: ...; row 7: ...' for the first few findings, then how many more."""
+    shown = "; ".join(f"row {row}: {what}" for row, what in found[:EXAMPLES])
+    more = len(found) - EXAMPLES
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def _non_ascii(text: str) -> str:
+    return ", ".join(f"U+{ord(c):04X} {c!r}" for c in dict.fromkeys(c for c in text if not c.isascii()))
+
+
+def _name_problem(name: str) -> str | None:
+    if NAME.fullmatch(name):
+        return None
+    if not 1 <= len(name) <= 8:
+        return f"{name!r} has {len(name)} characters, not 1-8"
+    return f"{name!r} is not upper-case letters and digits starting with a letter"
+
+
+def _names(frame: pd.DataFrame, ds: Dataset) -> Iterator[Violation]:
+    if problem := _name_problem(ds.name):
+        yield _violation(ds, None, "name_format", f"dataset name {problem}")
+    for name in dict.fromkeys([*ds.names, *map(str, frame.columns)]):
+        if problem := _name_problem(name):
+            yield _violation(ds, name, "name_format", f"variable name {problem}")
+
+
+def _label(ds: Dataset, variable: str | None, label: str) -> Iterator[Violation]:
+    what = "dataset label" if variable is None else "label"
+    if not label.strip():
+        yield _violation(ds, variable, "label_missing", f"{what} is blank")
+    if len(label) > MAX_LABEL:
+        yield _violation(ds, variable, "label_length",
+                         f"{what} {label!r} has {len(label)} characters, over {MAX_LABEL}")
+    if not label.isascii():
+        yield _violation(ds, variable, "label_ascii", f"{what} {label!r} is not ASCII ({_non_ascii(label)})")
+
+
+def _labels(ds: Dataset) -> Iterator[Violation]:
+    yield from _label(ds, None, ds.label)
+    for var in ds.variables:
+        yield from _label(ds, var.name, var.label)
+
+
+def _columns(frame: pd.DataFrame, ds: Dataset) -> Iterator[Violation]:
+    columns = [str(c) for c in frame.columns]
+    for name in dict.fromkeys(c for c in columns if columns.count(c) > 1):
+        yield _violation(ds, name, "duplicate_variable", f"the frame has {columns.count(name)} columns {name!r}")
+    by_upper = {n.upper(): n for n in ds.names}
+    for name in dict.fromkeys(c for c in columns if c not in ds.variable):
+        hint = f" (the spec has {by_upper[name.upper()]})" if name.upper() in by_upper else ""
+        yield _violation(ds, name, "unknown_variable", f"column {name!r} is not a variable of the spec{hint}")
+    for var in ds.variables:
+        if var.core != "Perm" and var.name not in columns:
+            yield _violation(ds, var.name, "missing_variable", f"{var.core} variable is not in the frame")
+    if not any(name in columns for name in ds.names):
+        yield _violation(ds, None, "missing_variable",
+                         "no variable of the spec is in the frame; a transport file needs one")
+
+
+def _text_values(ds: Dataset, var: Variable, text: pd.Series) -> Iterator[Violation]:
+    rows = list(enumerate(text.tolist(), 1))
+    bad = [(row, f"{_show(v)} ({_non_ascii(v)})") for row, v in rows if not v.isascii()]
+    if bad:
+        yield _violation(ds, var.name, "value_ascii",
+                         f"{_count(len(bad), 'value')} not ASCII: {_examples(bad)}")
+    limit = min(MAX_VALUE_BYTES, var.length or MAX_VALUE_BYTES)
+    why = f"the spec length {limit}" if limit < MAX_VALUE_BYTES else f"the v5 limit of {limit} bytes"
+    long = [(row, f"{_show(v)} ({len(v.encode())} bytes)") for row, v in rows if len(v.encode()) > limit]
+    if long:
+        yield _violation(ds, var.name, "value_length",
+                         f"{_count(len(long), 'value')} longer than {why}: {_examples(long)}")
+
+
+def _numeric_values(ds: Dataset, var: Variable, series: pd.Series) -> Iterator[Violation]:
+    rows = [(row, v) for row, v in enumerate(series.tolist(), 1) if not _missing_number(v)]
+    numbers_ = [(row, float(v)) for row, v in rows if _is_number(v)]
+    wrong = [(row, f"{v!r} is not a number") for row, v in rows if not _is_number(v)]
+    if var.type == "integer":
+        wrong += [(row, f"{v!r} is not a whole number") for row, v in numbers_
+                  if np.isfinite(v) and not v.is_integer()]
+    if wrong:
+        yield _violation(ds, var.name, "type", f"{_count(len(wrong), 'wrong value')} for a {var.type} "
+                                               f"variable: {_examples(sorted(wrong))}")
+    out = [(row, repr(v)) for row, v in numbers_ if not (v == 0 or SMALLEST <= abs(v) < LARGEST)]
+    if out:
+        held = f"0 and {SMALLEST:.3g} <= |x| < {LARGEST:.3g}"
+        yield _violation(ds, var.name, "value_range",
+                         f"{_count(len(out), 'value')} a v5 file cannot hold (only {held}): {_examples(out)}")
+
+
+def _required(ds: Dataset, var: Variable, series: pd.Series) -> Iterator[Violation]:
+    empty = [row for row, v in enumerate(series.tolist(), 1) if _missing_number(v)]
+    if empty:
+        yield _violation(ds, var.name, "required_empty",
+                         f"{len(empty)} of {_count(len(series), 'row')} empty, the first row {empty[0]}")
+
+
+def _values(frame: pd.DataFrame, ds: Dataset, conformed: pd.DataFrame) -> Iterator[Violation]:
+    for name in conformed.columns:
+        var = ds.variable[name]
+        if var.is_numeric:
+            yield from _numeric_values(ds, var, frame[name])
+        else:
+            yield from _text_values(ds, var, conformed[name])
+        if var.core == "Req":
+            yield from _required(ds, var, frame[name] if var.is_numeric else conformed[name])
+
+
+def _keys(ds: Dataset, conformed: pd.DataFrame) -> Iterator[Violation]:
+    keys = [k for k in ds.keys if k in conformed.columns]
+    if not keys:
+        return
+    first_row: dict[tuple, int] = {}
+    repeats = []
+    for row, key in enumerate(zip(*(conformed[k].tolist() for k in keys)), 1):
+        key = tuple(None if isinstance(v, float) and np.isnan(v) else v for v in key)   # NaN != NaN
+        if key in first_row:
+            shown = ", ".join(f"{k}={v!r}" for k, v in zip(keys, key))
+            repeats.append((row, f"{shown}, as row {first_row[key]}"))
+        else:
+            first_row[key] = row
+    if repeats:
+        absent = [k for k in ds.keys if k not in keys]
+        note = f" ({', '.join(absent)} not in the frame)" if absent else ""
+        yield _violation(ds, None, "duplicate_key", f"{_count(len(repeats), 'row')} repeating the key "
+                                                    f"({', '.join(keys)}){note}: {_examples(repeats)}")
+
+
+def _blank_rows(ds: Dataset, conformed: pd.DataFrame) -> Iterator[Violation]:
+    """Trailing rows of blanks only (text variables all ''): v5 pads its last 80-byte record with
+    blanks, so readers cannot tell such rows from the padding and drop them."""
+    if conformed.empty or any(ds.variable[n].is_numeric for n in conformed.columns):
+        return
+    blank = (conformed == "").all(axis=1).tolist()
+    count = next((i for i, b in enumerate(reversed(blank)) if not b), len(blank))
+    if count:
+        rows = f"row {len(blank)}" if count == 1 else f"rows {len(blank) - count + 1}-{len(blank)}"
+        yield _violation(ds, None, "blank_row", f"{rows} at the end, empty in every variable, would be read "
+                                                f"back as padding of the transport file and lost")
+
+
+def check_dataset(frame: pd.DataFrame, ds: Dataset) -> list[Violation]:
+    """Every way the frame breaks its spec or would not survive a v5 transport file.
+
+    A Perm variable may be absent from the frame: it is then simply not written. Req and Exp
+    variables must be present (Exp ones may be empty). Column order does not matter.
+    """
+    violations = [*_names(frame, ds), *_labels(ds), *_columns(frame, ds)]
+    if frame.columns.duplicated().any():
+        return violations
+    conformed = pd.DataFrame({name: _convert(frame[name], ds.variable[name], strict=False)
+                              for name in _written(frame, ds)}, index=frame.index)
+    return [*violations, *_values(frame, ds, conformed), *_keys(ds, conformed), *_blank_rows(ds, conformed)]
+
+
+# ---- files --------------------------------------------------------------------------------------
+
+def write_xpt(frame: pd.DataFrame, ds: Dataset, path: Path) -> Path:
+    """Check the frame, then write it in spec order as an XPT v5 file; raises XptSpecError (and
+    writes nothing, not even a partial file) when the check finds violations."""
+    violations = check_dataset(frame, ds)
+    if violations:
+        raise XptSpecError(violations)
+    data = conform(frame, ds).reset_index(drop=True)
+    labels = [ds.variable[name].label for name in data.columns]
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        pyreadstat.write_xport(data, os.fspath(partial), file_format_version=5, table_name=ds.name,
+                               file_label=ds.label, column_labels=labels)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def read_xpt(path: Path) -> tuple[pd.DataFrame, object]:
+    """The frame and pyreadstat's metadata (column_labels, file_label, table_name, ...)."""
+    return pyreadstat.read_xport(os.fspath(path))
