@@ -79,7 +79,8 @@ class Dataset(_Model):
 class Term(_Model):
     value: str
     decode: str | None = None
-    nci: str | None = None              # NCI C-code of the term; None for a sponsor extension
+    nci: str | None = None              # NCI C-code of the term, where the spec records it
+    extended: bool = False              # a sponsor extension of an extensible CDISC codelist
 
 
 class Codelist(_Model):
@@ -122,6 +123,9 @@ class Spec(_Model):
     @model_validator(mode="after")
     def _references_resolve(self):
         problems = []
+        for cl in self.codelists.values():
+            if any(t.extended for t in cl.terms) and not cl.extensible:
+                problems.append(f"{cl.id}: extended terms in a codelist that is not extensible")
         for ds in self.datasets.values():
             if ds.comment and ds.comment not in self.comments:
                 problems.append(f"{ds.name}: comment {ds.comment} is not defined")
