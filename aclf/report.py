@@ -40,6 +40,15 @@ def _quality(output: Path | None) -> dict | None:
             "data_docs": "quality/index.html"}
 
 
+def _packages(output: Path | None) -> dict:
+    """The submission packages written under the output folder: their datasets and define.xml."""
+    found = {}
+    for define in sorted(output.glob("*/m5/datasets/*/*/*/define.xml")) if output else []:
+        folder = define.parent
+        found[str(folder.relative_to(output))] = sorted(p.name for p in folder.glob("*.xpt"))
+    return found
+
+
 def build_report(engine: sa.Engine, generated_at: str, output: Path | None = None) -> dict:
     """Transfers, reconciliation totals over the snapshots in force, store totals, findings and the
     data-quality suite's result (linked to its Data Docs, relative to the output folder)."""
@@ -78,6 +87,7 @@ def build_report(engine: sa.Engine, generated_at: str, output: Path | None = Non
                   "audit_events": {k: int(v) for k, v in sorted(audit.items())}},
         "findings": findings,
         "quality": _quality(output),
+        "packages": _packages(output),
     }
 
 
@@ -114,6 +124,8 @@ def format_summary(report: dict) -> str:
     if quality:
         lines.append(f"data quality: {quality['evaluated']} expectations, {quality['failed']} failed; "
                      f"Data Docs: {quality['data_docs']}")
+    for folder, files in report.get("packages", {}).items():
+        lines.append(f"package: {folder}/ ({len(files)} datasets and define.xml)")
     lines.append(f"store: {store['lab_records_in_force']:,} lab records in force "
                  f"({store['lab_records_vanished']:,} vanished), {store['form_records_in_force']:,} form records; "
                  f"audit events: {audit}")

@@ -135,6 +135,17 @@ finding = sa.Table(
     sa.Column("closed_at", sa.String(32)),
 )
 
+sdtm_trace = sa.Table(
+    "sdtm_trace", metadata,           # each submitted record's source, kept here, not in the submission
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("area", sa.String(16), nullable=False),
+    sa.Column("dataset", sa.String(8), nullable=False),
+    sa.Column("record", sa.Integer, nullable=False),       # row number in the .xpt file (1-based)
+    sa.Column("usubjid", sa.String(40)),
+    sa.Column("transfer_id", sa.Integer, sa.ForeignKey("transfer.id")),
+    sa.Column("row_number", sa.Integer),
+)
+
 sa.Index("ix_quarantine_transfer", quarantine.c.transfer_id)
 sa.Index("ix_audit_source_key", audit_event.c.source, audit_event.c.record_key)
 sa.Index("ix_form_source_form", form_record.c.source, form_record.c.form)

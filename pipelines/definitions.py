@@ -8,13 +8,14 @@ from assets.harmonized import harmonized_lab
 from assets.ingestion import staged_source
 from assets.quality import quality_docs
 from assets.reporting import run_report
+from assets.sdtm import sdtm_blinded
 from assets.validation import findings
 from assets.resources import AclfResource
 from pipelines.jobs import ingestion_job, study_job
 from pipelines.schedules import nightly_ingestion
 from pipelines.sensors import new_transfer_sensor
 
-ASSETS = [staged_source, harmonized_lab, findings, quality_docs, run_report]
+ASSETS = [staged_source, harmonized_lab, findings, quality_docs, sdtm_blinded, run_report]
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from aclf.store import bulk_insert, finding, lab_harmonized
+from aclf.store import bulk_insert, finding, lab_harmonized, sdtm_trace
 from validation.findings import COLUMNS, STATE, track
 
 
@@ -31,3 +31,11 @@ def save_findings(engine: sa.Engine, tonight: pd.DataFrame, now: str) -> pd.Data
         conn.execute(finding.delete())
         bulk_insert(conn, finding, merged.astype({"row_number": "Int64"}), COLUMNS + STATE)
     return merged
+
+
+def save_trace(engine: sa.Engine, area: str, trace: pd.DataFrame) -> None:
+    """Tonight's submitted records of an area and the source transfer and row of each."""
+    with engine.begin() as conn:
+        conn.execute(sdtm_trace.delete().where(sdtm_trace.c.area == area))
+        bulk_insert(conn, sdtm_trace, trace.astype({"transfer_id": "Int64", "row_number": "Int64"}),
+                    ["dataset", "record", "usubjid", "transfer_id", "row_number"], area=area)

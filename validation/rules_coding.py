@@ -9,7 +9,7 @@ from validation.inputs import RuleInputs
 
 
 def is_english(terms: pd.Series) -> pd.Series:
-    return terms.fillna("").map(lambda t: t != "" and t.isascii())
+    return terms.fillna("").map(lambda t: t != "" and t.isascii()).astype(bool)
 
 
 def submittable_aes(ae: pd.DataFrame) -> pd.Series:

@@ -1,0 +1,76 @@
+"""Trial design configuration (``study/sdtm/trial_design.yaml``): arms, elements, blinding, TS, TI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from aclf.config import DEFAULT_STUDY_DIR, ConfigError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Blinding(_Model):
+    unblinding_authorized: bool
+    armcd: str
+    arm: str
+    treatment: str
+    stage2_visits: list[str]
+
+
+class Element(_Model):
+    etcd: str
+    element: str
+    testrl: str
+    teenrl: str
+    tedur: str | None = None
+    epoch: str
+
+
+class Arm(_Model):
+    armcd: str
+    arm: str
+    elements: list[str]
+
+
+class Parameter(_Model):
+    parmcd: str
+    parm: str
+    val: str
+    valcd: str | None = None
+    vcdref: str | None = None
+
+
+class Criterion(_Model):
+    code: str
+    cat: str
+    text: str
+
+
+class Design(_Model):
+    blinding: Blinding
+    screen_failure: dict[str, str]
+    country: str
+    lab_name: str
+    etiology_terms: dict[str, str]
+    route: str
+    dose_unit: str
+    treatment_1_days: int
+    elements: list[Element]
+    arms: list[Arm]
+    branches: dict[str, str]
+    trial_summary: list[Parameter]
+    criteria: list[Criterion]
+
+
+def load_design(directory: str | Path | None = None) -> Design:
+    path = Path(directory or DEFAULT_STUDY_DIR / "sdtm") / "trial_design.yaml"
+    try:
+        return Design.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: invalid trial design: {exc}") from None

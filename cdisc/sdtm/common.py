@@ -1,0 +1,127 @@
+"""What every SDTM domain needs: identifiers, --SEQ, --DY, EPOCH, visit names and numbers, and the
+per-subject reference dates (with the blinding rules applied)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from aclf.config import Study
+from aclf.visits import analysis_visits, labelled_visitnum
+from cdisc.design import Design
+
+
+@dataclass
+class Context:
+    """The inputs of one build: configuration, the forms in force, reference dates per subject."""
+
+    study: Study
+    design: Design
+    forms: dict[str, pd.DataFrame]
+    blinded: bool
+    reference: pd.DataFrame          # per SUBJID: RFICDTC, RFSTDTC, RFXENDTC, RFENDTC, DTHDTC, first_date
+
+    @property
+    def studyid(self) -> str:
+        return self.study.study.studyid
+
+    def usubjid(self, subjid: pd.Series) -> pd.Series:
+        return self.studyid + "-" + subjid.astype(str)
+
+
+def date_part(dtc: pd.Series) -> pd.Series:
+    """The date of a full ISO date(-time); NaT for partial or empty ones."""
+    text = dtc.fillna("").astype(str)
+    full = text.str.len() >= 10
+    return pd.to_datetime(text.str[:10].where(full), format="%Y-%m-%d", errors="coerce")
+
+
+def study_day(dtc: pd.Series, rfstdtc: pd.Series) -> pd.Series:
+    """--DY: date minus reference date, plus one on or after it (no day 0); NaN when either is partial."""
+    diff = (date_part(dtc) - date_part(rfstdtc)).dt.days
+    return diff.where(diff < 0, diff + 1).astype(float)
+
+
+def before_first_dose(dtc: pd.Series, rfstdtc: pd.Series) -> pd.Series:
+    """True before the first infusion: earlier date, or the same date earlier in the day; on the
+    same date without both times, before (a sample of the infusion day is drawn pre-dose)."""
+    dtc, rfstdtc = dtc.fillna("").astype(str), rfstdtc.fillna("").astype(str)
+    d, r = date_part(dtc), date_part(rfstdtc)
+    both_times = (dtc.str.len() > 10) & (rfstdtc.str.len() > 10)
+    same_day = d == r
+    return (d < r) | (same_day & (~both_times | (dtc < rfstdtc)))
+
+
+def epoch(dtc: pd.Series, subjid: pd.Series, ctx: Context) -> pd.Series:
+    """SCREENING / TREATMENT 1 / FOLLOW-UP from the record date against the subject's first infusion
+    (TREATMENT 2 is never assigned in the blinded area: it would reveal the stage-1 assignment)."""
+    rfstdtc = subjid.map(ctx.reference["RFSTDTC"]).fillna("")
+    day = (date_part(dtc) - date_part(rfstdtc)).dt.days
+    out = np.where(rfstdtc == "", "SCREENING",
+                   np.where(before_first_dose(dtc, rfstdtc), "SCREENING",
+                            np.where(day < ctx.design.treatment_1_days, "TREATMENT 1", "FOLLOW-UP")))
+    return pd.Series(out, index=dtc.index).where(date_part(dtc).notna() | (rfstdtc == ""), "")
+
+
+LINEAGE = ["_TRANSFER", "_ROW"]   # where a record comes from: kept in the store, never in the XPT
+
+
+def lineage(source: pd.DataFrame) -> dict[str, pd.Series]:
+    """The transfer and file row of each source row (forms and the harmonized lab carry them)."""
+    if LINEAGE[0] in source:  # rows already carrying it (assembled from several sources)
+        return {col: source[col].to_numpy() for col in LINEAGE}
+    index = source.index
+    transfer = source["transfer_id"] if "transfer_id" in source else pd.Series(np.nan, index=index)
+    row = source["row_number"] if "row_number" in source else pd.Series(np.nan, index=index)
+    return {"_TRANSFER": transfer.to_numpy(), "_ROW": row.to_numpy()}
+
+
+def sequence(frame: pd.DataFrame, prefix: str, keys: list[str]) -> pd.DataFrame:
+    """Sort by the dataset keys and number the records 1.. per USUBJID (--SEQ)."""
+    frame = frame.sort_values(keys, kind="stable").reset_index(drop=True)
+    frame.insert(3, f"{prefix}SEQ", frame.groupby("USUBJID").cumcount().astype(float) + 1)
+    return frame
+
+
+def visit_labels(study: Study) -> dict[str, str]:
+    return {**{v.code: v.label for v in study.visits}, study.unscheduled_visit: "UNSCHEDULED"}
+
+
+def visit_numbers(visit: pd.Series, dtc: pd.Series, subjid: pd.Series, ctx: Context) -> pd.Series:
+    """VISITNUM of the labelled visit; unscheduled ones numbered x.01 after the visit window their
+    date follows (x.02, ... for further unscheduled ones of the same subject and number)."""
+    first = subjid.map(ctx.reference["first_date"].to_dict())   # a dict: pandas cannot map an empty datetime Series
+    pday = (date_part(dtc) - pd.to_datetime(first)).dt.days.astype("Float64")
+    _, analysis_num = analysis_visits(pday, ctx.study)
+    num = labelled_visitnum(visit, analysis_num, ctx.study)
+    unscheduled = visit.eq(ctx.study.unscheduled_visit)
+    first_visit = float(min(v.visitnum for v in ctx.study.visits))
+    num = num.where(num.notna() | ~unscheduled, first_visit + 0.01)   # never dosed: after screening
+    if unscheduled.any():
+        order = pd.DataFrame({"s": subjid, "n": num, "d": dtc})[unscheduled]
+        step = order.groupby(["s", "n"])["d"].rank(method="dense") - 1   # per distinct date, not record
+        num.loc[step.index] = (order["n"] + step * 0.01).round(2)
+    return num
+
+
+def reference_dates(forms: dict[str, pd.DataFrame], design: Design, blinded: bool) -> pd.DataFrame:
+    """Per SUBJID: consent, first and last infusion, end of participation, death; the first
+    infusion's date for study days. Blinded: the last infusion ignores the stage-2 visits."""
+    enrol = forms["enrollment"].set_index("SUBJID")
+    out = pd.DataFrame(index=enrol.index)
+    out["RFICDTC"] = enrol["CONSENT_DATE"]
+    infusion = forms["infusion"]
+    given = infusion[infusion["DONE"] == "Y"]
+    if blinded:
+        given = given[~given["VISIT"].isin(design.blinding.stage2_visits)]
+    starts = given.sort_values("INF_START").groupby("SUBJID")["INF_START"]
+    out["RFSTDTC"] = starts.first().reindex(out.index).fillna("")
+    out["RFXENDTC"] = given.sort_values("INF_START").groupby("SUBJID")["INF_END"].last().reindex(out.index).fillna("")
+    eos = forms["end_of_study"].drop_duplicates("SUBJID").set_index("SUBJID")
+    out["RFENDTC"] = eos["END_DATE"].reindex(out.index).fillna("")
+    outcomes = forms["outcome_events"]
+    deaths = outcomes[outcomes["EVENT"] == "DEATH"].drop_duplicates("SUBJID").set_index("SUBJID")
+    out["DTHDTC"] = deaths["EVENT_DATE"].reindex(out.index).fillna("")
+    out["first_date"] = date_part(out["RFSTDTC"])
+    return out

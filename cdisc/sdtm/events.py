@@ -1,0 +1,105 @@
+"""Interventions and events: EC (blinded exposure), PR (liver transplantation), AE, MH, DS."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
+from cdisc.sdtm.special import randomized
+from validation.rules_coding import submittable_aes
+
+
+def _subject_frame(ctx: Context, domain: str, subjid: pd.Series, source: pd.DataFrame, **columns) -> pd.DataFrame:
+    """A domain's rows for the given subjects, with the lineage of the source rows they come from."""
+    return pd.DataFrame({"STUDYID": ctx.studyid, "DOMAIN": domain, "USUBJID": ctx.usubjid(subjid), **columns,
+                         **lineage(source)})
+
+
+def build_ec(ctx: Context) -> pd.DataFrame:
+    """Infusions as collected, the product masked; blinded: the stage-2 (week 4-5) infusions are
+    withheld, since only hUC-MSC patients of stage 1 have them."""
+    inf = ctx.forms["infusion"]
+    if ctx.blinded:
+        inf = inf[~inf["VISIT"].isin(ctx.design.blinding.stage2_visits)]
+    inf = inf.reset_index(drop=True)
+    rfstdtc = inf["SUBJID"].map(ctx.reference["RFSTDTC"])
+    done = inf["DONE"] == "Y"
+    frame = _subject_frame(
+        ctx, "EC", inf["SUBJID"], inf, ECREFID=inf["KIT_NO"], ECTRT=ctx.design.blinding.treatment, ECMOOD="PERFORMED",
+        ECOCCUR=inf["DONE"], ECREASOC=inf["NOT_DONE_REASON"].where(~done, ""),
+        ECDOSE=pd.to_numeric(inf["VOLUME_ML"], errors="coerce"),
+        ECDOSU=np.where(inf["VOLUME_ML"] != "", ctx.design.dose_unit, ""),
+        ECROUTE=np.where(done, ctx.design.route, ""),
+        VISITNUM=visit_numbers(inf["VISIT"], inf["INF_START"], inf["SUBJID"], ctx),
+        VISIT=inf["VISIT"].map(visit_labels(ctx.study)).fillna(""),
+        EPOCH=epoch(inf["INF_START"], inf["SUBJID"], ctx), ECSTDTC=inf["INF_START"], ECENDTC=inf["INF_END"],
+        ECSTDY=study_day(inf["INF_START"], rfstdtc), ECENDY=study_day(inf["INF_END"], rfstdtc))
+    return sequence(frame, "EC", ["USUBJID", "VISITNUM", "ECSTDTC"])
+
+
+def build_pr(ctx: Context) -> pd.DataFrame:
+    events = ctx.forms["outcome_events"]
+    tx = events[events["EVENT"] == "LIVER TRANSPLANT"].reset_index(drop=True)
+    frame = _subject_frame(ctx, "PR", tx["SUBJID"], tx, PRTRT="LIVER TRANSPLANTATION",
+                           EPOCH=epoch(tx["EVENT_DATE"], tx["SUBJID"], ctx), PRSTDTC=tx["EVENT_DATE"],
+                           PRSTDY=study_day(tx["EVENT_DATE"], tx["SUBJID"].map(ctx.reference["RFSTDTC"])))
+    return sequence(frame, "PR", ["USUBJID", "PRSTDTC"])
+
+
+def build_ae(ctx: Context) -> pd.DataFrame:
+    ae = ctx.forms["adverse_events"]
+    ae = ae[submittable_aes(ae)].reset_index(drop=True)   # the others are findings (validation)
+    rfstdtc = ae["SUBJID"].map(ctx.reference["RFSTDTC"])
+    frame = _subject_frame(
+        ctx, "AE", ae["SUBJID"], ae, AESPID=ae["AESPID"], AETERM=ae["AETERM_EN"], AEDECOD=ae["AEDECOD"],
+        AEBODSYS=ae["AEBODSYS"], AESER=ae["AESER"], AEACN=ae["AEACN"], AEREL=ae["AEREL"], AEOUT=ae["AEOUT"],
+        AETOXGR=ae["AETOXGR"], EPOCH=epoch(ae["AESTDTC"], ae["SUBJID"], ctx), AESTDTC=ae["AESTDTC"],
+        AEENDTC=ae["AEENDTC"], AESTDY=study_day(ae["AESTDTC"], rfstdtc), AEENDY=study_day(ae["AEENDTC"], rfstdtc))
+    return sequence(frame, "AE", ["USUBJID", "AEDECOD", "AESTDTC", "AESPID"])
+
+
+def build_mh(ctx: Context) -> pd.DataFrame:
+    """Per subject: the etiology of the chronic liver disease, cirrhosis (pre-specified), ACLF onset."""
+    mh = ctx.forms["medical_history"].reset_index(drop=True)
+    terms = ctx.design.etiology_terms
+    parts = [
+        pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": mh["ETIOLOGY"].map(terms).fillna(mh["ETIOLOGY"]),
+                      "MHCAT": "CHRONIC LIVER DISEASE ETIOLOGY", "MHPRESP": "", "MHOCCUR": "", "MHSTDTC": ""}),
+        pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": "CIRRHOSIS", "MHCAT": "CHRONIC LIVER DISEASE",
+                      "MHPRESP": "Y", "MHOCCUR": mh["CIRRHOSIS"], "MHSTDTC": ""}),
+        pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": "ACUTE-ON-CHRONIC LIVER FAILURE", "MHCAT": "ACLF",
+                      "MHPRESP": "", "MHOCCUR": "", "MHSTDTC": mh["ACLF_ONSET_DATE"]}),
+    ]
+    rows = pd.concat([p.assign(**lineage(mh)) for p in parts], ignore_index=True)
+    frame = _subject_frame(ctx, "MH", rows["SUBJID"], rows, MHTERM=rows["MHTERM"], MHCAT=rows["MHCAT"],
+                           MHPRESP=rows["MHPRESP"], MHOCCUR=rows["MHOCCUR"], MHSTDTC=rows["MHSTDTC"],
+                           MHSTDY=study_day(rows["MHSTDTC"], rows["SUBJID"].map(ctx.reference["RFSTDTC"])))
+    return sequence(frame, "MH", ["USUBJID", "MHCAT", "MHTERM"])
+
+
+def build_ds(ctx: Context) -> pd.DataFrame:
+    """Consent and stage-1 randomization (milestones), screen failure or end of study (disposition).
+    Blinded: the stage-2 randomization is not shown (it reveals the stage-1 assignment)."""
+    enrol, eos, iwrs = ctx.forms["enrollment"], ctx.forms["end_of_study"], ctx.forms["randomization"]
+    stages = ["1"] if ctx.blinded else ["1", "2"]
+    rand = iwrs[iwrs["STAGE"].isin(stages)]
+    failed = enrol[~enrol["SUBJID"].isin(randomized(ctx))]
+    rows = pd.concat([
+        pd.DataFrame({"SUBJID": enrol["SUBJID"], "DSTERM": "INFORMED CONSENT OBTAINED",
+                      "DSDECOD": "INFORMED CONSENT OBTAINED", "DSCAT": "PROTOCOL MILESTONE", "DSSCAT": "",
+                      "DSSTDTC": enrol["CONSENT_DATE"], **lineage(enrol)}),
+        pd.DataFrame({"SUBJID": rand["SUBJID"], "DSTERM": "RANDOMIZED", "DSDECOD": "RANDOMIZED",
+                      "DSCAT": "PROTOCOL MILESTONE", "DSSCAT": "STAGE " + rand["STAGE"], "DSSTDTC": rand["RAND_DTM"],
+                      **lineage(rand)}),
+        pd.DataFrame({"SUBJID": failed["SUBJID"], "DSTERM": failed["SCREEN_FAIL_REASON"].where(
+                          failed["SCREEN_FAIL_REASON"] != "", "SCREEN FAILURE"),
+                      "DSDECOD": "SCREEN FAILURE", "DSCAT": "DISPOSITION EVENT", "DSSCAT": "",
+                      "DSSTDTC": failed["SCREEN_DATE"], **lineage(failed)}),
+        pd.DataFrame({"SUBJID": eos["SUBJID"], "DSTERM": eos["STATUS"], "DSDECOD": eos["STATUS"],
+                      "DSCAT": "DISPOSITION EVENT", "DSSCAT": "", "DSSTDTC": eos["END_DATE"], **lineage(eos)}),
+    ], ignore_index=True)
+    frame = _subject_frame(ctx, "DS", rows["SUBJID"], rows, DSTERM=rows["DSTERM"], DSDECOD=rows["DSDECOD"],
+                           DSCAT=rows["DSCAT"], DSSCAT=rows["DSSCAT"], EPOCH=epoch(rows["DSSTDTC"], rows["SUBJID"], ctx),
+                           DSSTDTC=rows["DSSTDTC"],
+                           DSSTDY=study_day(rows["DSSTDTC"], rows["SUBJID"].map(ctx.reference["RFSTDTC"])))
+    return sequence(frame, "DS", ["USUBJID", "DSSTDTC", "DSDECOD"])

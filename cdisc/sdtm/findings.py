@@ -1,0 +1,75 @@
+"""Findings: LB from the harmonized lab table; RS for HE grade (West Haven) and ascites."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdisc.sdtm.common import (Context, before_first_dose, epoch, lineage, sequence, study_day, visit_labels,
+                               visit_numbers)
+
+RS_TESTS = {  # EDC column -> (RSTESTCD, RSTEST, RSCAT)
+    "HE_GRADE": ("HEGRADE", "Hepatic Encephalopathy Grade", "WEST HAVEN CRITERIA"),
+    "ASCITES": ("ASCITES", "Ascites Severity", "CHILD-PUGH CLASSIFICATION"),
+}
+
+
+def _ascii(values: pd.Series) -> pd.Series:
+    """Submission text is ASCII: a value that is not (a Chinese text result) is left empty; the
+    record says why through LBSTAT/LBREASND, and the original stays in the store."""
+    text = values.fillna("").astype(str)
+    return text.where(text.map(str.isascii), "")
+
+
+def baseline_flag(lab: pd.DataFrame, rfstdtc: pd.Series) -> pd.Series:
+    """Y on the last record per subject and test with a result, on or before the first infusion
+    (on the infusion day: before its time, or when either time is missing)."""
+    has_result = (lab["LBORRES"] != "") & (lab["LBSTAT"] != "NOT DONE") & (rfstdtc != "")
+    eligible = has_result & before_first_dose(lab["LBDTC"], rfstdtc)
+    candidates = lab[eligible].sort_values(["USUBJID", "LBTESTCD", "LBDTC", "LBREFID"])
+    last = candidates.groupby(["USUBJID", "LBTESTCD"]).tail(1).index
+    return pd.Series(np.where(lab.index.isin(last), "Y", ""), index=lab.index)
+
+
+def build_lb(ctx: Context, harmonized: pd.DataFrame) -> pd.DataFrame:
+    h = harmonized.reset_index(drop=True)
+    rfstdtc = h["subjid"].map(ctx.reference["RFSTDTC"]).fillna("")
+    visit = h["visit"].where(h["visit"] != "", ctx.study.unscheduled_visit)
+    known_unit = h["unit_status"] != "unknown_unit"
+    frame = pd.DataFrame({
+        "STUDYID": ctx.studyid, "DOMAIN": "LB", "USUBJID": ctx.usubjid(h["subjid"]), "LBREFID": h["sample_id"],
+        "LBTESTCD": h["lbtestcd"], "LBTEST": h["lbtest"],
+        "LBORRES": _ascii(h["lborres"].where(h["lbstat"] != "NOT DONE", "")),
+        "LBORRESU": h["unit_cd"].where(known_unit, ""), "LBORNRLO": h["lbornrlo"], "LBORNRHI": h["lbornrhi"],
+        "LBSTRESC": h["lbstresc"], "LBSTRESN": h["lbstresn"], "LBSTRESU": h["lbstresu"],
+        "LBSTNRLO": h["lbstnrlo"], "LBSTNRHI": h["lbstnrhi"], "LBNRIND": h["lbnrind"],
+        "LBSTAT": h["lbstat"], "LBREASND": h["lbreasnd"],
+        "LBNAM": h["site_id"].map(lambda s: ctx.design.lab_name.format(site=s)),
+        "VISITNUM": visit_numbers(visit, h["lbdtc"], h["subjid"], ctx),
+        "VISIT": visit.map(visit_labels(ctx.study)).fillna(""),
+        "EPOCH": epoch(h["lbdtc"], h["subjid"], ctx), "LBDTC": h["lbdtc"], "LBDY": study_day(h["lbdtc"], rfstdtc),
+        **lineage(h),
+    })
+    frame["LBBLFL"] = baseline_flag(frame, rfstdtc)
+    return sequence(frame, "LB", ["USUBJID", "LBTESTCD", "VISITNUM", "LBDTC", "LBREFID"])
+
+
+def build_rs(ctx: Context) -> pd.DataFrame:
+    ca = ctx.forms["clinical_assessment"].reset_index(drop=True)
+    parts = []
+    for column, (code, name, category) in RS_TESTS.items():
+        rows = ca[ca[column] != ""]
+        numeric = pd.to_numeric(rows[column], errors="coerce") if column == "HE_GRADE" else np.nan
+        parts.append(pd.DataFrame({
+            "SUBJID": rows["SUBJID"], "VISIT_CODE": rows["VISIT"], "RSDTC": rows["ASSESS_DATE"],
+            "RSTESTCD": code, "RSTEST": name, "RSCAT": category, "RSORRES": rows[column],
+            "RSSTRESC": rows[column], "RSSTRESN": numeric, **lineage(rows)}))
+    rs = pd.concat(parts, ignore_index=True)
+    frame = pd.DataFrame({
+        "STUDYID": ctx.studyid, "DOMAIN": "RS", "USUBJID": ctx.usubjid(rs["SUBJID"]), "RSTESTCD": rs["RSTESTCD"],
+        "RSTEST": rs["RSTEST"], "RSCAT": rs["RSCAT"], "RSORRES": rs["RSORRES"], "RSSTRESC": rs["RSSTRESC"],
+        "RSSTRESN": rs["RSSTRESN"].astype(float),
+        "VISITNUM": visit_numbers(rs["VISIT_CODE"], rs["RSDTC"], rs["SUBJID"], ctx),
+        "VISIT": rs["VISIT_CODE"].map(visit_labels(ctx.study)).fillna(""),
+        "EPOCH": epoch(rs["RSDTC"], rs["SUBJID"], ctx), "RSDTC": rs["RSDTC"],
+        "RSDY": study_day(rs["RSDTC"], rs["SUBJID"].map(ctx.reference["RFSTDTC"])), **lineage(rs)})
+    return sequence(frame, "RS", ["USUBJID", "RSTESTCD", "VISITNUM", "RSDTC"])

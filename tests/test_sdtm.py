@@ -1,0 +1,164 @@
+"""The blinded SDTM package from a generated study, built by the real nightly job: read back by
+pyreadstat value for value, define.xml valid, study days, partial dates, censored and not-done lab
+records, and the blinding rule checked against the randomization key."""
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from aclf.cli import deliver_night
+from aclf.settings import Settings
+from aclf.store import make_engine
+from aclf.current import forms_in_force
+from aclf.config import load_study
+from aclf.synth import generate
+from cdisc.define import validate_define
+from cdisc.design import load_design
+from cdisc.package import sdtm_folder
+from cdisc.sdtm.build import build_context, build_domains
+from cdisc.sdtm.common import study_day
+from cdisc.spec import load_spec
+from conftest import store_url
+from pipelines.nightly import run_nightly
+from validation.persist import load_harmonized_lab
+
+SUBJECT_LEVEL = ["DM", "SE", "SV", "EC", "AE", "MH", "DS", "PR", "LB", "RS"]
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sdtm")
+    summary = generate(root / "incoming", subjects=60, seed=5, nights=1, in_flight=())
+    with store_url(root) as url:
+        settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
+                                    database_url=url)
+        deliver_night(root / "incoming", settings.landing, summary.nights[0].replace("-", ""))
+        assert run_nightly(settings, instance=dg.DagsterInstance.ephemeral()).success
+        study, engine = load_study(), make_engine(url)
+        ctx = build_context(study, load_design(), forms_in_force(engine, study), blinded=True)
+        built, _ = build_domains(ctx, load_spec(), load_harmonized_lab(engine))
+        folder = sdtm_folder(settings.output, "blinded", study.study.studyid)
+        yield folder, built, settings, summary, engine
+
+
+def read(folder, name):
+    frame, meta = pyreadstat.read_xport(str(folder / f"{name.lower()}.xpt"))
+    return frame, meta
+
+
+def test_the_package_is_laid_out_for_submission(package):
+    folder, built, _, _, _ = package
+    assert folder.parts[-6:] == ("blinded", "m5", "datasets", "nct05985863", "tabulations", "sdtm")
+    assert sorted(p.name for p in folder.glob("*.xpt")) == sorted(f"{n.lower()}.xpt" for n in built)
+    assert (folder / "define.xml").exists() and (folder / "define.html").exists()
+
+
+def test_every_dataset_reads_back_with_the_same_values(package):
+    folder, built, _, _, _ = package
+    spec = load_spec()
+    for name, frame in built.items():
+        back, meta = read(folder, name)
+        ds = spec.datasets[name]
+        assert meta.table_name == name and meta.file_label == ds.label
+        assert list(back.columns) == list(frame.columns)
+        assert meta.column_labels == [ds.variable[c].label for c in frame.columns]
+        for col in frame.columns:
+            if ds.variable[col].is_numeric:
+                np.testing.assert_array_equal(back[col].to_numpy(float), frame[col].to_numpy(float), err_msg=col)
+            else:
+                assert back[col].fillna("").tolist() == frame[col].tolist(), f"{name}.{col}"
+        assert len(back) == len(frame) and len(frame) > 0
+
+
+def test_define_xml_validates_against_the_schema(package):
+    folder, _, _, _, _ = package
+    assert validate_define(folder / "define.xml") == []
+
+
+def test_study_days_around_day_one():
+    rf = pd.Series(["2024-03-05T10:00"] * 5)
+    dtc = pd.Series(["2024-03-03", "2024-03-04T23:59", "2024-03-05T07:00", "2024-03-06", "2024-03"])
+    assert study_day(dtc, rf).tolist()[:4] == [-2, -1, 1, 2]          # no day 0
+    assert np.isnan(study_day(dtc, rf).iloc[4])                         # partial date: no study day
+
+
+def test_partial_dates_stay_partial(package):
+    _, built, _, summary, _ = package
+    ae = built["AE"]
+    partial = ae[ae["AESTDTC"].str.len().between(1, 9)]
+    assert not partial.empty and partial["AESTDY"].isna().all()
+    assert set(partial["AESTDTC"].str.len()) <= {4, 7}                 # YYYY or YYYY-MM, as sent
+
+
+def test_lab_records_for_censored_and_not_done_results(package):
+    _, built, _, _, _ = package
+    lb = built["LB"]
+    censored = lb[lb["LBSTRESC"].str.match(r"^[<>]")]
+    assert not censored.empty and censored["LBSTRESN"].isna().all()
+    assert (censored["LBORRES"].str[0] == censored["LBSTRESC"].str[0]).all()
+    not_done = lb[lb["LBSTAT"] == "NOT DONE"]
+    assert not not_done.empty and (not_done["LBORRES"] == "").all() and (not_done["LBREASND"] != "").all()
+    assert lb.groupby(["USUBJID", "LBTESTCD"])["LBBLFL"].apply(lambda s: (s == "Y").sum()).max() == 1
+
+
+def test_the_blinded_package_reveals_no_assignment(package):
+    folder, built, settings, _, _ = package
+    key = pd.concat(pd.read_csv(p, dtype=str) for p in (settings.landing / "iwrs_key").glob("RANDKEY_*.csv"))
+    iwrs = pd.concat(pd.read_csv(p, dtype=str) for p in (settings.landing / "iwrs").glob("IWRS_*.csv"))
+    assignment = iwrs.merge(key, on="RAND_NO")
+    assert set(assignment["TREATMENT"]) == {"HUC-MSC", "PLACEBO"}       # the key really holds assignments
+    stage1 = assignment[assignment["STAGE"] == "1"].set_index("SUBJID")["TREATMENT"]
+    revealing = {"HUC-MSC", "PLACEBO", "PBO", "MSC3", "MSC3PBO2", "MSC5", "TREATMENT 2"}
+    for name in SUBJECT_LEVEL:
+        frame, _ = read(folder, name)
+        for subjid, treatment in stage1.items():
+            rows = frame[frame["USUBJID"] == f"NCT05985863-{subjid}"]
+            values = {str(v) for v in rows.to_numpy().ravel()}
+            assert not values & revealing, (name, subjid)
+        assert not any(str(v).startswith("R2-") for v in frame.to_numpy().ravel())               # no stage-2 randomization number
+    dm, _ = read(folder, "DM")
+    assert set(dm["ARMCD"]) <= {"BLINDED", "SCRNFAIL"} and set(dm["ACTARM"]) <= {
+        "Blinded until unblinding is authorized", "Screen Failure"}
+    ec, _ = read(folder, "EC")
+    assert not ec["VISIT"].isin(["WEEK 4", "WEEK 5"]).any()
+    per_subject = ec.groupby("USUBJID").size()
+    by_arm = per_subject.groupby(per_subject.index.str[12:].map(stage1)).max()
+    assert by_arm.nunique() == 1                                        # the same exposure shape in both arms
+    ds, _ = read(folder, "DS")
+    assert set(ds.loc[ds["DSDECOD"] == "RANDOMIZED", "DSSCAT"]) == {"STAGE 1"}
+    raw = b"".join(p.read_bytes() for p in folder.iterdir())
+    assert b"R2-" not in raw
+
+
+def test_every_subject_record_traces_to_its_source_row(package):
+    folder, built, _, _, engine = package
+    trace = pd.read_sql("select * from sdtm_trace where area = 'blinded'", engine)
+    for name in SUBJECT_LEVEL:
+        mine = trace[trace["dataset"] == name]
+        assert len(mine) == len(built[name]) and mine["record"].tolist() == list(range(1, len(mine) + 1))
+        assert mine["transfer_id"].notna().all() and mine["row_number"].notna().all(), name
+    lb = trace[trace["dataset"] == "LB"].merge(pd.read_sql("select id, name from transfer", engine),
+                                               left_on="transfer_id", right_on="id")
+    assert lb["name"].str.startswith("SITE").all()
+    first = built["LB"].iloc[0]
+    source = lb.iloc[0]
+    lab = pd.read_sql("select * from lab_result where transfer_id = %d and row_number = %d"
+                      % (source["transfer_id"], source["row_number"]), engine)
+    assert first["LBREFID"] in set(lab["sample_id"])               # the traced row is that sample's row
+
+
+@pytest.mark.parametrize("empty", ["everything", "adverse_events", "outcome_events", "end_of_study", "infusion"])
+def test_missing_forms_or_no_data_build_valid_datasets(package, engine, empty):
+    """Early in a study some forms are empty (no death yet, nobody finished): still a valid package."""
+    from cdisc.package import check_all
+
+    _, _, settings, _, full_engine = package
+    study = load_study()
+    source = engine if empty == "everything" else full_engine
+    forms = forms_in_force(source, study)
+    if empty != "everything":
+        forms[empty] = forms[empty].iloc[0:0]
+    ctx = build_context(study, load_design(), forms, blinded=True)
+    datasets, _ = build_domains(ctx, load_spec(), load_harmonized_lab(source))
+    assert not {name: v for name, v in check_all(datasets, load_spec()).items() if v}
