@@ -43,7 +43,7 @@ def _quality(output: Path | None) -> dict | None:
 def _packages(output: Path | None) -> dict:
     """The submission packages written under the output folder: their datasets and define.xml."""
     found = {}
-    for define in sorted(output.glob("*/m5/datasets/*/*/*/define.xml")) if output else []:
+    for define in sorted(output.glob("*/m5/**/define.xml")) if output else []:
         folder = define.parent
         found[str(folder.relative_to(output))] = sorted(p.name for p in folder.glob("*.xpt"))
     return found

@@ -5,12 +5,14 @@ import dagster as dg
 from aclf.ingest import now_iso
 from aclf.report import build_report, format_summary, write_report
 from assets.quality import quality_docs
+from assets.adam import SPEC as ADAM_SPEC, _key as adam_key
 from assets.sdtm import SPEC, _key
 from assets.validation import findings
 from assets.resources import AclfResource
 
 
-@dg.asset(deps=[findings, quality_docs, *[_key(name) for name in SPEC.datasets]], group_name="reporting", kinds={"json"},
+@dg.asset(deps=[findings, quality_docs, *[_key(name) for name in SPEC.datasets],
+                *[adam_key(name) for name in ADAM_SPEC.datasets]], group_name="reporting", kinds={"json"},
           automation_condition=dg.AutomationCondition.eager())
 def run_report(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     """``<output>/run_report.json``: every transfer with status and reconciled counts, and totals."""

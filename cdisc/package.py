@@ -1,5 +1,6 @@
-"""The submission layout: ``<output>/<area>/m5/datasets/nct05985863/tabulations/sdtm/`` holding the
-lower-case .xpt files, define.xml and its HTML view. Stale files of an earlier night are removed."""
+"""The submission layout: ``<output>/<area>/m5/datasets/nct05985863/tabulations/sdtm/`` and
+``.../analysis/adam/datasets/``, each holding the lower-case .xpt files, define.xml and its HTML view.
+Stale files of an earlier night are removed."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +16,10 @@ def sdtm_folder(output: Path, area: str, studyid: str) -> Path:
     return output / area / "m5" / "datasets" / studyid.lower() / "tabulations" / "sdtm"
 
 
+def adam_folder(output: Path, area: str, studyid: str) -> Path:
+    return output / area / "m5" / "datasets" / studyid.lower() / "analysis" / "adam" / "datasets"
+
+
 def check_all(datasets: dict[str, pd.DataFrame], spec: Spec) -> dict[str, list[Violation]]:
     return {name: check_dataset(frame, spec.datasets[name]) for name, frame in datasets.items()}
 
@@ -27,7 +32,8 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
         stale.unlink()
     paths = {name: write_xpt(frame, spec.datasets[name], folder / f"{name.lower()}.xpt")
              for name, frame in datasets.items()}
-    tree = build_define(spec, datasets, value_level=value_level, created=created)
+    tree = build_define(spec, datasets, value_level=value_level, created=created,
+                        file_oid=f"DEFINE.{spec.study_name}.{spec.standard}")
     errors = validate_define(tree)
     if errors:
         raise ValueError("define.xml does not validate against the Define-XML 2.1 schema:\n" + "\n".join(errors))

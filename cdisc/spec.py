@@ -37,6 +37,8 @@ class Variable(_Model):
     comment: str | None = None          # a comment id
     source: str | None = None           # where the value comes from (for people: CRF field, file)
     significant_digits: int | None = None
+    display_format: str | None = None   # SAS format written to the XPT (DATE9. for numeric dates)
+    areas: list[Literal["blinded", "unblinded"]] = ["blinded", "unblinded"]   # where it may be written
 
     @property
     def is_numeric(self) -> bool:
@@ -142,6 +144,16 @@ class Spec(_Model):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+def for_area(spec: Spec, area: str) -> Spec:
+    """The spec as one output area sees it: variables not allowed there (treatment assignment in the
+    blinded area) are left out of every dataset."""
+    datasets = {name: ds.model_copy(update={"variables": [v for v in ds.variables if area in v.areas]})
+                for name, ds in spec.datasets.items()}
+    for ds in datasets.values():
+        ds.__dict__.pop("variable", None)      # drop the cached lookup of the full variable list
+    return spec.model_copy(update={"datasets": datasets})
 
 
 def _yaml(path: Path) -> dict:

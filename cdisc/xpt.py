@@ -298,11 +298,12 @@ def write_xpt(frame: pd.DataFrame, ds: Dataset, path: Path) -> Path:
         raise XptSpecError(violations)
     data = conform(frame, ds).reset_index(drop=True)
     labels = [ds.variable[name].label for name in data.columns]
+    formats = {name: ds.variable[name].display_format for name in data.columns if ds.variable[name].display_format}
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
     try:
         pyreadstat.write_xport(data, os.fspath(partial), file_format_version=5, table_name=ds.name,
-                               file_label=ds.label, column_labels=labels)
+                               file_label=ds.label, column_labels=labels, variable_format=formats or None)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dagster as dg
 
 from aclf.settings import Settings
+from assets.adam import adam_blinded
 from assets.harmonized import harmonized_lab
 from assets.ingestion import staged_source
 from assets.quality import quality_docs
@@ -15,7 +16,7 @@ from pipelines.jobs import ingestion_job, study_job
 from pipelines.schedules import nightly_ingestion
 from pipelines.sensors import new_transfer_sensor
 
-ASSETS = [staged_source, harmonized_lab, findings, quality_docs, sdtm_blinded, run_report]
+ASSETS = [staged_source, harmonized_lab, findings, quality_docs, sdtm_blinded, adam_blinded, run_report]
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

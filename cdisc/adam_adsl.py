@@ -1,0 +1,86 @@
+"""ADSL: one record per stage-1 randomized subject, from the SDTM domains of the same area.
+
+Dates are SAS dates (days since 1960-01-01, DATE9.). Treatment variables are left to the
+unblinded area: the blinded spec does not carry them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdisc.analysis import Analysis
+from cdisc.sdtm.common import date_part
+
+SAS_EPOCH = pd.Timestamp("1960-01-01")
+
+
+def sas_date(dates: pd.Series) -> pd.Series:
+    """Dates (datetime64 or ISO text) as SAS date numbers; NaN where missing or partial."""
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        dates = date_part(dates)
+    return ((dates - SAS_EPOCH).dt.days).astype(float)
+
+
+def from_sas(days: pd.Series) -> pd.Series:
+    return SAS_EPOCH + pd.to_timedelta(days, unit="D")
+
+
+def age_group(age: pd.Series, groups: list[tuple[float, float, str]]) -> pd.Series:
+    """The configured group whose [low, high) holds the age; '' when missing."""
+    return pd.Series(np.select([(age >= lo) & (age < hi) for lo, hi, _ in groups], [g for _, _, g in groups], ""),
+                     index=age.index)
+
+
+def last_known_alive(sdtm: dict[str, pd.DataFrame], eos: pd.DataFrame) -> pd.Series:
+    """Per USUBJID the latest full date of any record showing the subject alive, or the last contact."""
+    dated = [(sdtm["SV"], "SVSTDTC"), (sdtm["LB"], "LBDTC"), (sdtm["RS"], "RSDTC"), (sdtm["EC"], "ECSTDTC"),
+             (sdtm["AE"], "AESTDTC"), (sdtm["DS"], "DSSTDTC")]
+    parts = [pd.DataFrame({"USUBJID": f["USUBJID"], "date": date_part(f[col])}) for f, col in dated if not f.empty]
+    if not eos.empty:
+        parts.append(pd.DataFrame({"USUBJID": eos["USUBJID"], "date": date_part(eos["LAST_CONTACT_DATE"])}))
+    if not parts:
+        return pd.Series(dtype="datetime64[ns]")
+    dates = pd.concat(parts, ignore_index=True).dropna()
+    return dates.groupby("USUBJID")["date"].max()
+
+
+def build_adsl(sdtm: dict[str, pd.DataFrame], forms: dict[str, pd.DataFrame], studyid: str,
+               analysis: Analysis) -> pd.DataFrame:
+    """Stage-1 randomized subjects: demographics, etiology, key dates, end of study, population flags."""
+    dm, ds = sdtm["DM"], sdtm["DS"]
+    rand = ds[(ds["DSDECOD"] == "RANDOMIZED") & (ds["DSSCAT"] == "STAGE 1")].drop_duplicates("USUBJID")
+    adsl = dm[dm["USUBJID"].isin(rand["USUBJID"])].reset_index(drop=True)
+    history = forms["medical_history"].drop_duplicates("SUBJID").set_index("SUBJID")
+    etiology = adsl["SUBJID"].map(history["ETIOLOGY"]).fillna("")
+    eos = forms["end_of_study"].assign(USUBJID=lambda f: studyid + "-" + f["SUBJID"]).drop_duplicates("USUBJID")
+    transplant = sdtm["PR"][sdtm["PR"]["PRTRT"] == "LIVER TRANSPLANTATION"].groupby("USUBJID")["PRSTDTC"].min()
+    alive = last_known_alive(sdtm, eos)
+    death = date_part(adsl["DTHDTC"])
+    lstalv = pd.to_datetime(adsl["USUBJID"].map(alive.to_dict()))   # a dict: pandas cannot map an empty datetime Series
+    lstalv = lstalv.where(death.isna() | (lstalv <= death), death)
+    return pd.DataFrame({
+        "STUDYID": adsl["STUDYID"], "USUBJID": adsl["USUBJID"], "SUBJID": adsl["SUBJID"], "SITEID": adsl["SITEID"],
+        "AGE": adsl["AGE"], "AGEU": adsl["AGEU"], "AGEGR1": age_group(adsl["AGE"], analysis.age_groups), "SEX": adsl["SEX"],
+        "RACE": adsl["RACE"], "ETHNIC": adsl["ETHNIC"], "ETIOL": etiology,
+        "MELDETIO": etiology_term(etiology, analysis.meld_e0_etiologies),
+        "RANDDT": sas_date(adsl["USUBJID"].map(rand.set_index("USUBJID")["DSSTDTC"])),
+        "TRTSDT": sas_date(adsl["RFXSTDTC"]), "TRTSDTM": adsl["RFXSTDTC"], "TRTEDT": sas_date(adsl["RFXENDTC"]),
+        "DTHDT": sas_date(adsl["DTHDTC"]), "DTHFL": adsl["DTHFL"],
+        "LTXDT": sas_date(adsl["USUBJID"].map(transplant)),
+        "EOSSTT": end_of_study_status(adsl["USUBJID"].map(eos.set_index("USUBJID")["STATUS"])),
+        "EOSDT": sas_date(adsl["USUBJID"].map(eos.set_index("USUBJID")["END_DATE"])),
+        "LSTALVDT": sas_date(lstalv), "ITTFL": "Y",
+        "SAFFL": np.where(adsl["RFXSTDTC"] != "", "Y", "N"),
+    })
+
+
+def end_of_study_status(status: pd.Series) -> pd.Series:
+    """EOSSTT: COMPLETED, DISCONTINUED (any other end status) or ONGOING (no end of study yet)."""
+    status = status.astype(object).where(status.notna(), "").astype(str)
+    return pd.Series(np.select([status == "COMPLETED", status != ""], ["COMPLETED", "DISCONTINUED"], "ONGOING"),
+                     index=status.index)
+
+
+def etiology_term(etiology: pd.Series, e0: list[str]) -> pd.Series:
+    """The protocol MELD's E: 0 for the configured biliary or alcoholic etiologies, 1 otherwise."""
+    return etiology.map(lambda e: np.nan if e == "" else (0.0 if e in e0 else 1.0))

@@ -1,0 +1,152 @@
+"""BDS datasets: ADLB (lab parameters) and ADSCORE (liver scores at the scheduled visits), built with
+the generic derivations of ``cdisc.adam.derive`` and the scores of ``aclf.scores``."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from aclf import scores
+from aclf.config import Study
+from cdisc.adam import derive
+from cdisc.adam_adsl import from_sas, sas_date
+from cdisc.analysis import Analysis
+from cdisc.sdtm.common import before_first_dose
+
+BY = ["USUBJID", "PARAMCD"]
+
+
+def _windows(study: Study) -> list[tuple[str, float, float, float]]:
+    return [(v.label, float(v.visitnum), float(v.window[0]), float(v.window[1])) for v in study.visits]
+
+
+def _timeline(frame: pd.DataFrame, adsl: pd.DataFrame, dtc: str, study: Study) -> pd.DataFrame:
+    """ADT (datetime), ADY, AVISIT/AVISITN by window of the protocol day, the subject's TRTSDT."""
+    subject = adsl.set_index("USUBJID")
+    out = frame.copy()
+    out["TRTSDT_D"] = from_sas(out["USUBJID"].map(subject["TRTSDT"]))
+    out["TRTSDTM"] = out["USUBJID"].map(subject["TRTSDTM"]).fillna("")
+    out["TRTEDT_D"] = from_sas(out["USUBJID"].map(subject["TRTEDT"]))
+    out["ADT_D"] = derive.analysis_date(out, dtc, prefix="A")["ADT"]
+    out["ADY"] = derive.analysis_day(out["ADT_D"], out["TRTSDT_D"]).astype(float)
+    protocol_day = (out["ADT_D"] - out["TRTSDT_D"]).dt.days
+    visits = derive.analysis_visit_by_window(protocol_day, _windows(study))
+    out["AVISIT"] = visits["AVISIT"].fillna("")
+    out["AVISITN"] = visits["AVISITN"]
+    return out
+
+
+def _baseline_and_change(frame: pd.DataFrame, dtc: str, order: list[str]) -> pd.DataFrame:
+    """ABLFL (this study's same-day time rule), BASE, CHG, PCHG for records after the first dose."""
+    frame["ABLFL"] = derive.baseline_flag(frame, by=BY, order=order, value="AVAL", date="ADT_D",
+                                          ref_date="TRTSDT_D", time=dtc, ref_time="TRTSDTM").fillna("")
+    frame["BASE"] = derive.derive_base(frame, by=BY, source="AVAL", target="BASE")
+    after = ~before_first_dose(frame[dtc], frame["TRTSDTM"]) & (frame["TRTSDTM"] != "") & (frame["ABLFL"] != "Y")
+    frame["CHG"] = derive.derive_chg(frame, post_baseline=after)
+    frame["PCHG"] = derive.derive_pchg(frame, post_baseline=after)
+    return frame
+
+
+def build_adlb(lb: pd.DataFrame, adsl: pd.DataFrame, study: Study, analysis: Analysis) -> pd.DataFrame:
+    lb = lb[lb["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True)
+    frame = pd.DataFrame({"STUDYID": lb["STUDYID"], "USUBJID": lb["USUBJID"], "PARAMCD": lb["LBTESTCD"],
+                          "PARAM": lb["LBTEST"] + np.where(lb["LBSTRESU"] != "", " (" + lb["LBSTRESU"] + ")", ""),
+                          "LBDTC": lb["LBDTC"], "AVAL": lb["LBSTRESN"], "AVALC": lb["LBSTRESC"],
+                          "ANRLO": lb["LBSTNRLO"], "ANRHI": lb["LBSTNRHI"], "SRCDOM": "LB", "SRCSEQ": lb["LBSEQ"]})
+    frame = _timeline(frame, adsl, "LBDTC", study)
+    frame["ANRIND"] = derive.range_indicator(frame["AVAL"], frame["ANRLO"], frame["ANRHI"]).fillna("")
+    frame = _baseline_and_change(frame, "LBDTC", ["ADT_D", "LBDTC", "SRCSEQ"])
+    frame["BNRIND"] = derive.derive_base(frame, by=BY, source="ANRIND", target="BNRIND").fillna("")
+    frame["ONTRTFL"] = derive.on_treatment_flag(frame["ADT_D"], frame["TRTSDT_D"], frame["TRTEDT_D"],
+                                                end_window_days=analysis.on_treatment_window_days).fillna("")
+    frame["ANL01FL"] = derive.analysis_flag_last(
+        frame, by=[*BY, "AVISITN"], order=["ADT_D", "LBDTC", "SRCSEQ"],
+        filter=frame["AVAL"].notna() & frame["AVISITN"].notna()).fillna("")
+    return _finish(frame, adsl)
+
+
+def _finish(frame: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
+    subject = adsl.set_index("USUBJID")
+    frame["SITEID"] = frame["USUBJID"].map(subject["SITEID"])
+    frame["TRTSDT"] = frame["USUBJID"].map(subject["TRTSDT"])
+    frame["ADT"] = sas_date(frame["ADT_D"])
+    return frame
+
+
+def _visit_values(adlb: pd.DataFrame, code: str) -> pd.Series:
+    """The analysis value of one lab parameter per (USUBJID, AVISITN), from its ANL01FL record."""
+    rows = adlb[(adlb["PARAMCD"] == code) & (adlb["ANL01FL"] == "Y")]
+    return rows.set_index(["USUBJID", "AVISITN"])["AVAL"]
+
+
+SCORES = {
+    "MELDPROT": "MELD (protocol formula)", "MELD": "MELD (UNOS)", "MELDNA": "MELD-Na", "MELD3": "MELD 3.0",
+    "CTPSCORE": "Child-Turcotte-Pugh Score", "CTPCLASN": "Child-Turcotte-Pugh Class (1=A 2=B 3=C)",
+}
+
+
+def _assessments(rs: pd.DataFrame, forms: dict, adsl: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """HE grade and ascites (RS) and dialysis (EDC) per subject and analysis visit, by window."""
+    rs = _timeline(rs[rs["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True), adsl, "RSDTC", study)
+    wide = rs.pivot_table(index=["USUBJID", "AVISITN"], columns="RSTESTCD", values="RSORRES", aggfunc="last")
+    ca = forms["clinical_assessment"].assign(USUBJID=lambda f: study.study.studyid + "-" + f["SUBJID"])
+    ca = _timeline(ca[ca["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True), adsl, "ASSESS_DATE", study)
+    dialysis = ca.groupby(["USUBJID", "AVISITN"])["DIALYSIS_2X_WEEK"].last()
+    return wide.reindex(columns=["HEGRADE", "ASCITES"]).assign(DIALYSIS=dialysis)
+
+
+def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, forms: dict, adsl: pd.DataFrame, study: Study,
+                  analysis: Analysis) -> pd.DataFrame:
+    """One record per subject, score and scheduled score visit, from same-visit components only; a
+    missing component leaves AVAL missing and AREASND names it."""
+    labels = {v.code: v.label for v in study.visits}
+    visitnums = {v.code: float(v.visitnum) for v in study.visits}
+    grid = pd.MultiIndex.from_product([adsl["USUBJID"], [visitnums[c] for c in analysis.score_visits]],
+                                      names=["USUBJID", "AVISITN"])
+    comp = pd.DataFrame(index=grid)
+    for code in ("BILI", "INR", "CREAT", "SODIUM", "ALB", "PT"):
+        comp[code] = _visit_values(adlb, code).reindex(grid)
+    comp = comp.join(_assessments(rs, forms, adsl, study).reindex(grid))
+    subject = adsl.set_index("USUBJID")
+    who = comp.index.get_level_values("USUBJID")
+    etio = pd.Series(who.map(subject["MELDETIO"]), index=grid)
+    female = pd.Series(who.map(subject["SEX"]) == "F", index=grid)
+    dialysis = comp["DIALYSIS"].eq("Y")
+    ctp = scores.child_pugh(comp["BILI"], comp["ALB"], comp["INR"], None, ascites=comp["ASCITES"].fillna(""),
+                            encephalopathy=pd.to_numeric(comp["HEGRADE"], errors="coerce"))
+    values = {
+        "MELDPROT": (scores.meld_protocol(comp["BILI"], comp["INR"], comp["CREAT"], etio, dialysis),
+                     dict(bilirubin=comp["BILI"], INR=comp["INR"], creatinine=comp["CREAT"], etiology=etio)),
+        "MELD": (scores.meld_unos(comp["BILI"], comp["INR"], comp["CREAT"], dialysis),
+                 dict(bilirubin=comp["BILI"], INR=comp["INR"], creatinine=comp["CREAT"])),
+        "MELDNA": (scores.meld_na(comp["BILI"], comp["INR"], comp["CREAT"], comp["SODIUM"], dialysis),
+                   dict(bilirubin=comp["BILI"], INR=comp["INR"], creatinine=comp["CREAT"], sodium=comp["SODIUM"])),
+        "MELD3": (scores.meld_3(comp["BILI"], comp["INR"], comp["CREAT"], comp["SODIUM"],
+                                scores.g_l_to_g_dl(comp["ALB"]), female, dialysis),
+                  dict(bilirubin=comp["BILI"], INR=comp["INR"], creatinine=comp["CREAT"], sodium=comp["SODIUM"],
+                       albumin=comp["ALB"])),
+    }
+    ctp_parts = dict(bilirubin=comp["BILI"], albumin=comp["ALB"], INR=comp["INR"],
+                     ascites=comp["ASCITES"].fillna(""), **{"HE grade": comp["HEGRADE"].fillna("")})
+    values["CTPSCORE"] = (ctp["score"], ctp_parts)
+    values["CTPCLASN"] = (ctp["class"].map({"A": 1.0, "B": 2.0, "C": 3.0}), ctp_parts)
+    parts = []
+    for paramcd, (aval, components) in values.items():
+        part = pd.DataFrame({"PARAMCD": paramcd, "PARAM": SCORES[paramcd], "AVAL": aval.astype(float),
+                             "AREASND": scores.missing_reason(**components)}, index=grid).reset_index()
+        part["AVALC"] = np.where(paramcd == "CTPCLASN", ctp["class"].fillna("").to_numpy(), "")
+        parts.append(part)
+    frame = pd.concat(parts, ignore_index=True)
+    code_of = {visitnums[c]: c for c in analysis.score_visits}
+    frame["AVISIT"] = frame["AVISITN"].map(lambda n: labels[code_of[n]])
+    dates = adlb[adlb["ANL01FL"] == "Y"].groupby(["USUBJID", "AVISITN"])["ADT_D"].max()
+    frame["ADT_D"] = pd.MultiIndex.from_frame(frame[["USUBJID", "AVISITN"]]).map(dates.to_dict().get)
+    frame["ADT_D"] = pd.to_datetime(frame["ADT_D"])
+    frame["STUDYID"] = study.study.studyid
+    frame = frame.merge(adsl[["USUBJID"]], on="USUBJID")
+    subject_dates = adsl.set_index("USUBJID")
+    frame["ADY"] = derive.analysis_day(frame["ADT_D"], from_sas(frame["USUBJID"].map(subject_dates["TRTSDT"])))
+    frame["ABLFL"] = np.where(frame["AVISITN"] == visitnums[study.lab.eligibility.screening_visit], "Y", "")
+    frame["ABLFL"] = np.where(frame["AVAL"].notna(), frame["ABLFL"], "")
+    frame["BASE"] = derive.derive_base(frame, by=BY, source="AVAL", target="BASE")
+    frame["CHG"] = derive.derive_chg(frame, post_baseline=frame["AVISITN"] > visitnums[study.lab.eligibility.screening_visit])
+    return _finish(frame, adsl)

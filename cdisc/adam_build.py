@@ -1,0 +1,32 @@
+"""Build every ADaM dataset of one area from that area's SDTM, conformed to the ADaM spec."""
+from __future__ import annotations
+
+import pandas as pd
+
+from aclf.config import Study
+from cdisc.adam_adae import build_adae
+from cdisc.adam_adsl import build_adsl
+from cdisc.adam_adtte import build_adtte
+from cdisc.adam_bds import build_adlb, build_adscore
+from cdisc.analysis import Analysis
+from cdisc.spec import Spec
+from cdisc.xpt import conform
+
+
+def build_adam(sdtm: dict[str, pd.DataFrame], forms: dict[str, pd.DataFrame], study: Study, analysis: Analysis,
+               spec: Spec) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """(datasets conformed to ``spec`` — already the area's view —, the full frames for figures)."""
+    adsl = build_adsl(sdtm, forms, study.study.studyid, analysis)
+    if adsl.empty:  # nobody randomized yet: an empty but valid package
+        empty = {name: pd.DataFrame(columns=ds.names) for name, ds in spec.datasets.items()}
+        return {name: conform(frame, spec.datasets[name]) for name, frame in empty.items()}, empty
+    adlb = build_adlb(sdtm["LB"], adsl, study, analysis)
+    full = {"ADSL": adsl, "ADLB": adlb, "ADSCORE": build_adscore(adlb, sdtm["RS"], forms, adsl, study, analysis),
+            "ADTTE": build_adtte(adsl, analysis), "ADAE": build_adae(sdtm["AE"], adsl, analysis)}
+    missing = sorted(set(spec.datasets) - set(full))
+    if missing:
+        raise ValueError(f"the ADaM spec lists datasets no builder makes: {missing}")
+    keys = {name: spec.datasets[name].keys for name in full}
+    ordered = {name: frame.sort_values([k for k in keys[name] if k in frame]).reset_index(drop=True)
+               for name, frame in full.items()}
+    return {name: conform(ordered[name], spec.datasets[name]) for name in sorted(spec.datasets)}, ordered

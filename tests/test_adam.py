@@ -1,0 +1,132 @@
+"""ADaM: hand-built cases for the rules the protocol names (baseline and the infusion time, a score
+with a missing component, death before week 4, censoring at week 53, partial AE onset), and the
+blinded package from a generated study (read back, define.xml valid, figures, no treatment)."""
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from aclf import scores
+from aclf.cli import deliver_night
+from aclf.config import load_study
+from aclf.settings import Settings
+from aclf.synth import generate
+from cdisc.adam_adae import build_adae, impute_onset
+from cdisc.adam_adsl import sas_date
+from cdisc.adam_adtte import build_adtte
+from cdisc.adam_bds import build_adlb
+from cdisc.analysis import load_analysis
+from cdisc.define import validate_define
+from cdisc.package import adam_folder
+from conftest import store_url
+from pipelines.nightly import run_nightly
+
+ANALYSIS = load_analysis()
+
+
+def adsl_row(usubjid="S-1", trtsdtm="2024-03-05T10:00", **dates):
+    values = {"STUDYID": "NCT05985863", "USUBJID": usubjid, "SITEID": "01", "TRTSDTM": trtsdtm,
+              "TRTSDT": sas_date(pd.Series([trtsdtm[:10]])).iloc[0],
+              "TRTEDT": sas_date(pd.Series(["2024-03-19"])).iloc[0]}
+    values.update({k: sas_date(pd.Series([v])).iloc[0] if isinstance(v, str) else v for k, v in dates.items()})
+    return values
+
+
+def lb_rows(usubjid, samples):
+    return [{"STUDYID": "NCT05985863", "USUBJID": usubjid, "LBTESTCD": "BILI", "LBTEST": "Bilirubin",
+             "LBSTRESU": "mg/dL", "LBDTC": dtc, "LBSTRESN": value, "LBSTRESC": f"{value:g}", "LBSTNRLO": 0.2,
+             "LBSTNRHI": 1.2, "LBSEQ": float(i + 1)} for i, (dtc, value) in enumerate(samples)]
+
+
+@pytest.mark.parametrize("week0, baseline_value, week0_chg", [
+    ("2024-03-05T11:00", 5.0, 1.0),     # drawn after the 10:00 infusion: not baseline, a change
+    ("2024-03-05T07:00", 6.0, np.nan),  # drawn before the infusion: the baseline
+    ("2024-03-05", 6.0, np.nan),        # no time: counts as baseline (STUDY.md)
+])
+def test_baseline_when_the_week0_sample_is_drawn_after_the_infusion(week0, baseline_value, week0_chg):
+    lb = pd.DataFrame(lb_rows("S-1", [("2024-02-28T08:00", 5.0), (week0, 6.0), ("2024-03-12T08:00", 4.0)]))
+    adlb = build_adlb(lb, pd.DataFrame([adsl_row()]), load_study(), ANALYSIS)
+    assert adlb["BASE"].tolist() == [baseline_value] * 3
+    assert adlb.loc[adlb["ABLFL"] == "Y", "AVAL"].tolist() == [baseline_value]
+    week0_row = adlb[adlb["LBDTC"] == week0].iloc[0]
+    assert (np.isnan(week0_chg) and np.isnan(week0_row["CHG"])) or week0_row["CHG"] == week0_chg
+    assert adlb["CHG"].iloc[-1] == 4.0 - baseline_value
+    assert adlb["AVISIT"].tolist() == ["WEEK -1 (SCREENING)", "WEEK 0", "WEEK 1"]
+
+
+def test_a_score_with_a_missing_component_stays_missing_and_says_why():
+    meld = scores.meld_protocol(pd.Series([5.0, 5.0]), pd.Series([2.0, np.nan]), pd.Series([1.2, 1.2]),
+                                pd.Series([1.0, 1.0]))
+    assert not np.isnan(meld.iloc[0]) and np.isnan(meld.iloc[1])
+    reason = scores.missing_reason(bilirubin=pd.Series([5.0, 5.0]), INR=pd.Series([2.0, np.nan]))
+    assert reason.tolist() == ["", "missing: INR"]
+
+
+def test_death_before_week_4_is_an_event_on_its_day():
+    adsl = pd.DataFrame([adsl_row(RANDDT="2024-03-05", DTHDT="2024-03-20", LTXDT=np.nan,
+                                  LSTALVDT="2024-03-20")])
+    tte = build_adtte(adsl, ANALYSIS).set_index("PARAMCD")
+    for param in ("TFS", "OS"):
+        assert tte.loc[param, "CNSR"] == 0 and tte.loc[param, "EVNTDESC"] == "DEATH"
+        assert tte.loc[param, "AVAL"] == 16                     # 2024-03-05 .. 2024-03-20, day 1 = origin
+
+
+def test_transplant_ends_transplant_free_survival_but_not_overall_survival():
+    adsl = pd.DataFrame([adsl_row(RANDDT="2024-03-05", DTHDT=np.nan, LTXDT="2024-04-01", LSTALVDT="2024-06-01")])
+    tte = build_adtte(adsl, ANALYSIS).set_index("PARAMCD")
+    assert (tte.loc["TFS", "CNSR"], tte.loc["TFS", "EVNTDESC"]) == (0, "LIVER TRANSPLANTATION")
+    assert tte.loc["OS", "CNSR"] == 1 and tte.loc["OS", "CNSDTDSC"] == "LAST KNOWN ALIVE"
+
+
+def test_censoring_at_week_53():
+    adsl = pd.DataFrame([adsl_row(RANDDT="2024-03-05", DTHDT="2025-05-01", LTXDT=np.nan,
+                                  LSTALVDT="2025-05-01")])
+    tte = build_adtte(adsl, ANALYSIS).set_index("PARAMCD")
+    week53 = sas_date(pd.Series(["2024-03-05"])).iloc[0] + ANALYSIS.tte_cutoff_day
+    assert tte.loc["TFS", "ADT"] == week53 and tte.loc["TFS", "CNSR"] == 2   # death after week 53: censored
+    assert tte.loc["TFS", "CNSDTDSC"].startswith("WEEK 53")
+
+
+def test_partial_ae_onset_dates_are_imputed_conservatively_and_flagged():
+    dose = pd.Series(pd.to_datetime(["2024-03-05"] * 5))
+    dates, flags = impute_onset(pd.Series(["2024-03", "2024", "2024-02", "2024-03-04", ""]), dose)
+    assert dates.tolist()[:4] == list(pd.to_datetime(["2024-03-05", "2024-03-05", "2024-02-01", "2024-03-04"]))
+    assert flags.tolist() == ["D", "M", "D", "", ""]
+    ae = pd.DataFrame({"STUDYID": "NCT05985863", "USUBJID": "S-1", "AESEQ": [1.0, 2.0, 3.0], "AETERM": "Fever",
+                       "AEDECOD": "Pyrexia", "AEBODSYS": "General disorders", "AESER": "N", "AEREL": "NOT RELATED",
+                       "AETOXGR": "1", "AESTDTC": ["2024-03", "2024-02", "2024-04-10"]})
+    adae = build_adae(ae, pd.DataFrame([adsl_row()]), ANALYSIS)
+    assert adae["TRTEMFL"].tolist() == ["Y", "", "Y"] and adae["ASTDTF"].tolist() == ["D", "D", ""]
+    assert adae["APERIOD"].iloc[2] == 2                         # onset on protocol day 36: stage 2
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    root = tmp_path_factory.mktemp("adam")
+    summary = generate(root / "incoming", subjects=60, seed=9, nights=1, in_flight=())
+    with store_url(root) as url:
+        settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
+                                    database_url=url)
+        deliver_night(root / "incoming", settings.landing, summary.nights[0].replace("-", ""))
+        assert run_nightly(settings, instance=dg.DagsterInstance.ephemeral()).success
+        yield adam_folder(settings.output, "blinded", "NCT05985863"), settings
+
+
+def test_the_blinded_adam_package(package):
+    folder, settings = package
+    assert sorted(p.name for p in folder.glob("*.xpt")) == ["adae.xpt", "adlb.xpt", "adscore.xpt", "adsl.xpt",
+                                                             "adtte.xpt"]
+    assert validate_define(folder / "define.xml") == []
+    adsl, meta = pyreadstat.read_xport(str(folder / "adsl.xpt"))
+    assert meta.file_label == "Subject-Level Analysis Dataset"
+    assert not {"TRT01P", "TRT01A", "TRT02P", "TRT02A", "RAND2DT", "RAND2FL"} & set(adsl.columns)
+    assert meta.original_variable_types["TRTSDT"].startswith("DATE")        # SAS dates, DATE9.
+    score, _ = pyreadstat.read_xport(str(folder / "adscore.xpt"))
+    assert set(score["PARAMCD"]) == {"MELDPROT", "MELD", "MELDNA", "MELD3", "CTPSCORE", "CTPCLASN"}
+    missing = score[score["AVAL"].isna()]
+    assert not missing.empty and missing["AREASND"].str.startswith("missing:").all()
+    assert (score.groupby(["USUBJID", "PARAMCD", "AVISITN"]).size() == 1).all()
+    figures = settings.output / "blinded" / "figures"
+    assert {p.name for p in figures.glob("*.png")} == {"km_transplant_free_survival.png",
+                                                      "meld_protocol_by_visit.png", "bilirubin_by_visit.png"}
