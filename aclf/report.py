@@ -88,6 +88,7 @@ def build_report(engine: sa.Engine, generated_at: str, output: Path | None = Non
         "findings": findings,
         "quality": _quality(output),
         "packages": _packages(output),
+        "figures": sorted(str(p.relative_to(output)) for p in output.glob("*/figures/*.png")) if output else [],
     }
 
 
@@ -126,6 +127,8 @@ def format_summary(report: dict) -> str:
                      f"Data Docs: {quality['data_docs']}")
     for folder, files in report.get("packages", {}).items():
         lines.append(f"package: {folder}/ ({len(files)} datasets and define.xml)")
+    for figure in report.get("figures", []):
+        lines.append(f"figure: {figure}")
     lines.append(f"store: {store['lab_records_in_force']:,} lab records in force "
                  f"({store['lab_records_vanished']:,} vanished), {store['form_records_in_force']:,} form records; "
                  f"audit events: {audit}")
