@@ -349,11 +349,21 @@ def _read_yaml(path: Path) -> dict:
 
 
 def _explain(path: Path, exc: ValidationError) -> ConfigError:
-    lines = [f"{path}: invalid configuration"]
+    lines = [f"{path}: invalid configuration"]  # one line per problem, with its field path
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         lines.append(f"  - {where}: {err['msg']}")
     return ConfigError("\n".join(lines))
+
+
+def load_model(path: Path, model: type[BaseModel], what: str):
+    """A YAML file validated into a pydantic model; a ConfigError naming the file otherwise."""
+    try:
+        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the {what}: {exc}") from None
+    except ValidationError as exc:
+        raise _explain(path, exc) from None
 
 
 def load_study(directory: str | Path | None = None) -> Study:

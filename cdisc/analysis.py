@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from aclf.config import DEFAULT_STUDY_DIR, ConfigError
+from aclf.config import DEFAULT_STUDY_DIR, load_model
 
 
 class Analysis(BaseModel):
@@ -22,9 +21,4 @@ class Analysis(BaseModel):
 
 def load_analysis(directory: str | Path | None = None) -> Analysis:
     path = Path(directory or DEFAULT_STUDY_DIR / "adam") / "analysis.yaml"
-    try:
-        return Analysis.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: invalid analysis conventions: {exc}") from None
+    return load_model(path, Analysis, "analysis conventions")

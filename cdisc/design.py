@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from aclf.config import DEFAULT_STUDY_DIR, ConfigError
+from aclf.config import DEFAULT_STUDY_DIR, load_model
 
 
 class _Model(BaseModel):
@@ -68,9 +67,4 @@ class Design(_Model):
 
 def load_design(directory: str | Path | None = None) -> Design:
     path = Path(directory or DEFAULT_STUDY_DIR / "sdtm") / "trial_design.yaml"
-    try:
-        return Design.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: invalid trial design: {exc}") from None
+    return load_model(path, Design, "trial design")

@@ -105,3 +105,23 @@ def read_table(engine, name: str, where: str = "") -> "pd.DataFrame":
     import pandas as pd
 
     return pd.read_sql(sa.text(f"select * from {name} {where} order by id"), engine)
+
+
+@contextlib.contextmanager
+def generated_night(root: Path, subjects: int, seed: int):
+    """A generated study's first night delivered and run through the real nightly job; yields
+    (settings, generation summary, store URL)."""
+    import dagster as dg
+
+    from aclf.cli import deliver_night
+    from aclf.settings import Settings
+    from aclf.synth import generate
+    from pipelines.nightly import run_nightly
+
+    summary = generate(root / "incoming", subjects=subjects, seed=seed, nights=1, in_flight=())
+    with store_url(root) as url:
+        settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
+                                    database_url=url)
+        deliver_night(root / "incoming", settings.landing, summary.nights[0].replace("-", ""))
+        assert run_nightly(settings, instance=dg.DagsterInstance.ephemeral()).success
+        yield settings, summary, url

@@ -1,17 +1,13 @@
 """ADaM: hand-built cases for the rules the protocol names (baseline and the infusion time, a score
 with a missing component, death before week 4, censoring at week 53, partial AE onset), and the
 blinded package from a generated study (read back, define.xml valid, figures, no treatment)."""
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
 
 from aclf import scores
-from aclf.cli import deliver_night
 from aclf.config import load_study
-from aclf.settings import Settings
-from aclf.synth import generate
 from cdisc.adam_adae import build_adae, impute_onset
 from cdisc.adam_adsl import sas_date
 from cdisc.adam_adtte import build_adtte
@@ -19,8 +15,7 @@ from cdisc.adam_bds import build_adlb
 from cdisc.analysis import load_analysis
 from cdisc.define import validate_define
 from cdisc.package import adam_folder
-from conftest import store_url
-from pipelines.nightly import run_nightly
+from conftest import generated_night
 
 ANALYSIS = load_analysis()
 
@@ -103,13 +98,7 @@ def test_partial_ae_onset_dates_are_imputed_conservatively_and_flagged():
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
-    root = tmp_path_factory.mktemp("adam")
-    summary = generate(root / "incoming", subjects=60, seed=9, nights=1, in_flight=())
-    with store_url(root) as url:
-        settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
-                                    database_url=url)
-        deliver_night(root / "incoming", settings.landing, summary.nights[0].replace("-", ""))
-        assert run_nightly(settings, instance=dg.DagsterInstance.ephemeral()).success
+    with generated_night(tmp_path_factory.mktemp("adam"), subjects=60, seed=9) as (settings, _, _):
         yield adam_folder(settings.output, "blinded", "NCT05985863"), settings
 
 

@@ -1,26 +1,21 @@
 """The blinded SDTM package from a generated study, built by the real nightly job: read back by
 pyreadstat value for value, define.xml valid, study days, partial dates, censored and not-done lab
 records, and the blinding rule checked against the randomization key."""
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
 
-from aclf.cli import deliver_night
-from aclf.settings import Settings
 from aclf.store import make_engine
 from aclf.current import forms_in_force
 from aclf.config import load_study
-from aclf.synth import generate
 from cdisc.define import validate_define
 from cdisc.design import load_design
 from cdisc.package import sdtm_folder
 from cdisc.sdtm.build import build_context, build_domains
 from cdisc.sdtm.common import study_day
 from cdisc.spec import load_spec
-from conftest import store_url
-from pipelines.nightly import run_nightly
+from conftest import generated_night
 from validation.persist import load_harmonized_lab
 
 SUBJECT_LEVEL = ["DM", "SE", "SV", "EC", "AE", "MH", "DS", "PR", "LB", "RS"]
@@ -28,13 +23,7 @@ SUBJECT_LEVEL = ["DM", "SE", "SV", "EC", "AE", "MH", "DS", "PR", "LB", "RS"]
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sdtm")
-    summary = generate(root / "incoming", subjects=60, seed=5, nights=1, in_flight=())
-    with store_url(root) as url:
-        settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
-                                    database_url=url)
-        deliver_night(root / "incoming", settings.landing, summary.nights[0].replace("-", ""))
-        assert run_nightly(settings, instance=dg.DagsterInstance.ephemeral()).success
+    with generated_night(tmp_path_factory.mktemp("sdtm"), subjects=60, seed=5) as (settings, summary, url):
         study, engine = load_study(), make_engine(url)
         ctx = build_context(study, load_design(), forms_in_force(engine, study), blinded=True)
         built, _ = build_domains(ctx, load_spec(), load_harmonized_lab(engine))
