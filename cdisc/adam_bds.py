@@ -94,6 +94,23 @@ def _assessments(rs: pd.DataFrame, forms: dict, adsl: pd.DataFrame, study: Study
     return wide.reindex(columns=["HEGRADE", "ASCITES"]).assign(DIALYSIS=dialysis)
 
 
+ASCITES = {"NONE", "MILD", "MODERATE", "SEVERE"}
+HE_GRADES = {"0", "1", "2", "3", "4"}
+
+
+def _scoreable(comp: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Components a score may use: a lab value outside its plausible range, an HE grade outside
+    West Haven 0-4 or an unknown ascites code is treated as missing (each is already a finding), so
+    a data error leaves one score missing instead of stopping the night."""
+    comp = comp.copy()
+    for code in ("BILI", "INR", "CREAT", "SODIUM", "ALB", "PT"):
+        low, high = study.lab.tests[code].plausible
+        comp[code] = comp[code].where(comp[code].between(low, high))
+    comp["HEGRADE"] = comp["HEGRADE"].where(comp["HEGRADE"].isin(HE_GRADES))
+    comp["ASCITES"] = comp["ASCITES"].where(comp["ASCITES"].isin(ASCITES))
+    return comp
+
+
 def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, forms: dict, adsl: pd.DataFrame, study: Study,
                   analysis: Analysis) -> pd.DataFrame:
     """One record per subject, score and scheduled score visit, from same-visit components only; a
@@ -105,7 +122,7 @@ def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, forms: dict, adsl: pd.Da
     comp = pd.DataFrame(index=grid)
     for code in ("BILI", "INR", "CREAT", "SODIUM", "ALB", "PT"):
         comp[code] = _visit_values(adlb, code).reindex(grid)
-    comp = comp.join(_assessments(rs, forms, adsl, study).reindex(grid))
+    comp = _scoreable(comp.join(_assessments(rs, forms, adsl, study).reindex(grid)), study)
     subject = adsl.set_index("USUBJID")
     who = comp.index.get_level_values("USUBJID")
     etio = pd.Series(who.map(subject["MELDETIO"]), index=grid)
