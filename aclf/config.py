@@ -167,6 +167,8 @@ class FormSpec(_Model):
     subject: str = "SUBJID"
     personal: list[str] = []
     values: dict[str, list[str]] = {}                 # allowed values ('' is always allowed)
+    dates: list[str] = []                             # ISO 8601 date(-time) columns
+    partial_dates: list[str] = []                     # ... of which partial dates (YYYY, YYYY-MM) are legal
     ranges: dict[str, tuple[float, float]] = {}       # numeric range (when not empty)
 
     @model_validator(mode="after")
@@ -174,7 +176,8 @@ class FormSpec(_Model):
         missing = [c for c in [*self.key, self.subject] if c not in self.columns]
         if missing:
             raise ValueError(f"key/subject columns {missing} are not in the form's columns")
-        unknown = sorted((set(self.values) | set(self.ranges)) - set(self.columns))
+        unknown = sorted((set(self.values) | set(self.ranges) | set(self.dates) | set(self.partial_dates))
+                         - set(self.columns))
         if unknown:
             raise ValueError(f"value rules name columns {unknown} that the form does not load")
         overlap = set(self.personal) & set(self.columns)

@@ -49,7 +49,7 @@ def adam_blinded(context: dg.AssetExecutionContext, aclf: AclfResource):
     ctx = build_context(study, load_design(), forms, blinded=True)
     sdtm, _ = build_domains(ctx, SDTM_SPEC, load_harmonized_lab(engine))
     analysis = load_analysis()
-    datasets, full = build_adam(sdtm, forms, study, analysis, SPEC)
+    datasets, full = build_adam(sdtm, ctx.forms, study, analysis, SPEC)   # dates made submittable
     violations = check_all(datasets, SPEC)
     folder = adam_folder(aclf.output, AREA, study.study.studyid)
     written = write_package(datasets, SPEC, folder, now_iso(study)) if not any(violations.values()) else {}

@@ -56,6 +56,7 @@ class Dataset(_Model):
     repeating: bool = True
     reference: bool = False
     value_level: str | None = None      # a variable whose values get value-level metadata (LBTESTCD)
+    required_populated: bool = True     # SDTM: a Req value is never null; ADaM: a Req variable is present
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -171,6 +172,7 @@ def load_spec(directory: str | Path | None = None) -> Spec:
     for path in sorted((directory / "datasets").glob("*.yaml")):
         raw = _yaml(path)
         raw["class_"] = raw.pop("class", None)
+        raw.setdefault("required_populated", not str(main.get("standard", "")).startswith("ADaM"))
         try:
             ds = Dataset.model_validate(raw)
         except ValidationError as exc:

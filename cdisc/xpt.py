@@ -224,6 +224,8 @@ def _numeric_values(ds: Dataset, var: Variable, series: pd.Series) -> Iterator[V
 
 
 def _required(ds: Dataset, var: Variable, series: pd.Series) -> Iterator[Violation]:
+    if not ds.required_populated:  # ADaM: Req means the variable is present, not every value
+        return
     empty = [row for row, v in enumerate(series.tolist(), 1) if _missing_number(v)]
     if empty:
         yield _violation(ds, var.name, "required_empty",

@@ -9,6 +9,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from aclf.config import FormSpec, Study
+from aclf.isodate import valid_iso
 
 SUBJID = r"^\d{2}-\d{3,4}$"
 ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?$"
@@ -74,6 +75,10 @@ def form_schema(name: str, spec: FormSpec) -> pa.DataFrameSchema:
         columns[col] = pa.Column(str, pa.Check.isin([*allowed, ""]))
     for col, (low, high) in spec.ranges.items():
         columns[col] = pa.Column(str, in_range(low, high))
+    for col in spec.dates:
+        partial = col in spec.partial_dates
+        columns[col] = pa.Column(str, pa.Check(lambda s, partial=partial: valid_iso(s, partial),
+                                               name="iso8601_partial_date" if partial else "iso8601_date"))
     return pa.DataFrameSchema(columns, unique=spec.key, name=name, coerce=False)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from aclf.config import Study
+from aclf.isodate import valid_iso
 from cdisc.design import Design
 from cdisc.sdtm import events, findings, special, trial_design
 from cdisc.sdtm.common import LINEAGE, Context, reference_dates
@@ -21,7 +22,21 @@ BUILDERS: dict[str, Callable[[Context], pd.DataFrame]] = {
 }
 
 
+def submittable_dates(forms: dict[str, pd.DataFrame], study: Study) -> dict[str, pd.DataFrame]:
+    """The forms with every invalid date blanked: a submission carries only real ISO 8601 dates
+    (each invalid one is a schema finding of its form, for the site to correct)."""
+    out = dict(forms)
+    for name, frame in forms.items():
+        _, spec = study.form(name)
+        cleaned = frame.copy()
+        for col in spec.dates:
+            cleaned[col] = cleaned[col].where(valid_iso(cleaned[col], col in spec.partial_dates), "")
+        out[name] = cleaned
+    return out
+
+
 def build_context(study: Study, design: Design, forms: dict[str, pd.DataFrame], blinded: bool = True) -> Context:
+    forms = submittable_dates(forms, study)
     return Context(study=study, design=design, forms=forms, blinded=blinded,
                    reference=reference_dates(forms, design, blinded))
 

@@ -91,6 +91,8 @@ def visit_labels(study: Study) -> dict[str, str]:
 def visit_numbers(visit: pd.Series, dtc: pd.Series, subjid: pd.Series, ctx: Context) -> pd.Series:
     """VISITNUM of the labelled visit; unscheduled ones numbered x.01 after the visit window their
     date follows (x.02, ... for further unscheduled ones of the same subject and number)."""
+    known = [v.code for v in ctx.study.visits]
+    visit = visit.where(visit.isin(known), ctx.study.unscheduled_visit)   # an unknown code: unscheduled
     first = subjid.map(ctx.reference["first_date"].to_dict())   # a dict: pandas cannot map an empty datetime Series
     pday = (date_part(dtc) - pd.to_datetime(first)).dt.days.astype("Float64")
     _, analysis_num = analysis_visits(pday, ctx.study)

@@ -31,7 +31,7 @@ def build_ec(ctx: Context) -> pd.DataFrame:
         ECDOSU=np.where(inf["VOLUME_ML"] != "", ctx.design.dose_unit, ""),
         ECROUTE=np.where(done, ctx.design.route, ""),
         VISITNUM=visit_numbers(inf["VISIT"], inf["INF_START"], inf["SUBJID"], ctx),
-        VISIT=inf["VISIT"].map(visit_labels(ctx.study)).fillna(""),
+        VISIT=inf["VISIT"].map(visit_labels(ctx.study)).fillna("UNSCHEDULED"),
         EPOCH=epoch(inf["INF_START"], inf["SUBJID"], ctx), ECSTDTC=inf["INF_START"], ECENDTC=inf["INF_END"],
         ECSTDY=study_day(inf["INF_START"], rfstdtc), ECENDY=study_day(inf["INF_END"], rfstdtc))
     return sequence(frame, "EC", ["USUBJID", "VISITNUM", "ECSTDTC"])

@@ -45,7 +45,7 @@ def build_lb(ctx: Context, harmonized: pd.DataFrame) -> pd.DataFrame:
         "LBSTAT": h["lbstat"], "LBREASND": h["lbreasnd"],
         "LBNAM": h["site_id"].map(lambda s: ctx.design.lab_name.format(site=s)),
         "VISITNUM": visit_numbers(visit, h["lbdtc"], h["subjid"], ctx),
-        "VISIT": visit.map(visit_labels(ctx.study)).fillna(""),
+        "VISIT": visit.map(visit_labels(ctx.study)).fillna("UNSCHEDULED"),
         "EPOCH": epoch(h["lbdtc"], h["subjid"], ctx), "LBDTC": h["lbdtc"], "LBDY": study_day(h["lbdtc"], rfstdtc),
         **lineage(h),
     })
@@ -69,7 +69,7 @@ def build_rs(ctx: Context) -> pd.DataFrame:
         "RSTEST": rs["RSTEST"], "RSCAT": rs["RSCAT"], "RSORRES": rs["RSORRES"], "RSSTRESC": rs["RSSTRESC"],
         "RSSTRESN": rs["RSSTRESN"].astype(float),
         "VISITNUM": visit_numbers(rs["VISIT_CODE"], rs["RSDTC"], rs["SUBJID"], ctx),
-        "VISIT": rs["VISIT_CODE"].map(visit_labels(ctx.study)).fillna(""),
+        "VISIT": rs["VISIT_CODE"].map(visit_labels(ctx.study)).fillna("UNSCHEDULED"),
         "EPOCH": epoch(rs["RSDTC"], rs["SUBJID"], ctx), "RSDTC": rs["RSDTC"],
         "RSDY": study_day(rs["RSDTC"], rs["SUBJID"].map(ctx.reference["RFSTDTC"])), **lineage(rs)})
     return sequence(frame, "RS", ["USUBJID", "RSTESTCD", "VISITNUM", "RSDTC"])

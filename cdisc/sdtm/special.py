@@ -75,7 +75,7 @@ def build_sv(ctx: Context) -> pd.DataFrame:
     frame = pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "SV", "USUBJID": ctx.usubjid(visits["SUBJID"]),
         "VISITNUM": visit_numbers(visits["VISIT"], visits["VISIT_DATE"], visits["SUBJID"], ctx),
-        "VISIT": visits["VISIT"].map(visit_labels(ctx.study)).fillna(""),
+        "VISIT": visits["VISIT"].map(visit_labels(ctx.study)).fillna("UNSCHEDULED"),
         "VISITDY": visits["VISIT"].map(planned).astype(float),
         "EPOCH": epoch(visits["VISIT_DATE"], visits["SUBJID"], ctx),
         "SVSTDTC": visits["VISIT_DATE"], "SVENDTC": visits["VISIT_DATE"],

@@ -1,0 +1,21 @@
+"""ISO 8601 dates as the sources write them: which values are real dates (full or partial)."""
+from __future__ import annotations
+
+import pandas as pd
+
+_FULL = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$"
+_PARTIAL = r"^\d{4}(-\d{2})?$"
+
+
+def valid_iso(values: pd.Series, partial: bool = False) -> pd.Series:
+    """True for a calendar-valid YYYY-MM-DD[THH:MM[:SS]] (and YYYY or YYYY-MM when ``partial``) or
+    an empty value; False for anything else (2024-02-30, 1970-13-45, 'unknown')."""
+    text = values.fillna("").astype(str).str.strip()
+    full = text.str.match(_FULL)
+    real_day = pd.to_datetime(text.str[:10].where(full), format="%Y-%m-%d", errors="coerce").notna()
+    clock = pd.to_datetime(text.str[11:16].where(full & (text.str.len() > 10)), format="%H:%M", errors="coerce")
+    ok = full & real_day & (clock.notna() | (text.str.len() <= 10))
+    if partial:
+        months = text.str.extract(r"^\d{4}-(\d{2})$")[0].astype(float)
+        ok |= text.str.match(_PARTIAL) & (months.isna() | months.between(1, 12))
+    return ok | (text == "")
