@@ -19,3 +19,9 @@ def valid_iso(values: pd.Series, partial: bool = False) -> pd.Series:
         months = text.str.extract(r"^\d{4}-(\d{2})$")[0].astype(float)
         ok |= text.str.match(_PARTIAL) & (months.isna() | months.between(1, 12))
     return ok | (text == "")
+
+
+def date_part(values: pd.Series) -> pd.Series:
+    """The date of a full ISO date(-time) as datetime64; NaT for a partial, invalid or empty one."""
+    text = values.fillna("").astype(str)
+    return pd.to_datetime(text.str[:10].where(text.str.len() >= 10), format="%Y-%m-%d", errors="coerce")

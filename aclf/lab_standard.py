@@ -5,6 +5,7 @@ import pandas as pd
 
 from aclf.config import Study
 from aclf.harmonize import harmonize_results
+from aclf.isodate import date_part
 from aclf.visits import analysis_visits, labelled_visitnum, study_days
 
 LINEAGE = ["source", "record_key", "transfer_id", "row_number"]
@@ -15,7 +16,7 @@ def build_harmonized_lab(staged: pd.DataFrame, first_infusion: pd.Series, study:
     out = staged[LINEAGE + ["subjid", "sample_id", "visit_raw", "visit", "test_raw", "lbtestcd", "comment"]].copy()
     out.insert(0, "site_id", out["subjid"].str[:2])
     out["lbdtc"] = staged["collected"]
-    when = pd.to_datetime(staged["collected"].str[:10], format="%Y-%m-%d", errors="coerce")
+    when = date_part(staged["collected"])
     reference = out["subjid"].map(first_infusion.to_dict())   # a dict: pandas cannot map an empty datetime Series
     out["lbdy"], out["pday"] = study_days(when, reference)
     out["avisit"], out["avisitn"] = analysis_visits(out["pday"], study)

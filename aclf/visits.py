@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from aclf.config import Study
+from aclf.isodate import date_part
 
 UNSCHEDULED_STEP = 0.01
 
@@ -20,7 +21,7 @@ def first_infusion_dates(infusion: pd.DataFrame) -> pd.Series:
     if infusion.empty:
         return pd.Series(dtype="datetime64[ns]")
     given = infusion[infusion["DONE"].eq("Y")]
-    start = pd.to_datetime(given["INF_START"].str[:10], format="%Y-%m-%d", errors="coerce")
+    start = date_part(given["INF_START"])
     return start.groupby(given["SUBJID"]).min().dropna()
 
 

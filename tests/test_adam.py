@@ -136,3 +136,15 @@ def test_invalid_components_leave_a_score_missing_instead_of_stopping_the_night(
     meld3 = scores.meld_3(clean["BILI"], clean["INR"], clean["CREAT"], clean["SODIUM"],
                           scores.g_l_to_g_dl(clean["ALB"]), pd.Series([False, False]))
     assert not np.isnan(meld3.iloc[0]) and np.isnan(meld3.iloc[1])
+
+
+def test_sdtm_and_adam_baselines_agree(package):
+    """LBBLFL and ABLFL come from one derivation: where the SDTM baseline has a numeric result, ADaM
+    flags that same record (a censored last value can only be an SDTM baseline: it has no AVAL)."""
+    folder, _ = package
+    lb, _ = pyreadstat.read_xport(str(folder.parents[2] / "tabulations" / "sdtm" / "lb.xpt"))
+    adlb, _ = pyreadstat.read_xport(str(folder / "adlb.xpt"))
+    sdtm = lb[(lb["LBBLFL"] == "Y") & lb["LBSTRESN"].notna()].set_index(["USUBJID", "LBTESTCD"])["LBSEQ"]
+    adam = adlb[adlb["ABLFL"] == "Y"].set_index(["USUBJID", "PARAMCD"])["SRCSEQ"]
+    assert len(sdtm) > 100
+    assert adam.reindex(sdtm.index).tolist() == sdtm.tolist()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from aclf.isodate import date_part
+
 from validation.findings import combine, make_findings
 from validation.inputs import RuleInputs
 
@@ -12,10 +14,6 @@ EMPTY = pd.DataFrame(columns=["SUBJID"])
 
 def _form(inp: RuleInputs, name: str) -> pd.DataFrame:
     return inp.forms.get(name, EMPTY)
-
-
-def _dates(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values.astype(str).str[:10], format="%Y-%m-%d", errors="coerce")
 
 
 def orphans(inp: RuleInputs) -> pd.DataFrame:
@@ -80,7 +78,7 @@ def eligibility(inp: RuleInputs) -> pd.DataFrame:
         pd.Series("no numeric screening bilirubin or INR/prothrombin activity to verify APASL ACLF.",
                   index=randomized))
     if enrol is not None:
-        born, consent = _dates(enrol["BRTHDTC"]), _dates(enrol["CONSENT_DATE"])
+        born, consent = date_part(enrol["BRTHDTC"]), date_part(enrol["CONSENT_DATE"])
         had_birthday = (consent.dt.month > born.dt.month) | ((consent.dt.month == born.dt.month) &
                                                              (consent.dt.day >= born.dt.day))
         age = (consent.dt.year - born.dt.year - (~had_birthday).astype(int)).reindex(randomized)
@@ -106,14 +104,14 @@ def chronology(inp: RuleInputs) -> pd.DataFrame:
     """Infusions, visits and samples after death; samples before consent."""
     outcomes = _form(inp, "outcome_events")
     deaths = outcomes[outcomes["EVENT"] == "DEATH"] if "EVENT" in outcomes else EMPTY
-    death = _dates(deaths.set_index("SUBJID")["EVENT_DATE"]).groupby(level=0).min() if not deaths.empty \
+    death = date_part(deaths.set_index("SUBJID")["EVENT_DATE"]).groupby(level=0).min() if not deaths.empty \
         else pd.Series(dtype="datetime64[ns]")
     parts = []
 
     def after_death(rule, frame, subj, date_col, label, key_cols, what):
         if frame.empty or death.empty:
             return
-        when = _dates(frame[date_col])
+        when = date_part(frame[date_col])
         died = frame[subj].map(death)
         bad = frame[when > died]
         if bad.empty:
@@ -135,9 +133,9 @@ def chronology(inp: RuleInputs) -> pd.DataFrame:
                 lambda b: "Subject " + b["SUBJID"] + ": lab sample " + b["sample_id"])
     enrol = _form(inp, "enrollment")
     if not enrol.empty and not samples.empty:
-        consent = _dates(enrol.set_index("SUBJID")["CONSENT_DATE"])
+        consent = date_part(enrol.set_index("SUBJID")["CONSENT_DATE"])
         consent = consent[~consent.index.duplicated()]
-        drawn = _dates(samples["lbdtc"])
+        drawn = date_part(samples["lbdtc"])
         given = samples["subjid"].map(consent)
         early = samples[drawn < given]
         rows = early.assign(file=inp.file_of(early["transfer_id"]))

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from aclf.config import Study
+from aclf.isodate import date_part
 from aclf.visits import analysis_visits, labelled_visitnum
 from cdisc.design import Design
 
@@ -28,13 +29,6 @@ class Context:
 
     def usubjid(self, subjid: pd.Series) -> pd.Series:
         return self.studyid + "-" + subjid.astype(str)
-
-
-def date_part(dtc: pd.Series) -> pd.Series:
-    """The date of a full ISO date(-time); NaT for partial or empty ones."""
-    text = dtc.fillna("").astype(str)
-    full = text.str.len() >= 10
-    return pd.to_datetime(text.str[:10].where(full), format="%Y-%m-%d", errors="coerce")
 
 
 def study_day(dtc: pd.Series, rfstdtc: pd.Series) -> pd.Series:

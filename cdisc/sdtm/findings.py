@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdisc.sdtm.common import (Context, before_first_dose, epoch, lineage, sequence, study_day, visit_labels,
+from cdisc.adam import derive
+from cdisc.sdtm.common import (Context, epoch, lineage, sequence, study_day, visit_labels,
                                visit_numbers)
 
 RS_TESTS = {  # EDC column -> (RSTESTCD, RSTEST, RSCAT)
@@ -22,12 +23,13 @@ def _ascii(values: pd.Series) -> pd.Series:
 
 def baseline_flag(lab: pd.DataFrame, rfstdtc: pd.Series) -> pd.Series:
     """Y on the last record per subject and test with a result, on or before the first infusion
-    (on the infusion day: before its time, or when either time is missing)."""
-    has_result = (lab["LBORRES"] != "") & (lab["LBSTAT"] != "NOT DONE") & (rfstdtc != "")
-    eligible = has_result & before_first_dose(lab["LBDTC"], rfstdtc)
-    candidates = lab[eligible].sort_values(["USUBJID", "LBTESTCD", "LBDTC", "LBREFID"])
-    last = candidates.groupby(["USUBJID", "LBTESTCD"]).tail(1).index
-    return pd.Series(np.where(lab.index.isin(last), "Y", ""), index=lab.index)
+    (on the infusion day: before its time, or when either time is missing) — the same derivation
+    as ADaM's ABLFL, so the two flags cannot disagree."""
+    frame = lab.assign(_RESULT=np.where((lab["LBORRES"] != "") & (lab["LBSTAT"] != "NOT DONE"), 1.0, np.nan),
+                       _RFSTDTC=rfstdtc.to_numpy())
+    flag = derive.baseline_flag(frame, by=["USUBJID", "LBTESTCD"], order=["LBDTC", "LBREFID"], value="_RESULT",
+                                date="LBDTC", ref_date="_RFSTDTC", time="LBDTC", ref_time="_RFSTDTC")
+    return flag.fillna("")
 
 
 def build_lb(ctx: Context, harmonized: pd.DataFrame) -> pd.DataFrame:
