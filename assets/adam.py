@@ -8,15 +8,15 @@ from aclf.current import forms_in_force
 from aclf.ingest import now_iso
 from assets.resources import AclfResource
 from assets.sdtm import AREA, SPEC as SDTM_SPEC, _key as sdtm_key
-from cdisc.adam_build import build_adam
-from cdisc.analysis import load_analysis
+from cdisc.adam.build import build_adam
+from cdisc.adam.analysis import load_analysis
 from cdisc.design import load_design
 from cdisc.figures import km_plot, trajectory_plot
 from cdisc.package import adam_folder, check_all, write_package
 from cdisc.sdtm.build import build_context, build_domains
 from cdisc.spec import for_area, load_spec
 from aclf.config import DEFAULT_STUDY_DIR
-from validation.persist import load_harmonized_lab
+from aclf.harmonized_lab import load_harmonized_lab
 
 SPEC = for_area(load_spec(DEFAULT_STUDY_DIR / "adam"), AREA)
 DEFINE_CHECK = "define_xml_valid"

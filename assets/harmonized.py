@@ -2,12 +2,12 @@
 import dagster as dg
 
 from aclf.current import form_in_force, lab_in_force
-from aclf.lab_standard import build_harmonized_lab
-from aclf.visits import first_infusion_dates
+from aclf.harmonized_lab import build_harmonized_lab
+from aclf.timing import first_infusion_dates
 from assets.checks import site_rule_table, warn_check
 from assets.ingestion import staged_source
 from assets.resources import AclfResource
-from validation.persist import save_harmonized_lab
+from aclf.harmonized_lab import save_harmonized_lab
 from validation.schemas import failures, harmonized_lab_schema
 
 SCHEMA_CHECK = "harmonized_lab_schema"

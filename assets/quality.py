@@ -6,7 +6,7 @@ import dagster as dg
 from aclf.current import forms_in_force
 from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
-from validation.persist import load_harmonized_lab
+from aclf.harmonized_lab import load_harmonized_lab
 from validation.quality import run_quality
 
 QUALITY_DIR = "quality"

@@ -11,7 +11,8 @@ from cdisc.design import load_design
 from cdisc.package import check_all, sdtm_folder, write_package
 from cdisc.sdtm.build import build_context, build_domains
 from cdisc.spec import load_spec
-from validation.persist import load_harmonized_lab, save_trace
+from aclf.harmonized_lab import load_harmonized_lab
+from cdisc.sdtm.trace import save_trace
 
 SPEC = load_spec()
 AREA = "blinded"

@@ -9,7 +9,8 @@ from assets.resources import AclfResource
 from validation.evaluate import evaluate
 from validation.export import write_findings
 from validation.inputs import read_inputs
-from validation.persist import load_harmonized_lab, save_findings
+from aclf.harmonized_lab import load_harmonized_lab
+from validation.findings import save_findings
 
 FORMS = [name for source in STUDY.sources.values() for name in getattr(source, "forms", {})]
 CHECKS = [dg.AssetCheckSpec(f"rules_{family}", asset="findings", description=f"open findings of the {family} rules")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 
 import pandas as pd
+import sqlalchemy as sa
 
 from aclf.config import Study
+from aclf.store import bulk_insert, finding
 
 COLUMNS = ["finding_id", "rule", "family", "severity", "site_id", "subjid", "visit", "test", "source", "file",
            "row_number", "message"]
@@ -57,3 +59,13 @@ def track(stored: pd.DataFrame, current: pd.DataFrame, now: str) -> pd.DataFrame
     gone.loc[newly_closed, "status"] = "closed"
     gone.loc[newly_closed, "closed_at"] = now
     return pd.concat([seen, gone]).reset_index(names="finding_id")[COLUMNS + STATE]
+
+
+def save_findings(engine: sa.Engine, tonight: pd.DataFrame, now: str) -> pd.DataFrame:
+    """Open, refresh, reopen and close findings against the stored ones; returns them all."""
+    with engine.begin() as conn:
+        stored = pd.read_sql(sa.select(finding), conn)
+        merged = track(stored, tonight, now)
+        conn.execute(finding.delete())
+        bulk_insert(conn, finding, merged.astype({"row_number": "Int64"}), COLUMNS + STATE)
+    return merged

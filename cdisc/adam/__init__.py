@@ -1,1 +1,1 @@
-"""ADaM derivations as small, generic pandas functions (admiral-style; no study fact, no Dagster)."""
+"""ADaM: one module per analysis dataset, built from the SDTM of the same area (``build.py``)."""

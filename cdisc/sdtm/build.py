@@ -8,15 +8,16 @@ import pandas as pd
 from aclf.config import Study
 from aclf.isodate import valid_iso
 from cdisc.design import Design
-from cdisc.sdtm import events, findings, special, trial_design
+from cdisc.sdtm import events, lb, rs, special, trial_design
 from cdisc.sdtm.common import LINEAGE, Context, reference_dates
+from cdisc.sdtm.trace import trace_of
 from cdisc.spec import Spec
 from cdisc.xpt import conform
 
 BUILDERS: dict[str, Callable[[Context], pd.DataFrame]] = {
     "DM": special.build_dm, "SE": special.build_se, "SV": special.build_sv,
     "EC": events.build_ec, "PR": events.build_pr, "AE": events.build_ae, "MH": events.build_mh,
-    "DS": events.build_ds, "RS": findings.build_rs,
+    "DS": events.build_ds, "RS": rs.build_rs,
     "TA": trial_design.build_ta, "TE": trial_design.build_te, "TV": trial_design.build_tv,
     "TI": trial_design.build_ti, "TS": trial_design.build_ts,
 }
@@ -46,15 +47,10 @@ def build_domains(ctx: Context, spec: Spec, harmonized_lab: pd.DataFrame
     """Every dataset of the spec, conformed to it (variable order and types), and the trace of each
     subject-level record (dataset, record number in the file) to its source transfer and row."""
     built = {name: build(ctx) for name, build in BUILDERS.items()}
-    built["LB"] = findings.build_lb(ctx, harmonized_lab)
+    built["LB"] = lb.build_lb(ctx, harmonized_lab)
     missing = sorted(set(spec.datasets) - set(built))
     if missing:
         raise ValueError(f"the spec lists datasets no builder makes: {missing}")
-    trace = pd.concat([_trace(name, frame) for name, frame in built.items() if LINEAGE[0] in frame],
+    trace = pd.concat([trace_of(name, frame) for name, frame in built.items() if LINEAGE[0] in frame],
                       ignore_index=True)
     return {name: conform(built[name], spec.datasets[name]) for name in sorted(spec.datasets)}, trace
-
-
-def _trace(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"dataset": name, "record": range(1, len(frame) + 1), "usubjid": frame["USUBJID"].to_numpy(),
-                         "transfer_id": frame["_TRANSFER"].to_numpy(), "row_number": frame["_ROW"].to_numpy()})

@@ -1,4 +1,4 @@
-"""What every SDTM domain needs: identifiers, --SEQ, --DY, EPOCH, visit names and numbers, and the
+"""What every SDTM domain needs: identifiers, --SEQ, --DY (from ``aclf.timing``), EPOCH, visit names and numbers, and the
 per-subject reference dates (with the blinding rules applied)."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 
 from aclf.config import Study
 from aclf.isodate import date_part
-from aclf.visits import analysis_visits, labelled_visitnum
+from aclf.timing import analysis_visits, before_first_dose, labelled_visitnum, study_day, visit_labels
 from cdisc.design import Design
 
 
@@ -29,22 +29,6 @@ class Context:
 
     def usubjid(self, subjid: pd.Series) -> pd.Series:
         return self.studyid + "-" + subjid.astype(str)
-
-
-def study_day(dtc: pd.Series, rfstdtc: pd.Series) -> pd.Series:
-    """--DY: date minus reference date, plus one on or after it (no day 0); NaN when either is partial."""
-    diff = (date_part(dtc) - date_part(rfstdtc)).dt.days
-    return diff.where(diff < 0, diff + 1).astype(float)
-
-
-def before_first_dose(dtc: pd.Series, rfstdtc: pd.Series) -> pd.Series:
-    """True before the first infusion: earlier date, or the same date earlier in the day; on the
-    same date without both times, before (a sample of the infusion day is drawn pre-dose)."""
-    dtc, rfstdtc = dtc.fillna("").astype(str), rfstdtc.fillna("").astype(str)
-    d, r = date_part(dtc), date_part(rfstdtc)
-    both_times = (dtc.str.len() > 10) & (rfstdtc.str.len() > 10)
-    same_day = d == r
-    return (d < r) | (same_day & (~both_times | (dtc < rfstdtc)))
 
 
 def epoch(dtc: pd.Series, subjid: pd.Series, ctx: Context) -> pd.Series:
@@ -76,10 +60,6 @@ def sequence(frame: pd.DataFrame, prefix: str, keys: list[str]) -> pd.DataFrame:
     frame = frame.sort_values(keys, kind="stable").reset_index(drop=True)
     frame.insert(3, f"{prefix}SEQ", frame.groupby("USUBJID").cumcount().astype(float) + 1)
     return frame
-
-
-def visit_labels(study: Study) -> dict[str, str]:
-    return {**{v.code: v.label for v in study.visits}, study.unscheduled_visit: "UNSCHEDULED"}
 
 
 def visit_numbers(visit: pd.Series, dtc: pd.Series, subjid: pd.Series, ctx: Context) -> pd.Series:

@@ -11,7 +11,7 @@ import yaml
 
 from aclf.config import DEFAULT_STUDY_DIR, ConfigError, LabDialect, load_study
 from aclf.ingest import ingest_source
-from conftest import land, read_table
+from support import land, read_table
 
 SITE06 = """
 source: site06

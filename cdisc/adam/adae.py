@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdisc.adam_adsl import from_sas, sas_date
-from cdisc.analysis import Analysis
+from cdisc.adam.adsl import from_sas, sas_date
+from cdisc.adam.analysis import Analysis
 
 
 def impute_onset(dtc: pd.Series, first_dose: pd.Series) -> tuple[pd.Series, pd.Series]:

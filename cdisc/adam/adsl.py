@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdisc.analysis import Analysis
+from cdisc.adam.analysis import Analysis
 from cdisc.sdtm.common import date_part
 
 SAS_EPOCH = pd.Timestamp("1960-01-01")

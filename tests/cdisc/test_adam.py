@@ -8,14 +8,14 @@ import pytest
 
 from aclf import scores
 from aclf.config import load_study
-from cdisc.adam_adae import build_adae, impute_onset
-from cdisc.adam_adsl import sas_date
-from cdisc.adam_adtte import build_adtte
-from cdisc.adam_bds import build_adlb
-from cdisc.analysis import load_analysis
+from cdisc.adam.adae import build_adae, impute_onset
+from cdisc.adam.adsl import sas_date
+from cdisc.adam.adtte import build_adtte
+from cdisc.adam.bds import build_adlb
+from cdisc.adam.analysis import load_analysis
 from cdisc.define import validate_define
 from cdisc.package import adam_folder
-from conftest import generated_night
+from support import generated_night
 
 ANALYSIS = load_analysis()
 
@@ -124,7 +124,7 @@ def test_the_blinded_adam_package(package):
 def test_invalid_components_leave_a_score_missing_instead_of_stopping_the_night():
     """An HE grade of 5, an unknown ascites code or an implausible albumin are findings; the score of
     that visit is missing (with its reason) and the build goes on."""
-    from cdisc.adam_bds import _scoreable
+    from cdisc.adam.bds import _scoreable
 
     comp = pd.DataFrame({"BILI": [5.0, 5.0], "INR": [2.0, 2.0], "CREAT": [1.0, 1.0], "SODIUM": [135.0, 135.0],
                          "ALB": [30.0, 300.0], "PT": [20.0, 20.0], "HEGRADE": ["1", "5"],

@@ -3,8 +3,8 @@ reference ranges, study days and analysis visits."""
 import pandas as pd
 import pytest
 
-from aclf.harmonize import convert, harmonize_results
-from aclf.visits import analysis_visits, labelled_visitnum, study_days
+from aclf.units import convert, harmonize_results
+from aclf.timing import analysis_visits, labelled_visitnum, study_days
 
 
 def lab(rows):

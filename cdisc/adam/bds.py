@@ -1,5 +1,5 @@
 """BDS datasets: ADLB (lab parameters) and ADSCORE (liver scores at the scheduled visits), built with
-the generic derivations of ``cdisc.adam.derive`` and the scores of ``aclf.scores``."""
+the generic derivations of ``cdisc.derive`` and the scores of ``aclf.scores``."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,16 +7,12 @@ import pandas as pd
 
 from aclf import scores
 from aclf.config import Study
-from cdisc.adam import derive
-from cdisc.adam_adsl import from_sas, sas_date
-from cdisc.analysis import Analysis
-from cdisc.sdtm.common import before_first_dose
+from cdisc import derive
+from cdisc.adam.adsl import from_sas, sas_date
+from cdisc.adam.analysis import Analysis
+from aclf.timing import analysis_visits, before_first_dose, visit_labels
 
 BY = ["USUBJID", "PARAMCD"]
-
-
-def _windows(study: Study) -> list[tuple[str, float, float, float]]:
-    return [(v.label, float(v.visitnum), float(v.window[0]), float(v.window[1])) for v in study.visits]
 
 
 def _timeline(frame: pd.DataFrame, adsl: pd.DataFrame, dtc: str, study: Study) -> pd.DataFrame:
@@ -29,9 +25,9 @@ def _timeline(frame: pd.DataFrame, adsl: pd.DataFrame, dtc: str, study: Study) -
     out["ADT_D"] = derive.analysis_date(out, dtc, prefix="A")["ADT"]
     out["ADY"] = derive.analysis_day(out["ADT_D"], out["TRTSDT_D"]).astype(float)
     protocol_day = (out["ADT_D"] - out["TRTSDT_D"]).dt.days
-    visits = derive.analysis_visit_by_window(protocol_day, _windows(study))
-    out["AVISIT"] = visits["AVISIT"].fillna("")
-    out["AVISITN"] = visits["AVISITN"]
+    code, num = analysis_visits(protocol_day, study)
+    out["AVISIT"] = code.map(visit_labels(study)).fillna("")
+    out["AVISITN"] = num.where(code != study.unscheduled_visit)   # ADaM: an unscheduled record has no AVISITN
     return out
 
 

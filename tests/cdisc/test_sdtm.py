@@ -15,8 +15,8 @@ from cdisc.package import sdtm_folder
 from cdisc.sdtm.build import build_context, build_domains
 from cdisc.sdtm.common import study_day
 from cdisc.spec import load_spec
-from conftest import generated_night
-from validation.persist import load_harmonized_lab
+from support import generated_night
+from aclf.harmonized_lab import load_harmonized_lab
 
 SUBJECT_LEVEL = ["DM", "SE", "SV", "EC", "AE", "MH", "DS", "PR", "LB", "RS"]
 

@@ -1,12 +1,15 @@
-"""The harmonized lab table: staged records with standard results, study days and analysis visits."""
+"""The harmonized lab table: staged records with standard results, study days and analysis visits;
+built here and kept here (the store's ``lab_harmonized`` table)."""
 from __future__ import annotations
 
 import pandas as pd
+import sqlalchemy as sa
 
 from aclf.config import Study
-from aclf.harmonize import harmonize_results
+from aclf.units import harmonize_results
 from aclf.isodate import date_part
-from aclf.visits import analysis_visits, labelled_visitnum, study_days
+from aclf.store import bulk_insert, lab_harmonized
+from aclf.timing import analysis_visits, labelled_visitnum, study_days
 
 LINEAGE = ["source", "record_key", "transfer_id", "row_number"]
 
@@ -22,3 +25,18 @@ def build_harmonized_lab(staged: pd.DataFrame, first_infusion: pd.Series, study:
     out["avisit"], out["avisitn"] = analysis_visits(out["pday"], study)
     out["visitnum"] = labelled_visitnum(out["visit"], out["avisitn"], study)
     return pd.concat([out, harmonize_results(staged, study.lab)], axis=1)
+
+
+def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame) -> None:
+    columns = [c.name for c in lab_harmonized.columns if c.name != "id"]
+    with engine.begin() as conn:
+        conn.execute(lab_harmonized.delete())
+        bulk_insert(conn, lab_harmonized, lab, columns)
+
+
+def load_harmonized_lab(engine: sa.Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        frame = pd.read_sql(sa.select(lab_harmonized).order_by(lab_harmonized.c.id), conn)
+    text = [c.name for c in lab_harmonized.columns if isinstance(c.type, sa.Text)]
+    frame[text] = frame[text].fillna("")
+    return frame.drop(columns="id")

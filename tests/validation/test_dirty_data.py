@@ -3,11 +3,11 @@ end, writes both packages, and reports every mistake as a finding."""
 import dagster as dg
 import pandas as pd
 
-from aclf.cli import deliver_night
+from pipelines.cli import deliver_night
 from aclf.settings import Settings
 from aclf.store import make_engine
 from aclf.synth import generate
-from conftest import store_url, write_manifest
+from support import store_url, write_manifest
 from pipelines.nightly import run_nightly
 
 MISTAKES = {  # file -> (column, first-row value)

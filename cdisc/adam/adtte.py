@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdisc.adam import derive
-from cdisc.adam_adsl import from_sas, sas_date
-from cdisc.analysis import Analysis
+from cdisc import derive
+from cdisc.adam.adsl import from_sas, sas_date
+from cdisc.adam.analysis import Analysis
 
 PARAMS = {"TFS": "Transplant-free survival (days)", "OS": "Overall survival (days)"}
 

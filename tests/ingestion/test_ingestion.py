@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from aclf.archive import archive_path
 from aclf.landing import sha256_of
-from binary_fixtures import write_site03, write_site05
-from conftest import FIXTURES, land, read_table, write_manifest
+from binary_files import write_site03, write_site05
+from support import FIXTURES, land, read_table, write_manifest
 
 SITE01 = (FIXTURES / "SITE01_20250601.csv").read_bytes()
 

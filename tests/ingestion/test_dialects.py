@@ -6,8 +6,8 @@ import pytest
 
 from aclf.lab import read_lab
 from aclf.readers import UnreadableTransfer
-from binary_fixtures import write_site03, write_site05
-from conftest import FIXTURES
+from binary_files import write_site03, write_site05
+from support import FIXTURES
 
 
 def by_key(records: pd.DataFrame) -> dict[str, dict]:

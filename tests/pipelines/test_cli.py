@@ -4,9 +4,9 @@ import shutil
 
 import yaml
 
-from aclf.cli import main
+from pipelines.cli import main
 from aclf.config import DEFAULT_STUDY_DIR
-from conftest import FIXTURES
+from support import FIXTURES
 
 
 def test_run_with_findings_exits_zero_and_writes_the_report(tmp_path, database_url, capsys):

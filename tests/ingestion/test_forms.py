@@ -1,39 +1,7 @@
 """EDC folder and IWRS list: required files, personal columns never read, keys, form audit."""
 import json
 
-from conftest import land, read_table, write_manifest
-
-EDC_FILES = {
-    "enrollment.csv": "SUBJID,SITEID,SCREEN_DATE,CONSENT_DATE,BRTHDTC,SEX,ETHNIC,RACE,ELIGIBLE,SCREEN_FAIL_REASON,"
-                      "PATIENT_NAME,PHONE,ID_CARD_NO\n"
-                      "01-007,01,2024-02-27,2024-02-27,1971-05-04,M,HAN,ASIAN,Y,,欧阳明轩,13912345678,11010519710504231X\n"
-                      "01-008,01,2024-02-28,2024-02-28,1980-01-02,F,HAN,ASIAN,N,TBIL below 5 mg/dL,司马婉清,15887654321,110105198001021234\n"
-                      "1-9,01,2024-02-28,2024-02-28,1980-01-02,F,HAN,ASIAN,N,,诸葛亮平,18611112222,110105198001025678\n",
-    "medical_history.csv": "SUBJID,ETIOLOGY,CIRRHOSIS,ACLF_ONSET_DATE,PRIOR_PLT,PRIOR_CTP\n01-007,HBV,Y,2024-02-20,96,7\n",
-    "clinical_assessment.csv": "SUBJID,VISIT,ASSESS_DATE,HE_GRADE,ASCITES,DIALYSIS_2X_WEEK,AKI,GI_BLEED,INFECTION_UNCONTROLLED\n"
-                               "01-007,WEEK-1,2024-02-27,1,MILD,N,N,N,N\n01-007,WEEK0,2024-03-05,1,MILD,N,N,N,N\n",
-    "infusion.csv": "SUBJID,VISIT,INF_START,INF_END,KIT_NO,VOLUME_ML,DONE,NOT_DONE_REASON\n"
-                    "01-007,WEEK0,2024-03-05T10:00,2024-03-05T10:45,K0131,100,Y,\n",
-    "adverse_events.csv": "SUBJID,AESPID,AETERM,AETERM_EN,AEDECOD,AEBODSYS,AESTDTC,AEENDTC,AESER,AETOXGR,AEREL,AEOUT,AEACN\n"
-                          "01-007,1,发热,Fever,Pyrexia,General disorders and administration site conditions,2024-03,,N,1,"
-                          "POSSIBLY RELATED,RECOVERED/RESOLVED,DOSE NOT CHANGED\n"
-                          "01-007,1,发热,Fever,Pyrexia,General disorders,2024-03,,N,2,NOT RELATED,,\n",
-    "outcome_events.csv": "SUBJID,EVENT,EVENT_DATE,DEATH_CAUSE\n",
-    "end_of_study.csv": "SUBJID,STATUS,END_DATE,LAST_CONTACT_DATE\n",
-    "visits.csv": "SUBJID,VISIT,VISIT_DATE\n01-007,WEEK-1,2024-02-27\n01-007,WEEK0,2024-03-05\n",
-}
-PERSONAL = ["欧阳明轩", "司马婉清", "诸葛亮平", "13912345678", "15887654321", "11010519710504231X"]
-
-
-def land_edc(paths, name, files=EDC_FILES, manifest=True):
-    folder = paths.landing / "edc" / name
-    folder.mkdir(parents=True)
-    for file, text in files.items():
-        (folder / file).write_text(text, encoding="utf-8")
-    if manifest:
-        write_manifest(folder)
-    return folder
-
+from support import EDC_FILES, PERSONAL, land, land_edc, read_table, write_manifest
 
 def test_edc_folder_loads_every_form_without_personal_data(ingest, engine, paths):
     land_edc(paths, "EDC_20250601")

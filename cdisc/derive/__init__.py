@@ -24,6 +24,8 @@ from typing import Callable, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from aclf.timing import day_difference, sdtm_day, window_index
+
 __all__ = [
     "Condition",
     "as_date",
@@ -177,9 +179,7 @@ def analysis_date(
 
 def analysis_day(adt: pd.Series, ref: pd.Series) -> pd.Series:
     """ADY = ADT - reference date, +1 on or after it: the SDTM study-day convention (no day 0)."""
-    diff = (_as_date(adt) - _as_date(ref)).dt.days
-    day = diff.where(diff < 0, diff + 1)
-    return day.astype("Int64").rename("ADY")
+    return sdtm_day(day_difference(_as_date(adt), _as_date(ref))).astype("Int64").rename("ADY")
 
 
 def analysis_visit_by_window(
@@ -192,15 +192,11 @@ def analysis_visit_by_window(
     ``windows`` are (code, visitnum, low, high), bounds inclusive, first match wins; outside every
     window -> ``unscheduled`` with AVISITN missing; a missing day -> both missing."""
     day = pd.to_numeric(day, errors="coerce").astype(float)
-    avisit = pd.Series(None, index=day.index, dtype=object, name="AVISIT")
-    avisitn = pd.Series(np.nan, index=day.index, name="AVISITN")
-    taken = pd.Series(False, index=day.index)
-    for code, visitnum, low, high in windows:
-        hit = day.between(low, high) & ~taken
-        avisit[hit] = code
-        avisitn[hit] = visitnum
-        taken |= hit
-    avisit[day.notna() & ~taken] = unscheduled
+    hit = window_index(day, [(low, high) for _, _, low, high in windows])
+    codes = np.array([code for code, *_ in windows] + [unscheduled], dtype=object)
+    nums = np.array([float(num) for _, num, _, _ in windows] + [np.nan])
+    avisit = pd.Series(np.where(day.notna(), codes[hit], None), index=day.index, dtype=object, name="AVISIT")
+    avisitn = pd.Series(nums[hit], index=day.index, name="AVISITN")
     return pd.DataFrame({"AVISIT": avisit, "AVISITN": avisitn})
 
 

@@ -9,7 +9,7 @@ from aclf.settings import Settings
 from assets.ingestion import RECONCILE, staged_source
 from assets.reporting import run_report
 from assets.resources import AclfResource
-from conftest import FIXTURES, land
+from support import FIXTURES, land
 from pipelines.definitions import build_definitions, defs
 from pipelines.schedules import nightly_ingestion
 from pipelines.sensors import new_transfer_sensor

@@ -1,0 +1,21 @@
+"""The trace of each submitted subject-level record to its source transfer and file row, kept in
+the store's ``sdtm_trace`` table (never in the submission)."""
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from aclf.store import bulk_insert, sdtm_trace
+
+
+def trace_of(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"dataset": name, "record": range(1, len(frame) + 1), "usubjid": frame["USUBJID"].to_numpy(),
+                         "transfer_id": frame["_TRANSFER"].to_numpy(), "row_number": frame["_ROW"].to_numpy()})
+
+
+def save_trace(engine: sa.Engine, area: str, trace: pd.DataFrame) -> None:
+    """Tonight's submitted records of an area and the source transfer and row of each."""
+    with engine.begin() as conn:
+        conn.execute(sdtm_trace.delete().where(sdtm_trace.c.area == area))
+        bulk_insert(conn, sdtm_trace, trace.astype({"transfer_id": "Int64", "row_number": "Int64"}),
+                    ["dataset", "record", "usubjid", "transfer_id", "row_number"], area=area)
