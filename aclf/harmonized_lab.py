@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from aclf.config import Study
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
-from aclf.store import bulk_insert, lab_harmonized
+from aclf.store import bulk_insert, lab_harmonized, lab_harmonized_failure
 from aclf.timing import analysis_visits, labelled_visitnum, study_days
 
 LINEAGE = ["source", "record_key", "transfer_id", "row_number"]
@@ -27,11 +27,19 @@ def build_harmonized_lab(staged: pd.DataFrame, first_infusion: pd.Series, study:
     return pd.concat([out, harmonize_results(staged, study.lab)], axis=1)
 
 
-def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame) -> None:
+FAILURE_COLUMNS = ["column", "check", "failure_case", "index"]
+
+
+def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame, failures: pd.DataFrame) -> None:
+    """Tonight's table and its schema failure cases (``index`` = row position) replace last night's."""
     columns = [c.name for c in lab_harmonized.columns if c.name != "id"]
+    cases = pd.DataFrame({"row_index": failures["index"], "column_name": failures["column"].astype(str),
+                          "check_name": failures["check"].astype(str), "failure_case": failures["failure_case"].astype(str)})
     with engine.begin() as conn:
         conn.execute(lab_harmonized.delete())
-        bulk_insert(conn, lab_harmonized, lab, columns)
+        conn.execute(lab_harmonized_failure.delete())
+        bulk_insert(conn, lab_harmonized, lab.reset_index(drop=True), columns)
+        bulk_insert(conn, lab_harmonized_failure, cases.astype({"row_index": "Int64"}), list(cases.columns))
 
 
 def load_harmonized_lab(engine: sa.Engine) -> pd.DataFrame:
@@ -40,3 +48,11 @@ def load_harmonized_lab(engine: sa.Engine) -> pd.DataFrame:
     text = [c.name for c in lab_harmonized.columns if isinstance(c.type, sa.Text)]
     frame[text] = frame[text].fillna("")
     return frame.drop(columns="id")
+
+
+def load_schema_failures(engine: sa.Engine) -> pd.DataFrame:
+    """The schema failure cases stored with the table, as pandera reported them."""
+    with engine.connect() as conn:
+        stored = pd.read_sql(sa.select(lab_harmonized_failure).order_by(lab_harmonized_failure.c.id), conn)
+    names = {"row_index": "index", "column_name": "column", "check_name": "check"}
+    return stored.rename(columns=names)[FAILURE_COLUMNS]

@@ -41,11 +41,13 @@ def _quality(output: Path | None) -> dict | None:
 
 
 def _packages(output: Path | None) -> dict:
-    """The submission packages written under the output folder: their datasets and define.xml."""
+    """Each area's packages as their status files say: refreshed tonight or not (and why), the
+    datasets of the package in force and when it was written. Keyed by folder under the output."""
     found = {}
-    for define in sorted(output.glob("*/m5/**/define.xml")) if output else []:
-        folder = define.parent
-        found[str(folder.relative_to(output))] = sorted(p.name for p in folder.glob("*.xpt"))
+    for path in sorted(output.glob("*/status/*.json")) if output else []:
+        status = json.loads(path.read_text(encoding="utf-8"))
+        found[status["folder"]] = {k: status[k] for k in ("package", "refreshed", "written_at", "datasets", "reason",
+                                                           "violations")}
     return found
 
 
@@ -125,8 +127,8 @@ def format_summary(report: dict) -> str:
     if quality:
         lines.append(f"data quality: {quality['evaluated']} expectations, {quality['failed']} failed; "
                      f"Data Docs: {quality['data_docs']}")
-    for folder, files in report.get("packages", {}).items():
-        lines.append(f"package: {folder}/ ({len(files)} datasets and define.xml)")
+    for folder, package in report.get("packages", {}).items():
+        lines.append(_package_line(folder, package))
     for figure in report.get("figures", []):
         lines.append(f"figure: {figure}")
     lines.append(f"store: {store['lab_records_in_force']:,} lab records in force "
@@ -149,3 +151,12 @@ def _findings_lines(findings: dict) -> list[str]:
     for rule in rules:
         lines.append(f"  {rule:<26}" + "".join(f"{by_site[s].get(rule, 0) or '.':>9}" for s in sites))
     return lines
+
+
+def _package_line(folder: str, package: dict) -> str:
+    """One package: refreshed tonight, or NOT REFRESHED with the reason and the package in force."""
+    held = f"{len(package['datasets'])} datasets and define.xml"
+    if package["refreshed"]:
+        return f"package: {folder}/ ({held})"
+    in_force = f"in force: {held} of {package['written_at']}" if package["written_at"] else "no package in force"
+    return f"package NOT REFRESHED: {folder}/ ({in_force}); {package['reason']}"

@@ -115,6 +115,15 @@ lab_harmonized = sa.Table(
     sa.Column("row_number", sa.Integer, nullable=False),
 )
 
+lab_harmonized_failure = sa.Table(
+    "lab_harmonized_failure", metadata,   # the harmonized table's schema failures, found once a night
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("row_index", sa.Integer),   # position in lab_harmonized (id order); NULL: a whole-column case
+    sa.Column("column_name", sa.Text),
+    sa.Column("check_name", sa.Text),
+    sa.Column("failure_case", sa.Text),
+)
+
 finding = sa.Table(
     "finding", metadata,
     sa.Column("finding_id", sa.String(16), primary_key=True),   # stable: the same problem, the same id

@@ -2,31 +2,30 @@
 import dagster as dg
 
 from aclf.current import form_in_force, lab_in_force
-from aclf.harmonized_lab import build_harmonized_lab
+from aclf.harmonized_lab import build_harmonized_lab, save_harmonized_lab
 from aclf.timing import first_infusion_dates
 from assets.checks import site_rule_table, warn_check
-from assets.ingestion import staged_source
+from assets.ingestion import STAGED_SOURCE
 from assets.resources import AclfResource
-from aclf.harmonized_lab import save_harmonized_lab
 from validation.schemas import failures, harmonized_lab_schema
 
 SCHEMA_CHECK = "harmonized_lab_schema"
 
 
-@dg.asset(deps=[staged_source], group_name="harmonized", kinds={"pandas", "sql"},
+@dg.asset(deps=[STAGED_SOURCE], group_name="harmonized", kinds={"pandas", "sql"},
           automation_condition=dg.AutomationCondition.eager(),
           check_specs=[dg.AssetCheckSpec(SCHEMA_CHECK, asset="harmonized_lab",
                                          description="pandera: types, allowed values, keys, plausibility")])
 def harmonized_lab(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     """Every lab record in force with LBTESTCD/LBTEST, CDISC units, results in protocol units (the
     original kept), not-done reasons, reference ranges in both units, study days and analysis
-    visits by window; written to the store's ``lab_harmonized`` table."""
+    visits by window; written to the store's ``lab_harmonized`` table with its schema failures."""
     study, engine = aclf.study(), aclf.engine()
     source, spec = study.form("infusion")
     infusion = form_in_force(engine, source, "infusion", spec.columns)
     lab = build_harmonized_lab(lab_in_force(engine), first_infusion_dates(infusion), study)
-    save_harmonized_lab(engine, lab)
-    cases = failures(harmonized_lab_schema(study), lab)
+    cases = failures(harmonized_lab_schema(study), lab)   # once a night: findings reuse them from the store
+    save_harmonized_lab(engine, lab, cases)
     failing = lab.loc[cases["index"].dropna().astype(int).unique()] if not cases.empty else lab.iloc[0:0]
     failing = failing.assign(rule=cases.drop_duplicates("index").set_index("index")["check"]
                              .reindex(failing.index).astype(str)) if not failing.empty else failing

@@ -2,12 +2,13 @@
 
 import dagster as dg
 
+from aclf.config import Study
 from aclf.ingest import ingest_source
 from aclf.registry import TransferOutcome
-from assets.partitions import source_partitions
 from assets.resources import AclfResource
 
 RECONCILE = "rows_reconcile"
+STAGED_SOURCE = dg.AssetKey("staged_source")
 
 
 def _table(outcomes: list[TransferOutcome]) -> str:
@@ -20,17 +21,32 @@ def _table(outcomes: list[TransferOutcome]) -> str:
     return "\n".join(lines)
 
 
-@dg.asset(
-    partitions_def=source_partitions,
-    group_name="ingestion",
-    kinds={"python", "sql"},
-    check_specs=[dg.AssetCheckSpec(RECONCILE, asset="staged_source",
-                                   description="rows read = rows loaded + rows quarantined, per transfer")],
-)
-def staged_source(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
-    """The source's newest complete transfer, archived, read with its dialect and put in force in the
-    staging store with lineage, quarantine and audit trail; older, in-flight and rejected transfers
-    are registered and leave the snapshot in force untouched."""
+def source_partitions(study: Study) -> dg.StaticPartitionsDefinition:
+    """Onboarding a source in the configuration adds a partition."""
+    return dg.StaticPartitionsDefinition(study.source_names)
+
+
+def staged_source_asset(study: Study) -> dg.AssetsDefinition:
+    """The ingestion asset, partitioned by the study's sources."""
+
+    @dg.asset(
+        name=STAGED_SOURCE.path[-1],
+        partitions_def=source_partitions(study),
+        group_name="ingestion",
+        kinds={"python", "sql"},
+        check_specs=[dg.AssetCheckSpec(RECONCILE, asset=STAGED_SOURCE,
+                                       description="rows read = rows loaded + rows quarantined, per transfer")],
+    )
+    def staged_source(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
+        """The source's newest complete transfer, archived, read with its dialect and put in force in the
+        staging store with lineage, quarantine and audit trail; older, in-flight and rejected transfers
+        are registered and leave the snapshot in force untouched."""
+        return ingest_partition(context, aclf)
+
+    return staged_source
+
+
+def ingest_partition(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     source = context.partition_key
     outcomes = ingest_source(aclf.engine(), aclf.study(), source, aclf.paths())
     for o in outcomes:

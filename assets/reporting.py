@@ -1,21 +1,27 @@
-"""Study-wide run report, downstream of every source's ingestion (the store is the hand-off)."""
+"""Study-wide run report, downstream of every layer: what tonight's run did, read from the store and
+the packages' status files."""
 
 import dagster as dg
 
 from aclf.ingest import now_iso
 from aclf.report import build_report, format_summary, write_report
-from assets.quality import quality_docs
-from assets.adam import SPEC as ADAM_SPEC, _key as adam_key
-from assets.sdtm import SPEC, _key
-from assets.validation import findings
 from assets.resources import AclfResource
 
 
-@dg.asset(deps=[findings, quality_docs, *[_key(name) for name in SPEC.datasets],
-                *[adam_key(name) for name in ADAM_SPEC.datasets]], group_name="reporting", kinds={"json"},
-          automation_condition=dg.AutomationCondition.eager())
-def run_report(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
-    """``<output>/run_report.json``: every transfer with status and reconciled counts, and totals."""
+def run_report_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """The run report, after the findings, the quality suites and every package asset."""
+
+    @dg.asset(deps=upstream, group_name="reporting", kinds={"json"},
+              automation_condition=dg.AutomationCondition.eager())
+    def run_report(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
+        """``<output>/run_report.json``: every transfer with status and reconciled counts, totals, and
+        whether each package was refreshed tonight."""
+        return report(context, aclf)
+
+    return run_report
+
+
+def report(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     report = build_report(aclf.engine(), now_iso(aclf.study()), aclf.output)
     path = write_report(report, aclf.output)
     totals = report["totals"]

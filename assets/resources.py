@@ -1,15 +1,16 @@
-"""The Dagster resource that hands the core its settings, study configuration and database."""
+"""The Dagster resource that hands the core its settings, configuration and database."""
 
 from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 
-from aclf.config import Study, load_study
+from aclf.config import Study
 from aclf.ingest import Paths
 from aclf.settings import Settings
 from aclf.store import make_engine
-
+from assets.configuration import Configuration, load_configuration
+from cdisc.area import Area, AreaFolders
 
 _ENGINES: dict[str, sa.Engine] = {}
 
@@ -29,7 +30,8 @@ def dispose_engines() -> None:
 
 
 class AclfResource(dg.ConfigurableResource):
-    """Paths and database URL of a deployment (see aclf.settings for the ACLF_* variables)."""
+    """Paths, database URL and study folder of a deployment (see aclf.settings for the ACLF_*
+    variables); the study folder is read once and handed out as one validated configuration."""
 
     landing_dir: str
     output_dir: str
@@ -43,8 +45,11 @@ class AclfResource(dg.ConfigurableResource):
                    archive_dir=str(settings.archive), database_url=settings.database_url,
                    study_dir=str(settings.study_dir))
 
+    def config(self) -> Configuration:
+        return load_configuration(self.study_dir)
+
     def study(self) -> Study:
-        return load_study(self.study_dir)
+        return self.config().study
 
     def engine(self) -> sa.Engine:
         return _engine(self.database_url)
@@ -55,3 +60,7 @@ class AclfResource(dg.ConfigurableResource):
     @property
     def output(self) -> Path:
         return Path(self.output_dir)
+
+    def folders(self, area: Area) -> AreaFolders:
+        """Where an area's packages, figures and hand-off live (``<output>/<area>``)."""
+        return AreaFolders(root=self.output / area.name, studyid=self.study().study.studyid)

@@ -1,39 +1,49 @@
 """Findings: every rule family and form schema each night, tracked by stable id, exported per site."""
 import dagster as dg
 
+from aclf.config import Study
 from aclf.ingest import now_iso
 from assets.checks import site_rule_table, warn_check
 from assets.harmonized import harmonized_lab
-from assets.partitions import STUDY
 from assets.resources import AclfResource
 from validation.evaluate import evaluate
 from validation.export import write_findings
-from validation.inputs import read_inputs
-from aclf.harmonized_lab import load_harmonized_lab
 from validation.findings import save_findings
-
-FORMS = [name for source in STUDY.sources.values() for name in getattr(source, "forms", {})]
-CHECKS = [dg.AssetCheckSpec(f"rules_{family}", asset="findings", description=f"open findings of the {family} rules")
-          for family in STUDY.families] + \
-         [dg.AssetCheckSpec(f"schema_{form}", asset="findings", description=f"pandera schema of the {form} form")
-          for form in FORMS]
+from validation.inputs import read_inputs
 
 
-@dg.asset(deps=[harmonized_lab], group_name="validation", kinds={"pandas", "excel"},
-          automation_condition=dg.AutomationCondition.eager(), check_specs=CHECKS)
-def findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
-    """Tonight's data findings (ingestion, identity, units, results, visits, eligibility, chronology,
-    schemas), merged with the stored ones by stable id: new ones open, fixed ones close. Writes
-    ``findings/findings.csv`` and each site's open findings as ``findings/siteNN_queries.xlsx``."""
+def form_names(study: Study) -> list[str]:
+    return [name for source in study.sources.values() for name in getattr(source, "forms", {})]
+
+
+def findings_asset(study: Study) -> dg.AssetsDefinition:
+    """The findings asset with one check per rule family and per form schema of the study."""
+    checks = [dg.AssetCheckSpec(f"rules_{family}", asset="findings", description=f"open findings of the {family} rules")
+              for family in study.families] + \
+             [dg.AssetCheckSpec(f"schema_{form}", asset="findings", description=f"pandera schema of the {form} form")
+              for form in form_names(study)]
+
+    @dg.asset(deps=[harmonized_lab], group_name="validation", kinds={"pandas", "excel"},
+              automation_condition=dg.AutomationCondition.eager(), check_specs=checks)
+    def findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
+        """Tonight's data findings (ingestion, identity, units, results, visits, eligibility, chronology,
+        schemas), merged with the stored ones by stable id: new ones open, fixed ones close. Writes
+        ``findings/findings.csv`` and each site's open findings as ``findings/siteNN_queries.xlsx``."""
+        return track_findings(context, aclf)
+
+    return findings
+
+
+def track_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     study, engine = aclf.study(), aclf.engine()
-    evaluation = evaluate(read_inputs(engine, study, load_harmonized_lab(engine)))
+    evaluation = evaluate(read_inputs(engine, study))
     tracked = save_findings(engine, evaluation.findings, now_iso(study))
     written = write_findings(tracked, aclf.output, study.site_ids)
     open_ = tracked[tracked["status"] == "open"]
     results = [warn_check(f"rules_{family}", open_[open_["family"] == family],
                           site_rule_table(open_[open_["family"] == family]))
                for family in study.families]
-    for form in FORMS:
+    for form in form_names(study):
         cases = evaluation.schemas.get(form)
         failing = open_[(open_["rule"] == "schema_violation") & open_["message"].str.startswith(f"{form}:")]
         results.append(warn_check(f"schema_{form}", failing, site_rule_table(failing),

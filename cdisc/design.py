@@ -49,6 +49,22 @@ class Criterion(_Model):
     text: str
 
 
+class Epochs(_Model):
+    screening: str
+    treatment_1: str
+    follow_up: str
+
+
+class Assessment(_Model):
+    """An EDC clinical assessment column classified in RS."""
+
+    column: str
+    testcd: str
+    test: str
+    cat: str
+    numeric: bool = False
+
+
 class Design(_Model):
     blinding: Blinding
     screen_failure: dict[str, str]
@@ -58,6 +74,8 @@ class Design(_Model):
     route: str
     dose_unit: str
     treatment_1_days: int
+    epochs: Epochs
+    assessments: list[Assessment]
     elements: list[Element]
     arms: list[Arm]
     branches: dict[str, str]

@@ -1,8 +1,11 @@
-"""The submission layout: ``<output>/<area>/m5/datasets/nct05985863/tabulations/sdtm/`` and
-``.../analysis/adam/datasets/``, each holding the lower-case .xpt files, define.xml and its HTML view.
-Stale files of an earlier night are removed."""
+"""The submission layout of an area and its writing: every dataset as XPT v5 and define.xml, written
+into a fresh folder and swapped in whole, so a kill or a full disk never leaves half a package; and
+the package's status (refreshed tonight, or why not) for the run report."""
 from __future__ import annotations
 
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -11,31 +14,101 @@ from cdisc.define import build_define, validate_define, write_define
 from cdisc.spec import Spec
 from cdisc.xpt import Violation, check_dataset, write_xpt
 
-
-def sdtm_folder(output: Path, area: str, studyid: str) -> Path:
-    return output / area / "m5" / "datasets" / studyid.lower() / "tabulations" / "sdtm"
-
-
-def adam_folder(output: Path, area: str, studyid: str) -> Path:
-    return output / area / "m5" / "datasets" / studyid.lower() / "analysis" / "adam" / "datasets"
+SHOWN_VIOLATIONS = 20
 
 
 def check_all(datasets: dict[str, pd.DataFrame], spec: Spec) -> dict[str, list[Violation]]:
     return {name: check_dataset(frame, spec.datasets[name]) for name, frame in datasets.items()}
 
 
+def swap_in(fresh: Path, folder: Path) -> None:
+    """Replace ``folder`` by the complete ``fresh`` one. The old folder is renamed aside first and
+    removed last; ``recover`` puts it back if a crash came between the two renames."""
+    old = folder.with_name(f".{folder.name}.old")
+    recover(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    fresh.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover(folder: Path) -> None:
+    """After a crash between the renames of ``swap_in``: the set-aside folder is the one in force."""
+    old = folder.with_name(f".{folder.name}.old")
+    if old.exists() and not folder.exists():
+        old.rename(folder)
+
+
+def fresh_folder(folder: Path) -> Path:
+    """An empty sibling of ``folder`` to write a new version into."""
+    fresh = folder.with_name(f".{folder.name}.new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    return fresh
+
+
 def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, created: str,
                   value_level: dict | None = None) -> dict[str, Path]:
-    """Write every dataset and define.xml (XSD-valid, or this raises); returns the paths written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in list(folder.glob("*.xpt")) + list(folder.glob("define.*")):
-        stale.unlink()
-    paths = {name: write_xpt(frame, spec.datasets[name], folder / f"{name.lower()}.xpt")
-             for name, frame in datasets.items()}
+    """Write every dataset and define.xml (XSD-valid, or this raises) and swap the package in;
+    returns the paths written. Files of an earlier night that the spec no longer has are gone."""
+    fresh = fresh_folder(folder)
+    for name, frame in datasets.items():
+        write_xpt(frame, spec.datasets[name], fresh / f"{name.lower()}.xpt")
     tree = build_define(spec, datasets, value_level=value_level, created=created,
                         file_oid=f"DEFINE.{spec.study_name}.{spec.standard}")
     errors = validate_define(tree)
     if errors:
+        shutil.rmtree(fresh, ignore_errors=True)
         raise ValueError("define.xml does not validate against the Define-XML 2.1 schema:\n" + "\n".join(errors))
-    paths["define"] = write_define(tree, folder)
-    return paths
+    write_define(tree, fresh)
+    swap_in(fresh, folder)
+    return {**{name: folder / f"{name.lower()}.xpt" for name in datasets}, "define": folder / "define.xml"}
+
+
+@dataclass
+class PackageStatus:
+    """Whether a package was refreshed by tonight's run, and if not, why (which dataset, rule, row)."""
+
+    package: str                       # "sdtm" | "adam"
+    folder: str                        # relative to the output root
+    refreshed: bool
+    checked_at: str                    # when tonight's run decided
+    written_at: str | None             # when the package in force was written (None: never)
+    datasets: list[str] = field(default_factory=list)
+    reason: str = ""
+    violations: list[dict] = field(default_factory=list)
+
+
+def violations_status(violations: dict[str, list[Violation]]) -> tuple[str, list[dict]]:
+    """A one-line reason and the first violations, for a package the spec check refused."""
+    found = [v for vs in violations.values() for v in vs]
+    bad = sorted({v.dataset for v in found})
+    reason = f"spec check failed: {len(found)} violation(s) in {', '.join(bad)}; the package of an earlier night stays"
+    return reason, [{"dataset": v.dataset, "variable": v.variable, "rule": v.rule, "message": v.message}
+                    for v in found[:SHOWN_VIOLATIONS]]
+
+
+def status_path(area_root: Path, package: str) -> Path:
+    return area_root / "status" / f"{package}.json"
+
+
+def read_status(area_root: Path, package: str) -> PackageStatus | None:
+    path = status_path(area_root, package)
+    return PackageStatus(**json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
+
+
+def write_status(area_root: Path, status: PackageStatus) -> Path:
+    path = status_path(area_root, status.package)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(status), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def refused(area_root: Path, package: str, folder: str, checked_at: str, reason: str,
+            violations: list[dict] | None = None) -> PackageStatus:
+    """The status of a package not refreshed tonight: the one in force (if any) stays, with its date."""
+    before = read_status(area_root, package)
+    return PackageStatus(package=package, folder=folder, refreshed=False, checked_at=checked_at,
+                         written_at=before.written_at if before else None,
+                         datasets=before.datasets if before else [], reason=reason, violations=violations or [])

@@ -6,7 +6,7 @@ failed, 2 for a usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -38,39 +38,21 @@ def _print_locations(settings) -> None:
 
 
 def run_once(settings, show_locations: bool = True) -> int:
-    """Run the nightly job in process, write the run report, print the reconciliation summary."""
-    from aclf.ingest import now_iso
-    from aclf.report import build_report, format_summary
-    from aclf.store import make_engine
+    """Run the nightly job in process and print the reconciliation summary of the run report it wrote."""
+    from aclf.report import REPORT_NAME, format_summary
     from pipelines.nightly import run_nightly
 
-    study = load_study(settings.study_dir)
+    load_study(settings.study_dir)          # a broken configuration: exit 2 before any work
     result = run_nightly(settings, log_level="WARNING")
     if not result.success:
-        print(f"PIPELINE FAILED: {', '.join(result.failures)} (see the run logs above); "
-              f"the store keeps its previous state", file=sys.stderr)
+        print(f"PIPELINE FAILED: {', '.join(result.failures)} (see the run logs above); what was loaded "
+              f"before the failure stays in the store, and the run report says which packages are not "
+              f"refreshed", file=sys.stderr)
         return 1
-    report = build_report(make_engine(settings.database_url), now_iso(study), settings.output)
-    print(format_summary(report))
+    print(format_summary(json.loads((settings.output / REPORT_NAME).read_text(encoding="utf-8"))))
     if show_locations:
         _print_locations(settings)
     return 0
-
-
-def _use_study(study: Path | None) -> None:
-    """The source partitions are read from the configuration at import: point it there first."""
-    if study:
-        os.environ["ACLF_STUDY_DIR"] = str(Path(study).resolve())
-
-
-def _run(args) -> int:
-    from aclf.settings import Settings
-
-    _use_study(args.study)
-
-    settings = Settings.resolve(landing=args.landing, output=args.output, archive=args.archive,
-                                database_url=args.database_url, study_dir=args.study)
-    return run_once(settings)
 
 
 def deliver_night(incoming: Path, landing: Path, night: str) -> list[str]:
@@ -92,7 +74,6 @@ def _demo(args) -> int:
     from aclf.settings import Settings
     from aclf.synth import generate
 
-    _use_study(args.study)
     root = Path(args.dir).resolve()
     if root.exists():
         shutil.rmtree(root)

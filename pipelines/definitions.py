@@ -1,33 +1,44 @@
-"""The Dagster code location: ``dagster dev -w workspace.yaml`` loads these definitions."""
+"""The Dagster code location: ``dagster dev -w workspace.yaml`` loads ``defs``, built lazily from a
+deployment's settings (ACLF_* variables) so that nothing reads the study configuration at import."""
 from __future__ import annotations
 
 import dagster as dg
 
 from aclf.settings import Settings
-from assets.adam import adam_blinded
+from assets.configuration import Configuration, load_configuration
 from assets.harmonized import harmonized_lab
-from assets.ingestion import staged_source
+from assets.ingestion import staged_source_asset
 from assets.quality import quality_docs
-from assets.reporting import run_report
-from assets.sdtm import sdtm_blinded
-from assets.validation import findings
+from assets.reporting import run_report_asset
+from assets.area import area_assets
 from assets.resources import AclfResource
+from assets.validation import findings_asset
+from cdisc.area import BLINDED
 from pipelines.jobs import ingestion_job, study_job
-from pipelines.schedules import nightly_ingestion
+from pipelines.schedules import nightly_schedule
 from pipelines.sensors import new_transfer_sensor
 
-ASSETS = [staged_source, harmonized_lab, findings, quality_docs, sdtm_blinded, adam_blinded, run_report]
+
+def build_assets(config: Configuration) -> list[dg.AssetsDefinition]:
+    """Ingestion (partitioned by source), harmonization, validation, the blinded area, the report."""
+    layers = [harmonized_lab, findings_asset(config.study), quality_docs, *area_assets(BLINDED, config)]
+    upstream = [key for layer in layers for key in layer.keys]
+    return [staged_source_asset(config.study), *layers, run_report_asset(upstream)]
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Definitions wired to a deployment's settings (ACLF_* variables by default)."""
+    settings = settings or Settings.resolve()
+    config = load_configuration(settings.study_dir)
     return dg.Definitions(
-        assets=ASSETS,
+        assets=build_assets(config),
         jobs=[ingestion_job, study_job],
-        schedules=[nightly_ingestion],
+        schedules=[nightly_schedule(config.study)],
         sensors=[new_transfer_sensor],
-        resources={"aclf": AclfResource.from_settings(settings or Settings.resolve())},
+        resources={"aclf": AclfResource.from_settings(settings)},
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

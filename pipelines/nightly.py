@@ -1,47 +1,67 @@
-"""The whole nightly job, once, in process: every source partition, then the study layers.
-
-Used by the CLI and the tests; runs the real Dagster assets (``dagster.materialize``).
+"""The whole nightly job, once, in process: every source partition, then the study layers, then the
+run report. Used by the CLI and the tests; runs the real Dagster assets (``dagster.materialize``).
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 
 from aclf.settings import Settings
-from assets.partitions import source_partitions
+from assets.configuration import load_configuration
 from assets.resources import AclfResource
-from assets.ingestion import staged_source
-from pipelines.definitions import ASSETS
+from pipelines.definitions import build_assets
 
 
 @dataclass
 class NightlyResult:
     success: bool
     failures: list[str]
+    blocked: list[str] = field(default_factory=list)   # checks that kept a package from being built on
+
+
+def _blocked_checks(result: dg.ExecuteInProcessResult) -> tuple[list[str], bool]:
+    """(the blocking checks that failed, whether anything else failed): a package refused by its spec
+    check is a data problem the run report explains, not a failure of the pipeline."""
+    checks, other = [], False
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed and evaluation.blocking:
+                checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+        elif event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            if not error or "DagsterAssetCheckFailedError" not in error.cls_name:
+                other = True
+    return checks, other
 
 
 def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None,
                 log_level: str = "INFO") -> NightlyResult:
-    """Materialize ingestion for each source, then everything downstream; collect failures.
+    """Materialize ingestion for each source, then everything downstream, then the run report
+    (also after a failure, so that it says which package was not refreshed); collect failures.
 
     Runs go to the instance of $DAGSTER_HOME when set (so ``dagster dev`` shows them), else to an
     ephemeral one; ``log_level`` is the console log level of the runs."""
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    config = load_configuration(settings.study_dir)
+    staged, *layers, report = build_assets(config)
     resources = {"aclf": AclfResource.from_settings(settings)}
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    failures = []
-    for source in source_partitions.get_partition_keys():
-        result = dg.materialize([staged_source], partition_key=source, resources=resources, run_config=run_config,
-                                instance=instance, raise_on_error=False, tags={"aclf/trigger": "cli"})
-        if not result.success:
-            failures.append(f"ingestion of {source}")
-    downstream = [a for a in ASSETS if a is not staged_source]
-    result = dg.materialize(downstream, resources=resources, run_config=run_config, instance=instance,
-                            raise_on_error=False,
-                            tags={"aclf/trigger": "cli"})
-    if not result.success:
+    tags = {"aclf/trigger": "cli"}
+
+    def materialize(assets, **kwargs) -> dg.ExecuteInProcessResult:
+        return dg.materialize(assets, resources=resources, run_config=run_config, instance=instance,
+                              raise_on_error=False, tags=tags, **kwargs)
+
+    failures = [f"ingestion of {source}" for source in config.study.source_names
+                if not materialize([staged], partition_key=source).success]
+    result = materialize(layers)
+    blocked, other = _blocked_checks(result) if not result.success else ([], False)
+    if other or (not result.success and not blocked):
         failures.append("study layers")
-    return NightlyResult(success=not failures, failures=failures)
+    if not materialize([report]).success:
+        failures.append("run report")
+    return NightlyResult(success=not failures, failures=failures, blocked=blocked)

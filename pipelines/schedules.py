@@ -2,17 +2,23 @@
 
 import dagster as dg
 
-from assets.partitions import STUDY, source_partitions
+from aclf.config import Study
 from pipelines.jobs import ingestion_job
 
 NIGHTLY_CRON = "0 2 * * *"
 
 
-@dg.schedule(job=ingestion_job, cron_schedule=NIGHTLY_CRON, execution_timezone=STUDY.study.timezone,
-             default_status=dg.DefaultScheduleStatus.RUNNING)
-def nightly_ingestion(context: dg.ScheduleEvaluationContext):
-    """One ingestion run per source at 02:00 China Standard Time; the study layers follow by their
-    automation condition once the sources are in."""
-    night = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return [dg.RunRequest(run_key=f"{night}/{source}", partition_key=source, tags={"aclf/night": night})
-            for source in source_partitions.get_partition_keys()]
+def nightly_schedule(study: Study) -> dg.ScheduleDefinition:
+    """One ingestion run per configured source at 02:00 in the study's time zone."""
+    sources = list(study.source_names)
+
+    @dg.schedule(job=ingestion_job, cron_schedule=NIGHTLY_CRON, execution_timezone=study.study.timezone,
+                 default_status=dg.DefaultScheduleStatus.RUNNING)
+    def nightly_ingestion(context: dg.ScheduleEvaluationContext):
+        """One ingestion run per source at 02:00 China Standard Time; the study layers follow by their
+        automation condition once the sources are in."""
+        night = context.scheduled_execution_time.strftime("%Y-%m-%d")
+        return [dg.RunRequest(run_key=f"{night}/{source}", partition_key=source, tags={"aclf/night": night})
+                for source in sources]
+
+    return nightly_ingestion

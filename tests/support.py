@@ -20,6 +20,18 @@ from aclf.ingest import Paths
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def asset_named(name: str, study_dir: Path | None = None):
+    """The assets definition (built from a study folder, the repo's by default) holding asset ``name``."""
+    from aclf.config import DEFAULT_STUDY_DIR
+    from assets.configuration import load_configuration
+    from pipelines.definitions import build_assets
+
+    for definition in build_assets(load_configuration(study_dir or DEFAULT_STUDY_DIR)):
+        if any(key.to_user_string() == name for key in definition.keys) or definition.node_def.name == name:
+            return definition
+    raise KeyError(name)
+
+
 @contextlib.contextmanager
 def store_url(directory: Path):
     """A fresh store: a SQLite file in ``directory``, or a new schema of ACLF_TEST_DATABASE_URL."""

@@ -42,7 +42,8 @@ def _schema_findings(inp: RuleInputs, table: str, frame: pd.DataFrame, cases: pd
 
 def evaluate(inp: RuleInputs) -> Evaluation:
     """All findings of the night (each rule family, then schema violations) and the schema results."""
-    schemas = {"harmonized_lab": failures(harmonized_lab_schema(inp.study), inp.lab)}
+    lab_cases = inp.lab_failures if inp.lab_failures is not None else failures(harmonized_lab_schema(inp.study), inp.lab)
+    schemas = {"harmonized_lab": lab_cases}
     parts = [rule(inp) for rule in RULES]
     parts.append(_schema_findings(inp, "harmonized_lab", inp.lab, schemas["harmonized_lab"], ["record_key"],
                                   "subjid"))

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from aclf import current
 from aclf.config import Study
+from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
 
 
 @dataclass
@@ -19,13 +20,15 @@ class RuleInputs:
     quarantine: pd.DataFrame                   # quarantined rows of the transfers in force
     vanished: pd.DataFrame                     # records a later snapshot no longer holds
     staged_lab: pd.DataFrame = field(default_factory=pd.DataFrame)
+    lab_failures: pd.DataFrame | None = None   # the lab table's schema failures, when already found
 
     def file_of(self, transfer_ids: pd.Series) -> pd.Series:
         names = self.transfers.set_index("id")["name"] if not self.transfers.empty else pd.Series(dtype=str)
         return transfer_ids.map(names).fillna("")
 
 
-def read_inputs(engine: sa.Engine, study: Study, lab: pd.DataFrame) -> RuleInputs:
-    return RuleInputs(study=study, lab=lab, forms=current.forms_in_force(engine, study),
-                      transfers=current.transfers(engine), quarantine=current.quarantine_in_force(engine),
-                      vanished=current.vanished_records(engine))
+def read_inputs(engine: sa.Engine, study: Study) -> RuleInputs:
+    """The harmonized table with the schema failures found when it was built, and the rest in force."""
+    return RuleInputs(study=study, lab=load_harmonized_lab(engine), lab_failures=load_schema_failures(engine),
+                      forms=current.forms_in_force(engine, study), transfers=current.transfers(engine),
+                      quarantine=current.quarantine_in_force(engine), vanished=current.vanished_records(engine))

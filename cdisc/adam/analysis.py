@@ -8,8 +8,45 @@ from pydantic import BaseModel, ConfigDict
 from aclf.config import DEFAULT_STUDY_DIR, load_model
 
 
-class Analysis(BaseModel):
+class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Graded(_Model):
+    """A clinical classification used by a score: its RS test code and the values a score accepts."""
+
+    testcd: str
+    valid: list[str]
+
+
+class Dialysis(_Model):
+    form: str
+    column: str
+    given: str                          # the value meaning "dialysed twice in the prior week"
+
+
+class Scores(_Model):
+    parameters: dict[str, str]          # PARAMCD -> PARAM
+    lab: dict[str, str]                 # component -> ADLB PARAMCD
+    encephalopathy: Graded
+    ascites: Graded
+    dialysis: Dialysis
+
+
+class Figure(_Model):
+    file: str                           # file name without extension, under <area>/figures/
+    dataset: str
+    paramcd: str
+    metadata: str                       # the metadata key the figure is shown under in Dagster
+    title: str
+
+
+class Figures(_Model):
+    km: Figure
+    trajectories: list[Figure]
+
+
+class Analysis(_Model):
 
     meld_e0_etiologies: list[str]
     age_groups: list[tuple[float, float, str]]
@@ -17,6 +54,8 @@ class Analysis(BaseModel):
     tte_cutoff_day: int
     stage_2_day: int
     score_visits: list[str]
+    scores: Scores
+    figures: Figures
 
 
 def load_analysis(directory: str | Path | None = None) -> Analysis:

@@ -9,7 +9,7 @@ from aclf import scores
 from aclf.config import Study
 from cdisc import derive
 from cdisc.adam.adsl import from_sas, sas_date
-from cdisc.adam.analysis import Analysis
+from cdisc.adam.analysis import Analysis, Scores
 from aclf.timing import analysis_visits, before_first_dose, visit_labels
 
 BY = ["USUBJID", "PARAMCD"]
@@ -74,36 +74,29 @@ def _visit_values(adlb: pd.DataFrame, code: str) -> pd.Series:
     return rows.set_index(["USUBJID", "AVISITN"])["AVAL"]
 
 
-SCORES = {
-    "MELDPROT": "MELD (protocol formula)", "MELD": "MELD (UNOS)", "MELDNA": "MELD-Na", "MELD3": "MELD 3.0",
-    "CTPSCORE": "Child-Turcotte-Pugh Score", "CTPCLASN": "Child-Turcotte-Pugh Class (1=A 2=B 3=C)",
-}
-
-
-def _assessments(rs: pd.DataFrame, forms: dict, adsl: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """HE grade and ascites (RS) and dialysis (EDC) per subject and analysis visit, by window."""
+def _assessments(rs: pd.DataFrame, forms: dict, adsl: pd.DataFrame, study: Study,
+                 components: Scores) -> pd.DataFrame:
+    """Encephalopathy and ascites (RS) and dialysis (EDC) per subject and analysis visit, by window."""
     rs = _timeline(rs[rs["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True), adsl, "RSDTC", study)
     wide = rs.pivot_table(index=["USUBJID", "AVISITN"], columns="RSTESTCD", values="RSORRES", aggfunc="last")
-    ca = forms["clinical_assessment"].assign(USUBJID=lambda f: study.study.studyid + "-" + f["SUBJID"])
+    graded = {components.encephalopathy.testcd: "encephalopathy", components.ascites.testcd: "ascites"}
+    source = components.dialysis
+    ca = forms[source.form].assign(USUBJID=lambda f: study.study.studyid + "-" + f["SUBJID"])
     ca = _timeline(ca[ca["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True), adsl, "ASSESS_DATE", study)
-    dialysis = ca.groupby(["USUBJID", "AVISITN"])["DIALYSIS_2X_WEEK"].last()
-    return wide.reindex(columns=["HEGRADE", "ASCITES"]).assign(DIALYSIS=dialysis)
+    dialysis = ca.groupby(["USUBJID", "AVISITN"])[source.column].last().eq(source.given)
+    return wide.reindex(columns=list(graded)).rename(columns=graded).assign(dialysis=dialysis)
 
 
-ASCITES = {"NONE", "MILD", "MODERATE", "SEVERE"}
-HE_GRADES = {"0", "1", "2", "3", "4"}
-
-
-def _scoreable(comp: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """Components a score may use: a lab value outside its plausible range, an HE grade outside
-    West Haven 0-4 or an unknown ascites code is treated as missing (each is already a finding), so
-    a data error leaves one score missing instead of stopping the night."""
+def _scoreable(comp: pd.DataFrame, study: Study, components: Scores) -> pd.DataFrame:
+    """Components a score may use: a lab value outside its plausible range, an encephalopathy grade or
+    ascites code the configuration does not list is treated as missing (each is already a finding),
+    so a data error leaves one score missing instead of stopping the night."""
     comp = comp.copy()
-    for code in ("BILI", "INR", "CREAT", "SODIUM", "ALB", "PT"):
+    for role, code in components.lab.items():
         low, high = study.lab.tests[code].plausible
-        comp[code] = comp[code].where(comp[code].between(low, high))
-    comp["HEGRADE"] = comp["HEGRADE"].where(comp["HEGRADE"].isin(HE_GRADES))
-    comp["ASCITES"] = comp["ASCITES"].where(comp["ASCITES"].isin(ASCITES))
+        comp[role] = comp[role].where(comp[role].between(low, high))
+    for role in ("encephalopathy", "ascites"):
+        comp[role] = comp[role].where(comp[role].isin(getattr(components, role).valid))
     return comp
 
 
@@ -115,37 +108,35 @@ def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, forms: dict, adsl: pd.Da
     visitnums = {v.code: float(v.visitnum) for v in study.visits}
     grid = pd.MultiIndex.from_product([adsl["USUBJID"], [visitnums[c] for c in analysis.score_visits]],
                                       names=["USUBJID", "AVISITN"])
+    components = analysis.scores
     comp = pd.DataFrame(index=grid)
-    for code in ("BILI", "INR", "CREAT", "SODIUM", "ALB", "PT"):
-        comp[code] = _visit_values(adlb, code).reindex(grid)
-    comp = _scoreable(comp.join(_assessments(rs, forms, adsl, study).reindex(grid)), study)
+    for role, code in components.lab.items():
+        comp[role] = _visit_values(adlb, code).reindex(grid)
+    comp = _scoreable(comp.join(_assessments(rs, forms, adsl, study, components).reindex(grid)), study, components)
     subject = adsl.set_index("USUBJID")
     who = comp.index.get_level_values("USUBJID")
     etio = pd.Series(who.map(subject["MELDETIO"]), index=grid)
     female = pd.Series(who.map(subject["SEX"]) == "F", index=grid)
-    dialysis = comp["DIALYSIS"].eq("Y")
-    ctp = scores.child_pugh(comp["BILI"], comp["ALB"], comp["INR"], None, ascites=comp["ASCITES"].fillna(""),
-                            encephalopathy=pd.to_numeric(comp["HEGRADE"], errors="coerce"))
+    dialysis = comp["dialysis"].eq(True)
+    bili, inr, creat, sodium, alb = (comp[r] for r in ("bilirubin", "inr", "creatinine", "sodium", "albumin"))
+    ctp = scores.child_pugh(bili, alb, inr, None, ascites=comp["ascites"].fillna(""),
+                            encephalopathy=pd.to_numeric(comp["encephalopathy"], errors="coerce"))
+    meld_parts = dict(bilirubin=bili, INR=inr, creatinine=creat)
     values = {
-        "MELDPROT": (scores.meld_protocol(comp["BILI"], comp["INR"], comp["CREAT"], etio, dialysis),
-                     dict(bilirubin=comp["BILI"], INR=comp["INR"], creatinine=comp["CREAT"], etiology=etio)),
-        "MELD": (scores.meld_unos(comp["BILI"], comp["INR"], comp["CREAT"], dialysis),
-                 dict(bilirubin=comp["BILI"], INR=comp["INR"], creatinine=comp["CREAT"])),
-        "MELDNA": (scores.meld_na(comp["BILI"], comp["INR"], comp["CREAT"], comp["SODIUM"], dialysis),
-                   dict(bilirubin=comp["BILI"], INR=comp["INR"], creatinine=comp["CREAT"], sodium=comp["SODIUM"])),
-        "MELD3": (scores.meld_3(comp["BILI"], comp["INR"], comp["CREAT"], comp["SODIUM"],
-                                scores.g_l_to_g_dl(comp["ALB"]), female, dialysis),
-                  dict(bilirubin=comp["BILI"], INR=comp["INR"], creatinine=comp["CREAT"], sodium=comp["SODIUM"],
-                       albumin=comp["ALB"])),
+        "MELDPROT": (scores.meld_protocol(bili, inr, creat, etio, dialysis), dict(**meld_parts, etiology=etio)),
+        "MELD": (scores.meld_unos(bili, inr, creat, dialysis), meld_parts),
+        "MELDNA": (scores.meld_na(bili, inr, creat, sodium, dialysis), dict(**meld_parts, sodium=sodium)),
+        "MELD3": (scores.meld_3(bili, inr, creat, sodium, scores.g_l_to_g_dl(alb), female, dialysis),
+                  dict(**meld_parts, sodium=sodium, albumin=alb)),
     }
-    ctp_parts = dict(bilirubin=comp["BILI"], albumin=comp["ALB"], INR=comp["INR"],
-                     ascites=comp["ASCITES"].fillna(""), **{"HE grade": comp["HEGRADE"].fillna("")})
+    ctp_parts = dict(bilirubin=bili, albumin=alb, INR=inr, ascites=comp["ascites"].fillna(""),
+                     **{"HE grade": comp["encephalopathy"].fillna("")})
     values["CTPSCORE"] = (ctp["score"], ctp_parts)
     values["CTPCLASN"] = (ctp["class"].map({"A": 1.0, "B": 2.0, "C": 3.0}), ctp_parts)
     parts = []
-    for paramcd, (aval, components) in values.items():
-        part = pd.DataFrame({"PARAMCD": paramcd, "PARAM": SCORES[paramcd], "AVAL": aval.astype(float),
-                             "AREASND": scores.missing_reason(**components)}, index=grid).reset_index()
+    for paramcd, (aval, parts_used) in values.items():
+        part = pd.DataFrame({"PARAMCD": paramcd, "PARAM": components.parameters[paramcd], "AVAL": aval.astype(float),
+                             "AREASND": scores.missing_reason(**parts_used)}, index=grid).reset_index()
         part["AVALC"] = np.where(paramcd == "CTPCLASN", ctp["class"].fillna("").to_numpy(), "")
         parts.append(part)
     frame = pd.concat(parts, ignore_index=True)

@@ -32,13 +32,14 @@ class Context:
 
 
 def epoch(dtc: pd.Series, subjid: pd.Series, ctx: Context) -> pd.Series:
-    """SCREENING / TREATMENT 1 / FOLLOW-UP from the record date against the subject's first infusion
+    """The screening, treatment-1 or follow-up epoch (names in the trial design) from the record date against the subject's first infusion
     (TREATMENT 2 is never assigned in the blinded area: it would reveal the stage-1 assignment)."""
     rfstdtc = subjid.map(ctx.reference["RFSTDTC"]).fillna("")
     day = (date_part(dtc) - date_part(rfstdtc)).dt.days
-    out = np.where(rfstdtc == "", "SCREENING",
-                   np.where(before_first_dose(dtc, rfstdtc), "SCREENING",
-                            np.where(day < ctx.design.treatment_1_days, "TREATMENT 1", "FOLLOW-UP")))
+    names = ctx.design.epochs
+    out = np.where(rfstdtc == "", names.screening,
+                   np.where(before_first_dose(dtc, rfstdtc), names.screening,
+                            np.where(day < ctx.design.treatment_1_days, names.treatment_1, names.follow_up)))
     return pd.Series(out, index=dtc.index).where(date_part(dtc).notna() | (rfstdtc == ""), "")
 
 

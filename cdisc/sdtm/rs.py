@@ -6,22 +6,18 @@ import pandas as pd
 
 from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
 
-RS_TESTS = {  # EDC column -> (RSTESTCD, RSTEST, RSCAT)
-    "HE_GRADE": ("HEGRADE", "Hepatic Encephalopathy Grade", "WEST HAVEN CRITERIA"),
-    "ASCITES": ("ASCITES", "Ascites Severity", "CHILD-PUGH CLASSIFICATION"),
-}
 
 
 def build_rs(ctx: Context) -> pd.DataFrame:
     ca = ctx.forms["clinical_assessment"].reset_index(drop=True)
     parts = []
-    for column, (code, name, category) in RS_TESTS.items():
-        rows = ca[ca[column] != ""]
-        numeric = pd.to_numeric(rows[column], errors="coerce") if column == "HE_GRADE" else np.nan
+    for test in ctx.design.assessments:
+        rows = ca[ca[test.column] != ""]
+        numeric = pd.to_numeric(rows[test.column], errors="coerce") if test.numeric else np.nan
         parts.append(pd.DataFrame({
             "SUBJID": rows["SUBJID"], "VISIT_CODE": rows["VISIT"], "RSDTC": rows["ASSESS_DATE"],
-            "RSTESTCD": code, "RSTEST": name, "RSCAT": category, "RSORRES": rows[column],
-            "RSSTRESC": rows[column], "RSSTRESN": numeric, **lineage(rows)}))
+            "RSTESTCD": test.testcd, "RSTEST": test.test, "RSCAT": test.cat, "RSORRES": rows[test.column],
+            "RSSTRESC": rows[test.column], "RSSTRESN": numeric, **lineage(rows)}))
     rs = pd.concat(parts, ignore_index=True)
     frame = pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "RS", "USUBJID": ctx.usubjid(rs["SUBJID"]), "RSTESTCD": rs["RSTESTCD"],

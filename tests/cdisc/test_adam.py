@@ -126,15 +126,15 @@ def test_invalid_components_leave_a_score_missing_instead_of_stopping_the_night(
     that visit is missing (with its reason) and the build goes on."""
     from cdisc.adam.bds import _scoreable
 
-    comp = pd.DataFrame({"BILI": [5.0, 5.0], "INR": [2.0, 2.0], "CREAT": [1.0, 1.0], "SODIUM": [135.0, 135.0],
-                         "ALB": [30.0, 300.0], "PT": [20.0, 20.0], "HEGRADE": ["1", "5"],
-                         "ASCITES": ["MILD", "LOTS"], "DIALYSIS": ["N", "N"]})
-    clean = _scoreable(comp, load_study())
-    ctp = scores.child_pugh(clean["BILI"], clean["ALB"], clean["INR"], ascites=clean["ASCITES"].fillna(""),
-                            encephalopathy=pd.to_numeric(clean["HEGRADE"], errors="coerce"))
+    comp = pd.DataFrame({"bilirubin": [5.0, 5.0], "inr": [2.0, 2.0], "creatinine": [1.0, 1.0],
+                         "sodium": [135.0, 135.0], "albumin": [30.0, 300.0], "prothrombin_time": [20.0, 20.0],
+                         "encephalopathy": ["1", "5"], "ascites": ["MILD", "LOTS"], "dialysis": [False, False]})
+    clean = _scoreable(comp, load_study(), ANALYSIS.scores)
+    ctp = scores.child_pugh(clean["bilirubin"], clean["albumin"], clean["inr"], ascites=clean["ascites"].fillna(""),
+                            encephalopathy=pd.to_numeric(clean["encephalopathy"], errors="coerce"))
     assert ctp["score"].iloc[0] == 11 and np.isnan(ctp["score"].iloc[1])    # 3 + 2 + 2 + 2 + 2
-    meld3 = scores.meld_3(clean["BILI"], clean["INR"], clean["CREAT"], clean["SODIUM"],
-                          scores.g_l_to_g_dl(clean["ALB"]), pd.Series([False, False]))
+    meld3 = scores.meld_3(clean["bilirubin"], clean["inr"], clean["creatinine"], clean["sodium"],
+                          scores.g_l_to_g_dl(clean["albumin"]), pd.Series([False, False]))
     assert not np.isnan(meld3.iloc[0]) and np.isnan(meld3.iloc[1])
 
 

@@ -38,8 +38,7 @@ def test_a_pipeline_failure_exits_one(tmp_path, capsys):
     assert "PIPELINE FAILED: ingestion of site01" in capsys.readouterr().err
 
 
-def test_a_broken_configuration_exits_two_with_its_reason(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("ACLF_STUDY_DIR", str(DEFAULT_STUDY_DIR))   # so it is restored after the CLI sets it
+def test_a_broken_configuration_exits_two_with_its_reason(tmp_path, capsys):
     study = tmp_path / "study"
     shutil.copytree(DEFAULT_STUDY_DIR, study)
     data = yaml.safe_load((study / "study.yaml").read_text(encoding="utf-8"))

@@ -6,13 +6,14 @@ import dagster as dg
 import pytest
 
 from aclf.settings import Settings
-from assets.ingestion import RECONCILE, staged_source
-from assets.reporting import run_report
+from assets.ingestion import RECONCILE
 from assets.resources import AclfResource
-from support import FIXTURES, land
+from support import FIXTURES, asset_named, land
 from pipelines.definitions import build_definitions, defs
-from pipelines.schedules import nightly_ingestion
 from pipelines.sensors import new_transfer_sensor
+
+staged_source = asset_named("staged_source")
+run_report = asset_named("run_report")
 
 
 @pytest.fixture
@@ -31,13 +32,13 @@ def check_results(result) -> dict[str, dg.AssetCheckEvaluation]:
 
 
 def test_definitions_load_with_partitions_per_source():
-    repo = defs.get_repository_def()
+    repo = defs().get_repository_def()
     assert repo.get_job("ingest_source").partitions_def.get_partition_keys() == \
         ["site01", "site02", "site03", "site04", "site05", "edc", "iwrs"]
     assert {s.name for s in repo.schedule_defs} == {"nightly_ingestion"}
     # the transfer sensor, and Dagster's automation sensor that refreshes the study layers (eager)
     assert {s.name for s in repo.sensor_defs} == {"new_transfer_sensor", "default_automation_condition_sensor"}
-    dg.Definitions.validate_loadable(defs)
+    dg.Definitions.validate_loadable(defs())
 
 
 def test_ingestion_partition_materializes_with_a_passing_check(paths, resources):
@@ -97,10 +98,12 @@ def test_sensor_requests_a_run_once_per_complete_transfer(paths, resources):
 
 
 def test_nightly_schedule_requests_every_source_at_two_in_shanghai():
+    definitions = defs()
+    nightly_ingestion = definitions.get_repository_def().get_schedule_def("nightly_ingestion")
     assert nightly_ingestion.cron_schedule == "0 2 * * *"
     assert nightly_ingestion.execution_timezone == "Asia/Shanghai"
     context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2025, 6, 30, 2, 0),
-                                        repository_def=defs.get_repository_def())
+                                        repository_def=definitions.get_repository_def())
     requests = nightly_ingestion.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["site01", "site02", "site03", "site04", "site05", "edc", "iwrs"]
     assert len({r.run_key for r in requests}) == 7
@@ -109,3 +112,28 @@ def test_nightly_schedule_requests_every_source_at_two_in_shanghai():
 def test_definitions_take_their_paths_from_settings(settings):
     resource = build_definitions(settings).resources["aclf"]
     assert resource.landing_dir == str(settings.landing) and resource.database_url == settings.database_url
+
+
+def test_definitions_follow_the_study_folder_of_the_settings(tmp_path, settings):
+    """A study folder given by --study / ACLF_STUDY_DIR decides the partitions, the asset checks and
+    the analysis conventions; nothing falls back to the repo's folder."""
+    import shutil
+
+    import yaml
+
+    from aclf.config import DEFAULT_STUDY_DIR
+
+    study = tmp_path / "study"
+    shutil.copytree(DEFAULT_STUDY_DIR, study)
+    data = yaml.safe_load((study / "study.yaml").read_text(encoding="utf-8"))
+    data["sources"] = [s for s in data["sources"] if s != "site05"]
+    (study / "study.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    analysis = (study / "adam" / "analysis.yaml").read_text(encoding="utf-8")
+    (study / "adam" / "analysis.yaml").write_text(analysis.replace("tte_cutoff_day: 371", "tte_cutoff_day: 180"),
+                                                  encoding="utf-8")
+    definitions = build_definitions(Settings.resolve(landing=settings.landing, output=settings.output,
+                                                     archive=settings.archive, database_url=settings.database_url,
+                                                     study_dir=study))
+    job = definitions.get_repository_def().get_job("ingest_source")
+    assert "site05" not in job.partitions_def.get_partition_keys()
+    assert definitions.resources["aclf"].config().analysis.tte_cutoff_day == 180

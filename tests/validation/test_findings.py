@@ -12,7 +12,7 @@ from aclf.settings import Settings
 from assets.harmonized import harmonized_lab
 from assets.quality import quality_docs
 from assets.resources import AclfResource
-from assets.validation import findings
+from support import asset_named
 from support import land
 from support import EDC_FILES, land_edc
 
@@ -48,7 +48,7 @@ def nights(tmp_path, paths, database_url, engine, study):
         land_edc(paths, f"EDC_{date}")
         for source in ("site01", "iwrs", "edc"):
             ingest_source(engine, study, source, paths)
-        result = dg.materialize([harmonized_lab, findings, quality_docs], resources=resources)
+        result = dg.materialize([harmonized_lab, asset_named("findings"), quality_docs], resources=resources)
         assert result.success
         return stored_findings(engine)
 

@@ -1,0 +1,71 @@
+"""Compare two nights' outputs value by value: every XPT (values, labels, formats), every define.xml
+(its creation timestamps aside), every finding (id, status and content; the wall-clock first/last
+seen aside). Used to prove that a refactor or a speed-up changed nothing a user sees.
+
+    python bench/compare_outputs.py OUTPUT_A OUTPUT_B     # exit 1 and a list when they differ
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+
+STAMPS = re.compile(rb'(CreationDateTime|AsOfDateTime)="[^"]*"')
+WALL_CLOCK = ["first_seen", "last_seen", "closed_at"]
+
+
+def _xpt(a: Path, b: Path) -> list[str]:
+    (fa, ma), (fb, mb) = pyreadstat.read_xport(str(a)), pyreadstat.read_xport(str(b))
+    out = []
+    if list(fa.columns) != list(fb.columns):
+        return [f"{a.name}: columns {list(fa.columns)} != {list(fb.columns)}"]
+    if (ma.column_labels, ma.file_label, ma.original_variable_types) != \
+            (mb.column_labels, mb.file_label, mb.original_variable_types):
+        out.append(f"{a.name}: labels or formats differ")
+    if len(fa) != len(fb):
+        return out + [f"{a.name}: {len(fa)} rows != {len(fb)} rows"]
+    for col in fa.columns:
+        sa_, sb = fa[col], fb[col]
+        same = (sa_ == sb) | (sa_.isna() & sb.isna())
+        if not same.all():
+            row = int((~same).to_numpy().nonzero()[0][0])
+            out.append(f"{a.name}.{col}: {int((~same).sum())} values differ, first at row {row + 1}: "
+                       f"{sa_.iloc[row]!r} != {sb.iloc[row]!r}")
+    return out
+
+
+def _package_files(root: Path) -> set[Path]:
+    """XPT and XML files of the packages in force (not the hidden folders of a swap in progress)."""
+    return {p.relative_to(root) for p in root.rglob("*")
+            if p.suffix in (".xpt", ".xml") and not any(part.startswith(".") for part in p.relative_to(root).parts)}
+
+
+def compare(a: Path, b: Path) -> list[str]:
+    """Every difference between two output folders, as lines (empty: the same)."""
+    diffs = []
+    files_a = _package_files(a)
+    files_b = _package_files(b)
+    diffs += [f"only in {a}: {p}" for p in sorted(files_a - files_b)]
+    diffs += [f"only in {b}: {p}" for p in sorted(files_b - files_a)]
+    for rel in sorted(files_a & files_b):
+        if rel.suffix == ".xpt":
+            diffs += [f"{rel.parent}/{d}" for d in _xpt(a / rel, b / rel)]
+        elif STAMPS.sub(b"", (a / rel).read_bytes()) != STAMPS.sub(b"", (b / rel).read_bytes()):
+            diffs.append(f"{rel}: differs beyond its timestamps")
+    fa, fb = (pd.read_csv(p / "findings" / "findings.csv", dtype=str, keep_default_na=False) for p in (a, b))
+    fa, fb = (f.drop(columns=[c for c in WALL_CLOCK if c in f]).sort_values("finding_id").reset_index(drop=True)
+              for f in (fa, fb))
+    if not fa.equals(fb):
+        ids_a, ids_b = set(fa["finding_id"]), set(fb["finding_id"])
+        diffs.append(f"findings differ: {len(ids_a - ids_b)} only in A, {len(ids_b - ids_a)} only in B, "
+                     f"{len(fa)} vs {len(fb)} rows")
+    return diffs
+
+
+if __name__ == "__main__":
+    found = compare(Path(sys.argv[1]), Path(sys.argv[2]))
+    print("\n".join(found) or "identical: every XPT value, define.xml (timestamps aside) and finding")
+    sys.exit(1 if found else 0)

@@ -1,0 +1,103 @@
+"""Publish an area's packages: build, check against the spec, write atomically, record the status.
+
+SDTM is built from the harmonized lab table and the forms in force; when it passes its spec check
+the package, the hand-off for ADaM and the trace are written together. ADaM is built from that
+hand-off only, so the two packages of an area always come from the same night's SDTM.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from aclf.config import Study
+from cdisc.adam.analysis import Analysis
+from cdisc.adam.build import build_adam
+from cdisc.area import Area, AreaFolders
+from cdisc.design import Design
+from cdisc.figures import km_plot, trajectory_plot
+from cdisc.handoff import SdtmHandoff, load_handoff, save_handoff
+from cdisc.package import PackageStatus, check_all, refused, violations_status, write_package, write_status
+from cdisc.sdtm.build import build_context, build_domains
+from cdisc.spec import Spec
+from cdisc.xpt import Violation
+
+
+@dataclass
+class Published:
+    """What one package step did: the datasets built, their violations, the status, the files."""
+
+    datasets: dict[str, pd.DataFrame]
+    violations: dict[str, list[Violation]]
+    status: PackageStatus
+    paths: dict[str, Path] = field(default_factory=dict)
+    trace: pd.DataFrame | None = None                      # SDTM: each record's source transfer and row
+    figures: dict[str, Path] = field(default_factory=dict)  # ADaM: figure name -> PNG
+    rates: dict[str, float] = field(default_factory=dict)   # ADaM: KM estimates at the protocol weeks
+
+    @property
+    def written(self) -> bool:
+        return self.status.refreshed
+
+
+def lb_value_level(study: Study) -> dict:
+    """define.xml value-level metadata of LB: each test's standard unit and name."""
+    return {"LB": {code: {"unit": t.standard_unit, "label": t.name} for code, t in study.lab.tests.items()}}
+
+
+def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, datasets, violations, spec: Spec,
+            created: str, value_level: dict | None = None) -> tuple[PackageStatus, dict[str, Path]]:
+    relative = str(folder.relative_to(output))
+    if any(violations.values()):
+        reason, shown = violations_status(violations)
+        status = refused(folders.root, package, relative, created, reason, shown)
+        paths: dict[str, Path] = {}
+    else:
+        paths = write_package(datasets, spec, folder, created, value_level)
+        status = PackageStatus(package=package, folder=relative, refreshed=True, checked_at=created,
+                               written_at=created, datasets=sorted(datasets))
+    write_status(folders.root, status)
+    return status, paths
+
+
+def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, spec: Spec,
+                 forms: dict[str, pd.DataFrame], harmonized_lab: pd.DataFrame, created: str) -> Published:
+    """The area's SDTM package and, only when it is written, the hand-off to its ADaM."""
+    ctx = build_context(study, design, forms, blinded=area.blinded)
+    datasets, trace = build_domains(ctx, spec, harmonized_lab)
+    violations = check_all(datasets, spec)
+    status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
+                            lb_value_level(study))
+    if status.refreshed:
+        save_handoff(folders.handoff, SdtmHandoff(datasets=datasets, forms=ctx.forms))
+    return Published(datasets, violations, status, paths, trace=trace)
+
+
+def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, analysis: Analysis, spec: Spec,
+                 created: str) -> Published:
+    """The area's ADaM package from the SDTM hand-off, and the statistician's figures."""
+    sdtm = load_handoff(folders.handoff)
+    datasets, full = build_adam(sdtm.datasets, sdtm.forms, study, analysis, spec)
+    violations = check_all(datasets, spec)
+    status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created)
+    figures, rates = draw_figures(full, analysis, study, folders.figures)
+    return Published(datasets, violations, status, paths, figures=figures, rates=rates)
+
+
+def draw_figures(full: dict[str, pd.DataFrame], analysis: Analysis, study: Study, folder: Path
+                 ) -> tuple[dict[str, Path], dict[str, float]]:
+    """The configured figures: the Kaplan-Meier curve (with its weekly estimates) and trajectories."""
+    km = analysis.figures.km
+    tte = full[km.dataset]
+    tte = tte[tte["PARAMCD"] == km.paramcd].dropna(subset=["AVAL"])
+    figures = {km.metadata: folder / f"{km.file}.png"}
+    rates = km_plot(tte, figures[km.metadata], km.title) if len(tte) else {}
+    if not rates:
+        figures.pop(km.metadata)
+    for fig in analysis.figures.trajectories:
+        test = study.lab.tests.get(fig.paramcd) if fig.dataset == "ADLB" else None
+        figures[fig.metadata] = folder / f"{fig.file}.png"
+        trajectory_plot(full[fig.dataset], fig.paramcd, figures[fig.metadata], fig.title,
+                        test.standard_unit if test else "")
+    return figures, rates
