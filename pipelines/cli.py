@@ -55,6 +55,14 @@ def run_once(settings, show_locations: bool = True) -> int:
     return 0
 
 
+def _run(args) -> int:
+    from aclf.settings import Settings
+
+    settings = Settings.resolve(landing=args.landing, output=args.output, archive=args.archive,
+                                database_url=args.database_url, study_dir=args.study)
+    return run_once(settings)
+
+
 def deliver_night(incoming: Path, landing: Path, night: str) -> list[str]:
     """Copy one night's transfers (names carrying ``_<YYYYMMDD>``) from incoming to the landing zone."""
     delivered = []
