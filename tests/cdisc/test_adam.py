@@ -14,7 +14,7 @@ from cdisc.adam.adtte import build_adtte
 from cdisc.adam.bds import build_adlb
 from cdisc.adam.analysis import load_analysis
 from cdisc.define import validate_define
-from cdisc.package import adam_folder
+from cdisc.area import AreaFolders
 from support import generated_night
 
 ANALYSIS = load_analysis()
@@ -99,7 +99,7 @@ def test_partial_ae_onset_dates_are_imputed_conservatively_and_flagged():
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
     with generated_night(tmp_path_factory.mktemp("adam"), subjects=60, seed=9) as (settings, _, _):
-        yield adam_folder(settings.output, "blinded", "NCT05985863"), settings
+        yield AreaFolders(settings.output / "blinded", "NCT05985863").adam, settings
 
 
 def test_the_blinded_adam_package(package):

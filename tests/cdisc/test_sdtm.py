@@ -11,7 +11,7 @@ from aclf.current import forms_in_force
 from aclf.config import load_study
 from cdisc.define import validate_define
 from cdisc.design import load_design
-from cdisc.package import sdtm_folder
+from cdisc.area import AreaFolders
 from cdisc.sdtm.build import build_context, build_domains
 from cdisc.sdtm.common import study_day
 from cdisc.spec import load_spec
@@ -27,7 +27,7 @@ def package(tmp_path_factory):
         study, engine = load_study(), make_engine(url)
         ctx = build_context(study, load_design(), forms_in_force(engine, study), blinded=True)
         built, _ = build_domains(ctx, load_spec(), load_harmonized_lab(engine))
-        folder = sdtm_folder(settings.output, "blinded", study.study.studyid)
+        folder = AreaFolders(settings.output / "blinded", study.study.studyid).sdtm
         yield folder, built, settings, summary, engine
 
 
