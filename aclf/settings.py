@@ -9,11 +9,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from aclf.config import DEFAULT_STUDY_DIR
+from aclf.config import DEFAULT_STUDY_DIR, ConfigError
 from aclf.store import DATABASE_URL_ENV
 
 ENV = {"landing": "ACLF_LANDING_DIR", "output": "ACLF_OUTPUT_DIR", "archive": "ACLF_ARCHIVE_DIR",
-       "database_url": DATABASE_URL_ENV, "study_dir": "ACLF_STUDY_DIR"}
+       "database_url": DATABASE_URL_ENV, "study_dir": "ACLF_STUDY_DIR", "unblinding": "ACLF_UNBLINDING_FILE",
+       "unblinded_output": "ACLF_UNBLINDED_OUTPUT_DIR"}
 
 
 @dataclass(frozen=True)
@@ -23,18 +24,45 @@ class Settings:
     archive: Path
     database_url: str
     study_dir: Path
+    unblinding: Path | None = None            # the authorization file; None: blinded only
+    unblinded_output: Path | None = None      # root of the unblinded area (it keeps no state in a store)
 
     @classmethod
     def resolve(cls, landing=None, output=None, archive=None, database_url=None, study_dir=None,
-                state_dir: Path | None = None) -> "Settings":
-        """Arguments win over ACLF_* environment variables, which win over defaults."""
+                state_dir: Path | None = None, unblinding=None, unblinded_output=None) -> "Settings":
+        """Arguments win over ACLF_* environment variables, which win over defaults. An unblinding
+        needs an unblinded output root outside every blinded folder (ConfigError otherwise)."""
         def pick(name, given, default):
             return given or os.environ.get(ENV[name]) or default
         state = Path(state_dir or "var")
-        return cls(
+        unblinding = pick("unblinding", unblinding, None)
+        unblinded = pick("unblinded_output", unblinded_output, None)
+        settings = cls(
             landing=Path(pick("landing", landing, "landing")).resolve(),
             output=Path(pick("output", output, "output")).resolve(),
             archive=Path(pick("archive", archive, state / "archive")).resolve(),
             database_url=pick("database_url", database_url, f"sqlite:///{(state / 'aclf.sqlite').resolve()}"),
             study_dir=Path(pick("study_dir", study_dir, DEFAULT_STUDY_DIR)).resolve(),
+            unblinding=Path(unblinding).resolve() if unblinding else None,
+            unblinded_output=Path(unblinded).resolve() if unblinded else None,
         )
+        settings.check_unblinded_area()
+        return settings
+
+    @property
+    def unblinded(self) -> bool:
+        return self.unblinding is not None
+
+    def check_unblinded_area(self) -> None:
+        """The unblinded area needs its own root, outside the blinded output, landing zone and archive."""
+        if self.unblinding is None:
+            if self.unblinded_output is not None:
+                raise ConfigError("--unblinded-output is given without an --unblinding authorization file")
+            return
+        if self.unblinded_output is None:
+            raise ConfigError("an --unblinding authorization needs --unblinded-output, the root of the unblinded area")
+        for name, folder in (("output", self.output), ("landing zone", self.landing), ("archive", self.archive)):
+            if self.unblinded_output == folder or self.unblinded_output.is_relative_to(folder) \
+                    or folder.is_relative_to(self.unblinded_output):
+                raise ConfigError(f"the unblinded output {self.unblinded_output} must lie outside the blinded "
+                                  f"{name} {folder}")

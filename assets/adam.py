@@ -7,7 +7,7 @@ import dagster as dg
 from aclf.ingest import now_iso
 from assets.resources import AclfResource
 from assets.sdtm import sdtm_key, violations_md
-from cdisc.area import Area
+from cdisc.area import Area, restricted
 from cdisc.publish import publish_adam
 from cdisc.spec import Spec
 
@@ -49,8 +49,10 @@ def adam_asset(area: Area, spec: Spec, sdtm_spec: Spec, figures_of: dict[str, li
 def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area, figures_of: dict[str, list[str]]):
     config = aclf.config()
     spec = config.spec("adam", area.name)
-    published = publish_adam(area, aclf.folders(area), aclf.output, config.study, config.analysis, spec,
-                             now_iso(config.study))
+    folders = aclf.folders(area)
+    with restricted(area, folders.root):
+        published = publish_adam(area, folders, aclf.output, config.study, config.design, config.analysis, spec,
+                                 now_iso(config.study))
     km = config.analysis.figures.km
     for name, frame in published.datasets.items():
         meta = {"records": dg.MetadataValue.int(len(frame)), "refreshed": published.written}

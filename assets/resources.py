@@ -3,10 +3,13 @@
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import sqlalchemy as sa
 
-from aclf.config import Study
+from aclf.blinding import BLINDED, Unblinding, load_unblinding
+from aclf.config import ConfigError, Study
 from aclf.ingest import Paths
+from aclf.randkey import read_key
 from aclf.settings import Settings
 from aclf.store import make_engine
 from assets.configuration import Configuration, load_configuration
@@ -38,12 +41,17 @@ class AclfResource(dg.ConfigurableResource):
     archive_dir: str
     database_url: str
     study_dir: str
+    unblinding_file: str = ""            # unblinded deployments only (the authorization file)
+    unblinded_output_dir: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "AclfResource":
+        unblinded = settings.unblinded
         return cls(landing_dir=str(settings.landing), output_dir=str(settings.output),
                    archive_dir=str(settings.archive), database_url=settings.database_url,
-                   study_dir=str(settings.study_dir))
+                   study_dir=str(settings.study_dir),
+                   unblinding_file=str(settings.unblinding) if unblinded else "",
+                   unblinded_output_dir=str(settings.unblinded_output) if unblinded else "")
 
     def config(self) -> Configuration:
         return load_configuration(self.study_dir)
@@ -62,5 +70,17 @@ class AclfResource(dg.ConfigurableResource):
         return Path(self.output_dir)
 
     def folders(self, area: Area) -> AreaFolders:
-        """Where an area's packages, figures and hand-off live (``<output>/<area>``)."""
-        return AreaFolders(root=self.output / area.name, studyid=self.study().study.studyid)
+        """Where an area's packages, figures and hand-off live: ``<output>/blinded``, or the unblinded root."""
+        root = self.output / area.name if area.blinded else Path(self.unblinded_output_dir)
+        return AreaFolders(root=root, studyid=self.study().study.studyid)
+
+    def unblinding(self) -> Unblinding:
+        return load_unblinding(self.unblinding_file) if self.unblinding_file else BLINDED
+
+    def randomization_key(self) -> pd.DataFrame:
+        """The key, for an authorized unblinding only (ConfigError otherwise)."""
+        if self.unblinding().level == "blinded":
+            raise ConfigError("the randomization key is read only under an authorized unblinding")
+        design = self.config().design
+        return read_key(Path(self.landing_dir) / design.blinding.key_folder, design.blinding.key,
+                        list(design.products))

@@ -8,7 +8,7 @@ from aclf.harmonized_lab import load_harmonized_lab
 from aclf.ingest import now_iso
 from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
-from cdisc.area import Area
+from cdisc.area import Area, restricted
 from cdisc.publish import Published, publish_sdtm
 from cdisc.sdtm.trace import save_trace
 from cdisc.spec import Spec
@@ -56,10 +56,16 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
     study = config.study
     spec = config.spec("sdtm", area.name)
     folders = aclf.folders(area)
-    published = publish_sdtm(area, folders, aclf.output, study, config.design, spec, forms_in_force(engine, study),
-                             load_harmonized_lab(engine), now_iso(study))
-    if published.written:
-        save_trace(engine, area.name, published.trace)
+    level = aclf.unblinding().level if not area.blinded else "blinded"
+    key = aclf.randomization_key() if not area.blinded else None
+    with restricted(area, folders.root):
+        published = publish_sdtm(area, folders, aclf.output, study, config.design, spec,
+                                 forms_in_force(engine, study), load_harmonized_lab(engine), now_iso(study),
+                                 level=level, key=key)
+        if published.written and area.blinded:
+            save_trace(engine, area.name, published.trace)
+        elif published.written:      # no store for the unblinded area: its trace stays in its folder
+            published.trace.to_parquet(folders.handoff / "trace.parquet", index=False)
     for name, frame in published.datasets.items():
         yield dg.MaterializeResult(
             asset_key=sdtm_key(area, name),

@@ -6,6 +6,9 @@ with the area as a parameter.
 """
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,23 @@ class Area:
 
 
 BLINDED = Area("blinded")
+UNBLINDED = Area("unblinded")
+
+
+@contextmanager
+def restricted(area: Area, root: Path) -> Iterator[None]:
+    """While the unblinded area is written, folders and files are created readable by their owner
+    only (umask 077; the root itself 0700). The blinded area is left to the deployment's umask."""
+    if area.blinded:
+        yield
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @dataclass(frozen=True)

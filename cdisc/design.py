@@ -3,21 +3,46 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
-from aclf.config import DEFAULT_STUDY_DIR, load_model
+from aclf.config import DEFAULT_STUDY_DIR, FileSpec, load_model
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+LEVELS = ["blinded", "stage1", "full"]
+
+
 class Blinding(_Model):
-    unblinding_authorized: bool
     armcd: str
     arm: str
     treatment: str
+    stage2_treatment: str
     stage2_visits: list[str]
+    key_folder: str
+    key: FileSpec
+
+
+class Product(_Model):
+    """What an IWRS treatment is in the unblinded area: EX/EC name, TRTxxP/N, dose, elements."""
+
+    name: str
+    trt: str
+    trtn: int
+    dose: float | None = None          # None: the collected volume is the dose
+    dose_unit: str
+    stage1_element: str
+    stage2_element: str
+
+
+class MaskedStage2(_Model):
+    trt: str
+    trtn: int
+    element: str
 
 
 class Element(_Model):
@@ -27,12 +52,16 @@ class Element(_Model):
     teenrl: str
     tedur: str | None = None
     epoch: str
+    levels: list[Literal["blinded", "stage1", "full"]] = LEVELS
 
 
 class Arm(_Model):
     armcd: str
     arm: str
     elements: list[str]
+    stage1: str                        # IWRS treatment of stage 1
+    stage2: str | None = None          # of stage 2 (MASKED at the stage-1-only level); None: not re-randomized
+    levels: list[Literal["blinded", "stage1", "full"]] = LEVELS
 
 
 class Parameter(_Model):
@@ -52,6 +81,7 @@ class Criterion(_Model):
 class Epochs(_Model):
     screening: str
     treatment_1: str
+    treatment_2: str
     follow_up: str
 
 
@@ -68,12 +98,16 @@ class Assessment(_Model):
 class Design(_Model):
     blinding: Blinding
     screen_failure: dict[str, str]
+    not_treated: dict[str, str]
+    products: dict[str, Product]
+    masked_stage2: MaskedStage2
     country: str
     lab_name: str
     etiology_terms: dict[str, str]
     route: str
     dose_unit: str
     treatment_1_days: int
+    treatment_2_days: int
     epochs: Epochs
     assessments: list[Assessment]
     elements: list[Element]
@@ -86,3 +120,8 @@ class Design(_Model):
 def load_design(directory: str | Path | None = None) -> Design:
     path = Path(directory or DEFAULT_STUDY_DIR / "sdtm") / "trial_design.yaml"
     return load_model(path, Design, "trial design")
+
+
+def arm_of(design: Design, level: str) -> dict[tuple[str, str | None], Arm]:
+    """(stage-1 treatment, stage-2 treatment or None) -> the arm shown at an unblinding level."""
+    return {(a.stage1, a.stage2): a for a in design.arms if level in a.levels}

@@ -48,7 +48,8 @@ def lb_value_level(study: Study) -> dict:
 
 def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, datasets, violations, spec: Spec,
             created: str, value_level: dict | None = None) -> tuple[PackageStatus, dict[str, Path]]:
-    relative = str(folder.relative_to(output))
+    base = output if folder.is_relative_to(output) else folders.root   # the unblinded root is apart
+    relative = str(folder.relative_to(base))
     if any(violations.values()):
         reason, shown = violations_status(violations)
         status = refused(folders.root, package, relative, created, reason, shown)
@@ -62,9 +63,11 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
 
 
 def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, spec: Spec,
-                 forms: dict[str, pd.DataFrame], harmonized_lab: pd.DataFrame, created: str) -> Published:
-    """The area's SDTM package and, only when it is written, the hand-off to its ADaM."""
-    ctx = build_context(study, design, forms, blinded=area.blinded)
+                 forms: dict[str, pd.DataFrame], harmonized_lab: pd.DataFrame, created: str,
+                 level: str = "blinded", key: pd.DataFrame | None = None) -> Published:
+    """The area's SDTM package and, only when it is written, the hand-off to its ADaM. The unblinded
+    area is built at an unblinding level with the randomization key."""
+    ctx = build_context(study, design, forms, level=level, key=key)
     datasets, trace = build_domains(ctx, spec, harmonized_lab)
     violations = check_all(datasets, spec)
     status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
@@ -74,13 +77,15 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     return Published(datasets, violations, status, paths, trace=trace)
 
 
-def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, analysis: Analysis, spec: Spec,
-                 created: str) -> Published:
+def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, analysis: Analysis,
+                 spec: Spec, created: str) -> Published:
     """The area's ADaM package from the SDTM hand-off, and the statistician's figures."""
     sdtm = load_handoff(folders.handoff)
-    datasets, full = build_adam(sdtm.datasets, sdtm.forms, study, analysis, spec)
+    datasets, full = build_adam(sdtm.datasets, sdtm.forms, study, analysis, spec, design)
     violations = check_all(datasets, spec)
     status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created)
+    if not area.blinded:      # the unblinded area's figures are by arm: cdisc.reports
+        return Published(datasets, violations, status, paths)
     figures, rates = draw_figures(full, analysis, study, folders.figures)
     return Published(datasets, violations, status, paths, figures=figures, rates=rates)
 

@@ -56,6 +56,7 @@ class Dataset(_Model):
     repeating: bool = True
     reference: bool = False
     value_level: str | None = None      # a variable whose values get value-level metadata (LBTESTCD)
+    areas: list[Literal["blinded", "unblinded"]] = ["blinded", "unblinded"]   # where it may be written
     required_populated: bool = True     # SDTM: a Req value is never null; ADaM: a Req variable is present
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -148,10 +149,10 @@ class Spec(_Model):
 
 
 def for_area(spec: Spec, area: str) -> Spec:
-    """The spec as one output area sees it: variables not allowed there (treatment assignment in the
-    blinded area) are left out of every dataset."""
+    """The spec as one output area sees it: datasets and variables not allowed there (treatment
+    assignment in the blinded area) are left out."""
     datasets = {name: ds.model_copy(update={"variables": [v for v in ds.variables if area in v.areas]})
-                for name, ds in spec.datasets.items()}
+                for name, ds in spec.datasets.items() if area in ds.areas}
     for ds in datasets.values():
         ds.__dict__.pop("variable", None)      # drop the cached lookup of the full variable list
     return spec.model_copy(update={"datasets": datasets})

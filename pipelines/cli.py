@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from aclf.blinding import load_unblinding
 from aclf.config import ConfigError, load_study
 
 DEMO_SUBJECTS = 150
@@ -59,7 +60,10 @@ def _run(args) -> int:
     from aclf.settings import Settings
 
     settings = Settings.resolve(landing=args.landing, output=args.output, archive=args.archive,
-                                database_url=args.database_url, study_dir=args.study)
+                                database_url=args.database_url, study_dir=args.study, unblinding=args.unblinding,
+                                unblinded_output=args.unblinded_output)
+    if settings.unblinded:
+        load_unblinding(settings.unblinding)      # a broken authorization file: exit 2 before any work
     return run_once(settings)
 
 
@@ -99,7 +103,29 @@ def _demo(args) -> int:
         if status:
             return status
     _print_locations(settings)
-    return 0
+    return _demo_unblinded(root, settings)
+
+
+DEMO_AUTHORIZATION = """# A demo authorization: both stages unblinded (see aclf/blinding.py for the levels).
+- {stage: 1, authorized_by: Demo DMC chair, authorized_on: 2025-01-15, reference: DEMO-DMC-001}
+- {stage: 2, authorized_by: Demo DMC chair, authorized_on: 2025-06-15, reference: DEMO-DMC-002}
+"""
+
+
+def _demo_unblinded(root: Path, blinded) -> int:
+    """The last night once more under a demo authorization, into ``<dir>/unblinded`` (restricted)."""
+    from dataclasses import replace
+
+    authorization = root / "unblinding.yaml"
+    authorization.write_text(DEMO_AUTHORIZATION, encoding="utf-8")
+    settings = replace(blinded, unblinding=authorization, unblinded_output=root / "unblinded")
+    settings.check_unblinded_area()
+    print(f"\n=== authorized unblinding ({authorization.name}): the unblinded area")
+    status = run_once(settings, show_locations=False)
+    if not status:
+        print(f"unblinded area : {settings.unblinded_output}  (owner only: for the unblinded statistician and DMC)\n"
+              f"unblinded report: {settings.unblinded_output / 'reports' / 'unblinded_report.html'}")
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--database-url", help="SQLAlchemy URL of the store (ACLF_DATABASE_URL)")
     run.add_argument("--archive", type=Path, help="raw archive root, apart from outputs (ACLF_ARCHIVE_DIR)")
     run.add_argument("--study", type=Path, help="study configuration folder (ACLF_STUDY_DIR)")
+    run.add_argument("--unblinding", type=Path,
+                     help="authorization file of an unblinding (YAML; ACLF_UNBLINDING_FILE): builds the unblinded area")
+    run.add_argument("--unblinded-output", type=Path,
+                     help="root of the unblinded area, outside the blinded output (ACLF_UNBLINDED_OUTPUT_DIR)")
     run.set_defaults(func=_run)
 
     demo = sub.add_parser("demo", help="generate a synthetic study and run it night by night")

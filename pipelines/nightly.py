@@ -12,6 +12,7 @@ from aclf.settings import Settings
 from assets.configuration import load_configuration
 from assets.resources import AclfResource
 from pipelines.definitions import build_assets
+from pipelines.unblinded import unblinded_assets
 
 
 @dataclass
@@ -62,6 +63,14 @@ def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None,
     blocked, other = _blocked_checks(result) if not result.success else ([], False)
     if other or (not result.success and not blocked):
         failures.append("study layers")
+    if settings.unblinded:
+        # in a throwaway instance: nothing of the unblinded area enters the persistent event log
+        unblinded = dg.materialize(unblinded_assets(settings), resources=resources, run_config=run_config,
+                                   instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, tags=tags)
+        checks, other = _blocked_checks(unblinded) if not unblinded.success else ([], False)
+        blocked += checks
+        if other or (not unblinded.success and not checks):
+            failures.append("unblinded area")
     if not materialize([report]).success:
         failures.append("run report")
     return NightlyResult(success=not failures, failures=failures, blocked=blocked)

@@ -9,20 +9,29 @@ from cdisc.adam.adsl import build_adsl
 from cdisc.adam.adtte import build_adtte
 from cdisc.adam.bds import build_adlb, build_adscore
 from cdisc.adam.analysis import Analysis
+from cdisc.adam.treatment import adsl_treatments, treatment_at_onset
+from cdisc.design import Design
 from cdisc.spec import Spec
 from cdisc.xpt import conform
 
 
 def build_adam(sdtm: dict[str, pd.DataFrame], forms: dict[str, pd.DataFrame], study: Study, analysis: Analysis,
-               spec: Spec) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """(datasets conformed to ``spec`` — already the area's view —, the full frames for figures)."""
+               spec: Spec, design: Design) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """(datasets conformed to ``spec`` — already the area's view —, the full frames for figures).
+    From an unblinded SDTM (it has EX) the treatment variables are added."""
     adsl = build_adsl(sdtm, forms, study.study.studyid, analysis)
+    unblinded = "EX" in sdtm
+    if unblinded and not adsl.empty:
+        adsl = pd.concat([adsl, adsl_treatments(adsl, sdtm, design)], axis=1)
     if adsl.empty:  # nobody randomized yet: an empty but valid package
         empty = {name: pd.DataFrame(columns=ds.names) for name, ds in spec.datasets.items()}
         return {name: conform(frame, spec.datasets[name]) for name, frame in empty.items()}, empty
     adlb = build_adlb(sdtm["LB"], adsl, study, analysis)
     full = {"ADSL": adsl, "ADLB": adlb, "ADSCORE": build_adscore(adlb, sdtm["RS"], forms, adsl, study, analysis),
             "ADTTE": build_adtte(adsl, analysis), "ADAE": build_adae(sdtm["AE"], adsl, analysis)}
+    if unblinded:
+        full["ADAE"] = pd.concat([full["ADAE"], treatment_at_onset(full["ADAE"], adsl)], axis=1)
+        full["ADTTE"] = full["ADTTE"].merge(adsl[["USUBJID", "TRT01P", "TRT01PN"]], on="USUBJID", how="left")
     missing = sorted(set(spec.datasets) - set(full))
     if missing:
         raise ValueError(f"the ADaM spec lists datasets no builder makes: {missing}")

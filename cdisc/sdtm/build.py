@@ -8,7 +8,8 @@ import pandas as pd
 from aclf.config import Study
 from aclf.isodate import valid_iso
 from cdisc.design import Design
-from cdisc.sdtm import events, lb, rs, special, trial_design
+from cdisc.sdtm import events, ex, lb, rs, special, trial_design
+from cdisc.sdtm.assignment import assignments
 from cdisc.sdtm.common import LINEAGE, Context, reference_dates
 from cdisc.sdtm.trace import trace_of
 from cdisc.spec import Spec
@@ -17,7 +18,7 @@ from cdisc.xpt import conform
 BUILDERS: dict[str, Callable[[Context], pd.DataFrame]] = {
     "DM": special.build_dm, "SE": special.build_se, "SV": special.build_sv,
     "EC": events.build_ec, "PR": events.build_pr, "AE": events.build_ae, "MH": events.build_mh,
-    "DS": events.build_ds, "RS": rs.build_rs,
+    "DS": events.build_ds, "RS": rs.build_rs, "EX": ex.build_ex,
     "TA": trial_design.build_ta, "TE": trial_design.build_te, "TV": trial_design.build_tv,
     "TI": trial_design.build_ti, "TS": trial_design.build_ts,
 }
@@ -36,17 +37,23 @@ def submittable_dates(forms: dict[str, pd.DataFrame], study: Study) -> dict[str,
     return out
 
 
-def build_context(study: Study, design: Design, forms: dict[str, pd.DataFrame], blinded: bool = True) -> Context:
+def build_context(study: Study, design: Design, forms: dict[str, pd.DataFrame], level: str = "blinded",
+                  key: pd.DataFrame | None = None) -> Context:
+    """The inputs of one area's build; an unblinded level needs the randomization key."""
     forms = submittable_dates(forms, study)
-    return Context(study=study, design=design, forms=forms, blinded=blinded,
-                   reference=reference_dates(forms, design, blinded))
+    blinded = level == "blinded"
+    if not blinded and key is None:
+        raise ValueError(f"the {level} level needs the randomization key")
+    assignment = None if blinded else assignments(forms["randomization"], key, design, level)
+    return Context(study=study, design=design, forms=forms, level=level,
+                   reference=reference_dates(forms, design, blinded), assignment=assignment)
 
 
 def build_domains(ctx: Context, spec: Spec, harmonized_lab: pd.DataFrame
                   ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Every dataset of the spec, conformed to it (variable order and types), and the trace of each
     subject-level record (dataset, record number in the file) to its source transfer and row."""
-    built = {name: build(ctx) for name, build in BUILDERS.items()}
+    built = {name: build(ctx) for name, build in BUILDERS.items() if name in spec.datasets}
     built["LB"] = lb.build_lb(ctx, harmonized_lab)
     missing = sorted(set(spec.datasets) - set(built))
     if missing:

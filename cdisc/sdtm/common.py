@@ -20,8 +20,13 @@ class Context:
     study: Study
     design: Design
     forms: dict[str, pd.DataFrame]
-    blinded: bool
-    reference: pd.DataFrame          # per SUBJID: RFICDTC, RFSTDTC, RFXENDTC, RFENDTC, DTHDTC, first_date
+    level: str                       # blinding level of the area: blinded, stage1 or full (aclf.blinding)
+    reference: pd.DataFrame          # per SUBJID: RFICDTC, RFSTDTC, RFXENDTC, RFENDTC, DTHDTC, first_date, stage2_start
+    assignment: pd.DataFrame | None = None   # unblinded: per SUBJID, see cdisc.sdtm.assignment
+
+    @property
+    def blinded(self) -> bool:
+        return self.level == "blinded"
 
     @property
     def studyid(self) -> str:
@@ -32,14 +37,18 @@ class Context:
 
 
 def epoch(dtc: pd.Series, subjid: pd.Series, ctx: Context) -> pd.Series:
-    """The screening, treatment-1 or follow-up epoch (names in the trial design) from the record date against the subject's first infusion
-    (TREATMENT 2 is never assigned in the blinded area: it would reveal the stage-1 assignment)."""
+    """The epoch (names in the trial design) of a record date against the subject's first infusion;
+    TREATMENT 2 only in the unblinded area (in the blinded one it would reveal the stage-1 assignment)."""
     rfstdtc = subjid.map(ctx.reference["RFSTDTC"]).fillna("")
     day = (date_part(dtc) - date_part(rfstdtc)).dt.days
     names = ctx.design.epochs
     out = np.where(rfstdtc == "", names.screening,
                    np.where(before_first_dose(dtc, rfstdtc), names.screening,
                             np.where(day < ctx.design.treatment_1_days, names.treatment_1, names.follow_up)))
+    if not ctx.blinded:       # unblinded: the two weeks from a re-randomized subject's first stage-2 infusion
+        start = pd.to_datetime(subjid.map(ctx.reference["stage2_start"].to_dict()))
+        since = (date_part(dtc) - start).dt.days
+        out = np.where((since >= 0) & (since < ctx.design.treatment_2_days), names.treatment_2, out)
     return pd.Series(out, index=dtc.index).where(date_part(dtc).notna() | (rfstdtc == ""), "")
 
 
@@ -101,4 +110,7 @@ def reference_dates(forms: dict[str, pd.DataFrame], design: Design, blinded: boo
     deaths = outcomes[outcomes["EVENT"] == "DEATH"].drop_duplicates("SUBJID").set_index("SUBJID")
     out["DTHDTC"] = deaths["EVENT_DATE"].reindex(out.index).fillna("")
     out["first_date"] = date_part(out["RFSTDTC"])
+    stage2 = infusion[(infusion["DONE"] == "Y") & infusion["VISIT"].isin(design.blinding.stage2_visits)]
+    out["stage2_start"] = (pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]") if blinded else
+                           date_part(stage2.groupby("SUBJID")["INF_START"].min().reindex(out.index)))
     return out

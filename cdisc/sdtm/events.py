@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
+from cdisc.sdtm.ex import infusion_products, product_names
 from cdisc.sdtm.special import randomized
 from validation.rules_coding import submittable_aes
 
@@ -16,16 +17,17 @@ def _subject_frame(ctx: Context, domain: str, subjid: pd.Series, source: pd.Data
 
 
 def build_ec(ctx: Context) -> pd.DataFrame:
-    """Infusions as collected, the product masked; blinded: the stage-2 (week 4-5) infusions are
-    withheld, since only hUC-MSC patients of stage 1 have them."""
+    """Infusions as collected. Blinded: the product masked, and the stage-2 (week 4-5) infusions
+    withheld, since only hUC-MSC patients of stage 1 have them; unblinded: the product of each stage."""
     inf = ctx.forms["infusion"]
     if ctx.blinded:
         inf = inf[~inf["VISIT"].isin(ctx.design.blinding.stage2_visits)]
     inf = inf.reset_index(drop=True)
+    treatment = ctx.design.blinding.treatment if ctx.blinded else product_names(ctx, infusion_products(ctx, inf))
     rfstdtc = inf["SUBJID"].map(ctx.reference["RFSTDTC"])
     done = inf["DONE"] == "Y"
     frame = _subject_frame(
-        ctx, "EC", inf["SUBJID"], inf, ECREFID=inf["KIT_NO"], ECTRT=ctx.design.blinding.treatment, ECMOOD="PERFORMED",
+        ctx, "EC", inf["SUBJID"], inf, ECREFID=inf["KIT_NO"], ECTRT=treatment, ECMOOD="PERFORMED",
         ECOCCUR=inf["DONE"], ECREASOC=inf["NOT_DONE_REASON"].where(~done, ""),
         ECDOSE=pd.to_numeric(inf["VOLUME_ML"], errors="coerce"),
         ECDOSU=np.where(inf["VOLUME_ML"] != "", ctx.design.dose_unit, ""),

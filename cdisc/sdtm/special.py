@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cdisc.design import arm_of
+from cdisc.sdtm.assignment import MASKED
 from cdisc.sdtm.common import Context, date_part, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
 
 
@@ -25,6 +27,14 @@ def build_dm(ctx: Context) -> pd.DataFrame:
     blinding, failure = ctx.design.blinding, ctx.design.screen_failure
     armcd = np.where(is_randomized, blinding.armcd, failure["armcd"])
     arm = np.where(is_randomized, blinding.arm, failure["arm"])
+    actarmcd, actarm = armcd, arm
+    if not ctx.blinded:
+        planned = ctx.assignment.reindex(enrol["SUBJID"])
+        actual = actual_arms(ctx).reindex(enrol["SUBJID"])
+        armcd = np.where(is_randomized, planned["ARMCD"], failure["armcd"])
+        arm = np.where(is_randomized, planned["ARM"], failure["arm"])
+        actarmcd = np.where(is_randomized, actual["ARMCD"], failure["armcd"])
+        actarm = np.where(is_randomized, actual["ARM"], failure["arm"])
     return pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "DM", "USUBJID": ctx.usubjid(enrol["SUBJID"]),
         "SUBJID": enrol["SUBJID"], "RFSTDTC": ref["RFSTDTC"], "RFENDTC": ref["RFENDTC"],
@@ -32,13 +42,53 @@ def build_dm(ctx: Context) -> pd.DataFrame:
         "RFPENDTC": ref["RFENDTC"], "DTHDTC": ref["DTHDTC"], "DTHFL": np.where(ref["DTHDTC"] != "", "Y", ""),
         "SITEID": enrol["SITEID"], "BRTHDTC": enrol["BRTHDTC"], "AGE": _age(enrol["BRTHDTC"], enrol["CONSENT_DATE"]),
         "AGEU": "YEARS", "SEX": enrol["SEX"], "RACE": enrol["RACE"], "ETHNIC": enrol["ETHNIC"],
-        "ARMCD": armcd, "ARM": arm, "ACTARMCD": armcd, "ACTARM": arm, "COUNTRY": ctx.design.country,
+        "ARMCD": armcd, "ARM": arm, "ACTARMCD": actarmcd, "ACTARM": actarm, "COUNTRY": ctx.design.country,
         **lineage(enrol),
     }).sort_values("USUBJID").reset_index(drop=True)
 
 
+def actual_arms(ctx: Context) -> pd.DataFrame:
+    """Per randomized SUBJID the arm of the infusions actually given: the planned one, without stage 2
+    when no stage-2 infusion was given, 'not treated' when none was."""
+    inf = ctx.forms["infusion"]
+    given = inf[inf["DONE"] == "Y"]
+    stage2 = set(given.loc[given["VISIT"].isin(ctx.design.blinding.stage2_visits), "SUBJID"])
+    arms = arm_of(ctx.design, ctx.level)
+    rows = {}
+    for subjid, a in ctx.assignment.iterrows():
+        if subjid not in set(given["SUBJID"]):
+            rows[subjid] = (ctx.design.not_treated["armcd"], ctx.design.not_treated["arm"])
+            continue
+        arm = arms[(a["TRT1"], (a["TRT2"] or None) if subjid in stage2 else None)]
+        rows[subjid] = (arm.armcd, arm.arm)
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["ARMCD", "ARM"])
+
+
+def _elements(ctx: Context, subjid: str, r: pd.Series, follow_up: str, end: str) -> list[tuple]:
+    """Unblinded: the stage-1 element of the subject's treatment, then for a re-randomized subject the
+    stage-2 element from its first stage-2 infusion for the stage-2 duration, then follow-up."""
+    a = ctx.assignment.loc[subjid] if subjid in ctx.assignment.index else None
+    if a is None:
+        return [(subjid, "TRT1", r["RFSTDTC"], end)]
+    product = ctx.design.products
+    first = product[a["TRT1"]].stage1_element
+    start2 = r["stage2_start"]
+    if a["TRT2"] and pd.notna(start2):
+        second = ctx.design.masked_stage2.element if a["TRT2"] == MASKED else product[a["TRT2"]].stage2_element
+        begin = start2.strftime("%Y-%m-%d")
+        stop = (start2 + pd.Timedelta(days=ctx.design.treatment_2_days)).strftime("%Y-%m-%d")
+        rows = [(subjid, first, r["RFSTDTC"], begin)]
+        if end and end[:10] < stop:
+            return rows + [(subjid, second, begin, end)]
+        return rows + [(subjid, second, begin, stop), (subjid, "FU", stop, end)]
+    if end and end[:10] < follow_up:
+        return [(subjid, first, r["RFSTDTC"], end)]
+    return [(subjid, first, r["RFSTDTC"], follow_up), (subjid, "FU", follow_up, end)]
+
+
 def build_se(ctx: Context) -> pd.DataFrame:
-    """Screening, then (blinded) the masked stage-1 element, then follow-up, per subject."""
+    """Screening, then the stage-1 element (blinded: the masked one), the stage-2 element of a
+    re-randomized subject (unblinded only), then follow-up, per subject."""
     ref = ctx.reference
     elements = {e.etcd: e for e in ctx.design.elements}
     rows = []
@@ -49,6 +99,9 @@ def build_se(ctx: Context) -> pd.DataFrame:
             continue
         follow_up = (r["first_date"] + pd.Timedelta(days=ctx.design.treatment_1_days)).strftime("%Y-%m-%d")
         rows.append((subjid, "SCRN", r["RFICDTC"], r["RFSTDTC"]))
+        if not ctx.blinded:
+            rows += _elements(ctx, subjid, r, follow_up, end)
+            continue
         if end and end[:10] < follow_up:
             rows.append((subjid, "TRT1", r["RFSTDTC"], end))
             continue

@@ -9,7 +9,7 @@ from cdisc.sdtm.common import Context
 def build_ta(ctx: Context) -> pd.DataFrame:
     elements = {e.etcd: e for e in ctx.design.elements}
     rows = []
-    for arm in ctx.design.arms:
+    for arm in [a for a in ctx.design.arms if ctx.level in a.levels]:
         for order, etcd in enumerate(arm.elements, start=1):
             rows.append({"ARMCD": arm.armcd, "ARM": arm.arm, "TAETORD": float(order), "ETCD": etcd,
                          "ELEMENT": elements[etcd].element, "TABRANCH": ctx.design.branches.get(etcd, ""),
@@ -20,7 +20,7 @@ def build_ta(ctx: Context) -> pd.DataFrame:
 def build_te(ctx: Context) -> pd.DataFrame:
     return pd.DataFrame([{"STUDYID": ctx.studyid, "DOMAIN": "TE", "ETCD": e.etcd, "ELEMENT": e.element,
                           "TESTRL": e.testrl, "TEENRL": e.teenrl, "TEDUR": e.tedur or ""}
-                         for e in ctx.design.elements])
+                         for e in ctx.design.elements if ctx.level in e.levels])
 
 
 def build_tv(ctx: Context) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from cdisc.design import load_design
 from cdisc.area import AreaFolders
 from cdisc.sdtm.build import build_context, build_domains
 from cdisc.sdtm.common import study_day
-from cdisc.spec import load_spec
+from cdisc.spec import for_area, load_spec
 from support import generated_night
 from aclf.harmonized_lab import load_harmonized_lab
 
@@ -25,8 +25,8 @@ SUBJECT_LEVEL = ["DM", "SE", "SV", "EC", "AE", "MH", "DS", "PR", "LB", "RS"]
 def package(tmp_path_factory):
     with generated_night(tmp_path_factory.mktemp("sdtm"), subjects=60, seed=5) as (settings, summary, url):
         study, engine = load_study(), make_engine(url)
-        ctx = build_context(study, load_design(), forms_in_force(engine, study), blinded=True)
-        built, _ = build_domains(ctx, load_spec(), load_harmonized_lab(engine))
+        ctx = build_context(study, load_design(), forms_in_force(engine, study))
+        built, _ = build_domains(ctx, BLINDED_SPEC(), load_harmonized_lab(engine))
         folder = AreaFolders(settings.output / "blinded", study.study.studyid).sdtm
         yield folder, built, settings, summary, engine
 
@@ -45,7 +45,7 @@ def test_the_package_is_laid_out_for_submission(package):
 
 def test_every_dataset_reads_back_with_the_same_values(package):
     folder, built, _, _, _ = package
-    spec = load_spec()
+    spec = BLINDED_SPEC()
     for name, frame in built.items():
         back, meta = read(folder, name)
         ds = spec.datasets[name]
@@ -148,6 +148,11 @@ def test_missing_forms_or_no_data_build_valid_datasets(package, engine, empty):
     forms = forms_in_force(source, study)
     if empty != "everything":
         forms[empty] = forms[empty].iloc[0:0]
-    ctx = build_context(study, load_design(), forms, blinded=True)
-    datasets, _ = build_domains(ctx, load_spec(), load_harmonized_lab(source))
-    assert not {name: v for name, v in check_all(datasets, load_spec()).items() if v}
+    ctx = build_context(study, load_design(), forms)
+    datasets, _ = build_domains(ctx, BLINDED_SPEC(), load_harmonized_lab(source))
+    assert not {name: v for name, v in check_all(datasets, BLINDED_SPEC()).items() if v}
+
+
+def BLINDED_SPEC():
+    """The SDTM spec as the blinded area sees it (EX and the assignment variables left out)."""
+    return for_area(load_spec(), "blinded")

@@ -68,7 +68,9 @@ def test_a_sixth_dialect_is_onboarded_by_configuration_alone(study_with_site06, 
 
 
 def test_the_sixth_source_becomes_a_dagster_partition(study_with_site06):
-    code = "from assets.partitions import source_partitions; print(source_partitions.get_partition_keys())"
+    """The code location, loaded as a deployment loads it, follows ACLF_STUDY_DIR."""
+    code = ("from pipelines.definitions import defs; "
+            "print(defs().get_repository_def().get_job('ingest_source').partitions_def.get_partition_keys())")
     env = {**os.environ, "ACLF_STUDY_DIR": str(study_with_site06)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert "'site06'" in out.stdout

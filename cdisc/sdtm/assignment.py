@@ -1,0 +1,36 @@
+"""Each randomized subject's assignment, for the unblinded area: the stage-1 and stage-2 treatments
+from the randomization key, and the arm they make at the unblinding level (stage 2 masked at the
+stage-1-only level)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from cdisc.design import Design, arm_of
+
+MASKED = "MASKED"
+COLUMNS = ["TRT1", "TRT2", "RAND2DTC", "ARMCD", "ARM"]
+
+
+def assignments(iwrs: pd.DataFrame, key: pd.DataFrame, design: Design, level: str) -> pd.DataFrame:
+    """Per stage-1 randomized SUBJID: TRT1 and TRT2 (IWRS treatment codes; TRT2 '' when not
+    randomized again, MASKED at the stage-1-only level), RAND2DTC, and the arm shown at ``level``."""
+    treatment = key.set_index("RAND_NO")["TREATMENT"]
+    stages = {s: iwrs[iwrs["STAGE"] == s].drop_duplicates("SUBJID").set_index("SUBJID") for s in ("1", "2")}
+    out = pd.DataFrame(index=pd.Index(stages["1"].index, name="SUBJID"))
+    out["TRT1"] = stages["1"]["RAND_NO"].map(treatment)
+    if out["TRT1"].isna().any():
+        missing = ", ".join(stages["1"].loc[out["TRT1"].isna(), "RAND_NO"].head(5))
+        raise ValueError(f"randomization numbers missing from the key: {missing}")
+    stage2 = stages["2"]["RAND_NO"].reindex(out.index)
+    out["TRT2"] = stage2.map(treatment).fillna("")
+    if level == "stage1":
+        out["TRT2"] = out["TRT2"].where(out["TRT2"] == "", MASKED)
+    out["RAND2DTC"] = stages["2"]["RAND_DTM"].reindex(out.index).fillna("")
+    arms = arm_of(design, level)
+    chosen = [arms.get((t1, t2 or None)) for t1, t2 in zip(out["TRT1"], out["TRT2"])]
+    unknown = [f"{t1}/{t2 or '-'}" for (t1, t2), arm in zip(zip(out["TRT1"], out["TRT2"]), chosen) if arm is None]
+    if unknown:
+        raise ValueError(f"treatment paths the trial design has no arm for: {sorted(set(unknown))}")
+    out["ARMCD"] = [a.armcd for a in chosen]
+    out["ARM"] = [a.arm for a in chosen]
+    return out[COLUMNS]

@@ -1,0 +1,47 @@
+"""EX (unblinded area only): each infusion given, with the product the randomization key assigns to
+its stage: hUC-MSC at its protocol dose, placebo at the volume infused; the stage-2 product masked at
+the stage-1-only level."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdisc.sdtm.assignment import MASKED
+from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
+
+
+def infusion_products(ctx: Context, inf: pd.DataFrame) -> pd.Series:
+    """The IWRS treatment code of each infusion: the stage-2 one at the stage-2 visits (MASKED at the
+    stage-1-only level), the stage-1 one otherwise."""
+    stage2 = inf["VISIT"].isin(ctx.design.blinding.stage2_visits)
+    trt1 = inf["SUBJID"].map(ctx.assignment["TRT1"])
+    trt2 = inf["SUBJID"].map(ctx.assignment["TRT2"])
+    return trt2.where(stage2, trt1).fillna("")
+
+
+def product_names(ctx: Context, codes: pd.Series) -> pd.Series:
+    names = {code: p.name for code, p in ctx.design.products.items()}
+    return codes.map(names).where(codes != MASKED, ctx.design.blinding.stage2_treatment).fillna("")
+
+
+def build_ex(ctx: Context) -> pd.DataFrame:
+    inf = ctx.forms["infusion"]
+    inf = inf[inf["DONE"] == "Y"].reset_index(drop=True)
+    codes = infusion_products(ctx, inf)
+    products = ctx.design.products
+    fixed = codes.map({c: p.dose for c, p in products.items()})
+    volume = pd.to_numeric(inf["VOLUME_ML"], errors="coerce")
+    dose = fixed.where(codes.isin([c for c, p in products.items() if p.dose is not None]), volume)
+    dose = dose.where(codes != MASKED)                         # masked: the dose would tell the product
+    unit = codes.map({c: p.dose_unit for c, p in products.items()}).fillna("")
+    rfstdtc = inf["SUBJID"].map(ctx.reference["RFSTDTC"])
+    frame = pd.DataFrame({
+        "STUDYID": ctx.studyid, "DOMAIN": "EX", "USUBJID": ctx.usubjid(inf["SUBJID"]),
+        "EXTRT": product_names(ctx, codes), "EXDOSE": dose.astype(float),
+        "EXDOSU": np.where(dose.notna(), unit, ""), "EXROUTE": ctx.design.route,
+        "VISITNUM": visit_numbers(inf["VISIT"], inf["INF_START"], inf["SUBJID"], ctx),
+        "VISIT": inf["VISIT"].map(visit_labels(ctx.study)).fillna("UNSCHEDULED"),
+        "EPOCH": epoch(inf["INF_START"], inf["SUBJID"], ctx), "EXSTDTC": inf["INF_START"], "EXENDTC": inf["INF_END"],
+        "EXSTDY": study_day(inf["INF_START"], rfstdtc), "EXENDY": study_day(inf["INF_END"], rfstdtc),
+        **lineage(inf)})
+    return sequence(frame, "EX", ["USUBJID", "EXTRT", "EXSTDTC"])

@@ -1,0 +1,34 @@
+"""The unblinded code location: the unblinded area (SDTM, ADaM, reports) of an authorized unblinding.
+
+A blinded deployment never loads it (``workspace.yaml`` lists only ``pipelines.definitions``); an
+unblinded deployment adds it (``deploy/workspace.unblinded.yaml``) with ACLF_UNBLINDING_FILE and
+ACLF_UNBLINDED_OUTPUT_DIR set, on a Dagster instance of its own, since run logs and metadata are
+readable by everybody who can open the UI.
+"""
+from __future__ import annotations
+
+import dagster as dg
+
+from aclf.config import ConfigError
+from aclf.settings import Settings
+from assets.area import area_assets
+from assets.configuration import load_configuration
+from assets.reports import unblinded_reports
+from assets.resources import AclfResource
+from cdisc.area import UNBLINDED
+
+
+def unblinded_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    return [*area_assets(UNBLINDED, load_configuration(settings.study_dir)), unblinded_reports]
+
+
+def build_unblinded_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.resolve()
+    if not settings.unblinded:
+        raise ConfigError("the unblinded code location needs ACLF_UNBLINDING_FILE and ACLF_UNBLINDED_OUTPUT_DIR")
+    return dg.Definitions(assets=unblinded_assets(settings), resources={"aclf": AclfResource.from_settings(settings)})
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_unblinded_definitions()
