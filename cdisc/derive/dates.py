@@ -12,25 +12,28 @@ from cdisc.derive._common import as_date, column
 _LEVELS = {"n": 0, "D": 1, "M": 2, "Y": 3}
 
 
-def _impute(year, month, day, level_missing, date_imputation: str):
-    """Earliest/latest possible date of a partial date, and the imputed one."""
-    month_first = month.fillna(1)
-    first = pd.to_datetime(pd.DataFrame({"year": year, "month": month_first, "day": day.fillna(1)}),
-                           errors="coerce")
-    month_last = month.fillna(12)
-    start_of_last_month = pd.to_datetime(pd.DataFrame({"year": year, "month": month_last, "day": 1}),
-                                         errors="coerce")
-    last_day = start_of_last_month + pd.offsets.MonthEnd(0)
-    last = pd.to_datetime(pd.DataFrame({"year": year, "month": month_last, "day": day}),
-                          errors="coerce").where(day.notna(), last_day)
+def _ymd(year: pd.Series, month, day) -> pd.Series:
+    """Dates from numeric parts (a Series or a constant each); NaT where a part is missing/invalid."""
+    parts = pd.DataFrame({"year": year, "month": month, "day": day}, index=year.index)
+    ok = parts.notna().all(axis=1)
+    out = pd.Series(pd.NaT, index=year.index, dtype="datetime64[ns]")
+    if ok.any():
+        out[ok] = pd.to_datetime(parts[ok].astype(int), errors="coerce")
+    return out
+
+
+def _impute(year: pd.Series, month: pd.Series, day: pd.Series, date_imputation: str):
+    """Earliest and latest date a partial date allows, and the imputed one."""
+    first = _ymd(year, month.fillna(1), day.fillna(1))
+    last_month = month.fillna(12)
+    last = _ymd(year, last_month, day).where(day.notna(), _ymd(year, last_month, 1) + pd.offsets.MonthEnd(0))
     if date_imputation == "first":
         imputed = first
     elif date_imputation == "last":
         imputed = last
     elif date_imputation == "mid":
-        mid_day = pd.to_datetime(pd.DataFrame({"year": year, "month": month_first, "day": 15}), errors="coerce")
-        mid_year = pd.to_datetime(pd.DataFrame({"year": year, "month": 6, "day": 30}), errors="coerce")
-        imputed = first.where(day.notna(), mid_day).where(month.notna(), mid_year)
+        mid_month = _ymd(year, month.fillna(1), 15)
+        imputed = first.where(day.notna(), mid_month).where(month.notna(), _ymd(year, 6, 30))
     else:
         raise ValueError("date_imputation must be 'first', 'mid' or 'last'")
     return first, last, imputed
@@ -70,7 +73,7 @@ def derive_vars_dt(
         missing_level = np.select([year.isna(), month.isna(), day.isna()], [3, 2, 1], 0)
         partial = (missing_level > 0) & (missing_level <= _LEVELS[highest_imputation]) & year.notna()
         partial = pd.Series(partial, index=frame.index) & date.isna()
-        first, last, imputed = _impute(year, month, day, missing_level, date_imputation)
+        first, last, imputed = _impute(year, month, day, date_imputation)
         for bound in min_dates:
             b = as_date(column(frame, bound))
             use = b.notna() & (b >= first) & (b <= last) & (b > imputed)
