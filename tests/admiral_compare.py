@@ -18,9 +18,10 @@ def load(collection, name: str) -> pd.DataFrame:
 
 
 def same(ours: pd.Series, theirs: pd.Series) -> np.ndarray:
-    """Element-wise agreement, missing = missing; numbers to 1e-9 relative, dates as dates."""
+    """Element-wise agreement, missing = missing; numbers to 1e-9 relative, dates and date-times
+    as points in time (admiral's Date columns arrive as date objects, its POSIXct as UTC stamps)."""
     if pd.api.types.is_datetime64_any_dtype(ours.dtype):
-        a, b = d.as_date(ours), d.as_date(theirs)
+        a, b = _as_datetime(ours), _as_datetime(theirs)
         return ((a.isna() & b.isna()) | (a == b)).to_numpy()
     if pd.api.types.is_numeric_dtype(theirs.dtype):
         a = pd.to_numeric(ours, errors="coerce").astype(float).to_numpy()
@@ -32,6 +33,13 @@ def same(ours: pd.Series, theirs: pd.Series) -> np.ndarray:
     a = ours.astype(object).where(ours.notna(), None)
     b = theirs.astype(object).where(theirs.notna(), None)
     return ((a.isna() & b.isna()) | (a == b)).fillna(False).to_numpy(dtype=bool)
+
+
+def _as_datetime(values: pd.Series) -> pd.Series:
+    out = pd.to_datetime(values, errors="coerce") if values.dtype == object else values
+    if isinstance(out.dtype, pd.DatetimeTZDtype):
+        out = out.dt.tz_localize(None)
+    return out
 
 
 def report(request, text: str) -> None:

