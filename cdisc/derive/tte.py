@@ -7,12 +7,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cdisc.derive._common import Condition, as_date, condition
+from cdisc.derive._common import Condition, as_date, condition, sort_spec
 
 
 @dataclass(frozen=True)
 class _DateSource:
-    """Records of one dataset that give a date per subject (event or censoring)."""
+    """Records of one dataset that give a date per subject (event or censoring): ``date`` of the
+    ``data`` records where ``filter`` holds; ``seq`` names the record (SRCSEQ); ``order`` breaks
+    ties between records of one date (default: input order)."""
 
     data: pd.DataFrame
     date: str
@@ -23,10 +25,14 @@ class _DateSource:
     seq: str | None = None
     filter: Condition = None
     subject: str = "USUBJID"
+    order: Sequence[str] = ()
 
     def dates(self) -> pd.DataFrame:
         d = self.data
         d = d.loc[condition(d, self.filter)]
+        if self.order:  # ties on one date: the first record by ``order`` (e.g. the lowest --SEQ)
+            cols, asc = sort_spec(self.order)
+            d = d.sort_values(cols, ascending=asc, na_position="last", kind="stable")
         return pd.DataFrame({
             "__subject": d[self.subject].to_numpy(),
             "ADT": as_date(d[self.date]).to_numpy(),
