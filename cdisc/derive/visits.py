@@ -68,7 +68,8 @@ def derive_vars_avisit(
     missing = text.isna().to_numpy()
     avisit = np.array([None if (m or pd.isna(v)) else v for v, m in zip(avisit, missing)], dtype=object)
     avisitn[missing] = np.nan
-    return pd.DataFrame({"AVISIT": avisit, "AVISITN": avisitn}, index=frame.index)
+    return pd.DataFrame({"AVISIT": pd.Series(avisit, index=frame.index, dtype=object),
+                         "AVISITN": avisitn}, index=frame.index)
 
 
 def derive_vars_avisit_window(
