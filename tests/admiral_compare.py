@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdisc import derive as d
 
 
 def load(collection, name: str) -> pd.DataFrame:

@@ -93,3 +93,22 @@ def test_basetype_records_copy_per_condition_and_keep_the_rest():
                                             & f["ATPTN"].lt(900)})
     assert out["BASETYPE"].tolist() == ["LYING", "ANY", "ANY", None, None]
     assert out["AVAL"].tolist() == [1, 1, 2, 3, 4]
+
+
+def test_a_liver_score_as_a_derived_parameter():
+    """The shape ADSCORE can take: MELD from the visit's BILI/INR/CREAT records of ADLB, a missing
+    component leaving the score missing with its reason (keep_nas) instead of dropping the visit."""
+    from aclf import scores
+
+    adlb = pd.DataFrame({
+        "USUBJID": ["S1"] * 6, "AVISITN": [1, 1, 1, 2, 2, 2],
+        "PARAMCD": ["BILI", "INR", "CREAT"] * 2, "AVAL": [4.2, 1.2, 1.9, 3.0, np.nan, 1.0]})
+    parts = ["BILI", "INR", "CREAT"]
+    out = d.derive_param_computed(adlb, ["USUBJID", "AVISITN"], parts, {
+        "PARAMCD": "MELD",
+        "AVAL": lambda w: scores.meld_unos(w["AVAL.BILI"], w["AVAL.INR"], w["AVAL.CREAT"]),
+        "AREASND": lambda w: scores.missing_reason(**{p: w[f"AVAL.{p}"] for p in parts}),
+    }, keep_nas=True)
+    meld = out[out["PARAMCD"].eq("MELD")]
+    assert meld["AVAL"].iloc[0] == 20.0 and np.isnan(meld["AVAL"].iloc[1])
+    assert meld["AREASND"].tolist() == ["", "missing: INR"]
