@@ -7,6 +7,19 @@ pd.NA, or a blank text code) in any required component gives a missing result (N
 a score is never guessed. ``missing_reason`` says which components were missing, for the text the
 pipeline keeps beside a missing score. The functions import nothing from the pipeline.
 
+Input checks
+------------
+* Refused, always (ValueError naming the argument and the row): a lab value that is not a
+  positive number (bilirubin, INR, creatinine, sodium, albumin <= 0), and any value that is not
+  finite (inf). A missing value is not an error: it gives a missing score.
+* Unit plausibility guard (``unit_check``: "warn" - the default, ``UnitWarning`` - "raise" or
+  "off"; ``None`` takes the module default ``UNIT_CHECK``): the median of a column that no real
+  cohort has in the documented unit points to a unit mix-up - bilirubin > 50 mg/dL (umol/L?),
+  creatinine > 20 mg/dL (umol/L?), INR > 10 (PT seconds?), sodium outside 100-200 mmol/L, albumin
+  < 10 g/L for Child-Pugh (g/dL?). It warns by default so that a night of whole-column scores is
+  never stopped; an interactive caller sets "raise". MELD 3.0 refuses albumin above 10 g/dL per
+  value (no serum reaches it: it is g/L).
+
 Units
 -----
 =====================  =====================================================================
@@ -48,9 +61,16 @@ Rounding (all rounding is half up: x.5 goes to x+1; every MELD value is >= 0, so
 * ``meld_unos`` (OPTN policy before 2016): MELD(i) = 0.957 ln(Cr) + 0.378 ln(TBIL) + 1.120 ln(INR)
   + 0.643, "rounded to the tenth decimal place and then multiplied by 10" (i.e. the nearest
   integer of 10 x MELD(i)), at most 40. ``meld_unos_raw`` gives 10 x MELD(i) unrounded.
-* ``meld_na`` (OPTN policy 2016-2023): with the integer MELD(i) above, when MELD(i) > 11:
-  MELD = MELD(i) + 1.32 (137 - Na) - 0.033 MELD(i) (137 - Na); otherwise MELD = MELD(i). The
-  result is rounded to the nearest integer and capped at 40. ``meld_na_raw``: before rounding/cap.
+* ``meld_na`` (OPTN policy 2016-2023, ``variant="unos2016"``): with the integer MELD(i) above,
+  when MELD(i) > 11: MELD = MELD(i) + 1.32 (137 - Na) - 0.033 MELD(i) (137 - Na); otherwise
+  MELD = MELD(i), and sodium is not needed (a missing sodium does not make it missing). The result
+  is rounded to the nearest integer and capped at 40. ``meld_na_raw``: before rounding/cap.
+  ``variant="kim2008"`` (Kim et al. 2008, the form of much of the literature): MELD-Na = MELD - Na
+  - 0.025 MELD (140 - Na) + 140 with MELD = 10 x MELD(i) unrounded and sodium bounded 125-140;
+  sodium always required; same rounding and cap.
+* ``meld_unos(..., etiology=...)``: Kamath's original MELD, whose constant term 0.643 is multiplied
+  by the aetiology (0 cholestatic or alcoholic, 1 otherwise); without ``etiology`` the UNOS form
+  (the term for everyone).
 * ``meld_3`` (Kim et al. 2021): 1.33 female + 4.56 ln(TBIL) + 0.82 (137 - Na)
   - 0.24 (137 - Na) ln(TBIL) + 9.09 ln(INR) + 11.14 ln(Cr) + 1.85 (3.5 - Alb)
   - 1.83 (3.5 - Alb) ln(Cr) + 6, rounded to the nearest integer, capped at 40. The adult form: OPTN
@@ -98,12 +118,30 @@ import pandas as pd
 __all__ = [
     "meld_protocol", "meld_protocol_raw", "meld_unos", "meld_unos_raw", "meld_na", "meld_na_raw",
     "meld_3", "meld_3_raw", "g_l_to_g_dl", "child_pugh_points", "child_pugh", "missing_reason",
+    "UnitWarning", "UNIT_CHECK",
 ]
 
 MELD_CAP = 40.0
 UNOS_CREATININE_CAP = 4.0      # mg/dL, protocol MELD, UNOS MELD and MELD-Na
 MELD3_CREATININE_CAP = 3.0     # mg/dL, MELD 3.0
 SODIUM_LOW, SODIUM_HIGH = 125.0, 137.0
+KIM2008_SODIUM_HIGH = 140.0
+ETIOLOGY_E = {"cholestatic": 0.0, "biliary": 0.0, "alcoholic": 0.0, "alcohol": 0.0, "other": 1.0}
+
+UNIT_CHECK = "warn"            # default of every function's ``unit_check``: "warn", "raise" or "off"
+# argument -> (is the column median implausible?, what it suggests)
+_UNIT_GUARD = {
+    "bilirubin": (lambda m: m > 50.0, "above 50 mg/dL: umol/L? divide by 17.1"),
+    "creatinine": (lambda m: m > 20.0, "above 20 mg/dL: umol/L? divide by 88.4"),
+    "INR": (lambda m: m > 10.0, "above 10: prothrombin time in seconds instead of INR?"),
+    "sodium": (lambda m: m < 100.0 or m > 200.0, "outside 100-200 mmol/L: another unit?"),
+    "albumin": (lambda m: m < 10.0, "below 10 g/L: g/dL? multiply by 10"),
+}
+_POSITIVE = {"bilirubin", "INR", "creatinine", "sodium", "albumin", "albumin_g_dl"}
+
+
+class UnitWarning(UserWarning):
+    """A column's values are implausible in the documented unit (a likely unit mix-up)."""
 ALBUMIN_G_DL_LOW, ALBUMIN_G_DL_HIGH = 1.5, 3.5
 
 ASCITES_POINTS = {"NONE": 1, "MILD": 2, "MODERATE": 3, "SEVERE": 3}
@@ -176,6 +214,59 @@ def _numeric(value: Any, index: pd.Index, name: str) -> np.ndarray:
         except (ValueError, TypeError) as error:
             raise ValueError(f"{name}: a value is not a number ({error})") from None
         out[~missing] = np.asarray(converted, dtype=float)
+    bad = np.isinf(out)
+    if name in _POSITIVE:
+        bad |= out <= 0
+    if bad.any():
+        rows = ", ".join(f"row {index[k]!r}: {out[k]:g}" for k in np.flatnonzero(bad)[:3])
+        more = f" (and {int(bad.sum()) - 3} more)" if bad.sum() > 3 else ""
+        need = "a positive finite number" if name in _POSITIVE else "a finite number"
+        raise ValueError(f"{name} must be {need}; {rows}{more}")
+    return out
+
+
+def _guard(name: str, values: np.ndarray, unit_check: str | None) -> None:
+    """Warn or raise when the column's median is implausible in the documented unit."""
+    mode = UNIT_CHECK if unit_check is None else unit_check
+    if mode not in ("warn", "raise", "off"):
+        raise ValueError("unit_check must be 'warn', 'raise' or 'off'")
+    if mode == "off" or name not in _UNIT_GUARD or np.isnan(values).all():
+        return
+    implausible, hint = _UNIT_GUARD[name]
+    median = float(np.nanmedian(values))
+    if implausible(median):
+        message = f"{name}: median {median:g} is implausible, {hint}"
+        if mode == "raise":
+            raise ValueError(message)
+        import warnings
+
+        warnings.warn(message, UnitWarning, stacklevel=4)
+
+
+def _lab(value: Any, index: pd.Index, name: str, unit_check: str | None) -> np.ndarray:
+    """A lab component: numeric, validated, unit-guarded."""
+    out = _numeric(value, index, name)
+    _guard(name, out, unit_check)
+    return out
+
+
+def _etiology(etiology: Any, index: pd.Index) -> np.ndarray:
+    """Kamath's aetiology term: 0 cholestatic/biliary or alcoholic, 1 other; or 0/1, True/False."""
+    raw = _raw(etiology, index)
+    missing = _is_missing_text(raw)
+    out = np.full(len(raw), np.nan)
+    for k in np.flatnonzero(~missing):
+        v = raw[k]
+        if isinstance(v, str):
+            code = v.strip().lower()
+            if code not in ETIOLOGY_E:
+                raise ValueError(f"etiology: unknown code {v!r} at row {index[k]!r}; expected one of "
+                                 f"{sorted(ETIOLOGY_E)} or 0/1")
+            out[k] = ETIOLOGY_E[code]
+        else:
+            out[k] = float(v)
+            if out[k] not in (0.0, 1.0):
+                raise ValueError(f"etiology: expected 0/1 at row {index[k]!r}, found {v!r}")
     return out
 
 
@@ -220,7 +311,7 @@ def _dialysis(dialysis: Any, index: pd.Index) -> np.ndarray | None:
 # MELD
 # ------------------------------------------------------------------------------------------------
 
-def meld_protocol_raw(bili, inr, creat, etiology_e, dialysis=None) -> pd.Series:
+def meld_protocol_raw(bili, inr, creat, etiology_e, dialysis=None, *, unit_check=None) -> pd.Series:
     """Protocol MELD R = 3.8 ln(TBIL) + 11.2 ln(INR) + 9.6 ln(Cr) + 6.4 E, bounded, not rounded.
 
     ``etiology_e``: 0 when the liver disease is biliary (cholestatic) or alcoholic, 1 otherwise
@@ -229,62 +320,84 @@ def meld_protocol_raw(bili, inr, creat, etiology_e, dialysis=None) -> pd.Series:
     """
     index = _common_index(bili=bili, inr=inr, creat=creat, etiology_e=etiology_e,
                           dialysis=dialysis)
-    b = _floor1(_numeric(bili, index, "bilirubin"))
-    i = _floor1(_numeric(inr, index, "INR"))
-    c = _creatinine(_numeric(creat, index, "creatinine"), _dialysis(dialysis, index),
-                    UNOS_CREATININE_CAP)
+    b, i, c = _unos_components(bili, inr, creat, dialysis, index, unit_check)
     e = _flag(etiology_e, index, "etiology_e")
     r = 3.8 * np.log(b) + 11.2 * np.log(i) + 9.6 * np.log(c) + 6.4 * e
     return _series(r, index, "meld_protocol_raw")
 
 
-def meld_protocol(bili, inr, creat, etiology_e, dialysis=None) -> pd.Series:
+def meld_protocol(bili, inr, creat, etiology_e, dialysis=None, *, unit_check=None) -> pd.Series:
     """Protocol MELD as an integer: ``meld_protocol_raw`` rounded to the nearest integer, ties up.
 
     No 6-40 bounds (the protocol gives none); see the module docstring for the rounding rule.
     """
-    raw = meld_protocol_raw(bili, inr, creat, etiology_e, dialysis)
+    raw = meld_protocol_raw(bili, inr, creat, etiology_e, dialysis, unit_check=unit_check)
     return _series(_round_half_up(raw.to_numpy()), raw.index, "meld_protocol")
 
 
-def meld_unos_raw(bili, inr, creat, dialysis=None) -> pd.Series:
-    """10 x (0.957 ln(Cr) + 0.378 ln(TBIL) + 1.120 ln(INR) + 0.643), bounded, unrounded."""
-    index = _common_index(bili=bili, inr=inr, creat=creat, dialysis=dialysis)
-    b = _floor1(_numeric(bili, index, "bilirubin"))
-    i = _floor1(_numeric(inr, index, "INR"))
-    c = _creatinine(_numeric(creat, index, "creatinine"), _dialysis(dialysis, index),
+def _unos_components(bili, inr, creat, dialysis, index, unit_check):
+    """Bilirubin, INR, creatinine as the UNOS MELD uses them (floor 1.0, creatinine cap/dialysis)."""
+    b = _floor1(_lab(bili, index, "bilirubin", unit_check))
+    i = _floor1(_lab(inr, index, "INR", unit_check))
+    c = _creatinine(_lab(creat, index, "creatinine", unit_check), _dialysis(dialysis, index),
                     UNOS_CREATININE_CAP)
-    inner = 0.957 * np.log(c) + 0.378 * np.log(b) + 1.120 * np.log(i) + 0.643
-    return _series(10.0 * inner, index, "meld_unos_raw")
+    return b, i, c
 
 
-def meld_unos(bili, inr, creat, dialysis=None) -> pd.Series:
-    """UNOS/OPTN MELD (pre-2016): nearest integer of ``meld_unos_raw`` (ties up), at most 40."""
-    raw = meld_unos_raw(bili, inr, creat, dialysis)
+def _meld_i_x10(b, i, c, e=1.0):
+    return 10.0 * (0.957 * np.log(c) + 0.378 * np.log(b) + 1.120 * np.log(i) + 0.643 * e)
+
+
+def meld_unos_raw(bili, inr, creat, dialysis=None, *, etiology=None, unit_check=None) -> pd.Series:
+    """10 x (0.957 ln(Cr) + 0.378 ln(TBIL) + 1.120 ln(INR) + 0.643 E), bounded, unrounded.
+
+    ``etiology`` (Kamath 2001): "cholestatic"/"biliary" or "alcoholic" -> E = 0, "other" -> 1, or
+    0/1; None: UNOS's E = 1 for everyone."""
+    index = _common_index(bili=bili, inr=inr, creat=creat, dialysis=dialysis, etiology=etiology)
+    b, i, c = _unos_components(bili, inr, creat, dialysis, index, unit_check)
+    e = 1.0 if etiology is None else _etiology(etiology, index)
+    return _series(_meld_i_x10(b, i, c, e), index, "meld_unos_raw")
+
+
+def meld_unos(bili, inr, creat, dialysis=None, *, etiology=None, unit_check=None) -> pd.Series:
+    """UNOS/OPTN MELD (pre-2016), or Kamath's with ``etiology``: nearest integer of
+    ``meld_unos_raw`` (ties up), at most 40."""
+    raw = meld_unos_raw(bili, inr, creat, dialysis, etiology=etiology, unit_check=unit_check)
     return _series(np.minimum(_round_half_up(raw.to_numpy()), MELD_CAP), raw.index, "meld_unos")
 
 
-def meld_na_raw(bili, inr, creat, sodium, dialysis=None) -> pd.Series:
-    """OPTN MELD-Na before its final rounding and cap.
+def meld_na_raw(bili, inr, creat, sodium, dialysis=None, *, variant="unos2016",
+                unit_check=None) -> pd.Series:
+    """MELD-Na before its final rounding and cap.
 
-    MELD(i) is the integer UNOS MELD before the cap (MELD(i) to the tenth, times 10). When
-    MELD(i) > 11: MELD(i) + 1.32 (137 - Na) - 0.033 MELD(i) (137 - Na), sodium bounded 125-137;
-    otherwise MELD(i). Sodium is required on every row, even where MELD(i) <= 11, so that a
-    score is never reported for a visit whose sodium is missing.
+    ``variant="unos2016"`` (OPTN): MELD(i) is the integer UNOS MELD before the cap (MELD(i) to the
+    tenth, times 10). When MELD(i) > 11: MELD(i) + 1.32 (137 - Na) - 0.033 MELD(i) (137 - Na),
+    sodium bounded 125-137; otherwise MELD(i), whatever the sodium (missing included), as UNOS
+    does not use it there. ``variant="kim2008"``: MELD - Na - 0.025 MELD (140 - Na) + 140 with
+    the unrounded MELD, sodium bounded 125-140 and required.
     """
+    if variant not in ("unos2016", "kim2008"):
+        raise ValueError("variant must be 'unos2016' or 'kim2008'")
     index = _common_index(bili=bili, inr=inr, creat=creat, sodium=sodium, dialysis=dialysis)
-    meld_i = _round_half_up(meld_unos_raw(bili, inr, creat, dialysis).to_numpy())
-    na = np.clip(_numeric(sodium, index, "sodium"), SODIUM_LOW, SODIUM_HIGH)
+    b, i, c = _unos_components(bili, inr, creat, dialysis, index, unit_check)
+    na_given = _lab(sodium, index, "sodium", unit_check)
+    if variant == "kim2008":
+        meld = _meld_i_x10(b, i, c)
+        na = np.clip(na_given, SODIUM_LOW, KIM2008_SODIUM_HIGH)
+        return _series(meld - na - 0.025 * meld * (140.0 - na) + 140.0, index, "meld_na_raw")
+    meld_i = _round_half_up(_meld_i_x10(b, i, c))
+    na = np.clip(na_given, SODIUM_LOW, SODIUM_HIGH)
     deficit = 137.0 - na
     adjusted = meld_i + 1.32 * deficit - 0.033 * meld_i * deficit
     out = np.where(meld_i > 11.0, adjusted, meld_i)
-    out = np.where(np.isnan(na), np.nan, out)
     return _series(out, index, "meld_na_raw")
 
 
-def meld_na(bili, inr, creat, sodium, dialysis=None) -> pd.Series:
-    """OPTN MELD-Na (2016): ``meld_na_raw`` rounded to the nearest integer (ties up), at most 40."""
-    raw = meld_na_raw(bili, inr, creat, sodium, dialysis)
+def meld_na(bili, inr, creat, sodium, dialysis=None, *, variant="unos2016",
+            unit_check=None) -> pd.Series:
+    """MELD-Na (OPTN 2016, or Kim 2008 with ``variant="kim2008"``): ``meld_na_raw`` rounded to the
+    nearest integer (ties up), at most 40."""
+    raw = meld_na_raw(bili, inr, creat, sodium, dialysis, variant=variant, unit_check=unit_check)
     return _series(np.minimum(_round_half_up(raw.to_numpy()), MELD_CAP), raw.index, "meld_na")
 
 
@@ -295,7 +408,8 @@ def g_l_to_g_dl(albumin_g_l) -> Any:
     return np.asarray(albumin_g_l, dtype=float) / 10.0
 
 
-def meld_3_raw(bili, inr, creat, sodium, albumin_g_dl, female, dialysis=None) -> pd.Series:
+def meld_3_raw(bili, inr, creat, sodium, albumin_g_dl, female, dialysis=None, *,
+               unit_check=None) -> pd.Series:
     """MELD 3.0 (Kim et al. 2021) with its bounds, before rounding and the cap of 40.
 
     ``albumin_g_dl`` is in g/dL: the pipeline holds g/L, use ``g_l_to_g_dl``. A value above 10 is
@@ -304,11 +418,11 @@ def meld_3_raw(bili, inr, creat, sodium, albumin_g_dl, female, dialysis=None) ->
     """
     index = _common_index(bili=bili, inr=inr, creat=creat, sodium=sodium,
                           albumin_g_dl=albumin_g_dl, female=female, dialysis=dialysis)
-    b = _floor1(_numeric(bili, index, "bilirubin"))
-    i = _floor1(_numeric(inr, index, "INR"))
-    c = _creatinine(_numeric(creat, index, "creatinine"), _dialysis(dialysis, index),
+    b = _floor1(_lab(bili, index, "bilirubin", unit_check))
+    i = _floor1(_lab(inr, index, "INR", unit_check))
+    c = _creatinine(_lab(creat, index, "creatinine", unit_check), _dialysis(dialysis, index),
                     MELD3_CREATININE_CAP)
-    na = np.clip(_numeric(sodium, index, "sodium"), SODIUM_LOW, SODIUM_HIGH)
+    na = np.clip(_lab(sodium, index, "sodium", unit_check), SODIUM_LOW, SODIUM_HIGH)
     alb_given = _numeric(albumin_g_dl, index, "albumin_g_dl")
     if np.nanmax(alb_given, initial=0.0) > 10.0:
         raise ValueError("albumin_g_dl has values above 10: they look like g/L; "
@@ -322,9 +436,11 @@ def meld_3_raw(bili, inr, creat, sodium, albumin_g_dl, female, dialysis=None) ->
     return _series(score, index, "meld_3_raw")
 
 
-def meld_3(bili, inr, creat, sodium, albumin_g_dl, female, dialysis=None) -> pd.Series:
+def meld_3(bili, inr, creat, sodium, albumin_g_dl, female, dialysis=None, *,
+           unit_check=None) -> pd.Series:
     """MELD 3.0: ``meld_3_raw`` rounded to the nearest integer (ties up), at most 40."""
-    raw = meld_3_raw(bili, inr, creat, sodium, albumin_g_dl, female, dialysis)
+    raw = meld_3_raw(bili, inr, creat, sodium, albumin_g_dl, female, dialysis,
+                     unit_check=unit_check)
     return _series(np.minimum(_round_half_up(raw.to_numpy()), MELD_CAP), raw.index, "meld_3")
 
 
@@ -374,7 +490,7 @@ def _encephalopathy_points(grade: Any, index: pd.Index) -> np.ndarray:
 
 
 def child_pugh_points(bili, albumin_g_l, inr=None, pt_prolongation=None, *, ascites,
-                      encephalopathy) -> pd.DataFrame:
+                      encephalopathy, unit_check=None) -> pd.DataFrame:
     """Child-Pugh points per component (1-3, NaN where missing), one row per input row.
 
     Columns: bilirubin, albumin, coagulation, coagulation_source ("INR", or "PT" where INR is
@@ -384,14 +500,15 @@ def child_pugh_points(bili, albumin_g_l, inr=None, pt_prolongation=None, *, asci
     index = _common_index(bili=bili, albumin_g_l=albumin_g_l, inr=inr,
                           pt_prolongation=pt_prolongation, ascites=ascites,
                           encephalopathy=encephalopathy)
-    inr_pts = _bands(_numeric(inr, index, "INR"), 1.7, 2.3)
+    inr_pts = _bands(_lab(inr, index, "INR", unit_check), 1.7, 2.3)
     pt_pts = _bands(_numeric(pt_prolongation, index, "PT prolongation"), 4.0, 6.0)
     use_inr = ~np.isnan(inr_pts)
     coagulation = np.where(use_inr, inr_pts, pt_pts)
     source = np.where(use_inr, "INR", np.where(np.isnan(pt_pts), None, "PT")).astype(object)
     return pd.DataFrame({
-        "bilirubin": _bands(_numeric(bili, index, "bilirubin"), 2.0, 3.0),
-        "albumin": _bands(_numeric(albumin_g_l, index, "albumin"), 28.0, 35.0, descending=True),
+        "bilirubin": _bands(_lab(bili, index, "bilirubin", unit_check), 2.0, 3.0),
+        "albumin": _bands(_lab(albumin_g_l, index, "albumin", unit_check), 28.0, 35.0,
+                          descending=True),
         "coagulation": coagulation,
         "coagulation_source": pd.Series(source, index=index, dtype=object),
         "ascites": _ascites_points(ascites, index),
@@ -400,11 +517,11 @@ def child_pugh_points(bili, albumin_g_l, inr=None, pt_prolongation=None, *, asci
 
 
 def child_pugh(bili, albumin_g_l, inr=None, pt_prolongation=None, *, ascites,
-               encephalopathy) -> pd.DataFrame:
+               encephalopathy, unit_check=None) -> pd.DataFrame:
     """Child-Pugh score (5-15) and class (A 5-6, B 7-9, C 10-15); both missing where any
     component is missing. Arguments as ``child_pugh_points``."""
     points = child_pugh_points(bili, albumin_g_l, inr, pt_prolongation, ascites=ascites,
-                               encephalopathy=encephalopathy)
+                               encephalopathy=encephalopathy, unit_check=unit_check)
     parts = points[["bilirubin", "albumin", "coagulation", "ascites", "encephalopathy"]]
     score = parts.sum(axis=1, skipna=False).to_numpy(dtype=float)
     klass = np.where(score <= 6, "A", np.where(score <= 9, "B", "C")).astype(object)

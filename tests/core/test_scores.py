@@ -18,12 +18,16 @@ Sources of the expected values (inputs and outputs only; no code was taken from 
           mimic-iv/concepts/organfailure/meld.sql: MELD(i) "rounded to the tenth decimal place and
           then multiplied by 10"; "For candidates with an initial MELD score greater than 11" the
           sodium term applies; sodium bounded 125-137; maximum 40.
+[KIM08]   Kim WR et al. Hyponatremia and mortality among patients on the liver-transplant waiting
+          list. N Engl J Med 2008;359:1018-1026: MELD-Na = MELD - Na - [0.025 x MELD x (140 - Na)]
+          + 140, sodium bounded 125-140 mmol/L.
 [STUDY]   /work/shared/protocol/STUDY.md, "Derived scores": protocol MELD formula, E, the DMP
           bounds convention, Child-Pugh bands and edges, PT prolongation bands (Pugh 1973).
 """
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -100,8 +104,9 @@ def test_meld_3_bounds_albumin_creatinine_sodium_dialysis():
 
 def test_meld_3_capped_at_40():
     # [CLINC] meld_3.rs: female, TBIL 100, Na 125, INR 10, Cr 3.0, albumin 1.5 -> above 40 -> 40
-    assert float(scores.meld_3_raw(100, 10, 3.0, 125, 1.5, True).iloc[0]) > 40
-    assert values(scores.meld_3(100, 10, 3.0, 125, 1.5, True)) == [40.0]
+    # (a bilirubin of 100 mg/dL alone in a column trips the unit guard: switched off here)
+    assert float(scores.meld_3_raw(100, 10, 3.0, 125, 1.5, True, unit_check="off").iloc[0]) > 40
+    assert values(scores.meld_3(100, 10, 3.0, 125, 1.5, True, unit_check="off")) == [40.0]
 
 
 def test_meld_3_albumin_in_g_l_is_refused_and_the_helper_converts():
@@ -189,9 +194,110 @@ def test_meld_na_uses_the_tenth_rounded_meld_i():
     assert values(scores.meld_na(2.5, 1.0, 1.2, 131)) == [18.0]
 
 
-def test_meld_na_missing_sodium_is_missing_even_below_11():
-    got = scores.meld_na([1.0, 4.2], [1.0, 1.2], [1.0, 1.9], [np.nan, 125])
-    assert values(got) == [None, 28.0]
+def test_meld_na_without_sodium_where_unos_does_not_use_it():
+    # [OPTN] the sodium term applies only when MELD(i) > 11: at MELD(i) <= 11 a missing sodium does
+    # not matter (MELD-Na = MELD(i) = 6); above 11 it does (missing)
+    got = scores.meld_na([1.0, 4.2, 4.2], [1.0, 1.2, 1.2], [1.0, 1.9, 1.9], [np.nan, 125, np.nan])
+    assert values(got) == [6.0, 28.0, None]
+    assert values(scores.meld_na(3.4, 1, 1, np.nan)) == [11.0]      # MELD(i) 11.056 -> 11
+
+
+# ------------------------------------------------------------------------------------------------
+# MELD-Na (Kim 2008) and Kamath's MELD with the aetiology term
+# ------------------------------------------------------------------------------------------------
+
+def test_meld_na_kim_2008_formula_and_sodium_bounds():
+    # [KIM08] MELD-Na = MELD - Na - 0.025 x MELD x (140 - Na) + 140, Na bounded 125-140, MELD the
+    # continuous UNOS MELD. [AMELD] patient (Cr 1.9, TBIL 4.2, INR 1.2): MELD 20.0391626; at Na 130:
+    # 20.0391626 - 130 - 0.025 x 20.0391626 x 10 + 140 = 25.0293720 -> 25
+    raw = scores.meld_na_raw(4.2, 1.2, 1.9, pd.Series([130, 124, 125, 140, 145]), variant="kim2008")
+    assert raw[0] == pytest.approx(20.0391626 + 10 - 0.25 * 20.0391626, abs=1e-6)
+    assert values(scores.meld_na(4.2, 1.2, 1.9, 130, variant="kim2008")) == [25.0]
+    assert raw[1] == raw[2] and raw[3] == raw[4]                     # bounds 125 and 140
+    assert raw[3] == pytest.approx(20.0391626, abs=1e-6)              # Na 140: no sodium term
+    # unlike UNOS 2016 (cap 137), sodium 137-140 still counts; and there is no "> 11" rule
+    assert scores.meld_na_raw(1, 1, 1, 137, variant="kim2008").iloc[0] > 6.43
+    assert values(scores.meld_na(1, 1, 1, np.nan, variant="kim2008")) == [None]
+    with pytest.raises(ValueError, match="variant"):
+        scores.meld_na(4.2, 1.2, 1.9, 130, variant="biggins")
+
+
+def test_kamath_meld_with_the_etiology_term():
+    # [AMELD] creatinine 1.9, bilirubin 4.2, INR 1.2: cause "other" 20.0391626, "ethyltoxic"
+    # (alcoholic) 13.6091626; UNOS gives everyone the "other" term
+    raw = scores.meld_unos_raw(4.2, 1.2, 1.9, etiology=["other", "alcoholic", "cholestatic", 1, 0])
+    assert raw.tolist() == pytest.approx([20.0391626, 13.6091626, 13.6091626, 20.0391626,
+                                          13.6091626], abs=1e-7)
+    assert values(scores.meld_unos(4.2, 1.2, 1.9, etiology="alcoholic")) == [14.0]
+    assert scores.meld_unos_raw(4.2, 1.2, 1.9).iloc[0] == pytest.approx(20.0391626, abs=1e-7)
+    with pytest.raises(ValueError, match="etiology"):
+        scores.meld_unos(4.2, 1.2, 1.9, etiology="viral")
+
+
+# ------------------------------------------------------------------------------------------------
+# Nonsense inputs are refused; unit mix-ups are caught
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda: scores.meld_unos(pd.Series([2.0, -1.2], index=["p1", "p2"]), 1.5, 1.0), "bilirubin"),
+    (lambda: scores.meld_unos(2.0, pd.Series([1.1, 0.0], index=["p1", "p2"]), 1.0), "INR"),
+    (lambda: scores.meld_protocol(2.0, 1.5, pd.Series([1.0, -0.5], index=["p1", "p2"]), 1), "creatinine"),
+    (lambda: scores.meld_na(2.0, 1.5, 1.0, pd.Series([135, -140], index=["p1", "p2"])), "sodium"),
+    (lambda: scores.meld_unos(pd.Series([2.0, np.inf], index=["p1", "p2"]), 1.5, 1.0), "bilirubin"),
+    (lambda: scores.meld_3(2.0, 1.5, 1.0, 135, pd.Series([3.0, 0.0], index=["p1", "p2"]), False),
+     "albumin_g_dl"),
+    (lambda: scores.child_pugh(2.0, pd.Series([30, -30], index=["p1", "p2"]), 1.5, ascites="NONE",
+                               encephalopathy=0), "albumin"),
+    (lambda: scores.child_pugh(2.0, 30, None, pd.Series([4.0, np.inf], index=["p1", "p2"]),
+                               ascites="NONE", encephalopathy=0), "PT prolongation"),
+])
+def test_nonsense_values_are_refused_naming_the_argument_and_the_row(call, argument):
+    with pytest.raises(ValueError) as error:
+        call()
+    message = str(error.value)
+    assert message.startswith(argument) and "row 'p2'" in message and "row 'p1'" not in message
+
+
+def test_missing_values_still_give_a_missing_score_without_error():
+    # the pipeline masks invalid components to missing before scoring: NaN must never raise
+    nan = pd.Series([np.nan, 2.0])
+    assert values(scores.meld_unos(nan, 1.5, 1.0)) == [None, values(scores.meld_unos(2.0, 1.5, 1.0))[0]]
+    assert values(scores.meld_3(nan, 1.5, 1.0, 135, 3.0, False))[0] is None
+    assert values(scores.child_pugh(nan, 30, 1.5, ascites="NONE", encephalopathy=0).score)[0] is None
+    assert values(scores.meld_na(np.nan, np.nan, np.nan, np.nan)) == [None]
+
+
+def test_unit_guard_bilirubin_in_umol_per_l():
+    # [TXR] bilirubin 54 umol/L passed as mg/dL: MELD 36 instead of 25 - caught, switchably
+    with pytest.warns(scores.UnitWarning, match="bilirubin.*umol/L"):
+        assert values(scores.meld_unos(54, 2.0, 170 / UMOL_PER_MG_DL_CREATININE)) == [36.0]
+    with pytest.raises(ValueError, match="bilirubin.*umol/L"):
+        scores.meld_unos(54, 2.0, 1.9, unit_check="raise")
+    assert values(scores.meld_unos(54 / UMOL_PER_MG_DL_BILIRUBIN, 2.0, 170 / UMOL_PER_MG_DL_CREATININE,
+                                   unit_check="raise")) == [25.0]
+    # one high value among plausible ones is a patient, not a unit: the median decides
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores.meld_unos([1.2, 2.0, 60.0], 1.5, 1.0, unit_check="raise")
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda mode: scores.child_pugh(2.5, 3.2, 1.8, ascites="MILD", encephalopathy=0, unit_check=mode),
+     "albumin.*g/dL"),
+    (lambda mode: scores.meld_unos(2.0, 1.5, 150.0, unit_check=mode), "creatinine.*umol/L"),
+    (lambda mode: scores.meld_na(4.2, 1.2, 1.9, 13.1, unit_check=mode), "sodium"),
+    (lambda mode: scores.meld_unos(2.0, 14.0, 1.0, unit_check=mode), "INR"),
+])
+def test_unit_guard_warns_raises_or_stays_silent(call, pattern):
+    with pytest.warns(scores.UnitWarning, match=pattern):
+        call(None)
+    with pytest.raises(ValueError, match=pattern):
+        call("raise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        call("off")
+    with pytest.raises(ValueError, match="unit_check"):
+        call("loud")
 
 
 # ------------------------------------------------------------------------------------------------
