@@ -137,6 +137,7 @@ def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, forms: dict, adsl: pd.Da
     for paramcd, (aval, parts_used) in values.items():
         part = pd.DataFrame({"PARAMCD": paramcd, "PARAM": components.parameters[paramcd], "AVAL": aval.astype(float),
                              "AREASND": scores.missing_reason(**parts_used)}, index=grid).reset_index()
+        part["AREASND"] = part["AREASND"].where(part["AVAL"].isna(), "")   # MELD-Na may not need sodium
         part["AVALC"] = np.where(paramcd == "CTPCLASN", ctp["class"].fillna("").to_numpy(), "")
         parts.append(part)
     frame = pd.concat(parts, ignore_index=True)
