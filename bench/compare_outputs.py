@@ -33,7 +33,7 @@ def _xpt(a: Path, b: Path) -> list[str]:
         if not same.all():
             row = int((~same).to_numpy().nonzero()[0][0])
             out.append(f"{a.name}.{col}: {int((~same).sum())} values differ, first at row {row + 1}: "
-                       f"{sa_.iloc[row]!r} != {sb.iloc[row]!r}")
+                       f"{sa_.tolist()[row]!r} != {sb.tolist()[row]!r}")
     return out
 
 

@@ -1,0 +1,38 @@
+"""The comparator that proves a refactor changed nothing: it sees a changed value, a missing file, a
+changed define.xml and a changed finding, and ignores only timestamps."""
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pyreadstat
+
+from bench.compare_outputs import compare
+
+
+def _output(root, value: float, stamp: str, status: str = "open"):
+    folder = root / "blinded" / "m5" / "sdtm"
+    folder.mkdir(parents=True)
+    pyreadstat.write_xport(pd.DataFrame({"USUBJID": ["A", "B"], "AGE": [50.0, value]}), str(folder / "dm.xpt"),
+                           file_format_version=5, table_name="DM")
+    (folder / "define.xml").write_text(f'<ODM CreationDateTime="{stamp}" AsOfDateTime="{stamp}"><x/></ODM>')
+    (root / "findings").mkdir()
+    pd.DataFrame({"finding_id": ["f1"], "status": [status], "first_seen": [stamp]}).to_csv(
+        root / "findings" / "findings.csv", index=False)
+    return root
+
+
+def test_identical_outputs_apart_from_timestamps(tmp_path):
+    assert compare(_output(tmp_path / "a", 61.0, "2025-01-01T00:00"), _output(tmp_path / "b", 61.0, "2026-01-01")) == []
+
+
+def test_every_kind_of_difference_is_reported(tmp_path):
+    a = _output(tmp_path / "a", 61.0, "t1")
+    b = _output(tmp_path / "b", 62.0, "t2", status="closed")
+    (b / "blinded" / "m5" / "sdtm" / "define.xml").write_text('<ODM CreationDateTime="t2"><y/></ODM>')
+    shutil.copy(b / "blinded" / "m5" / "sdtm" / "dm.xpt", b / "blinded" / "m5" / "sdtm" / "ae.xpt")
+    found = "\n".join(compare(a, b))
+    assert "dm.xpt.AGE: 1 values differ, first at row 2: 61.0 != 62.0" in found
+    assert "only in" in found and "ae.xpt" in found
+    assert "define.xml: differs beyond its timestamps" in found
+    assert "findings differ" in found
