@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import FileSpec, FormSpec
+from aclf.lab import seal_ragged_rows
 from aclf.problems import Problems
 from aclf.readers import ROW, read_table, require_columns
 
@@ -19,18 +20,20 @@ def read_form(path: Path, spec: FormSpec, file_spec: FileSpec, subjid_pattern: s
     """Read one form file: (records, quarantine, notes)."""
     loaded = set(spec.columns)
     table = read_table(path, file_spec, loaded.__contains__)
-    require_columns(table, spec.columns, path.name)
     known = loaded | set(spec.personal)
+    require_columns(table, spec.columns, path.name, known)
     notes = [f"{path.name}: column {c!r} is not in the form configuration; not read"
              for c in table.header if c not in known]
-    records, quarantine = normalize_form(table.frame, spec, subjid_pattern)
+    records, quarantine = normalize_form(table.frame, spec, subjid_pattern, header_fields=len(table.header))
     return records, quarantine, notes
 
 
-def normalize_form(frame: pd.DataFrame, spec: FormSpec, subjid_pattern: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def normalize_form(frame: pd.DataFrame, spec: FormSpec, subjid_pattern: str,
+                   header_fields: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Key the form's rows: (records with record_key, row_number, subjid and the columns; quarantine)."""
     frame = frame.reset_index(drop=True)
     problems = Problems(frame.index)
+    seal_ragged_rows(frame, header_fields, problems)
     out = frame[spec.columns].fillna("").astype(str)
     out.insert(0, "row_number", frame[ROW].astype(int))
     out.insert(1, "subjid", out[spec.subject])

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import LabDialect
-from aclf.problems import Problems
-from aclf.readers import ROW, RawTable, read_excel_sheet, read_table, require_columns
+from aclf.problems import QUARANTINE_COLUMNS, Problems
+from aclf.readers import FIELDS, ROW, RawTable, read_excel_sheet, read_table, require_columns
 
 COLUMN = "_column"   # the file column a wide record came from (its test column header)
 LAB_COLUMNS = ["record_key", "row_number", "subjid", "subject_raw", "visit_raw", "visit",
@@ -32,12 +32,12 @@ def read_lab(path: Path, dialect: LabDialect) -> tuple[pd.DataFrame, pd.DataFram
         wanted = set(dialect.read_columns)
         keep = wanted.__contains__
     table = read_table(path, dialect.file, keep, native)
-    require_columns(table, dialect.read_columns, path.name)
     known = set(dialect.read_columns) | dropped
+    require_columns(table, dialect.read_columns, path.name, known)
     notes = [f"column {c!r} is not in the dialect configuration; not read"
              for c in table.header if c not in known and dialect.layout == "long"]
     references = _read_references(path, dialect, notes) if dialect.layout == "wide" else None
-    records, quarantine = normalize_lab(table.frame, dialect, references)
+    records, quarantine = normalize_lab(table.frame, dialect, references, header_fields=len(table.header))
     return records, quarantine, notes
 
 
@@ -126,6 +126,16 @@ def _collected(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> 
     return iso.where(clock.isna() | (iso == ""), iso + "T" + text(clock, "%H:%M"))
 
 
+def seal_ragged_rows(frame: pd.DataFrame, header_fields: int | None, problems: Problems) -> None:
+    """A delimited row with more or fewer fields than the header is quarantined without its values."""
+    if FIELDS not in frame or header_fields is None:
+        return
+    counts = frame[FIELDS].astype(int)
+    problems.seal(counts != header_fields, "field_count", "",
+                  "the row has " + counts.astype(str) + f" fields where the header has {header_fields}; "
+                  "its values are shifted and were not read")
+
+
 def _decode(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.DataFrame:
     """Replace coded values (SPSS) by the configured text; an unknown code is a problem."""
     frame = frame.copy()
@@ -138,14 +148,19 @@ def _decode(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.
     return frame
 
 
-def normalize_lab(frame: pd.DataFrame, dialect: LabDialect,
-                  references: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataFrame | None = None,
+                  header_fields: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Map a raw dialect table to (staged long records, quarantined rows with reasons)."""
+    if frame.empty:   # a header-only snapshot: nothing to stage (string operations need rows)
+        return pd.DataFrame(columns=LAB_COLUMNS), pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if dialect.layout == "wide":
         frame = _melt_wide(frame, dialect, references)
+        if frame.empty:
+            return normalize_lab(frame, dialect)
     else:
         frame = frame.reset_index(drop=True)
     problems = Problems(frame.index)
+    seal_ragged_rows(frame, header_fields, problems)
     frame = _decode(frame, dialect, problems)
 
     def field(name: str) -> pd.Series:

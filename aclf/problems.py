@@ -15,9 +15,16 @@ class Problems:
         self.rule = pd.Series(None, index=index, dtype=object)
         self.column = pd.Series(None, index=index, dtype=object)
         self.reason = pd.Series("", index=index, dtype=object)
+        self.sealed = pd.Series(False, index=index, dtype=bool)   # values untrusted: no message quotes them
+
+    def seal(self, mask: pd.Series, rule: str, column: str, message: str | pd.Series) -> None:
+        """Flag rows whose values cannot be trusted (e.g. shifted columns): later rules add nothing to
+        them, and their data are not kept, since a shifted personal value may sit in any column."""
+        self.add(mask, rule, column, message)
+        self.sealed |= mask.fillna(False).astype(bool)
 
     def add(self, mask: pd.Series, rule: str, column: str | pd.Series, message: str | pd.Series) -> None:
-        mask = mask.fillna(False).astype(bool)
+        mask = mask.fillna(False).astype(bool) & ~self.sealed
         if not mask.any():
             return
         as_series = lambda v: v.astype(str) if isinstance(v, pd.Series) else pd.Series(v, index=mask.index)  # noqa: E731
@@ -44,7 +51,8 @@ class Problems:
     def quarantine(self, staged: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
         """Quarantine rows: where, which rule, why, and the row as read (personal data never read)."""
         bad = ~self.clean()
-        data = [json.dumps(r, ensure_ascii=False, default=str) for r in raw[bad].to_dict("records")]
+        data = [json.dumps({} if sealed else r, ensure_ascii=False, default=str)
+                for r, sealed in zip(raw[bad].to_dict("records"), self.sealed[bad])]
         subjid = staged["subjid"][bad] if "subjid" in staged else pd.Series("", index=bad[bad].index)
         return pd.DataFrame({
             "row_number": staged["row_number"][bad].astype(int),

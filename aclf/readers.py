@@ -7,8 +7,11 @@ header as row 1 for text and Excel; the case number for SPSS).
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import math
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,14 @@ import pandas as pd
 from aclf.config import FileSpec
 
 ROW = "_row"
+FIELDS = "_fields"   # delimited text only: how many fields the row has (the header's count when intact)
+
+# The csv module refuses fields over 128 KiB by default; a DTS file may carry long free text (even
+# in a personal column that is never loaded), so the counters accept any field the file holds.
+csv.field_size_limit(sys.maxsize)
+
+# Parser messages that name only positions and counts, never a cell's content.
+_SAFE_PARSER_MESSAGE = re.compile(r"^Error tokenizing data\. C error: [^'\"]*$")
 
 
 class UnreadableTransfer(Exception):
@@ -26,7 +37,7 @@ class UnreadableTransfer(Exception):
 
 @dataclass(frozen=True)
 class RawTable:
-    frame: pd.DataFrame          # the kept columns, plus ROW
+    frame: pd.DataFrame          # the kept columns, plus ROW (and FIELDS for delimited text)
     header: list[str]            # every column the file has, in order
 
 
@@ -37,7 +48,8 @@ def as_text(value) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        return str(int(value)) if value.is_integer() else repr(value)
+        # repr beyond 2**53: a float there is not an exact integer (1e308 would print 309 digits)
+        return str(int(value)) if value.is_integer() and abs(value) < 2 ** 53 else repr(value)
     if isinstance(value, (pd.Timestamp, dt.datetime)):
         return value.strftime("%Y-%m-%dT%H:%M") if (value.hour, value.minute) != (0, 0) else value.strftime("%Y-%m-%d")
     if isinstance(value, dt.date):
@@ -53,17 +65,31 @@ def _texts(frame: pd.DataFrame, native: set[str]) -> pd.DataFrame:
 def _read_delimited(path: Path, spec: FileSpec, keep: Callable[[str], bool]) -> RawTable:
     try:
         header = list(pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, nrows=0,
-                                  dtype=str).columns)
-        frame = pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, dtype=str,
+                                  dtype=str, index_col=False).columns)
+        frame = pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, dtype=str, index_col=False,
                             keep_default_na=False, na_filter=False, usecols=lambda c: keep(c))
     except UnicodeDecodeError as exc:
         raise UnreadableTransfer(f"{path.name} is not valid {spec.encoding} "
                                  f"(byte {exc.start}: {exc.reason})") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise UnreadableTransfer(f"{path.name} cannot be parsed as delimited text: {exc}") from None
+    except pd.errors.EmptyDataError:
+        raise UnreadableTransfer(f"{path.name} row 1: the file is empty (no header row)") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        said = str(exc).strip()
+        detail = said if _SAFE_PARSER_MESSAGE.match(said) else type(exc).__name__
+        raise UnreadableTransfer(f"{path.name} cannot be parsed as delimited text ({detail})") from None
     frame = frame.apply(lambda s: s.str.strip())
     frame[ROW] = range(2, len(frame) + 2)
+    counts = field_counts(path, spec.encoding, spec.delimiter)
+    if len(counts) == len(frame) + 1:   # the two parsers agree on the rows: mark the ragged ones
+        frame[FIELDS] = counts[1:]
     return RawTable(frame, header)
+
+
+def field_counts(path: Path, encoding: str, delimiter: str) -> list[int]:
+    """Fields per non-blank row (header first), by the csv module: a row with more or fewer fields
+    than the header has its values shifted into other columns, so none of them can be trusted."""
+    with path.open(encoding=encoding, errors="replace", newline="") as fh:
+        return [len(row) for row in csv.reader(fh, delimiter=delimiter) if row]
 
 
 def read_excel_sheet(path: Path, sheet: str, keep: Callable[[str], bool], native: set[str]) -> RawTable:
@@ -107,8 +133,11 @@ def read_table(path: Path, spec: FileSpec, keep: Callable[[str], bool], native: 
     raise ValueError(f"no reader for format {spec.format!r}")
 
 
-def require_columns(table: RawTable, needed: list[str], file_name: str) -> None:
-    """Reject the transfer when a column the dialect needs is absent (names it and what was there)."""
+def require_columns(table: RawTable, needed: list[str], file_name: str, known: set[str] = frozenset()) -> None:
+    """Reject the transfer when a column the dialect needs is absent. The reason names the missing
+    columns only: a file without its header row has a patient's data where the header should be."""
     missing = [c for c in needed if c not in table.header]
     if missing:
-        raise UnreadableTransfer(f"{file_name} lacks column(s) {missing}; it has {table.header}")
+        unrecognised = sum(1 for c in table.header if c not in set(needed) | set(known))
+        raise UnreadableTransfer(f"{file_name} row 1: the header row lacks the required column(s) "
+                                 f"{', '.join(missing)} ({unrecognised} unrecognised column(s) not shown)")
