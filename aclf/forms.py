@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import FileSpec, FormSpec
-from aclf.lab import seal_ragged_rows
+from aclf.lab import KEY_LIMIT, seal_ragged_rows
 from aclf.problems import Problems
 from aclf.readers import ROW, read_table, require_columns
 
@@ -40,11 +40,14 @@ def normalize_form(frame: pd.DataFrame, spec: FormSpec, subjid_pattern: str,
     bad_subject = ~out["subjid"].str.fullmatch(subjid_pattern)
     problems.add(bad_subject, "bad_subject", spec.subject,
                  f"{spec.subject} '" + out["subjid"] + f"' does not match {subjid_pattern}")
+    out.loc[bad_subject, "subjid"] = ""   # not a subject id: the quarantine keeps it in its reason only
     for col in spec.key:
         if col != spec.subject:
             problems.add(out[col] == "", "missing_key", col, f"key column {col} is empty")
     key = out[spec.key[0]]
     out.insert(0, "record_key", key.str.cat([out[c] for c in spec.key[1:]], sep="|") if len(spec.key) > 1 else key)
+    problems.add(out["record_key"].str.len() > KEY_LIMIT, "key_too_long", spec.key[-1],
+                 f"the record key is longer than {KEY_LIMIT} characters")
     problems.add_duplicates(out, spec.key[-1], lambda first: "same key (" + out["record_key"] + ") as row " + first)
     quarantine = problems.quarantine(out, frame[spec.columns])
     return out[problems.clean()].reset_index(drop=True), quarantine

@@ -15,6 +15,7 @@ from aclf.config import LabDialect
 from aclf.problems import QUARANTINE_COLUMNS, Problems
 from aclf.readers import FIELDS, ROW, RawTable, read_excel_sheet, read_table, require_columns
 
+KEY_LIMIT = 255      # the store's record_key column (VARCHAR on PostgreSQL)
 COLUMN = "_column"   # the file column a wide record came from (its test column header)
 LAB_COLUMNS = ["record_key", "row_number", "subjid", "subject_raw", "visit_raw", "visit",
                "sample_id", "collected", "test_raw", "lbtestcd", "result", "unit",
@@ -201,6 +202,8 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
     for name in ("ref_range", "flag", "comment"):
         out[name] = field(name)
     out["record_key"] = dialect.site_id + "|" + out["sample_id"] + "|" + out["test_raw"]
+    problems.add(out["record_key"].str.len() > KEY_LIMIT, "key_too_long", sample_col,
+                 f"the record key (accession and test) is longer than {KEY_LIMIT} characters")
 
     problems.add_duplicates(out, sample_col, lambda first: "same accession and test as row " + first
                             + " (key " + out["record_key"] + ")")

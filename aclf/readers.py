@@ -21,6 +21,7 @@ import pandas as pd
 from aclf.config import FileSpec
 
 ROW = "_row"
+NUL_MARK = "\ufffd"   # stands for a NUL byte in a value (a DTS departure the rules then report)
 FIELDS = "_fields"   # delimited text only: how many fields the row has (the header's count when intact)
 
 # The csv module refuses fields over 128 KiB by default; a DTS file may carry long free text (even
@@ -54,7 +55,7 @@ def as_text(value) -> str:
         return value.strftime("%Y-%m-%dT%H:%M") if (value.hour, value.minute) != (0, 0) else value.strftime("%Y-%m-%d")
     if isinstance(value, dt.date):
         return value.isoformat()
-    return str(value).strip()
+    return str(value).strip().replace("\x00", NUL_MARK)
 
 
 def _texts(frame: pd.DataFrame, native: set[str]) -> pd.DataFrame:
@@ -78,11 +79,18 @@ def _read_delimited(path: Path, spec: FileSpec, keep: Callable[[str], bool]) -> 
         detail = said if _SAFE_PARSER_MESSAGE.match(said) else type(exc).__name__
         raise UnreadableTransfer(f"{path.name} cannot be parsed as delimited text ({detail})") from None
     frame = frame.apply(lambda s: s.str.strip())
+    if _has_nul(path):   # a NUL byte no store can hold (PostgreSQL text refuses it): mark it visibly
+        frame = frame.apply(lambda s: s.str.replace("\x00", NUL_MARK, regex=False))
     frame[ROW] = range(2, len(frame) + 2)
     counts = field_counts(path, spec.encoding, spec.delimiter)
     if len(counts) == len(frame) + 1:   # the two parsers agree on the rows: mark the ragged ones
         frame[FIELDS] = counts[1:]
     return RawTable(frame, header)
+
+
+def _has_nul(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return any(b"\x00" in block for block in iter(lambda: fh.read(1 << 20), b""))
 
 
 def field_counts(path: Path, encoding: str, delimiter: str) -> list[int]:
