@@ -64,8 +64,8 @@ def eligibility(inp: RuleInputs) -> pd.DataFrame:
                                     ("Randomized subject " + rows["subjid"] + ": " + message[mask].to_numpy())
                                     if len(rows) else pd.Series(dtype=str), inp.study))
 
-    def text(series):
-        return series.map(lambda v: f"{v:g}")
+    def text(series):   # object dtype: with no randomized subject the empty float series cannot take "+ str"
+        return series.map(lambda v: f"{v:g}").astype(object)
 
     add("eligibility_tbil", tbil < rules.tbil_min_mg_dl,
         "screening total bilirubin " + text(tbil) + f" mg/dL is below the APASL {rules.tbil_min_mg_dl:g} mg/dL.")
