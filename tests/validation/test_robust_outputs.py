@@ -59,6 +59,12 @@ def test_a_31_digit_or_1e308_result_converts_or_becomes_a_finding_never_a_crash(
     assert out["lbstresc"].iloc[1] == "9" * 309 + "0"                             # but the exact text is kept
 
 
+def test_an_spss_1e308_is_read_as_its_text_not_a_309_digit_integer():
+    from aclf.readers import as_text
+
+    assert (as_text(1e308), as_text(2.0 ** 53), as_text(312.0)) == ("1e+308", "9007199254740992.0", "312")
+
+
 def test_a_partial_aclf_onset_date_is_no_schema_finding(study):
     _, spec = study.form("medical_history")
     frame = pd.DataFrame({"SUBJID": ["01-007", "01-008", "01-009"], "ETIOLOGY": "HBV", "CIRRHOSIS": "Y",
