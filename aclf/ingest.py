@@ -47,6 +47,9 @@ def now_iso(study: Study) -> str:
     return dt.datetime.now(ZoneInfo(study.study.timezone)).isoformat(timespec="seconds")
 
 
+FUTURE_REASON = "its date is later than the run's date allows; a transfer cannot come from the future"
+
+
 def latest_accepted_date(study: Study) -> str:
     """YYYYMMDD: the run's date in the study time zone plus the configured tolerance."""
     today = dt.datetime.now(ZoneInfo(study.study.timezone)).date()
@@ -100,7 +103,8 @@ def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> l
     source = study.sources[name]
     required = [f.file for f in source.forms.values()] if isinstance(source, FormsSource) and \
         source.file.format == "folder" else []
-    candidates = discover(name, paths.landing / name, source.file, required, latest_accepted_date(study))
+    latest = latest_accepted_date(study)
+    candidates = discover(name, paths.landing / name, source.file, required, latest)
     now = now_iso(study)
     outcomes: list[TransferOutcome] = []
     with engine.begin() as conn:
@@ -120,7 +124,9 @@ def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> l
                 outcomes.append(registry.outcome(prior.id))
                 continue
             archive = archive_files(paths.archive, cand.files)
-            if settled or (current is not None and cand.order < _order(current)):
+            # a future-dated snapshot put in force before dates were checked blocks nothing
+            blocking = current is not None and _order(current)[0] <= latest
+            if settled or (blocking and cand.order < _order(current)):
                 tid = registry.record(cand, "superseded", "a newer snapshot is in force", received, archive,
                                       cand.notes)
                 outcomes.append(registry.outcome(tid))
@@ -141,8 +147,10 @@ def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> l
             loaded, held = stored_counts(conn, source, tid)
             registry.set_counts(tid, rows_read=count_source_records(cand.path, source),
                                 rows_loaded=loaded, rows_quarantined=held)
-            if current is not None:
+            if current is not None and blocking:
                 registry.set_status(current.id, "superseded")
+            elif current is not None:   # the future-dated one: rejected, never "superseded" by the past
+                registry.set_status(current.id, "rejected", FUTURE_REASON)
             settled = True
             outcome = registry.outcome(tid)
             outcome.changes = changes.as_dict()

@@ -232,6 +232,24 @@ def test_a_transfer_dated_in_the_future_is_rejected_and_supersedes_nothing(inges
     assert "999.9" not in set(read_table(engine, "lab_result")["result"])
 
 
+def test_a_future_snapshot_already_in_force_no_longer_blocks_genuine_ones(ingest, engine, paths, monkeypatch):
+    import aclf.ingest
+
+    with monkeypatch.context() as before_the_fix:               # a store from before dates were checked
+        before_the_fix.setattr(aclf.ingest, "latest_accepted_date", lambda study: "99991231")
+        land(paths, "site01", "SITE01_20991231.csv", SITE01.replace(b"312.4", b"999.9"))
+        assert [o.status for o in ingest("site01")] == ["loaded"]
+    land(paths, "site01", "SITE01_20250601.csv", SITE01)
+    outcomes = {o.file: o.status for o in ingest("site01")}
+    assert outcomes == {"SITE01_20250601.csv": "loaded", "SITE01_20991231.csv": "rejected"}
+    lab = read_table(engine, "lab_result", "where vanished_transfer_id is null")
+    assert "999.9" not in set(lab["result"]) and "312.4" in set(lab["result"])
+    registry = read_table(engine, "transfer").set_index("name")["status"].to_dict()
+    assert registry == {"SITE01_20991231.csv": "rejected", "SITE01_20250601.csv": "loaded"}
+    (paths.landing / "site01" / "SITE01_20991231.csv").unlink()            # deleting it changes nothing
+    assert [o.status for o in ingest("site01")] == ["loaded"]
+
+
 # 8. archive permissions and the truncation heuristic ---------------------------------------------------
 
 def test_the_archive_is_owner_only(ingest, paths):
