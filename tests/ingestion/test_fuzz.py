@@ -137,3 +137,43 @@ def test_the_manifest_parser_accepts_or_refuses_plainly(tmp_path_factory, conten
     except (ValueError, UnicodeDecodeError):   # what discover() turns into a rejection
         return
     assert all("/" not in name and "\\" not in name and name not in (".", "..") for name in entries)
+
+
+@pytest.mark.parametrize("source_name", ["site01", "edc"])
+def test_mutated_transfers_never_raise_out_of_ingest_source_nor_leak(study, tmp_path_factory, source_name):
+    """The same, through ingest_source with a fresh store each time: registry, quarantine and the
+    ingestion findings (rejected transfer, quarantined row) hold no personal value."""
+    import tempfile
+
+    from aclf.ingest import Paths, ingest_source
+    from aclf.store import make_engine
+    from support import land, land_edc
+    from validation.rules_ingestion import quarantined, rejected_transfers
+    from validation.inputs import RuleInputs
+
+    original = VALID[source_name](None)
+    personal = _personal_values(original, study.sources[source_name])
+
+    @settings(max_examples=15, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(content=mutated(original))
+    def check(content):
+        root = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp()))
+        paths = Paths(root / "landing", root / "archive")
+        if source_name == "edc":
+            land_edc(paths, "EDC_20250601", {**EDC_FILES, "enrollment.csv": content.decode("utf-8", "replace")})
+        else:
+            land(paths, source_name, NAME[source_name], content)
+        engine = make_engine(f"sqlite:///{root / 'store.sqlite'}")
+        try:
+            ingest_source(engine, study, source_name, paths)
+            from support import read_table
+            transfers, held = read_table(engine, "transfer"), read_table(engine, "quarantine")
+        finally:
+            engine.dispose()
+        inputs = RuleInputs(study, pd.DataFrame(), {}, transfers, held, pd.DataFrame())
+        said = (transfers.to_json(force_ascii=False) + held.to_json(force_ascii=False)
+                + rejected_transfers(inputs).to_json(force_ascii=False) + quarantined(inputs).to_json(force_ascii=False))
+        assert not [v for v in personal if v in said]
+
+    check()
