@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import FileSpec, FormSpec
-from aclf.lab import KEY_LIMIT, seal_ragged_rows
-from aclf.problems import Problems
+from aclf.problems import Problems, seal_ragged_rows
 from aclf.readers import ROW, read_table, require_columns
+from aclf.store import KEY_LIMIT
 
 
 def read_form(path: Path, spec: FormSpec, file_spec: FileSpec, subjid_pattern: str

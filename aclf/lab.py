@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import LabDialect
-from aclf.problems import QUARANTINE_COLUMNS, Problems
-from aclf.readers import FIELDS, ROW, RawTable, read_excel_sheet, read_table, require_columns
+from aclf.problems import QUARANTINE_COLUMNS, Problems, seal_ragged_rows
+from aclf.readers import ROW, RawTable, read_excel_sheet, read_table, require_columns
+from aclf.store import KEY_LIMIT
 
-KEY_LIMIT = 255      # the store's record_key column (VARCHAR on PostgreSQL)
 COLUMN = "_column"   # the file column a wide record came from (its test column header)
 LAB_COLUMNS = ["record_key", "row_number", "subjid", "subject_raw", "visit_raw", "visit",
                "sample_id", "collected", "test_raw", "lbtestcd", "result", "unit",
@@ -125,16 +125,6 @@ def _collected(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> 
     problems.add((time_raw != "") & clock.isna(), "bad_time", spec.time.column,
                  f"{spec.time.column} '" + time_raw + f"' is not a time in the format {spec.time.format}")
     return iso.where(clock.isna() | (iso == ""), iso + "T" + text(clock, "%H:%M"))
-
-
-def seal_ragged_rows(frame: pd.DataFrame, header_fields: int | None, problems: Problems) -> None:
-    """A delimited row with more or fewer fields than the header is quarantined without its values."""
-    if FIELDS not in frame or header_fields is None:
-        return
-    counts = frame[FIELDS].astype(int)
-    problems.seal(counts != header_fields, "field_count", "",
-                  "the row has " + counts.astype(str) + f" fields where the header has {header_fields}; "
-                  "its values are shifted and were not read")
 
 
 def _decode(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.DataFrame:

@@ -5,6 +5,8 @@ import json
 
 import pandas as pd
 
+from aclf.readers import FIELDS
+
 QUARANTINE_COLUMNS = ["row_number", "subjid", "column_name", "rule", "reason", "data"]
 
 
@@ -62,3 +64,13 @@ class Problems:
             "reason": self.reason[bad],
             "data": data,
         }, columns=QUARANTINE_COLUMNS).reset_index(drop=True)
+
+
+def seal_ragged_rows(frame: pd.DataFrame, header_fields: int | None, problems: Problems) -> None:
+    """A delimited row with more or fewer fields than the header is quarantined without its values."""
+    if FIELDS not in frame or header_fields is None:
+        return
+    counts = frame[FIELDS].astype(int)
+    problems.seal(counts != header_fields, "field_count", "",
+                  "the row has " + counts.astype(str) + f" fields where the header has {header_fields}; "
+                  "its values are shifted and were not read")

@@ -81,10 +81,14 @@ def _read_delimited(path: Path, spec: FileSpec, keep: Callable[[str], bool]) -> 
     frame = frame.apply(lambda s: s.str.strip())
     if _has_nul(path):   # a NUL byte no store can hold (PostgreSQL text refuses it): mark it visibly
         frame = frame.apply(lambda s: s.str.replace("\x00", NUL_MARK, regex=False))
-    frame[ROW] = range(2, len(frame) + 2)
     counts = field_counts(path, spec.encoding, spec.delimiter)
-    if len(counts) == len(frame) + 1:   # the two parsers agree on the rows: mark the ragged ones
+    if len(counts) != len(frame) + 1 and not frame.columns.empty:   # (no kept column: the header check rejects)
+        # rows not delimited unambiguously: no value can be placed in its column safely
+        raise UnreadableTransfer(f"{path.name}: its rows cannot be delimited unambiguously (one parser reads "
+                                 f"{len(counts) - 1} records, another {len(frame)}); check quotes and line ends")
+    if len(counts) == len(frame) + 1:
         frame[FIELDS] = counts[1:]
+    frame[ROW] = range(2, len(frame) + 2)
     return RawTable(frame, header)
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from aclf.config import ConfigError
 
 DATABASE_URL_ENV = "ACLF_DATABASE_URL"
+KEY_LIMIT = 255   # characters of a record_key (VARCHAR on PostgreSQL): a longer key is quarantined
 
 metadata = sa.MetaData()
 
@@ -55,7 +56,7 @@ lab_result = sa.Table(
     "lab_result", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("record_key", sa.String(KEY_LIMIT), nullable=False),
     *[sa.Column(name, sa.Text) for name in LAB_VALUE_COLUMNS],
     *_lineage(),
     sa.UniqueConstraint("source", "record_key", name="uq_lab_record"),
@@ -66,7 +67,7 @@ form_record = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("form", sa.String(64), nullable=False),
-    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("record_key", sa.String(KEY_LIMIT), nullable=False),
     sa.Column("subjid", sa.String(16)),
     sa.Column("data", sa.Text, nullable=False),   # JSON object of the form's loaded columns
     *_lineage(),
@@ -93,7 +94,7 @@ audit_event = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("entity", sa.String(64), nullable=False),
-    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("record_key", sa.String(KEY_LIMIT), nullable=False),
     sa.Column("subjid", sa.String(16)),
     sa.Column("change", sa.String(16), nullable=False),     # added | changed | vanished | reappeared
     sa.Column("field", sa.String(64)),
