@@ -17,7 +17,7 @@ from aclf.landing import parse_manifest
 from aclf.readers import UnreadableTransfer
 from aclf.reconcile import count_source_records
 from binary_files import write_site03, write_site05
-from support import EDC_FILES, FIXTURES, PERSONAL
+from support import EDC_FILES, FIXTURES
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

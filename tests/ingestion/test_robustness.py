@@ -15,7 +15,7 @@ import pytest
 from aclf.archive import archive_path
 from aclf.landing import sha256_of
 from binary_files import SITE03_HEADER, write_site03, write_site05
-from support import EDC_FILES, FIXTURES, PERSONAL, land, land_edc, read_table, write_manifest
+from support import FIXTURES, land, land_edc, read_table, write_manifest
 from validation.inputs import RuleInputs
 from validation.rules_ingestion import rejected_transfers
 
@@ -85,7 +85,7 @@ def _header_only(source: str, tmp_path) -> bytes:
         wb.create_sheet("Reference ranges").append(["Test", "Low", "High", "Unit"])
         wb.save(tmp_path / "empty.xlsx")
         return (tmp_path / "empty.xlsx").read_bytes()
-    full, meta = pyreadstat.read_sav(str(write_site05(tmp_path / "full.sav")))
+    full, _ = pyreadstat.read_sav(str(write_site05(tmp_path / "full.sav")))       # site05: SPSS, no cases
     pyreadstat.write_sav(full.iloc[0:0], str(tmp_path / "empty.sav"), variable_format={"sampdt": "DATETIME20"})
     return (tmp_path / "empty.sav").read_bytes()
 
