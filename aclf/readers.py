@@ -101,7 +101,8 @@ def field_counts(path: Path, encoding: str, delimiter: str) -> list[int]:
     """Fields per non-blank row (header first), by the csv module: a row with more or fewer fields
     than the header has its values shifted into other columns, so none of them can be trusted."""
     with path.open(encoding=encoding, errors="replace", newline="") as fh:
-        return [len(row) for row in csv.reader(fh, delimiter=delimiter) if row]
+        # a line of blanks only is no record (pandas skips it too)
+        return [len(row) for row in csv.reader(fh, delimiter=delimiter) if row and (len(row) > 1 or row[0].strip())]
 
 
 def read_excel_sheet(path: Path, sheet: str, keep: Callable[[str], bool], native: set[str]) -> RawTable:

@@ -151,6 +151,13 @@ def test_a_ragged_row_is_quarantined_without_its_shifted_values(ingest, engine, 
     assert "欧阳明轩" not in everything_stored(engine)
 
 
+def test_a_line_of_blanks_is_no_record_for_either_parser(ingest, paths):
+    lines = SITE01.split(b"\r\n")
+    land(paths, "site01", "SITE01_20250601.csv", b"\r\n".join([*lines[:3], b"   ", *lines[3:]]))
+    [outcome] = ingest("site01")
+    assert (outcome.status, outcome.rows_read, outcome.balanced) == ("loaded", 8, True)
+
+
 # 4. the landing zone is a boundary --------------------------------------------------------------------
 
 def test_a_manifest_naming_a_path_outside_the_folder_is_rejected_and_nothing_outside_is_archived(
