@@ -71,3 +71,14 @@ def test_a_partial_aclf_onset_date_is_no_schema_finding(study):
                           "ACLF_ONSET_DATE": ["2023-10", "2023", "2023-10-32"], "PRIOR_PLT": "96", "PRIOR_CTP": "7"})
     cases = failures(form_schema("medical_history", spec), frame)
     assert list(cases["failure_case"]) == ["2023-10-32"]                          # an impossible date still is
+
+
+def test_dates_of_an_empty_or_all_missing_column_raise_no_pandas_warning():
+    import warnings
+
+    from aclf.isodate import date_part, valid_iso
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                       # pandas 4 turns this warning into an error
+        assert date_part(pd.Series([float("nan")])).isna().all()
+        assert valid_iso(pd.Series([], dtype=float)).empty
