@@ -92,6 +92,15 @@ def _read_delimited(path: Path, spec: FileSpec, keep: Callable[[str], bool]) -> 
     return RawTable(frame, header)
 
 
+def _without_content(exc: Exception) -> str:
+    """A library's message, unless it quotes something (a cell could be personal): then its type only.
+    Sheet names are the exception: a missing sheet's message quotes the name the dialect gave."""
+    said = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if re.fullmatch(r"Worksheet named '[^']*' not found", said) or not re.search(r"['\"]", said):
+        return said
+    return "details not shown"
+
+
 def _has_nul(path: Path) -> bool:
     with path.open("rb") as fh:
         return any(b"\x00" in block for block in iter(lambda: fh.read(1 << 20), b""))
@@ -110,10 +119,10 @@ def read_excel_sheet(path: Path, sheet: str, keep: Callable[[str], bool], native
     try:
         frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
     except ValueError as exc:
-        raise UnreadableTransfer(f"{path.name}: {exc}") from None
+        raise UnreadableTransfer(f"{path.name}: {_without_content(exc)}") from None
     except Exception as exc:  # openpyxl raises zipfile/KeyError/... for a damaged workbook
         raise UnreadableTransfer(f"{path.name} is not a readable Excel workbook "
-                                 f"({type(exc).__name__}: {exc})") from None
+                                 f"({type(exc).__name__}: {_without_content(exc)})") from None
     header = [str(c) for c in frame.columns]
     frame.columns = header
     frame = _texts(frame[[c for c in header if keep(c)]], native)
