@@ -221,6 +221,15 @@ class Visit(_Model):
     labs: bool
 
 
+class TransferRules(_Model):
+    """Landing-zone judgements that are study policy, not code (``transfers:`` in study.yaml)."""
+
+    future_date_tolerance_days: Annotated[int, Field(ge=0, le=7)] = 1
+    """A transfer dated later than the run's date (study time zone) plus this is rejected."""
+    max_record_loss_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    """A snapshot with fewer records than (1 - this) x those in force is held as possibly truncated."""
+
+
 class StudyInfo(_Model):
     studyid: str
     title: str
@@ -296,6 +305,7 @@ class Study(_Model):
     study: StudyInfo
     visits: list[Visit]
     unscheduled_visit: str
+    transfers: TransferRules = TransferRules()
     lab: LabConfig
     rules: dict[str, RuleSpec]
     source_names: list[str] = Field(alias="sources")

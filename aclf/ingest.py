@@ -24,7 +24,7 @@ from aclf.readers import UnreadableTransfer
 from aclf.reconcile import count_source_records, stored_counts
 from aclf.registry import Registry, TransferOutcome
 from aclf.snapshot import Changes, replace_form_snapshot, replace_lab_snapshot
-from aclf.store import bulk_insert, quarantine as quarantine_table
+from aclf.store import bulk_insert, form_record, lab_result, quarantine as quarantine_table
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,19 @@ def now_iso(study: Study) -> str:
     return dt.datetime.now(ZoneInfo(study.study.timezone)).isoformat(timespec="seconds")
 
 
+FUTURE_REASON = "its date is later than the run's date allows; a transfer cannot come from the future"
+
+
+def latest_accepted_date(study: Study) -> str:
+    """YYYYMMDD: the run's date in the study time zone plus the configured tolerance."""
+    today = dt.datetime.now(ZoneInfo(study.study.timezone)).date()
+    return (today + dt.timedelta(days=study.transfers.future_date_tolerance_days)).strftime("%Y%m%d")
+
+
 def _received_at(cand: Candidate, study: Study) -> str | None:
-    stamps = [f.path.stat().st_mtime for f in cand.files] or ([cand.path.stat().st_mtime] if cand.path.exists() else [])
+    # lstat: a refused symlink is dated as itself, never followed
+    stamps = [f.path.lstat().st_mtime for f in cand.files] or (
+        [cand.path.lstat().st_mtime] if cand.path.exists() or cand.path.is_symlink() else [])
     if not stamps:
         return None
     return dt.datetime.fromtimestamp(max(stamps), ZoneInfo(study.study.timezone)).isoformat(timespec="seconds")
@@ -92,7 +103,8 @@ def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> l
     source = study.sources[name]
     required = [f.file for f in source.forms.values()] if isinstance(source, FormsSource) and \
         source.file.format == "folder" else []
-    candidates = discover(name, paths.landing / name, source.file, required)
+    latest = latest_accepted_date(study)
+    candidates = discover(name, paths.landing / name, source.file, required, latest)
     now = now_iso(study)
     outcomes: list[TransferOutcome] = []
     with engine.begin() as conn:
@@ -112,7 +124,9 @@ def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> l
                 outcomes.append(registry.outcome(prior.id))
                 continue
             archive = archive_files(paths.archive, cand.files)
-            if settled or (current is not None and cand.order < _order(current)):
+            # a future-dated snapshot put in force before dates were checked blocks nothing
+            blocking = current is not None and _order(current)[0] <= latest
+            if settled or (blocking and cand.order < _order(current)):
                 tid = registry.record(cand, "superseded", "a newer snapshot is in force", received, archive,
                                       cand.notes)
                 outcomes.append(registry.outcome(tid))
@@ -123,18 +137,40 @@ def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> l
                 tid = registry.record(cand, "rejected", str(exc), received, archive, cand.notes)
                 outcomes.append(registry.outcome(tid))
                 continue
+            truncated = _looks_truncated(conn, source, read, study)
+            if truncated:
+                tid = registry.record(cand, "rejected", truncated, received, archive, cand.notes)
+                outcomes.append(registry.outcome(tid))
+                continue
             tid = registry.record(cand, "loaded", "", received, archive, [*cand.notes, *read.notes])
             changes = _write_transfer(conn, read, cand, source, tid, now)
             loaded, held = stored_counts(conn, source, tid)
             registry.set_counts(tid, rows_read=count_source_records(cand.path, source),
                                 rows_loaded=loaded, rows_quarantined=held)
-            if current is not None:
+            if current is not None and blocking:
                 registry.set_status(current.id, "superseded")
+            elif current is not None:   # the future-dated one: rejected, never "superseded" by the past
+                registry.set_status(current.id, "rejected", FUTURE_REASON)
             settled = True
             outcome = registry.outcome(tid)
             outcome.changes = changes.as_dict()
             outcomes.append(outcome)
     return list(reversed(outcomes))
+
+
+def _looks_truncated(conn: sa.Connection, source: LabDialect | FormsSource, read: _Read,
+                     study: Study) -> str | None:
+    """The reason to hold a snapshot that would lose more than the configured share of the records
+    in force (a cut-off file with a matching manifest), else None."""
+    table = lab_result if isinstance(source, LabDialect) else form_record
+    in_force = conn.execute(sa.select(sa.func.count()).select_from(table).where(
+        (table.c.source == source.source) & table.c.vanished_transfer_id.is_(None))).scalar_one()
+    arriving = sum(len(records) for _, records, _ in read.parts)
+    share = study.transfers.max_record_loss_share
+    if in_force and arriving < in_force * (1 - share):
+        return (f"held as possibly truncated: it holds {arriving} records where the snapshot in force has "
+                f"{in_force}, a loss over the configured {share:.0%} (transfers.max_record_loss_share)")
+    return None
 
 
 def _order(row: sa.Row) -> tuple[str, int]:

@@ -10,7 +10,7 @@ _PARTIAL = r"^\d{4}(-\d{2})?$"
 def valid_iso(values: pd.Series, partial: bool = False) -> pd.Series:
     """True for a calendar-valid YYYY-MM-DD[THH:MM[:SS]] (and YYYY or YYYY-MM when ``partial``) or
     an empty value; False for anything else (2024-02-30, 1970-13-45, 'unknown')."""
-    text = values.fillna("").astype(str).str.strip()
+    text = values.astype(object).fillna("").astype(str).str.strip()
     full = text.str.match(_FULL)
     real_day = pd.to_datetime(text.str[:10].where(full), format="%Y-%m-%d", errors="coerce").notna()
     clock = pd.to_datetime(text.str[11:16].where(full & (text.str.len() > 10)), format="%H:%M", errors="coerce")
@@ -23,5 +23,5 @@ def valid_iso(values: pd.Series, partial: bool = False) -> pd.Series:
 
 def date_part(values: pd.Series) -> pd.Series:
     """The date of a full ISO date(-time) as datetime64; NaT for a partial, invalid or empty one."""
-    text = values.fillna("").astype(str)
+    text = values.astype(object).fillna("").astype(str)   # object first: an empty or all-missing float
     return pd.to_datetime(text.str[:10].where(text.str.len() >= 10), format="%Y-%m-%d", errors="coerce")

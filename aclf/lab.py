@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import LabDialect
-from aclf.problems import Problems
+from aclf.problems import QUARANTINE_COLUMNS, Problems, seal_ragged_rows
 from aclf.readers import ROW, RawTable, read_excel_sheet, read_table, require_columns
+from aclf.store import KEY_LIMIT
 
 COLUMN = "_column"   # the file column a wide record came from (its test column header)
 LAB_COLUMNS = ["record_key", "row_number", "subjid", "subject_raw", "visit_raw", "visit",
@@ -32,12 +33,12 @@ def read_lab(path: Path, dialect: LabDialect) -> tuple[pd.DataFrame, pd.DataFram
         wanted = set(dialect.read_columns)
         keep = wanted.__contains__
     table = read_table(path, dialect.file, keep, native)
-    require_columns(table, dialect.read_columns, path.name)
     known = set(dialect.read_columns) | dropped
+    require_columns(table, dialect.read_columns, path.name, known)
     notes = [f"column {c!r} is not in the dialect configuration; not read"
              for c in table.header if c not in known and dialect.layout == "long"]
     references = _read_references(path, dialect, notes) if dialect.layout == "wide" else None
-    records, quarantine = normalize_lab(table.frame, dialect, references)
+    records, quarantine = normalize_lab(table.frame, dialect, references, header_fields=len(table.header))
     return records, quarantine, notes
 
 
@@ -138,14 +139,19 @@ def _decode(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.
     return frame
 
 
-def normalize_lab(frame: pd.DataFrame, dialect: LabDialect,
-                  references: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataFrame | None = None,
+                  header_fields: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Map a raw dialect table to (staged long records, quarantined rows with reasons)."""
+    if frame.empty:   # a header-only snapshot: nothing to stage (string operations need rows)
+        return pd.DataFrame(columns=LAB_COLUMNS), pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if dialect.layout == "wide":
         frame = _melt_wide(frame, dialect, references)
+        if frame.empty:
+            return normalize_lab(frame, dialect)
     else:
         frame = frame.reset_index(drop=True)
     problems = Problems(frame.index)
+    seal_ragged_rows(frame, header_fields, problems)
     frame = _decode(frame, dialect, problems)
 
     def field(name: str) -> pd.Series:
@@ -186,6 +192,8 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect,
     for name in ("ref_range", "flag", "comment"):
         out[name] = field(name)
     out["record_key"] = dialect.site_id + "|" + out["sample_id"] + "|" + out["test_raw"]
+    problems.add(out["record_key"].str.len() > KEY_LIMIT, "key_too_long", sample_col,
+                 f"the record key (accession and test) is longer than {KEY_LIMIT} characters")
 
     problems.add_duplicates(out, sample_col, lambda first: "same accession and test as row " + first
                             + " (key " + out["record_key"] + ")")

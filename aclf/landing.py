@@ -1,13 +1,16 @@
 """Landing zone: find a source's transfers and decide whether each is complete (DTS rules 3-4).
 
 A transfer is complete only when its manifest is present; a manifest whose digests do not match
-rejects the whole transfer. Nothing here reads the data itself.
+rejects the whole transfer. Nothing here reads the data itself. The source's folder is a boundary:
+only regular files inside it, named plainly in a manifest, are ever opened (never a symlink, a
+special file or a path leading elsewhere), so nothing from outside is read or archived.
 """
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+import stat
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -46,6 +49,29 @@ class Candidate:
         return (self.date or "", self.seq)
 
 
+def plain_file_problem(path: Path, folder: Path) -> str | None:
+    """Why ``path`` may not be opened (symlink, not a regular file, outside ``folder``), else None.
+    lstat, not stat: a symlink is judged as itself and never followed."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return f"{path.name} is missing"
+    if stat.S_ISLNK(mode):
+        return f"{path.name} is a symbolic link; links are never followed"
+    if not stat.S_ISREG(mode):
+        return f"{path.name} is not a regular file"
+    if path.resolve().parent != folder.resolve():
+        return f"{path.name} lies outside the source's folder"
+    return None
+
+
+def plain_name_problem(name: str) -> str | None:
+    """Why a manifest's file name is not a plain name in the same folder (paths are refused)."""
+    if name in (".", "..") or any(ch in name for ch in "/\\\0") or name != name.strip():
+        return "names a path, not a plain file name"
+    return None
+
+
 def sha256_of(path: Path) -> str:
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
@@ -54,6 +80,9 @@ def sha256_of(path: Path) -> str:
 def parse_manifest(path: Path) -> dict[str, str]:
     """``sha256sum`` lines to {file name: digest}; raises ValueError naming the bad line."""
     entries: dict[str, str] = {}
+    problem = plain_file_problem(path, path.parent)
+    if problem:
+        raise ValueError(problem)
     text = path.read_text(encoding="utf-8-sig")
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -61,6 +90,9 @@ def parse_manifest(path: Path) -> dict[str, str]:
         match = _MANIFEST_LINE.match(line.rstrip("\r"))
         if not match:
             raise ValueError(f"{path.name} line {number} is not '<64 hex>  <file name>'")
+        bad_name = plain_name_problem(match["name"])
+        if bad_name:
+            raise ValueError(f"{path.name} line {number} {bad_name}")
         entries[match["name"]] = match["digest"].lower()
     if not entries:
         raise ValueError(f"{path.name} is empty")
@@ -71,8 +103,8 @@ def _check_file(path: Path, manifest: Path) -> TransferFile | str:
     """Verify one data file against its manifest; returns the file or a rejection reason."""
     try:
         listed = parse_manifest(manifest)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return f"manifest unreadable: {exc}"
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        return f"manifest unreadable: {_plain(exc)}"
     if path.name not in listed:
         return f"manifest {manifest.name} does not list {path.name}"
     actual = sha256_of(path)
@@ -84,8 +116,11 @@ def _check_file(path: Path, manifest: Path) -> TransferFile | str:
 def _inspect_file(source: str, path: Path, spec: FileSpec, date: str, seq: int) -> Candidate:
     manifest = path.with_name(path.name + MANIFEST_SUFFIX)
     base = dict(source=source, name=path.name, path=path, date=date, seq=seq)
-    if not manifest.exists():
+    if not manifest.exists() and not manifest.is_symlink():
         return Candidate(**base, status="in_flight", reason=f"no manifest {manifest.name} yet")
+    refused = plain_file_problem(manifest, path.parent)
+    if refused:
+        return Candidate(**base, status="rejected", reason=f"manifest {refused}")
     listed = TransferFile(manifest.name, manifest, sha256_of(manifest))
     checked = _check_file(path, manifest)
     if isinstance(checked, str):  # kept and archived as received, for inspection
@@ -98,18 +133,23 @@ def _inspect_folder(source: str, path: Path, spec: FileSpec, date: str, seq: int
                     required: list[str]) -> Candidate:
     manifest = path / spec.manifest
     base = dict(source=source, name=path.name, path=path, date=date, seq=seq)
-    if not manifest.exists():
+    if not manifest.exists() and not manifest.is_symlink():
         return Candidate(**base, status="in_flight", reason=f"no {spec.manifest} in the folder yet")
+    refused = plain_file_problem(manifest, path)
+    if refused:
+        return Candidate(**base, status="rejected", reason=f"manifest {refused}")
     digest = sha256_of(manifest)
     try:
         listed = parse_manifest(manifest)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return Candidate(**base, status="rejected", reason=f"manifest unreadable: {exc}", sha256=digest)
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        return Candidate(**base, status="rejected", reason=f"manifest unreadable: {_plain(exc)}", sha256=digest)
     problems, files = [], []
     for name, expected in sorted(listed.items()):
         file = path / name
-        if not file.is_file():
-            problems.append(f"{name} is listed in {spec.manifest} but missing")
+        refused = plain_file_problem(file, path)
+        if refused:
+            problems.append(f"{refused} (listed in {spec.manifest})" if file.is_symlink() or file.exists()
+                            else f"{name} is listed in {spec.manifest} but missing")
             continue
         actual = sha256_of(file)
         if actual != expected:
@@ -125,8 +165,25 @@ def _inspect_folder(source: str, path: Path, spec: FileSpec, date: str, seq: int
     return Candidate(**base, status="complete", sha256=digest, files=tuple(files), notes=notes)
 
 
-def discover(source: str, folder: Path, spec: FileSpec, required: list[str] = ()) -> list[Candidate]:
-    """Every transfer in a source's landing folder, oldest first; off-pattern names are rejected."""
+def _plain(exc: Exception) -> str:
+    """An OS error without the full path (the landing zone's layout is not for findings)."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _entry_problem(path: Path, is_folder: bool) -> str | None:
+    """A transfer entry must be a real file (or a real folder for the EDC), never a link or device."""
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        return f"{path.name} is a symbolic link; links are never followed"
+    if not (stat.S_ISDIR(mode) if is_folder else stat.S_ISREG(mode)):
+        return f"{path.name} is not a regular {'folder' if is_folder else 'file'}"
+    return None
+
+
+def discover(source: str, folder: Path, spec: FileSpec, required: list[str] = (),
+             latest_date: str | None = None) -> list[Candidate]:
+    """Every transfer in a source's landing folder, oldest first; off-pattern names are rejected, and
+    so are dates after ``latest_date`` (YYYYMMDD): a future transfer would supersede the real ones."""
     if not folder.is_dir():
         return []
     found = []
@@ -135,6 +192,10 @@ def discover(source: str, folder: Path, spec: FileSpec, required: list[str] = ()
             continue
         match = spec.name_pattern.match(path.name)
         is_folder = spec.format == "folder"
+        refused = _entry_problem(path, is_folder) if match else None
+        if refused:
+            found.append(Candidate(source, path.name, path, None, 0, "rejected", refused))
+            continue
         if not match or path.is_dir() != is_folder:
             expected = f"{spec.prefix}_<YYYYMMDD>[_<n>]" + ("/" if is_folder else f".{spec.extension}")
             found.append(Candidate(source, path.name, path, None, 0, "rejected",
@@ -148,9 +209,14 @@ def discover(source: str, folder: Path, spec: FileSpec, required: list[str] = ()
                                    f"{date} in the name is not a calendar date"))
             continue
         if is_folder:
-            found.append(_inspect_folder(source, path, spec, date, seq, list(required)))
+            cand = _inspect_folder(source, path, spec, date, seq, list(required))
         else:
-            found.append(_inspect_file(source, path, spec, date, seq))
+            cand = _inspect_file(source, path, spec, date, seq)
+        if latest_date is not None and date > latest_date and cand.status != "in_flight":
+            cand = replace(cand, status="rejected", reason=(
+                f"the date {date} in the name is later than the run's date allows (latest accepted: "
+                f"{latest_date}); a transfer cannot come from the future"))
+        found.append(cand)
     return sorted(found, key=lambda c: c.order)
 
 
@@ -165,7 +231,7 @@ def newest_complete_marker(folder: Path, spec: FileSpec) -> str | None:
         if not match:
             continue
         manifest = path / spec.manifest if spec.format == "folder" else path.with_name(path.name + MANIFEST_SUFFIX)
-        if manifest.is_file():
+        if not plain_file_problem(manifest, manifest.parent) and not path.is_symlink():
             key = (match["date"], int(match["seq"] or 1))
             if best is None or key > best[0]:
                 best = (key, f"{path.name}:{sha256_of(manifest)}")

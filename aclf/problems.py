@@ -5,6 +5,8 @@ import json
 
 import pandas as pd
 
+from aclf.readers import FIELDS
+
 QUARANTINE_COLUMNS = ["row_number", "subjid", "column_name", "rule", "reason", "data"]
 
 
@@ -15,9 +17,16 @@ class Problems:
         self.rule = pd.Series(None, index=index, dtype=object)
         self.column = pd.Series(None, index=index, dtype=object)
         self.reason = pd.Series("", index=index, dtype=object)
+        self.sealed = pd.Series(False, index=index, dtype=bool)   # values untrusted: no message quotes them
+
+    def seal(self, mask: pd.Series, rule: str, column: str, message: str | pd.Series) -> None:
+        """Flag rows whose values cannot be trusted (e.g. shifted columns): later rules add nothing to
+        them, and their data are not kept, since a shifted personal value may sit in any column."""
+        self.add(mask, rule, column, message)
+        self.sealed |= mask.fillna(False).astype(bool)
 
     def add(self, mask: pd.Series, rule: str, column: str | pd.Series, message: str | pd.Series) -> None:
-        mask = mask.fillna(False).astype(bool)
+        mask = mask.fillna(False).astype(bool) & ~self.sealed
         if not mask.any():
             return
         as_series = lambda v: v.astype(str) if isinstance(v, pd.Series) else pd.Series(v, index=mask.index)  # noqa: E731
@@ -44,7 +53,8 @@ class Problems:
     def quarantine(self, staged: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
         """Quarantine rows: where, which rule, why, and the row as read (personal data never read)."""
         bad = ~self.clean()
-        data = [json.dumps(r, ensure_ascii=False, default=str) for r in raw[bad].to_dict("records")]
+        data = [json.dumps({} if sealed else r, ensure_ascii=False, default=str)
+                for r, sealed in zip(raw[bad].to_dict("records"), self.sealed[bad])]
         subjid = staged["subjid"][bad] if "subjid" in staged else pd.Series("", index=bad[bad].index)
         return pd.DataFrame({
             "row_number": staged["row_number"][bad].astype(int),
@@ -54,3 +64,13 @@ class Problems:
             "reason": self.reason[bad],
             "data": data,
         }, columns=QUARANTINE_COLUMNS).reset_index(drop=True)
+
+
+def seal_ragged_rows(frame: pd.DataFrame, header_fields: int | None, problems: Problems) -> None:
+    """A delimited row with more or fewer fields than the header is quarantined without its values."""
+    if FIELDS not in frame or header_fields is None:
+        return
+    counts = frame[FIELDS].astype(int)
+    problems.seal(counts != header_fields, "field_count", "",
+                  "the row has " + counts.astype(str) + f" fields where the header has {header_fields}; "
+                  "its values are shifted and were not read")

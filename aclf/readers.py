@@ -7,8 +7,11 @@ header as row 1 for text and Excel; the case number for SPSS).
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import math
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,15 @@ import pandas as pd
 from aclf.config import FileSpec
 
 ROW = "_row"
+NUL_MARK = "\ufffd"   # stands for a NUL byte in a value (a DTS departure the rules then report)
+FIELDS = "_fields"   # delimited text only: how many fields the row has (the header's count when intact)
+
+# The csv module refuses fields over 128 KiB by default; a DTS file may carry long free text (even
+# in a personal column that is never loaded), so the counters accept any field the file holds.
+csv.field_size_limit(sys.maxsize)
+
+# Parser messages that name only positions and counts, never a cell's content.
+_SAFE_PARSER_MESSAGE = re.compile(r"^Error tokenizing data\. C error: [^'\"]*$")
 
 
 class UnreadableTransfer(Exception):
@@ -26,7 +38,7 @@ class UnreadableTransfer(Exception):
 
 @dataclass(frozen=True)
 class RawTable:
-    frame: pd.DataFrame          # the kept columns, plus ROW
+    frame: pd.DataFrame          # the kept columns, plus ROW (and FIELDS for delimited text)
     header: list[str]            # every column the file has, in order
 
 
@@ -37,12 +49,13 @@ def as_text(value) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        return str(int(value)) if value.is_integer() else repr(value)
+        # repr beyond 2**53: a float there is not an exact integer (1e308 would print 309 digits)
+        return str(int(value)) if value.is_integer() and abs(value) < 2 ** 53 else repr(value)
     if isinstance(value, (pd.Timestamp, dt.datetime)):
         return value.strftime("%Y-%m-%dT%H:%M") if (value.hour, value.minute) != (0, 0) else value.strftime("%Y-%m-%d")
     if isinstance(value, dt.date):
         return value.isoformat()
-    return str(value).strip()
+    return str(value).strip().replace("\x00", NUL_MARK)
 
 
 def _texts(frame: pd.DataFrame, native: set[str]) -> pd.DataFrame:
@@ -53,17 +66,52 @@ def _texts(frame: pd.DataFrame, native: set[str]) -> pd.DataFrame:
 def _read_delimited(path: Path, spec: FileSpec, keep: Callable[[str], bool]) -> RawTable:
     try:
         header = list(pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, nrows=0,
-                                  dtype=str).columns)
-        frame = pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, dtype=str,
+                                  dtype=str, index_col=False).columns)
+        frame = pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, dtype=str, index_col=False,
                             keep_default_na=False, na_filter=False, usecols=lambda c: keep(c))
     except UnicodeDecodeError as exc:
         raise UnreadableTransfer(f"{path.name} is not valid {spec.encoding} "
                                  f"(byte {exc.start}: {exc.reason})") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise UnreadableTransfer(f"{path.name} cannot be parsed as delimited text: {exc}") from None
+    except pd.errors.EmptyDataError:
+        raise UnreadableTransfer(f"{path.name} row 1: the file is empty (no header row)") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        said = str(exc).strip()
+        detail = said if _SAFE_PARSER_MESSAGE.match(said) else type(exc).__name__
+        raise UnreadableTransfer(f"{path.name} cannot be parsed as delimited text ({detail})") from None
     frame = frame.apply(lambda s: s.str.strip())
+    if _has_nul(path):   # a NUL byte no store can hold (PostgreSQL text refuses it): mark it visibly
+        frame = frame.apply(lambda s: s.str.replace("\x00", NUL_MARK, regex=False))
+    counts = field_counts(path, spec.encoding, spec.delimiter)
+    if len(counts) != len(frame) + 1 and not frame.columns.empty:   # (no kept column: the header check rejects)
+        # rows not delimited unambiguously: no value can be placed in its column safely
+        raise UnreadableTransfer(f"{path.name}: its rows cannot be delimited unambiguously (one parser reads "
+                                 f"{len(counts) - 1} records, another {len(frame)}); check quotes and line ends")
+    if len(counts) == len(frame) + 1:
+        frame[FIELDS] = counts[1:]
     frame[ROW] = range(2, len(frame) + 2)
     return RawTable(frame, header)
+
+
+def _without_content(exc: Exception) -> str:
+    """A library's message, unless it quotes something (a cell could be personal): then its type only.
+    Sheet names are the exception: a missing sheet's message quotes the name the dialect gave."""
+    said = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if re.fullmatch(r"Worksheet named '[^']*' not found", said) or not re.search(r"['\"]", said):
+        return said
+    return "details not shown"
+
+
+def _has_nul(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return any(b"\x00" in block for block in iter(lambda: fh.read(1 << 20), b""))
+
+
+def field_counts(path: Path, encoding: str, delimiter: str) -> list[int]:
+    """Fields per non-blank row (header first), by the csv module: a row with more or fewer fields
+    than the header has its values shifted into other columns, so none of them can be trusted."""
+    with path.open(encoding=encoding, errors="replace", newline="") as fh:
+        # a line of blanks only is no record (pandas skips it too)
+        return [len(row) for row in csv.reader(fh, delimiter=delimiter) if row and (len(row) > 1 or row[0].strip())]
 
 
 def read_excel_sheet(path: Path, sheet: str, keep: Callable[[str], bool], native: set[str]) -> RawTable:
@@ -71,10 +119,10 @@ def read_excel_sheet(path: Path, sheet: str, keep: Callable[[str], bool], native
     try:
         frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
     except ValueError as exc:
-        raise UnreadableTransfer(f"{path.name}: {exc}") from None
+        raise UnreadableTransfer(f"{path.name}: {_without_content(exc)}") from None
     except Exception as exc:  # openpyxl raises zipfile/KeyError/... for a damaged workbook
         raise UnreadableTransfer(f"{path.name} is not a readable Excel workbook "
-                                 f"({type(exc).__name__}: {exc})") from None
+                                 f"({type(exc).__name__}: {_without_content(exc)})") from None
     header = [str(c) for c in frame.columns]
     frame.columns = header
     frame = _texts(frame[[c for c in header if keep(c)]], native)
@@ -107,8 +155,11 @@ def read_table(path: Path, spec: FileSpec, keep: Callable[[str], bool], native: 
     raise ValueError(f"no reader for format {spec.format!r}")
 
 
-def require_columns(table: RawTable, needed: list[str], file_name: str) -> None:
-    """Reject the transfer when a column the dialect needs is absent (names it and what was there)."""
+def require_columns(table: RawTable, needed: list[str], file_name: str, known: set[str] = frozenset()) -> None:
+    """Reject the transfer when a column the dialect needs is absent. The reason names the missing
+    columns only: a file without its header row has a patient's data where the header should be."""
     missing = [c for c in needed if c not in table.header]
     if missing:
-        raise UnreadableTransfer(f"{file_name} lacks column(s) {missing}; it has {table.header}")
+        unrecognised = sum(1 for c in table.header if c not in set(needed) | set(known))
+        raise UnreadableTransfer(f"{file_name} row 1: the header row lacks the required column(s) "
+                                 f"{', '.join(missing)} ({unrecognised} unrecognised column(s) not shown)")

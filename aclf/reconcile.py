@@ -6,19 +6,17 @@ cell, the SPSS header), so a reader that silently drops rows breaks the balance.
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from aclf.config import FormsSource, LabDialect
+from aclf.readers import field_counts  # also lifts the csv module's 128 KiB field limit
 from aclf.store import form_record, lab_result, quarantine
 
 
 def _delimited_rows(path: Path, encoding: str, delimiter: str) -> int:
-    with path.open(encoding=encoding, newline="") as fh:
-        rows = sum(1 for row in csv.reader(fh, delimiter=delimiter) if row)
-    return max(rows - 1, 0)
+    return max(len(field_counts(path, encoding, delimiter)) - 1, 0)
 
 
 def _excel_cells(path: Path, sheet: str, id_columns: set[str]) -> int:

@@ -76,9 +76,9 @@ class Registry:
         self.conn.execute(transfer.update().where(transfer.c.id == prior.id).values(**values))
         return prior.id
 
-    def set_status(self, transfer_id: int, status: str) -> None:
-        self.conn.execute(transfer.update().where(transfer.c.id == transfer_id)
-                          .values(status=status, processed_at=self.now))
+    def set_status(self, transfer_id: int, status: str, reason: str | None = None) -> None:
+        values = dict(status=status, processed_at=self.now) | ({"reason": reason} if reason else {})
+        self.conn.execute(transfer.update().where(transfer.c.id == transfer_id).values(**values))
 
     def set_counts(self, transfer_id: int, **counts: int) -> None:
         self.conn.execute(transfer.update().where(transfer.c.id == transfer_id).values(**counts))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aclf.config import DEFAULT_STUDY_DIR, ConfigError
-from aclf.store import DATABASE_URL_ENV
+from aclf.store import DATABASE_URL_ENV, validate_database_url
 
 ENV = {"landing": "ACLF_LANDING_DIR", "output": "ACLF_OUTPUT_DIR", "archive": "ACLF_ARCHIVE_DIR",
        "database_url": DATABASE_URL_ENV, "study_dir": "ACLF_STUDY_DIR", "unblinding": "ACLF_UNBLINDING_FILE",
@@ -30,8 +30,9 @@ class Settings:
     @classmethod
     def resolve(cls, landing=None, output=None, archive=None, database_url=None, study_dir=None,
                 state_dir: Path | None = None, unblinding=None, unblinded_output=None) -> "Settings":
-        """Arguments win over ACLF_* environment variables, which win over defaults. An unblinding
-        needs an unblinded output root outside every blinded folder (ConfigError otherwise)."""
+        """Arguments win over ACLF_* environment variables, which win over defaults. A database URL
+        that cannot be parsed, or whose driver is missing, raises ConfigError (one line); so does an
+        unblinding without an unblinded output root outside every blinded folder."""
         def pick(name, given, default):
             return given or os.environ.get(ENV[name]) or default
         state = Path(state_dir or "var")
@@ -41,7 +42,8 @@ class Settings:
             landing=Path(pick("landing", landing, "landing")).resolve(),
             output=Path(pick("output", output, "output")).resolve(),
             archive=Path(pick("archive", archive, state / "archive")).resolve(),
-            database_url=pick("database_url", database_url, f"sqlite:///{(state / 'aclf.sqlite').resolve()}"),
+            database_url=validate_database_url(
+                pick("database_url", database_url, f"sqlite:///{(state / 'aclf.sqlite').resolve()}")),
             study_dir=Path(pick("study_dir", study_dir, DEFAULT_STUDY_DIR)).resolve(),
             unblinding=Path(unblinding).resolve() if unblinding else None,
             unblinded_output=Path(unblinded).resolve() if unblinded else None,

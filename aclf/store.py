@@ -11,7 +11,10 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from aclf.config import ConfigError
+
 DATABASE_URL_ENV = "ACLF_DATABASE_URL"
+KEY_LIMIT = 255   # characters of a record_key (VARCHAR on PostgreSQL): a longer key is quarantined
 
 metadata = sa.MetaData()
 
@@ -53,7 +56,7 @@ lab_result = sa.Table(
     "lab_result", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("record_key", sa.String(KEY_LIMIT), nullable=False),
     *[sa.Column(name, sa.Text) for name in LAB_VALUE_COLUMNS],
     *_lineage(),
     sa.UniqueConstraint("source", "record_key", name="uq_lab_record"),
@@ -64,7 +67,7 @@ form_record = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("form", sa.String(64), nullable=False),
-    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("record_key", sa.String(KEY_LIMIT), nullable=False),
     sa.Column("subjid", sa.String(16)),
     sa.Column("data", sa.Text, nullable=False),   # JSON object of the form's loaded columns
     *_lineage(),
@@ -91,7 +94,7 @@ audit_event = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("entity", sa.String(64), nullable=False),
-    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("record_key", sa.String(KEY_LIMIT), nullable=False),
     sa.Column("subjid", sa.String(16)),
     sa.Column("change", sa.String(16), nullable=False),     # added | changed | vanished | reappeared
     sa.Column("field", sa.String(64)),
@@ -188,6 +191,43 @@ def bulk_insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, colum
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", rows)
         return
     conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
+
+
+class StoreUnreachable(ConfigError):
+    """The store's URL is valid but nothing answers there: a usage error, reported in one line."""
+
+
+def validate_database_url(url: str) -> str:
+    """The URL itself, or a one-line ConfigError when it cannot be parsed or its driver is missing
+    (the URL is never echoed whole: it may hold a password)."""
+    try:
+        parsed = sa.engine.make_url(url)
+        parsed.get_dialect().import_dbapi()
+    except (sa.exc.NoSuchModuleError, ImportError):   # NoSuchModuleError is an ArgumentError: first
+        raise ConfigError(f"the database URL names {parsed.drivername!r}, which is not supported here "
+                          "(use sqlite:/// or postgresql://)") from None
+    except sa.exc.ArgumentError:
+        raise ConfigError("the database URL (--database-url or ACLF_DATABASE_URL) cannot be parsed; "
+                          "expected e.g. sqlite:///var/aclf.sqlite or postgresql://user@host:5432/db") from None
+    return url
+
+
+def check_reachable(url: str) -> None:
+    """Connect once and run ``SELECT 1``; StoreUnreachable (a ConfigError) in one line if that fails,
+    so a run stops before any work instead of failing half-way with a traceback."""
+    safe = sa.engine.make_url(validate_database_url(url)).render_as_string(hide_password=True)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        if url.startswith("sqlite:///"):   # as make_engine does: the store's folder may not exist yet
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        cause = (exc.strerror if isinstance(exc, OSError) and exc.strerror
+                 else str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+        raise StoreUnreachable(f"the store {safe} cannot be reached: {cause}") from None
+    finally:
+        engine.dispose()
 
 
 def default_database_url(state_dir: Path) -> str:

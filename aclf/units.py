@@ -8,7 +8,7 @@ dropped: a result that cannot be converted keeps its original and says why in ``
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 
 import numpy as np
@@ -33,9 +33,20 @@ def _factor(fraction: str) -> Decimal:
 
 @lru_cache(maxsize=200_000)
 def convert(value: str, fraction: str, decimals: int) -> Decimal:
-    """``value`` x ``fraction`` in decimal arithmetic, rounded half up to ``decimals`` places."""
-    exact = Decimal(value) * _factor(fraction)
-    return exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    """``value`` x ``fraction`` in decimal arithmetic, rounded half up to ``decimals`` places.
+
+    The context holds every digit of the result, however long the number sent: the default 28
+    digits made a 31-digit result raise InvalidOperation (the plausible-range rule judges it)."""
+    number = Decimal(value)
+    digits = len(number.as_tuple().digits) + max(number.adjusted(), 0) + decimals + 40
+    exact = Context(prec=digits).multiply(number, _factor(fraction))
+    return exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP, context=Context(prec=digits))
+
+
+def _as_float(value) -> float:
+    """A converted result as a float; NaN when missing or beyond a float's range (1e308 x 17.1)."""
+    number = float(value) if isinstance(value, Decimal) else np.nan
+    return number if np.isfinite(number) else np.nan
 
 
 def decimal_text(value: Decimal) -> str:
@@ -126,9 +137,9 @@ def harmonize_results(staged: pd.DataFrame, lab: LabConfig) -> pd.DataFrame:
     text = standard.map(lambda d: decimal_text(d) if isinstance(d, Decimal) else "")
     out["lbstresc"] = np.where(kinds["kind"] == "censored", kinds["operator"] + text, text)
     out["lbstresn"] = standard.where(kinds["kind"] == "number").map(
-        lambda d: float(d) if isinstance(d, Decimal) else np.nan).astype(float)
+        _as_float).astype(float)
     out["censor_limit"] = standard.where(kinds["kind"] == "censored").map(
-        lambda d: float(d) if isinstance(d, Decimal) else np.nan).astype(float)
+        _as_float).astype(float)
 
     low, high = _split_range(staged.get("ref_low", pd.Series(index=staged.index)),
                              staged.get("ref_high", pd.Series(index=staged.index)),
@@ -136,6 +147,6 @@ def harmonize_results(staged: pd.DataFrame, lab: LabConfig) -> pd.DataFrame:
     out["lbornrlo"], out["lbornrhi"] = low, high
     for name, raw in (("lbstnrlo", low), ("lbstnrhi", high)):
         out[name] = _convert_column(raw.where(raw != ""), fraction, decimals).map(
-            lambda d: float(d) if isinstance(d, Decimal) else np.nan).astype(float)
+            _as_float).astype(float)
     out["lbnrind"] = normal_range_indicator(out["lbstresn"], out["lbstnrlo"], out["lbstnrhi"])
     return out

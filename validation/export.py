@@ -1,10 +1,14 @@
-"""Findings for people: ``findings/findings.csv`` and one Excel query listing per site."""
+"""Findings for people: ``findings/findings.csv`` and one Excel query listing per site.
+
+Both are formula-safe (``validation.cells``); the CSV is UTF-8 with a byte-order mark for Excel."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
 from openpyxl.styles import Alignment, Font
+
+from validation.cells import CSV_ENCODING, CSV_LINES, for_csv, for_excel, keep_as_text
 
 LISTING_COLUMNS = {"finding_id": "Finding", "severity": "Severity", "rule": "Rule", "subjid": "Subject",
                    "visit": "Visit", "test": "Test", "file": "Source file", "row_number": "Row",
@@ -22,7 +26,7 @@ def write_findings(findings: pd.DataFrame, output: Path, sites: list[str]) -> di
     folder = output / "findings"
     folder.mkdir(parents=True, exist_ok=True)
     written = {"csv": folder / "findings.csv"}
-    _ordered(findings).to_csv(written["csv"], index=False, encoding="utf-8")
+    for_csv(_ordered(findings)).to_csv(written["csv"], index=False, encoding=CSV_ENCODING, lineterminator=CSV_LINES)
     open_ = findings[findings["status"] == "open"]
     for site in sites:
         path = folder / f"site{site}_queries.xlsx"
@@ -34,8 +38,9 @@ def write_findings(findings: pd.DataFrame, output: Path, sites: list[str]) -> di
 
 def _write_listing(listing: pd.DataFrame, path: Path, title: str) -> None:
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        listing.to_excel(writer, sheet_name="Queries", index=False)
+        for_excel(listing).to_excel(writer, sheet_name="Queries", index=False)
         sheet = writer.sheets["Queries"]
+        keep_as_text(sheet)
         sheet.freeze_panes = "A2"
         sheet.auto_filter.ref = sheet.dimensions
         widths = {"What to check": 90, "Source file": 26, "Finding": 18}

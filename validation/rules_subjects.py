@@ -64,7 +64,7 @@ def eligibility(inp: RuleInputs) -> pd.DataFrame:
                                     ("Randomized subject " + rows["subjid"] + ": " + message[mask].to_numpy())
                                     if len(rows) else pd.Series(dtype=str), inp.study))
 
-    def text(series):   # object even when empty (nobody randomized yet): text + an empty float Series fails
+    def text(series):   # object dtype: with no randomized subject the empty float series cannot take "+ str"
         return series.map(lambda v: f"{v:g}").astype(object)
 
     add("eligibility_tbil", tbil < rules.tbil_min_mg_dl,

@@ -124,7 +124,7 @@ def test_missing_column_is_an_unreadable_transfer(study, tmp_path):
     bad = tmp_path / "SITE04_20250601.txt"
     text = (FIXTURES / "SITE04_20250601.txt").read_text().replace("ACCESSION", "ACCESSION_NO")
     bad.write_text(text)
-    with pytest.raises(UnreadableTransfer, match=r"lacks column\(s\) \['ACCESSION'\]"):
+    with pytest.raises(UnreadableTransfer, match=r"lacks the required column\(s\) ACCESSION \(1 unrecognised"):
         read_lab(bad, study.sources["site04"])
 
 

@@ -114,7 +114,7 @@ def test_a_rejected_transfer_loads_once_the_configuration_is_fixed(engine, study
     renamed = (FIXTURES / "SITE04_20250601.txt").read_bytes().replace(b"ACCESSION", b"ACCESSION_NO")
     land(paths, "site04", "SITE04_20250601.txt", renamed)
     [rejected] = ingest_source(engine, study, "site04", paths)
-    assert rejected.status == "rejected" and "lacks column(s) ['ACCESSION']" in rejected.reason
+    assert rejected.status == "rejected" and "lacks the required column(s) ACCESSION (1 unrecognised" in rejected.reason
     dialect = study.sources["site04"]
     fixed_dialect = dialect.model_copy(update={"columns": {**dialect.columns, "sample_id": "ACCESSION_NO"}})
     fixed = study.model_copy(update={"sources": {**study.sources, "site04": fixed_dialect}})

