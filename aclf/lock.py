@@ -104,9 +104,31 @@ def lock_file_of(engine: sa.Engine) -> Path | None:
         Path(database).name + ".lock")
 
 
+_HELD: dict[str, int] = {}   # stores this process holds, with how deeply: the lock is reentrant
+
+
 @contextlib.contextmanager
 def store_lock(engine: sa.Engine, wait_seconds: float = 0) -> Iterator[None]:
-    """Hold the store for a run; waits up to ``wait_seconds`` for another run, then raises StoreBusy."""
+    """Hold the store for a run; waits up to ``wait_seconds`` for another run, then raises StoreBusy.
+    Reentrant within a process: the nightly run holds it, and the assets it runs take it again."""
+    url = engine.url.render_as_string(hide_password=False)
+    if _HELD.get(url):
+        _HELD[url] += 1
+        try:
+            yield
+        finally:
+            _HELD[url] -= 1
+        return
+    with _store_lock(engine, wait_seconds):
+        _HELD[url] = 1
+        try:
+            yield
+        finally:
+            _HELD.pop(url, None)
+
+
+@contextlib.contextmanager
+def _store_lock(engine: sa.Engine, wait_seconds: float) -> Iterator[None]:
     if engine.dialect.name == "postgresql":
         with _postgres_lock(engine, wait_seconds):
             yield

@@ -22,10 +22,11 @@ def harmonized_lab(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.
     visits by window; written to the store's ``lab_harmonized`` table with its schema failures."""
     study, engine = aclf.study(), aclf.engine()
     source, spec = study.form("infusion")
-    infusion = form_in_force(engine, source, "infusion", spec.columns)
-    lab = build_harmonized_lab(lab_in_force(engine), first_infusion_dates(infusion), study)
-    cases = failures(harmonized_lab_schema(study), lab)   # once a night: findings reuse them from the store
-    save_harmonized_lab(engine, lab, cases)
+    with aclf.locked():
+        infusion = form_in_force(engine, source, "infusion", spec.columns)
+        lab = build_harmonized_lab(lab_in_force(engine), first_infusion_dates(infusion), study)
+        cases = failures(harmonized_lab_schema(study), lab)   # once a night: findings reuse them from the store
+        save_harmonized_lab(engine, lab, cases)
     failing = lab.loc[cases["index"].dropna().astype(int).unique()] if not cases.empty else lab.iloc[0:0]
     failing = failing.assign(rule=cases.drop_duplicates("index").set_index("index")["check"]
                              .reindex(failing.index).astype(str)) if not failing.empty else failing

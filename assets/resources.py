@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from aclf.blinding import BLINDED, Unblinding, load_unblinding
 from aclf.config import ConfigError, Study
 from aclf.ingest import Paths
+from aclf.lock import store_lock
 from aclf.randkey import read_key
 from aclf.settings import Settings
 from aclf.store import make_engine
@@ -16,6 +17,7 @@ from assets.configuration import Configuration, load_configuration
 from cdisc.area import Area, AreaFolders
 
 _ENGINES: dict[str, sa.Engine] = {}
+ASSET_LOCK_WAIT_SECONDS = 3600   # an asset waits up to an hour for another run's write
 
 
 def _engine(url: str) -> sa.Engine:
@@ -61,6 +63,11 @@ class AclfResource(dg.ConfigurableResource):
 
     def engine(self) -> sa.Engine:
         return _engine(self.database_url)
+
+    def locked(self):
+        """The store's run lock around an asset that writes to it: runs that Dagster launches at once
+        (one per source) take turns; inside the nightly run, which holds it already, it is reentrant."""
+        return store_lock(self.engine(), wait_seconds=ASSET_LOCK_WAIT_SECONDS)
 
     def paths(self) -> Paths:
         return Paths(landing=Path(self.landing_dir), archive=Path(self.archive_dir))

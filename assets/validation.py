@@ -36,8 +36,9 @@ def findings_asset(study: Study) -> dg.AssetsDefinition:
 
 def track_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     study, engine = aclf.study(), aclf.engine()
-    evaluation = evaluate(read_inputs(engine, study))
-    tracked = save_findings(engine, evaluation.findings, now_iso(study))
+    with aclf.locked():
+        evaluation = evaluate(read_inputs(engine, study))
+        tracked = save_findings(engine, evaluation.findings, now_iso(study))
     written = write_findings(tracked, aclf.output, study.site_ids)
     open_ = tracked[tracked["status"] == "open"]
     results = [warn_check(f"rules_{family}", open_[open_["family"] == family],

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aclf.blinding import load_unblinding
 from aclf.config import ConfigError, load_study
+from aclf.lock import StoreBusy
 
 DEMO_SUBJECTS = 150
 
@@ -38,13 +39,13 @@ def _print_locations(settings) -> None:
           f"outputs      : {settings.output}\nrun report   : {settings.output / 'run_report.json'}")
 
 
-def run_once(settings, show_locations: bool = True) -> int:
+def run_once(settings, show_locations: bool = True, lock_wait: float = 0) -> int:
     """Run the nightly job in process and print the reconciliation summary of the run report it wrote."""
     from aclf.report import REPORT_NAME, format_summary
     from pipelines.nightly import run_nightly
 
     load_study(settings.study_dir)          # a broken configuration: exit 2 before any work
-    result = run_nightly(settings, log_level="WARNING")
+    result = run_nightly(settings, log_level="WARNING", lock_wait=lock_wait)
     if not result.success:
         print(f"PIPELINE FAILED: {', '.join(result.failures)} (see the run logs above); what was loaded "
               f"before the failure stays in the store, and the run report says which packages are not "
@@ -64,7 +65,7 @@ def _run(args) -> int:
                                 unblinded_output=args.unblinded_output)
     if settings.unblinded:
         load_unblinding(settings.unblinding)      # a broken authorization file: exit 2 before any work
-    return run_once(settings)
+    return run_once(settings, lock_wait=args.wait)
 
 
 def deliver_night(incoming: Path, landing: Path, night: str) -> list[str]:
@@ -149,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="authorization file of an unblinding (YAML; ACLF_UNBLINDING_FILE): builds the unblinded area")
     run.add_argument("--unblinded-output", type=Path,
                      help="root of the unblinded area, outside the blinded output (ACLF_UNBLINDED_OUTPUT_DIR)")
+    run.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                     help="wait this long for another run on the same store to finish (default: refuse at once)")
     run.set_defaults(func=_run)
 
     demo = sub.add_parser("demo", help="generate a synthetic study and run it night by night")
@@ -168,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StoreBusy as exc:
+        print(f"store busy: {exc}", file=sys.stderr)
         return 2
 
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from aclf.lock import store_lock
 from aclf.settings import Settings
+from aclf.store import check_reachable, make_engine
 from assets.configuration import load_configuration
 from assets.resources import AclfResource
 from pipelines.definitions import build_assets
@@ -39,7 +41,15 @@ def _blocked_checks(result: dg.ExecuteInProcessResult) -> tuple[list[str], bool]
 
 
 def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None,
-                log_level: str = "INFO") -> NightlyResult:
+                log_level: str = "INFO", lock_wait: float = 0) -> NightlyResult:
+    """The night under the store's run lock (``lock_wait`` seconds for another run to finish, then
+    StoreBusy); an unreachable store is a ConfigError before any work."""
+    check_reachable(settings.database_url)
+    with store_lock(make_engine(settings.database_url), wait_seconds=lock_wait):
+        return _run_nightly(settings, instance, log_level)
+
+
+def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_level: str) -> NightlyResult:
     """Materialize ingestion for each source, then everything downstream, then the run report
     (also after a failure, so that it says which package was not refreshed); collect failures.
 

@@ -29,11 +29,15 @@ def test_run_with_findings_exits_zero_and_writes_the_report(tmp_path, database_u
     assert "sha256 mismatch for SITE03_20250601.xlsx" in out and "run report" in out
 
 
-def test_a_pipeline_failure_exits_one(tmp_path, capsys):
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("a file where the database folder should be")
+def test_a_pipeline_failure_exits_one(tmp_path, capsys, monkeypatch):
+    import assets.ingestion
+
+    def broken(engine, study, source, paths):
+        raise RuntimeError("a bug in ingestion")
+
+    monkeypatch.setattr(assets.ingestion, "ingest_source", broken)
     args = ["run", "--landing", str(tmp_path / "landing"), "--output", str(tmp_path / "out"),
-            "--archive", str(tmp_path / "archive"), "--database-url", f"sqlite:///{blocked}/store.sqlite"]
+            "--archive", str(tmp_path / "archive"), "--database-url", f"sqlite:///{tmp_path / 'store.sqlite'}"]
     assert main(args) == 1
     assert "PIPELINE FAILED: ingestion of site01" in capsys.readouterr().err
 
@@ -49,3 +53,32 @@ def test_a_broken_configuration_exits_two_with_its_reason(tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "configuration error" in err and "study.yaml" in err and "visits.0.window" in err
+
+
+def test_a_second_run_on_a_busy_store_exits_two(tmp_path, database_url):
+    from aclf.lock import store_lock
+    from aclf.store import make_engine
+
+    args = ["run", "--landing", str(tmp_path / "landing"), "--output", str(tmp_path / "out"),
+            "--archive", str(tmp_path / "archive"), "--database-url", database_url]
+    (tmp_path / "landing").mkdir()
+    engine = make_engine(database_url)
+    try:
+        with store_lock(engine):
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("spawn")      # another process: the lock is reentrant in this one
+            with ctx.Pool(1) as pool:
+                status = pool.apply(main, (args,))
+    finally:
+        engine.dispose()
+    assert status == 2
+
+
+def test_an_unreachable_store_exits_two_in_one_line(tmp_path, capsys):
+    args = ["run", "--landing", str(tmp_path), "--output", str(tmp_path / "out"),
+            "--database-url", "postgresql://127.0.0.1:9/nothing"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("configuration error: the store") and "\n" not in err
+    assert not (tmp_path / "out").exists()
