@@ -11,7 +11,8 @@ compared between the arms, for stage 1 (all randomized) and stage 2 (the re-rand
 - kit and randomization numbers: a variable whose values look like them is a marker by itself;
   sequential numbers are also checked for gaps dated on the subjects' week-4 visits (the gap a
   stage-2 kit leaves in a kit list points at the patient randomized that day);
-- date patterns: a per-week count or value feature is "a record dated in that week".
+- date patterns: a per-week count or value feature is "a record dated in that week", and every
+  date variable (RFXENDTC, TRTEDT, SEENDTC...) gives "its date falls in study week w".
 
 Declared outcomes (study/blinding_audit.yaml: lab results, scores, death, transplantation, AE
 terms...) may differ by arm and are left out. Survival also changes how many records a subject
@@ -235,6 +236,11 @@ def _coded(frame: pd.DataFrame, col: str, config: AuditConfig) -> bool:
     return values.nunique(dropna=True) <= config.max_levels
 
 
+def _is_date(frame: pd.DataFrame, col: str) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(frame[col]) or (
+        col.endswith(("DTC", "DT", "DTM")) and not pd.api.types.is_numeric_dtype(frame[col]))
+
+
 def _presence(records: pd.DataFrame, value: pd.Series, label: dict) -> list[pd.DataFrame]:
     """(USUBJID, week, value) holdings of one feature family, all-study and per week."""
     base = pd.DataFrame({"USUBJID": records["USUBJID"], "week": records["_week"], "value": value.astype(str)})
@@ -335,7 +341,12 @@ def _holdings(datasets: dict[str, pd.DataFrame], subjects: pd.Index, tl: _Timeli
             rule = config.excluded(name, col)
             if rule is True:
                 continue
-            if _coded(frame, col, config):
+            if _is_date(frame, col):
+                when = _weeks((_date(records[col]) - records["USUBJID"].map(tl.first)).dt.days, config)
+                dated = when != ""
+                parts += _presence(records[dated].assign(_week=""), when[dated],
+                                   {"dataset": name, "variable": col, "feature": "date week"})
+            elif _coded(frame, col, config):
                 keep = ~records[col].astype(str).isin(rule or [])
                 parts += _presence(records[keep], records.loc[keep, col], {"dataset": name, "variable": col,
                                                                             "feature": "value"})
