@@ -70,6 +70,15 @@ class DateVariable(_Model):
     reason: str = ""
 
 
+class OutcomeRecords(_Model):
+    """Records that are an outcome themselves (a fatal AE is the death): left out of every feature."""
+
+    dataset: str
+    variable: str
+    values: list[str]
+    reason: str
+
+
 class AuditConfig(_Model):
     alpha: float
     correction: str = "holm"
@@ -86,6 +95,7 @@ class AuditConfig(_Model):
     gap_min_density: float
     ignore_variables: list[str]
     exclusions: list[Exclusion]
+    outcome_records: list[OutcomeRecords] = []
 
     def excluded(self, dataset: str, variable: str) -> list[str] | None | bool:
         """False when tested; True when the whole variable is excluded; else the excluded values."""
@@ -329,7 +339,11 @@ def _holdings(datasets: dict[str, pd.DataFrame], subjects: pd.Index, tl: _Timeli
         if "USUBJID" not in frame:
             continue
         identifiers += _identifier_markers(name, frame, config)
-        frame = frame[frame["USUBJID"].isin(subjects)]
+        keep = frame["USUBJID"].isin(subjects)
+        for rec in config.outcome_records:
+            if rec.dataset == name and rec.variable in frame:
+                keep &= ~frame[rec.variable].astype(str).isin(rec.values)
+        frame = frame[keep]
         dates = _record_dates(name, frame)
         days = (dates - frame["USUBJID"].map(tl.first)).dt.days if dates is not None else pd.Series(np.nan, index=frame.index)
         records = frame.assign(_week=_weeks(days, config))
