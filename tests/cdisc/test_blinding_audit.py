@@ -124,6 +124,22 @@ def test_the_configuration_is_validated(tmp_path):
     assert all(e.reason for e in load_audit_config().exclusions)
 
 
+def test_blinded_aeacn_keeps_stage_1_actions_and_blanks_every_later_one():
+    from types import SimpleNamespace
+
+    from cdisc.sdtm.events import blinded_action
+
+    ctx = SimpleNamespace(reference=pd.DataFrame({"RFXENDTC": ["2024-03-19T10:40", "2024-03-18T10:00", ""]},
+                                                 index=["01-001", "01-002", "01-003"]))
+    ae = pd.DataFrame({"SUBJID": ["01-001", "01-001", "01-002", "01-002", "01-001", "01-003"],
+                       "AESTDTC": ["2024-03-19", "2024-03-20", "2024-03-25", "2024-03-25", "2024-03", "2024-03-06"],
+                       "AEACN": ["DRUG INTERRUPTED", "DOSE NOT CHANGED", "NOT APPLICABLE", "DRUG INTERRUPTED",
+                                 "DOSE NOT CHANGED", "DOSE NOT CHANGED"]})
+    # on the day of the last stage-1 infusion: kept; later (any value, either arm), a partial
+    # start date, or no stage-1 infusion at all: blank
+    assert blinded_action(ae, ctx).tolist() == ["DRUG INTERRUPTED", "", "", "", "", ""]
+
+
 # ------------------------------------------------------------------------------ generated study (slow)
 
 @pytest.fixture(scope="module")
