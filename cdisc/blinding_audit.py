@@ -456,3 +456,24 @@ def audit(datasets: dict[str, pd.DataFrame], key: pd.DataFrame, config: AuditCon
 def audit_package(folder: str | Path, key: pd.DataFrame, config: AuditConfig | None = None) -> AuditResult:
     """The audit of a package folder (``tabulations/sdtm`` and ``analysis/adam/datasets``)."""
     return audit(read_package(folder), key, config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cdisc.blinding_audit PACKAGE IWRS.csv RANDKEY.csv``: print the audit; exit 1 on a marker."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("package", type=Path, help="blinded package folder (.../m5/datasets/<study>)")
+    parser.add_argument("iwrs", type=Path, help="the blinded IWRS list (SUBJID, STAGE, RAND_NO)")
+    parser.add_argument("randkey", type=Path, help="the randomization key (RAND_NO, TREATMENT)")
+    parser.add_argument("--config", type=Path, help="audit configuration (default study/blinding_audit.yaml)")
+    args = parser.parse_args(argv)
+    read = lambda path: pd.read_csv(path, dtype=str, keep_default_na=False)  # noqa: E731
+    result = audit_package(args.package, randomization_key(read(args.iwrs), read(args.randkey)),
+                           load_audit_config(args.config))
+    print(result.report())
+    return 1 if result.failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
