@@ -136,8 +136,11 @@ class AuditResult:
             return f"blinding audit passed: {self.tests} tests, no marker ({self.subjects})"
         lines = [f"blinding audit FAILED: {len(self.markers)} marker(s) in {self.tests} tests ({self.subjects})"]
         for m in self.markers.itertuples():
+            if m.comparison == "any":
+                lines.append(f"  {m.dataset}.{m.variable}: {m.feature} (e.g. {m.value!r}), not allowed in a blinded package")
+                continue
             lines.append(f"  [{m.comparison}] {m.dataset}.{m.variable} = {m.value!r} week {m.week} ({m.feature}): "
-                         f"{m.arm_a} {m.k_a}/{m.n_a} ({m.rate_a:.3f}) vs {m.arm_b} {m.k_b}/{m.n_b} ({m.rate_b:.3f}), "
+                         f"{m.arm_a} {m.k_a:.0f}/{m.n_a:.0f} ({m.rate_a:.3f}) vs {m.arm_b} {m.k_b:.0f}/{m.n_b:.0f} ({m.rate_b:.3f}), "
                          f"p = {m.p_value:.2g}, adjusted {m.p_adjusted:.2g}")
         return "\n".join(lines)
 
