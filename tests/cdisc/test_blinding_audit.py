@@ -22,7 +22,8 @@ def _iso(day0: pd.Series, days) -> pd.Series:
     return (day0 + pd.to_timedelta(np.asarray(days, dtype=float), unit="D")).dt.strftime("%Y-%m-%d")
 
 
-def hand_made(n: int = 900, seed: int = 1, leak: bool = False) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def hand_made(n: int = 900, seed: int = 1, leak: bool = False, days: int = 120
+              ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """DM, SV (weekly visits while alive), AE (one per subject; AESER an outcome that differs by
     arm); placebo patients die more often in week 1. With ``leak``, half the hUC-MSC patients alive
     at week 3 get an AE on day 24 with AEACN DOSE NOT CHANGED, placebo patients never."""
@@ -30,7 +31,7 @@ def hand_made(n: int = 900, seed: int = 1, leak: bool = False) -> tuple[dict[str
     subjid = pd.Series([f"01-{i:04d}" for i in range(n)])
     usubjid = STUDYID + "-" + subjid
     arm = np.where(rng.random(n) < 2 / 3, "HUC-MSC", "PLACEBO")
-    day0 = pd.Series(DAY0 + pd.to_timedelta(rng.integers(0, 120, n), unit="D"))
+    day0 = pd.Series(DAY0 + pd.to_timedelta(rng.integers(0, days, n), unit="D"))
     dies = rng.random(n) < np.where(arm == "PLACEBO", 0.35, 0.15)
     death = np.where(dies, rng.integers(7, 13, n), np.inf)
     dm = pd.DataFrame({"STUDYID": STUDYID, "DOMAIN": "DM", "USUBJID": usubjid, "SUBJID": subjid,
@@ -103,6 +104,33 @@ def test_kit_numbers_are_a_marker_by_themselves(config):
                                    "ECSTDTC": dm["RFSTDTC"]})
     markers = audit(datasets, key, config).markers
     assert markers[["dataset", "variable", "feature"]].values.tolist() == [["EC", "ECREFID", "kit/randomization number"]]
+
+
+def test_gaps_in_a_sequential_kit_list_are_dated_back_to_the_stage2_patients(config):
+    """Kits handed out in time order, 3 per stage-1 and 2 per stage-2 randomization (at the week-4
+    visit, day 28); only the stage-1 kits are shown. Even without the kit-number rule, the gaps point
+    at the patients whose week-4 visit fell on their day."""
+    datasets, key = hand_made(n=1500, seed=4, days=600)         # ~2.5 first infusions a day
+    dm = datasets["DM"].set_index("SUBJID")
+    day0 = pd.to_datetime(dm["RFSTDTC"])
+    stage2 = key.set_index("SUBJID")["ARM2"] != ""
+    events = pd.concat([pd.DataFrame({"SUBJID": dm.index, "date": day0.to_numpy(), "stage": 1, "kits": 3}),
+                        pd.DataFrame({"SUBJID": stage2.index[stage2], "date": (day0[stage2] + pd.Timedelta(days=28)).to_numpy(),
+                                      "stage": 2, "kits": 2})]).sample(frac=1, random_state=0)
+    events = events.sort_values(["date", "stage"], kind="stable").reset_index(drop=True)
+    events["first"] = 101 + events["kits"].cumsum() - events["kits"]
+    one = events[events["stage"] == 1]
+    ec = pd.DataFrame({"STUDYID": STUDYID, "DOMAIN": "EC", "USUBJID": STUDYID + "-" + one["SUBJID"].repeat(3).to_numpy(),
+                       "ECREFID": [f"K{f + i:04d}" for f in one["first"] for i in range(3)],
+                       "ECSTDTC": one["date"].repeat(3).dt.strftime("%Y-%m-%d").to_numpy()})
+    datasets["EC"] = ec
+    result = audit(datasets, key, config.model_copy(update={"identifier_patterns": []}))
+    gap = result.markers[result.markers["feature"] == "number gap"]
+    assert not gap.empty, result.report()
+    held = gap[gap["value"] == "gap-dated visit"].iloc[0]
+    assert (held["comparison"], held["arm_a"]) == ("stage 1", "HUC-MSC") and held["rate_a"] > held["rate_b"]
+    shuffled = datasets | {"EC": ec.assign(ECREFID=ec["ECREFID"].sample(frac=1, random_state=1).to_numpy())}
+    assert not audit(shuffled, key, config.model_copy(update={"identifier_patterns": []})).failed
 
 
 def test_randomization_key_joins_the_iwrs_list_to_the_key():
