@@ -116,6 +116,8 @@ def chronology(inp: RuleInputs) -> pd.DataFrame:
         bad = frame[when > died]
         if bad.empty:
             return
+        if subj != "subjid":   # a frame carrying both spellings (lab samples) keeps one
+            bad = bad.drop(columns=["subjid"], errors="ignore")
         rows = bad.rename(columns={subj: "subjid"}).assign(visit=bad[label] if label in bad else "")
         key = rule + "|" + bad[key_cols].astype(str).agg("|".join, axis=1)
         message = (what(bad) + " on " + when[bad.index].dt.strftime("%Y-%m-%d") + " is after the recorded death on "

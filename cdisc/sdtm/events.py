@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
+from cdisc.sdtm.common import Context, date_part, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
 from cdisc.sdtm.ex import infusion_products, product_names
 from cdisc.sdtm.special import randomized
 from validation.rules_coding import submittable_aes
@@ -17,8 +17,10 @@ def _subject_frame(ctx: Context, domain: str, subjid: pd.Series, source: pd.Data
 
 
 def build_ec(ctx: Context) -> pd.DataFrame:
-    """Infusions as collected. Blinded: the product masked, and the stage-2 (week 4-5) infusions
-    withheld, since only hUC-MSC patients of stage 1 have them; unblinded: the product of each stage."""
+    """Infusions as collected. Blinded: the product masked, the stage-2 (week 4-5) infusions withheld,
+    since only hUC-MSC patients of stage 1 have them, and so are the kit numbers (ECREFID): kits
+    come from one sequential list, so the gaps the stage-2 kits leave between patients' stage-1 kits
+    date each stage-2 randomization and point at the patient. Unblinded: the product of each stage."""
     inf = ctx.forms["infusion"]
     if ctx.blinded:
         inf = inf[~inf["VISIT"].isin(ctx.design.blinding.stage2_visits)]
@@ -48,13 +50,24 @@ def build_pr(ctx: Context) -> pd.DataFrame:
     return sequence(frame, "PR", ["USUBJID", "PRSTDTC"])
 
 
+def blinded_action(ae: pd.DataFrame, ctx: Context) -> pd.Series:
+    """AEACN as the blinded area shows it: kept for an AE that starts (full date) on or before the
+    subject's last stage-1 infusion, blank for every other AE of every subject. After stage 1 only
+    the re-randomized (all hUC-MSC in stage 1) have infusions ahead, so any action other than NOT
+    APPLICABLE would reveal the stage-1 arm; blanking all of them, whatever the value, leaves the
+    arms nothing to differ in. The unblinded area keeps the value as collected."""
+    last = date_part(ae["SUBJID"].map(ctx.reference["RFXENDTC"]))     # blinded: stage-2 visits ignored
+    return ae["AEACN"].where(date_part(ae["AESTDTC"]) <= last, "")
+
+
 def build_ae(ctx: Context) -> pd.DataFrame:
     ae = ctx.forms["adverse_events"]
     ae = ae[submittable_aes(ae)].reset_index(drop=True)   # the others are findings (validation)
     rfstdtc = ae["SUBJID"].map(ctx.reference["RFSTDTC"])
     frame = _subject_frame(
         ctx, "AE", ae["SUBJID"], ae, AESPID=ae["AESPID"], AETERM=ae["AETERM_EN"], AEDECOD=ae["AEDECOD"],
-        AEBODSYS=ae["AEBODSYS"], AESER=ae["AESER"], AEACN=ae["AEACN"], AEREL=ae["AEREL"], AEOUT=ae["AEOUT"],
+        AEBODSYS=ae["AEBODSYS"], AESER=ae["AESER"],
+        AEACN=blinded_action(ae, ctx) if ctx.blinded else ae["AEACN"], AEREL=ae["AEREL"], AEOUT=ae["AEOUT"],
         AETOXGR=ae["AETOXGR"], EPOCH=epoch(ae["AESTDTC"], ae["SUBJID"], ctx), AESTDTC=ae["AESTDTC"],
         AEENDTC=ae["AEENDTC"], AESTDY=study_day(ae["AESTDTC"], rfstdtc), AEENDY=study_day(ae["AEENDTC"], rfstdtc))
     return sequence(frame, "AE", ["USUBJID", "AEDECOD", "AESTDTC", "AESPID"])

@@ -106,3 +106,17 @@ def test_findings_hold_no_personal_data(nights, engine):
     text += (settings.output / "findings" / "findings.csv").read_text(encoding="utf-8")
     for value in ("欧阳明轩", "诸葛亮平", "H302-2291847", "H302-0000001", "13912345678"):
         assert value not in text
+
+
+def test_a_lab_sample_after_death_is_a_finding_not_a_crash(study):
+    """The lab frame carries subjid; the rule once added SUBJID beside it and the rename made two."""
+    from validation.inputs import RuleInputs
+    from validation.rules_subjects import chronology
+
+    forms = {"outcome_events": pd.DataFrame({"SUBJID": ["01-007"], "EVENT": ["DEATH"], "EVENT_DATE": ["2024-03-10"]})}
+    lab = pd.DataFrame({"source": ["site01"], "sample_id": ["S1"], "subjid": ["01-007"], "lbdtc": ["2024-03-12T08:00"],
+                        "visit": ["WEEK1"], "transfer_id": [1], "row_number": [2]})
+    inputs = RuleInputs(study=study, lab=lab, forms=forms, transfers=pd.DataFrame(), quarantine=pd.DataFrame(),
+                        vanished=pd.DataFrame())
+    found = chronology(inputs)
+    assert list(found["rule"]) == ["sample_after_death"] and list(found["subjid"]) == ["01-007"]
