@@ -20,9 +20,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The same suite against PostgreSQL (each test in its own schema of the given database).
+# The same suite against PostgreSQL (each test in its own schema of the given database); the few
+# large-study tests (marked slow: the 2,000-subject blinding audit) run once, in `make test`.
 test-postgres: $(STAMP)
-	ACLF_TEST_DATABASE_URL=$${ACLF_TEST_DATABASE_URL:-postgresql://127.0.0.1:5432/test} $(BIN)/python -m pytest -q
+	ACLF_TEST_DATABASE_URL=$${ACLF_TEST_DATABASE_URL:-postgresql://127.0.0.1:5432/test} $(BIN)/python -m pytest -q -m "not slow"
 
 dev: $(STAMP)
 	mkdir -p .dagster_home && DAGSTER_HOME=$(CURDIR)/.dagster_home \
