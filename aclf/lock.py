@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,27 +105,34 @@ def lock_file_of(engine: sa.Engine) -> Path | None:
         Path(database).name + ".lock")
 
 
-_HELD: dict[str, int] = {}   # stores this process holds, with how deeply: the lock is reentrant
+_THREAD = threading.local()   # stores this thread holds, with how deeply: the lock is reentrant
+
+
+def _held() -> dict[str, int]:
+    if not hasattr(_THREAD, "held"):
+        _THREAD.held = {}
+    return _THREAD.held
 
 
 @contextlib.contextmanager
 def store_lock(engine: sa.Engine, wait_seconds: float = 0) -> Iterator[None]:
     """Hold the store for a run; waits up to ``wait_seconds`` for another run, then raises StoreBusy.
-    Reentrant within a process: the nightly run holds it, and the assets it runs take it again."""
-    url = engine.url.render_as_string(hide_password=False)
-    if _HELD.get(url):
-        _HELD[url] += 1
+    Reentrant within a thread: the nightly run holds it, and the assets it runs in process (in the
+    same thread) take it again; another thread or process waits or is refused."""
+    url, held = engine.url.render_as_string(hide_password=False), _held()
+    if held.get(url):
+        held[url] += 1
         try:
             yield
         finally:
-            _HELD[url] -= 1
+            held[url] -= 1
         return
     with _store_lock(engine, wait_seconds):
-        _HELD[url] = 1
+        held[url] = 1
         try:
             yield
         finally:
-            _HELD.pop(url, None)
+            held.pop(url, None)
 
 
 @contextlib.contextmanager
