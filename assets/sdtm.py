@@ -21,6 +21,12 @@ def sdtm_key(area: Area, name: str) -> dg.AssetKey:
     return dg.AssetKey([*area.key_prefix, "sdtm", name.lower()])
 
 
+def define_holder(names) -> str:
+    """The dataset whose asset carries the define.xml check: DM, else the first of the package."""
+    names = list(names)
+    return "DM" if "DM" in names else names[0]
+
+
 def violations_md(published: Published, name: str) -> dg.MetadataValue:
     problems = published.violations[name]
     return dg.MetadataValue.md("\n".join(f"- {v.rule}: {v.message}" for v in problems[:50]) or "none")
@@ -28,8 +34,6 @@ def violations_md(published: Published, name: str) -> dg.MetadataValue:
 
 def sdtm_asset(area: Area, spec: Spec) -> dg.AssetsDefinition:
     """The area's SDTM multi-asset: a dataset per asset, spec checks that block ADaM, define.xml check."""
-    first = next(iter(spec.datasets))
-
     @dg.multi_asset(
         name=f"sdtm_{area.name}",
         specs=[dg.AssetSpec(sdtm_key(area, name), group_name="sdtm", kinds={"xpt"},
@@ -40,7 +44,7 @@ def sdtm_asset(area: Area, spec: Spec) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec(SPEC_CHECK, asset=sdtm_key(area, name), blocking=True,
                                        description="names, labels, lengths, ASCII, types, required variables, keys")
                      for name in spec.datasets]
-        + [dg.AssetCheckSpec(DEFINE_CHECK, asset=sdtm_key(area, "DM" if "DM" in spec.datasets else first),
+        + [dg.AssetCheckSpec(DEFINE_CHECK, asset=sdtm_key(area, define_holder(spec.datasets)),
                              description="define.xml validates against the XSD")],
     )
     def sdtm(context: dg.AssetExecutionContext, aclf: AclfResource):
@@ -76,8 +80,7 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
         yield dg.AssetCheckResult(asset_key=sdtm_key(area, name), check_name=SPEC_CHECK, passed=not problems,
                                   metadata={"violations": dg.MetadataValue.int(len(problems)),
                                             "details": violations_md(published, name)})
-    define_asset = "DM" if "DM" in published.datasets else next(iter(published.datasets))
-    yield dg.AssetCheckResult(asset_key=sdtm_key(area, define_asset), check_name=DEFINE_CHECK,
+    yield dg.AssetCheckResult(asset_key=sdtm_key(area, define_holder(published.datasets)), check_name=DEFINE_CHECK,
                               passed=published.written,
                               metadata={"define": dg.MetadataValue.path(str(folders.sdtm / "define.xml"))})
     if not published.written:

@@ -12,12 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from statsmodels.duration.survfunc import SurvfuncRight  # noqa: E402
 
-WEEKS = [1, 2, 3, 4, 5, 8, 12, 24, 53]   # the protocol's reporting time points
-
-
-def km_plot(tte: pd.DataFrame, path: Path, title: str) -> dict[str, float]:
+def km_plot(tte: pd.DataFrame, path: Path, title: str, reporting_weeks: list[int]) -> dict[str, float]:
     """Kaplan-Meier curve of one time-to-event parameter (AVAL days, CNSR 0 = event) with its 95%
-    pointwise band; returns the estimated survival at each protocol week, shown on the figure."""
+    pointwise band; returns the estimated survival at each reporting week, shown on the figure."""
     weeks = (tte["AVAL"] / 7).to_numpy(float)
     fit = SurvfuncRight(weeks, (tte["CNSR"] == 0).to_numpy(int))
     last = float(weeks.max()) if len(weeks) else 0.0
@@ -28,12 +25,12 @@ def km_plot(tte: pd.DataFrame, path: Path, title: str) -> dict[str, float]:
     ax.fill_between(fit.surv_times, low, high, step="post", alpha=0.2, label="95% pointwise CI (log-log)")
     censored = weeks[(tte["CNSR"] != 0).to_numpy()]
     ax.plot(censored, [_at(times, surv, t) for t in censored], "|", ms=6, color="black", label="censored")
-    rates = {f"week {w}": _at(times, surv, w) for w in WEEKS}
+    rates = {f"week {w}": _at(times, surv, w) for w in reporting_weeks}
     ax.set(title=title, xlabel="Weeks since stage-1 randomization", ylabel="Probability", ylim=(0, 1.02),
-           xlim=(0, max(WEEKS) + 1))
-    ax.set_xticks(WEEKS)
+           xlim=(0, max(reporting_weeks) + 1))
+    ax.set_xticks(reporting_weeks)
     ax.legend(loc="upper right", fontsize=8)
-    ax.text(0.99, 0.02, "  ".join(f"wk{w}: {rates[f'week {w}']:.2f}" for w in WEEKS[:5]),
+    ax.text(0.99, 0.02, "  ".join(f"wk{w}: {rates[f'week {w}']:.2f}" for w in reporting_weeks[:5]),
             transform=ax.transAxes, ha="right", fontsize=7)
     _save(fig, path)
     return rates

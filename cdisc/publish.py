@@ -97,7 +97,7 @@ def draw_figures(full: dict[str, pd.DataFrame], analysis: Analysis, study: Study
     tte = full[km.dataset]
     tte = tte[tte["PARAMCD"] == km.paramcd].dropna(subset=["AVAL"])
     figures = {km.metadata: folder / f"{km.file}.png"}
-    rates = km_plot(tte, figures[km.metadata], km.title) if len(tte) else {}
+    rates = km_plot(tte, figures[km.metadata], km.title, analysis.reporting_weeks) if len(tte) else {}
     if not rates:
         figures.pop(km.metadata)
     for fig in analysis.figures.trajectories:

@@ -52,6 +52,7 @@ class Analysis(_Model):
     age_groups: list[tuple[float, float, str]]
     on_treatment_window_days: int
     tte_cutoff_day: int
+    reporting_weeks: list[int]
     stage_2_day: int
     score_visits: list[str]
     scores: Scores

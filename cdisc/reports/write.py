@@ -16,11 +16,10 @@ import pandas as pd  # noqa: E402
 from cdisc.reports.safety import teae_incidence  # noqa: E402
 from cdisc.reports.survival import curves, logrank, rates_by_arm  # noqa: E402
 
-WEEKS = [1, 2, 3, 4, 5, 8, 12, 24, 53]   # the protocol's reporting time points
-AT_RISK_WEEKS = [0, 4, 8, 12, 24, 36, 53]
+AT_RISK_WEEKS = [0, 4, 8, 12, 24, 36, 53]   # columns of the number-at-risk table
 
 
-def km_figure(tte: pd.DataFrame, arm: str, title: str, footnote: str) -> plt.Figure:
+def km_figure(tte: pd.DataFrame, arm: str, title: str, footnote: str, last_week: int) -> plt.Figure:
     """Kaplan-Meier curves per arm, censoring marks, and a number-at-risk table under the axis."""
     fig, (ax, table) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [4, 1]}, sharex=True)
     for name, (times, surv, censored) in curves(tte, arm).items():
@@ -28,7 +27,7 @@ def km_figure(tte: pd.DataFrame, arm: str, title: str, footnote: str) -> plt.Fig
         at = [surv[max(0, (times <= t).sum() - 1)] for t in censored]
         ax.plot(censored, at, "|", ms=6, color=line.get_color())
     chisq, p = logrank(tte, arm)
-    ax.set(title=title, ylabel="Transplant-free survival probability", ylim=(0, 1.02), xlim=(0, max(WEEKS) + 1))
+    ax.set(title=title, ylabel="Transplant-free survival probability", ylim=(0, 1.02))
     ax.legend(loc="lower left", fontsize=8, title=f"log-rank chi-square {chisq:.2f}, p = {p:.3g}", title_fontsize=8)
     groups = sorted(tte[arm].unique())
     for row, name in enumerate(groups):
@@ -36,7 +35,7 @@ def km_figure(tte: pd.DataFrame, arm: str, title: str, footnote: str) -> plt.Fig
         for t in AT_RISK_WEEKS:
             table.text(t, row, str(int((weeks >= t).sum())), ha="center", va="center", fontsize=8)
     table.set(yticks=range(len(groups)), yticklabels=groups, ylim=(-0.5, len(groups) - 0.5),
-              xlabel="Weeks since stage-1 randomization", xlim=(-2, max(WEEKS) + 2))
+              xlabel="Weeks since stage-1 randomization", xlim=(-2, last_week + 2))
     table.tick_params(axis="y", length=0, pad=14)
     table.set_title("Number at risk", fontsize=8, loc="left")
     table.set_xticks(AT_RISK_WEEKS)
@@ -55,7 +54,7 @@ def _svg(fig: plt.Figure) -> str:
 
 
 def write_reports(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, folder: Path, level: str,
-                  data_cut: str, stage_2_day: int, tte_param: str = "TFS") -> dict[str, Path]:
+                  data_cut: str, stage_2_day: int, weeks: list[int], tte_param: str) -> dict[str, Path]:
     """Every report file under ``folder``; returns them by name."""
     folder.mkdir(parents=True, exist_ok=True)
     tte = adtte[(adtte["PARAMCD"] == tte_param) & adtte["AVAL"].notna()]
@@ -64,13 +63,13 @@ def write_reports(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, f
     paths: dict[str, Path] = {}
     sections = []
     if len(tte) and tte["TRT01P"].nunique() > 0:
-        fig = km_figure(tte, "TRT01P", "Transplant-free survival by stage-1 arm", footnote)
+        fig = km_figure(tte, "TRT01P", "Transplant-free survival by stage-1 arm", footnote, max(weeks))
         for ext in ("png", "svg"):
             paths[f"km_{ext}"] = folder / f"km_transplant_free_survival_by_arm.{ext}"
             fig.savefig(paths[f"km_{ext}"], dpi=300 if ext == "png" else None)
         sections.append(("Transplant-free survival by stage-1 arm", _svg(fig)))
         plt.close(fig)
-        rates = rates_by_arm(tte, "TRT01P", WEEKS)
+        rates = rates_by_arm(tte, "TRT01P", weeks)
         chisq, p = logrank(tte, "TRT01P")
         paths["rates_csv"] = folder / "tfs_rates_by_arm.csv"
         rates.to_csv(paths["rates_csv"], index=False, encoding="utf-8-sig")
