@@ -14,15 +14,17 @@ sees the unblinded area follow each patient's week-4 status into the blinded sta
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from aclf.config import ConfigError
+from aclf.config import ConfigError, FormSpec, Study
 
 Level = Literal["blinded", "stage1", "full"]
 
@@ -78,3 +80,59 @@ def load_unblinding(path: str | Path) -> Unblinding:
     if 2 in unblinding.stages and 1 not in unblinding.stages:
         raise ConfigError(f"{path}: stage 2 cannot be unblinded before stage 1")
     return unblinding
+
+
+def stage2_rows(spec: FormSpec, frame: pd.DataFrame) -> pd.Series:
+    """True for the rows of a form that only stage-2-randomized subjects have (its ``stage2_rows``)."""
+    mask = pd.Series(False, index=frame.index)
+    for column, values in spec.stage2_rows.items():
+        if column in frame:
+            mask |= frame[column].astype(str).isin(values)
+    return mask
+
+
+def stage2_data(spec: FormSpec, data: pd.Series) -> pd.Series:
+    """The same for rows kept as JSON objects (quarantined or vanished rows); unreadable ones are not."""
+    if not spec.stage2_rows:
+        return pd.Series(False, index=data.index)
+    rows = pd.DataFrame([_as_dict(d) for d in data], index=data.index)
+    return stage2_rows(spec, rows)
+
+
+def stage2_keys(spec: FormSpec, record_key: pd.Series) -> pd.Series:
+    """The same for records known by their key only (audit events, vanished records)."""
+    if not spec.stage2_rows or record_key.empty:
+        return pd.Series(False, index=record_key.index)
+    parts = record_key.astype(str).str.split("|", n=len(spec.key) - 1, expand=True)
+    return stage2_rows(spec, parts.set_axis(spec.key[:parts.shape[1]], axis=1))
+
+
+def stage2_of_entities(study: Study, entity: pd.Series, values: pd.Series, by: Literal["key", "data"]
+                       ) -> pd.Series:
+    """Stage-2 rows among rows of several entities ('lab' or a form name), each known by its record
+    key or its JSON data."""
+    specs = study_forms(study)
+    mask = pd.Series(False, index=entity.index)
+    for name in entity[entity.isin(list(specs))].unique():
+        rows = entity == name
+        mask[rows] = (stage2_keys if by == "key" else stage2_data)(specs[name], values[rows])
+    return mask
+
+
+def blinded_forms(study: Study, forms: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The forms as a blinded reader may see them: without their stage-2 rows."""
+    specs = study_forms(study)
+    return {name: frame[~stage2_rows(specs[name], frame)] if name in specs else frame
+            for name, frame in forms.items()}
+
+
+def study_forms(study: Study) -> dict[str, FormSpec]:
+    return {name: spec for source in study.sources.values() for name, spec in getattr(source, "forms", {}).items()}
+
+
+def _as_dict(data) -> dict:
+    try:
+        value = json.loads(data) if isinstance(data, str) else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -170,16 +170,21 @@ class FormSpec(_Model):
     dates: list[str] = []                             # ISO 8601 date(-time) columns
     partial_dates: list[str] = []                     # ... of which partial dates (YYYY, YYYY-MM) are legal
     ranges: dict[str, tuple[float, float]] = {}       # numeric range (when not empty)
+    # Rows only stage-2-randomized subjects have (column -> values): they reveal the stage-1 arm, so
+    # blinded outputs neither show nor count them (aclf.blinding.stage2_rows).
+    stage2_rows: dict[str, list[str]] = {}
 
     @model_validator(mode="after")
     def _key_in_columns(self):
         missing = [c for c in [*self.key, self.subject] if c not in self.columns]
         if missing:
             raise ValueError(f"key/subject columns {missing} are not in the form's columns")
-        unknown = sorted((set(self.values) | set(self.ranges) | set(self.dates) | set(self.partial_dates))
-                         - set(self.columns))
+        unknown = sorted((set(self.values) | set(self.ranges) | set(self.dates) | set(self.partial_dates)
+                          | set(self.stage2_rows)) - set(self.columns))
         if unknown:
             raise ValueError(f"value rules name columns {unknown} that the form does not load")
+        if set(self.stage2_rows) - set(self.key):
+            raise ValueError("stage2_rows must name key columns (a stage-2 row is known by its key)")
         overlap = set(self.personal) & set(self.columns)
         if overlap:
             raise ValueError(f"columns {sorted(overlap)} are both loaded and personal")

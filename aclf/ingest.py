@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from aclf.archive import archive_files
+from aclf.blinding import stage2_data, stage2_of_entities, stage2_rows
 from aclf.config import FormsSource, LabDialect, Study
 from aclf.forms import read_form
 from aclf.lab import read_lab
@@ -86,8 +87,8 @@ def _write_transfer(conn: sa.Connection, read: _Read, cand: Candidate, source: L
         if isinstance(source, LabDialect):
             changes = replace_lab_snapshot(conn, cand.source, records, transfer_id, now)
         else:
-            fields = source.forms[entity].columns
-            changes = replace_form_snapshot(conn, cand.source, entity, records, fields, transfer_id, now)
+            changes = replace_form_snapshot(conn, cand.source, entity, records, source.forms[entity], transfer_id,
+                                            now)
         totals = Changes(**{k: getattr(totals, k) + v for k, v in changes.as_dict().items()})
         if not held.empty:
             file = cand.name
@@ -146,7 +147,7 @@ def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> l
             changes = _write_transfer(conn, read, cand, source, tid, now)
             loaded, held = stored_counts(conn, source, tid)
             registry.set_counts(tid, rows_read=count_source_records(cand.path, source),
-                                rows_loaded=loaded, rows_quarantined=held)
+                                rows_loaded=loaded, rows_quarantined=held, **_stage2_counts(read, source))
             if current is not None and blocking:
                 registry.set_status(current.id, "superseded")
             elif current is not None:   # the future-dated one: rejected, never "superseded" by the past
@@ -158,6 +159,17 @@ def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> l
     return list(reversed(outcomes))
 
 
+def _stage2_counts(read: _Read, source: LabDialect | FormsSource) -> dict[str, int]:
+    """How many of the transfer's loaded and quarantined rows are stage-2 rows (aclf.blinding): the
+    registry keeps them so that blinded reports can leave them out of every count."""
+    loaded = held = 0
+    for entity, records, quarantined in read.parts if isinstance(source, FormsSource) else []:
+        spec = source.forms[entity]
+        loaded += int(stage2_rows(spec, records).sum())
+        held += int(stage2_data(spec, quarantined["data"]).sum()) if not quarantined.empty else 0
+    return {"stage2_loaded": loaded, "stage2_quarantined": held}
+
+
 def _looks_truncated(conn: sa.Connection, source: LabDialect | FormsSource, read: _Read,
                      study: Study) -> str | None:
     """The reason to hold a snapshot that would lose more than the configured share of the records
@@ -167,10 +179,15 @@ def _looks_truncated(conn: sa.Connection, source: LabDialect | FormsSource, read
         (table.c.source == source.source) & table.c.vanished_transfer_id.is_(None))).scalar_one()
     arriving = sum(len(records) for _, records, _ in read.parts)
     share = study.transfers.max_record_loss_share
-    if in_force and arriving < in_force * (1 - share):
-        return (f"held as possibly truncated: it holds {arriving} records where the snapshot in force has "
-                f"{in_force}, a loss over the configured {share:.0%} (transfers.max_record_loss_share)")
-    return None
+    if not in_force or arriving >= in_force * (1 - share):
+        return None
+    if isinstance(source, FormsSource):   # the reason is read by blinded people: stage-2 rows not counted
+        stored = pd.read_sql(sa.select(form_record.c.form, form_record.c.record_key).where(
+            (form_record.c.source == source.source) & form_record.c.vanished_transfer_id.is_(None)), conn)
+        in_force = int((~stage2_of_entities(study, stored["form"], stored["record_key"], "key")).sum())
+        arriving = sum(int((~stage2_rows(source.forms[entity], records)).sum()) for entity, records, _ in read.parts)
+    return (f"held as possibly truncated: it holds {arriving} records where the snapshot in force has "
+            f"{in_force}, a loss over the configured {share:.0%} (transfers.max_record_loss_share)")
 
 
 def _order(row: sa.Row) -> tuple[str, int]:

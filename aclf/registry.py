@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import sqlalchemy as sa
 
@@ -26,6 +26,8 @@ class TransferOutcome:
     notes: list[str] = field(default_factory=list)
     transfer_id: int | None = None
     snapshot_date: str | None = None
+    stage2_loaded: int = 0        # stage-2 rows among the loaded and the quarantined ones (aclf.blinding)
+    stage2_quarantined: int = 0
 
     @property
     def balanced(self) -> bool | None:
@@ -33,6 +35,16 @@ class TransferOutcome:
         if self.rows_read is None:
             return None
         return self.rows_read == (self.rows_loaded or 0) + (self.rows_quarantined or 0)
+
+    def blinded(self) -> TransferOutcome:
+        """The outcome as a blinded reader may see it: the stage-2 rows left out of every count (their
+        number is the number of hUC-MSC patients alive at week 4). Balanced as the full counts are."""
+        if self.rows_read is None or not (self.stage2_loaded or self.stage2_quarantined):
+            return self
+        return replace(self, rows_read=self.rows_read - self.stage2_loaded - self.stage2_quarantined,
+                       rows_loaded=(self.rows_loaded or 0) - self.stage2_loaded,
+                       rows_quarantined=(self.rows_quarantined or 0) - self.stage2_quarantined,
+                       stage2_loaded=0, stage2_quarantined=0)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "balanced": self.balanced}
@@ -84,12 +96,17 @@ class Registry:
         self.conn.execute(transfer.update().where(transfer.c.id == transfer_id).values(**counts))
 
     def outcome(self, transfer_id: int) -> TransferOutcome:
-        row = self.conn.execute(sa.select(transfer).where(transfer.c.id == transfer_id)).one()
-        return TransferOutcome(source=row.source, file=row.name, sha256=row.sha256, status=row.status,
-                               reason=row.reason or "", rows_read=row.rows_read, rows_loaded=row.rows_loaded,
-                               rows_quarantined=row.rows_quarantined,
-                               notes=json.loads(row.notes) if row.notes else [], transfer_id=row.id,
-                               snapshot_date=row.snapshot_date)
+        return outcome_of(self.conn.execute(sa.select(transfer).where(transfer.c.id == transfer_id)).one())
+
+
+def outcome_of(row: sa.Row) -> TransferOutcome:
+    """A registry row as the outcome of its transfer."""
+    return TransferOutcome(source=row.source, file=row.name, sha256=row.sha256, status=row.status,
+                           reason=row.reason or "", rows_read=row.rows_read, rows_loaded=row.rows_loaded,
+                           rows_quarantined=row.rows_quarantined,
+                           notes=json.loads(row.notes) if row.notes else [], transfer_id=row.id,
+                           snapshot_date=row.snapshot_date, stage2_loaded=row.stage2_loaded or 0,
+                           stage2_quarantined=row.stage2_quarantined or 0)
 
 
 def _iso_date(yyyymmdd: str | None) -> str | None:

@@ -10,18 +10,18 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from aclf.blinding import stage2_of_entities, study_forms
+from aclf.config import Study
+from aclf.registry import outcome_of
 from aclf.store import audit_event, finding, form_record, lab_result, transfer
 
 REPORT_NAME = "run_report.json"
 COUNTS = ("rows_read", "rows_loaded", "rows_quarantined")
 
 
-def _int(value) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
-
-
 def _findings(conn: sa.Connection) -> dict:
-    rows = pd.read_sql(sa.select(finding.c.site_id, finding.c.rule, finding.c.severity, finding.c.status), conn)
+    rows = pd.read_sql(sa.select(finding.c.site_id, finding.c.rule, finding.c.severity, finding.c.status)
+                       .where(finding.c.level == "blinded"), conn)   # stage-2 findings: the unblinded area
     open_ = rows[rows["status"] == "open"]
     by_site = {site or "-": dict(sorted(group["rule"].value_counts().items()))
                for site, group in open_.groupby(open_["site_id"].fillna(""))}
@@ -51,9 +51,23 @@ def _packages(output: Path | None) -> dict:
     return found
 
 
-def build_report(engine: sa.Engine, generated_at: str, output: Path | None = None) -> dict:
+def _audit_counts(conn: sa.Connection, study: Study) -> dict[str, int]:
+    """Audit events by change, without those of stage-2 records (aclf.blinding)."""
+    forms = [name for name, spec in study_forms(study).items() if spec.stage2_rows]
+    counts = dict(conn.execute(sa.select(audit_event.c.change, sa.func.count())
+                               .group_by(audit_event.c.change)).all())
+    events = pd.read_sql(sa.select(audit_event.c.entity, audit_event.c.record_key, audit_event.c.change)
+                         .where(audit_event.c.entity.in_(forms)), conn)
+    hidden = events[stage2_of_entities(study, events["entity"], events["record_key"], "key")]
+    for change, n in hidden["change"].value_counts().items():
+        counts[change] -= n
+    return {k: int(v) for k, v in sorted(counts.items()) if v}
+
+
+def build_report(engine: sa.Engine, study: Study, generated_at: str, output: Path | None = None) -> dict:
     """Transfers, reconciliation totals over the snapshots in force, store totals, findings and the
-    data-quality suite's result (linked to its Data Docs, relative to the output folder)."""
+    data-quality suite's result (linked to its Data Docs, relative to the output folder). A blinded
+    report: the counts leave out the stage-2 rows, the findings those a blinded reader may not see."""
     with engine.connect() as conn:
         findings = _findings(conn)
         rows = conn.execute(sa.select(transfer).order_by(
@@ -63,17 +77,14 @@ def build_report(engine: sa.Engine, generated_at: str, output: Path | None = Non
         lab_total = conn.execute(sa.select(sa.func.count()).select_from(lab_result)).scalar_one()
         forms_total = conn.execute(sa.select(sa.func.count()).select_from(form_record)
                                    .where(form_record.c.vanished_transfer_id.is_(None))).scalar_one()
-        audit = dict(conn.execute(sa.select(audit_event.c.change, sa.func.count())
-                                  .group_by(audit_event.c.change)).all())
+        audit = _audit_counts(conn, study)
     transfers = []
     for r in rows:
-        counts = {k: _int(getattr(r, k)) for k in COUNTS}
-        balanced = None if counts["rows_read"] is None else \
-            counts["rows_read"] == (counts["rows_loaded"] or 0) + (counts["rows_quarantined"] or 0)
-        transfers.append({"source": r.source, "file": r.name, "sha256": r.sha256, "status": r.status,
-                          **counts, "balanced": balanced, "snapshot_date": r.snapshot_date,
-                          "received_at": r.received_at, "reason": r.reason or "",
-                          "notes": json.loads(r.notes) if r.notes else []})
+        seen = outcome_of(r).blinded()
+        transfers.append({"source": seen.source, "file": seen.file, "sha256": seen.sha256, "status": seen.status,
+                          **{k: getattr(seen, k) for k in COUNTS}, "balanced": seen.balanced,
+                          "snapshot_date": seen.snapshot_date, "received_at": r.received_at, "reason": seen.reason,
+                          "notes": seen.notes})
     in_force = [t for t in transfers if t["status"] == "loaded"]
     totals = {k: sum(t[k] or 0 for t in in_force) for k in COUNTS}
     totals["balanced"] = all(t["balanced"] for t in in_force)
@@ -85,13 +96,23 @@ def build_report(engine: sa.Engine, generated_at: str, output: Path | None = Non
         "transfers": transfers,
         "totals": {**totals, "transfers_by_status": by_status},
         "store": {"lab_records_in_force": int(lab_total - vanished), "lab_records_vanished": int(vanished),
-                  "form_records_in_force": int(forms_total),
-                  "audit_events": {k: int(v) for k, v in sorted(audit.items())}},
+                  "form_records_in_force": int(forms_total) - sum(r.stage2_loaded or 0 for r in rows
+                                                                   if r.status == "loaded"),
+                  "audit_events": audit},
         "findings": findings,
         "quality": _quality(output),
         "packages": _packages(output),
         "figures": sorted(str(p.relative_to(output)) for p in output.glob("*/figures/*.png")) if output else [],
     }
+
+
+def reconciliation(engine: sa.Engine) -> pd.DataFrame:
+    """Every transfer's full counts, stage-2 rows included and shown apart: for the unblinded area."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(transfer).order_by(transfer.c.source, transfer.c.id)).all()
+    columns = ["source", "file", "status", *COUNTS, "stage2_loaded", "stage2_quarantined", "balanced"]
+    return pd.DataFrame([{k: getattr(o, k) for k in columns}
+                         for o in map(outcome_of, rows)], columns=columns).astype({k: "Int64" for k in COUNTS})
 
 
 def write_report(report: dict, output_dir: Path) -> Path:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
+from aclf.blinding import stage2_keys
+from aclf.config import FormSpec
 from aclf.store import LAB_VALUE_COLUMNS, audit_event, bulk_insert, form_record, lab_result
 
 AUDIT_COLUMNS = ["record_key", "subjid", "change", "field", "old_value", "new_value", "old_transfer_id"]
@@ -75,11 +77,14 @@ def merge_snapshot(old: pd.DataFrame, new: pd.DataFrame, transfer_id: int) -> pd
     return pd.concat([new, gone], ignore_index=True) if not gone.empty else new
 
 
-def _write_audit(conn, events: pd.DataFrame, source: str, entity: str, transfer_id: int, now: str) -> Changes:
+def _write_audit(conn, events: pd.DataFrame, source: str, entity: str, transfer_id: int, now: str) -> None:
     if not events.empty:
         events = events.assign(old_transfer_id=events["old_transfer_id"].astype("Int64"))
         bulk_insert(conn, audit_event, events, AUDIT_COLUMNS, source=source, entity=entity,
                     new_transfer_id=transfer_id, recorded_at=now)
+
+
+def _count(events: pd.DataFrame) -> Changes:
     counts = events["change"].value_counts() if not events.empty else {}
     changed = events.loc[events["change"] == "changed", "record_key"].nunique() if not events.empty else 0
     return Changes(added=int(counts.get("added", 0)), changed=int(changed),
@@ -95,16 +100,19 @@ def replace_lab_snapshot(conn: sa.Connection, source: str, new: pd.DataFrame, tr
     cols = ["record_key", *LAB_VALUE_COLUMNS, *LINEAGE]
     old = pd.read_sql(sa.select(*[lab_result.c[c] for c in cols]).where(lab_result.c.source == source), conn)
     old[LAB_VALUE_COLUMNS] = old[LAB_VALUE_COLUMNS].fillna("")
-    changes = _write_audit(conn, diff_snapshots(old, new, LAB_VALUE_COLUMNS), source, "lab", transfer_id, now)
+    events = diff_snapshots(old, new, LAB_VALUE_COLUMNS)
+    _write_audit(conn, events, source, "lab", transfer_id, now)
     merged = merge_snapshot(old, new, transfer_id)
     conn.execute(lab_result.delete().where(lab_result.c.source == source))
     bulk_insert(conn, lab_result, merged, cols, source=source)
-    return changes
+    return _count(events)
 
 
 def replace_form_snapshot(conn: sa.Connection, source: str, form: str, new: pd.DataFrame,
-                          fields: list[str], transfer_id: int, now: str) -> Changes:
-    """Put a form's new snapshot in force (values kept as a JSON object), auditing what changed."""
+                          spec: FormSpec, transfer_id: int, now: str) -> Changes:
+    """Put a form's new snapshot in force (values kept as a JSON object), auditing what changed.
+    The changes returned leave out stage-2 records: they are what a blinded reader is told."""
+    fields = spec.columns
     where = (form_record.c.source == source) & (form_record.c.form == form)
     stored = pd.read_sql(sa.select(form_record.c.record_key, form_record.c.subjid, form_record.c.data,
                                    *[form_record.c[c] for c in LINEAGE]).where(where), conn)
@@ -112,7 +120,8 @@ def replace_form_snapshot(conn: sa.Connection, source: str, form: str, new: pd.D
     old = pd.concat([stored.drop(columns="data"), values.fillna("")], axis=1)
     old["subjid"] = old["subjid"].fillna("")
     events = diff_snapshots(old, new, fields)
-    changes = _write_audit(conn, events, source, form, transfer_id, now)
+    _write_audit(conn, events, source, form, transfer_id, now)
+    changes = _count(events[~stage2_keys(spec, events["record_key"])])
     merged = merge_snapshot(old, new, transfer_id)
     values = zip(*(merged[f].fillna("").astype(str).tolist() for f in fields))
     merged["data"] = [json.dumps(dict(zip(fields, row)), ensure_ascii=False) for row in values]

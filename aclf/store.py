@@ -45,6 +45,8 @@ transfer = sa.Table(
     sa.Column("rows_read", sa.Integer),
     sa.Column("rows_loaded", sa.Integer),
     sa.Column("rows_quarantined", sa.Integer),
+    sa.Column("stage2_loaded", sa.Integer),        # of which stage-2 rows (aclf.blinding): blinded reports
+    sa.Column("stage2_quarantined", sa.Integer),   # leave them out of every count
     sa.Column("archive", sa.Text),
     sa.UniqueConstraint("source", "name", "sha256", name="uq_transfer_content"),
 )
@@ -145,6 +147,8 @@ finding = sa.Table(
     sa.Column("last_seen", sa.String(32), nullable=False),
     sa.Column("status", sa.String(8), nullable=False),            # open | closed
     sa.Column("closed_at", sa.String(32)),
+    # who may read it: 'blinded' (everyone) or 'stage1' (it concerns stage-2 rows; aclf.blinding)
+    sa.Column("level", sa.String(8), nullable=False, server_default="blinded"),
 )
 
 sdtm_trace = sa.Table(
@@ -247,4 +251,19 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """A store made by an earlier version gets the columns added since (all nullable or defaulted).
+    Additive changes only, so a plain ALTER TABLE is enough; a change of meaning would need Alembic."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(engine.dialect)
+                    default = f" DEFAULT '{column.server_default.arg}'" if column.server_default is not None else ""
+                    conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'))

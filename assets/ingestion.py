@@ -49,7 +49,7 @@ def staged_source_asset(study: Study) -> dg.AssetsDefinition:
 def ingest_partition(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     source = context.partition_key
     with aclf.locked():
-        outcomes = ingest_source(aclf.engine(), aclf.study(), source, aclf.paths())
+        outcomes = [o.blinded() for o in ingest_source(aclf.engine(), aclf.study(), source, aclf.paths())]
     for o in outcomes:
         context.log.info(f"{source} {o.file}: {o.status}"
                          + (f" (read {o.rows_read}, loaded {o.rows_loaded}, quarantined {o.rows_quarantined})"

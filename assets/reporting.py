@@ -22,7 +22,7 @@ def run_report_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
 
 
 def report(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
-    report = build_report(aclf.engine(), now_iso(aclf.study()), aclf.output)
+    report = build_report(aclf.engine(), aclf.study(), now_iso(aclf.study()), aclf.output)
     path = write_report(report, aclf.output)
     totals = report["totals"]
     context.log.info(f"run report written to {path}")

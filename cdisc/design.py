@@ -22,7 +22,6 @@ class Blinding(_Model):
     arm: str
     treatment: str
     stage2_treatment: str
-    stage2_visits: list[str]
     key_folder: str
     key: FileSpec
 

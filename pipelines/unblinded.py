@@ -1,4 +1,5 @@
-"""The unblinded code location: the unblinded area (SDTM, ADaM, reports) of an authorized unblinding.
+"""The unblinded code location: the unblinded area (SDTM, ADaM, reports, stage-2 findings) of an
+authorized unblinding.
 
 A blinded deployment never loads it (``workspace.yaml`` lists only ``pipelines.definitions``); an
 unblinded deployment adds it (``deploy/workspace.unblinded.yaml``) with ACLF_UNBLINDING_FILE and
@@ -14,12 +15,13 @@ from aclf.settings import Settings
 from assets.area import area_assets
 from assets.configuration import load_configuration
 from assets.reports import unblinded_reports
+from assets.unblinded_findings import unblinded_findings
 from assets.resources import AclfResource
 from cdisc.area import UNBLINDED
 
 
 def unblinded_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    return [*area_assets(UNBLINDED, load_configuration(settings.study_dir)), unblinded_reports]
+    return [*area_assets(UNBLINDED, load_configuration(settings.study_dir)), unblinded_reports, unblinded_findings]
 
 
 def build_unblinded_definitions(settings: Settings | None = None) -> dg.Definitions:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from aclf.blinding import stage2_rows
+from aclf.config import FormSpec
 from validation import rules_coding, rules_ingestion, rules_lab, rules_subjects
 from validation.findings import combine, make_findings
 from validation.inputs import RuleInputs
@@ -26,7 +28,7 @@ class Evaluation:
 
 
 def _schema_findings(inp: RuleInputs, table: str, frame: pd.DataFrame, cases: pd.DataFrame,
-                     key_cols: list[str], subject: str) -> pd.DataFrame:
+                     key_cols: list[str], subject: str, spec: FormSpec | None = None) -> pd.DataFrame:
     cases = cases[~cases["check"].isin(OWN_RULE) & cases["index"].notna()].drop_duplicates(["check", "index"])
     if cases.empty:
         return combine([])
@@ -37,7 +39,8 @@ def _schema_findings(inp: RuleInputs, table: str, frame: pd.DataFrame, cases: pd
     message = (table + ": " + cases["column"].astype(str) + " value '" + cases["failure_case"].astype(str)
                + "' fails the check " + cases["check"].astype(str) + " (record " + key.str.split("|", n=2).str[2]
                + ").")
-    return make_findings("schema_violation", found, key, message, inp.study)
+    return make_findings("schema_violation", found, key, message, inp.study,
+                         stage2_rows(spec, rows) if spec is not None else None)
 
 
 def evaluate(inp: RuleInputs) -> Evaluation:
@@ -54,5 +57,5 @@ def evaluate(inp: RuleInputs) -> Evaluation:
                 continue
             cases = failures(form_schema(name, spec), frame)
             schemas[name] = cases
-            parts.append(_schema_findings(inp, name, frame.reset_index(drop=True), cases, spec.key, spec.subject))
+            parts.append(_schema_findings(inp, name, frame.reset_index(drop=True), cases, spec.key, spec.subject, spec))
     return Evaluation(findings=combine(parts), schemas=schemas)

@@ -15,7 +15,8 @@ from aclf.config import Study
 from aclf.store import bulk_insert, finding
 
 COLUMNS = ["finding_id", "rule", "family", "severity", "site_id", "subjid", "visit", "test", "source", "file",
-           "row_number", "message"]
+           "row_number", "message", "level"]
+BLINDED, STAGE1 = "blinded", "stage1"   # who may read a finding: everyone, or from the stage-1 unblinding on
 STATE = ["first_seen", "last_seen", "status", "closed_at"]
 
 
@@ -23,8 +24,11 @@ def finding_id(rule: str, key: str) -> str:
     return hashlib.sha256(f"{rule}\x1f{key}".encode()).hexdigest()[:16]
 
 
-def make_findings(rule: str, rows: pd.DataFrame, key: pd.Series, message: pd.Series, study: Study) -> pd.DataFrame:
-    """Findings of one rule: ``rows`` may carry site_id, subjid, visit, test, source, file, row_number."""
+def make_findings(rule: str, rows: pd.DataFrame, key: pd.Series, message: pd.Series, study: Study,
+                  stage2: pd.Series | None = None) -> pd.DataFrame:
+    """Findings of one rule: ``rows`` may carry site_id, subjid, visit, test, source, file, row_number.
+    ``stage2`` marks the rows that are stage-2 rows (aclf.blinding): their findings would tell a
+    blinded reader the stage-1 arm, so only the unblinded area lists them."""
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
     spec = study.rules[rule]
@@ -37,6 +41,7 @@ def make_findings(rule: str, rows: pd.DataFrame, key: pd.Series, message: pd.Ser
         out["site_id"] = rows["subjid"].astype(str).str[:2]
     out["row_number"] = rows["row_number"] if "row_number" in rows else None
     out["message"] = message.astype(str)
+    out["level"] = BLINDED if stage2 is None else stage2.map({True: STAGE1, False: BLINDED}).fillna(BLINDED)
     return out[COLUMNS].drop_duplicates("finding_id").reset_index(drop=True)
 
 
@@ -59,6 +64,12 @@ def track(stored: pd.DataFrame, current: pd.DataFrame, now: str) -> pd.DataFrame
     gone.loc[newly_closed, "status"] = "closed"
     gone.loc[newly_closed, "closed_at"] = now
     return pd.concat([seen, gone]).reset_index(names="finding_id")[COLUMNS + STATE]
+
+
+def readable(findings: pd.DataFrame, level: str) -> pd.DataFrame:
+    """The findings a reader at a blinding level may see (aclf.blinding levels)."""
+    allowed = {BLINDED} if level == BLINDED else {BLINDED, STAGE1}
+    return findings[findings["level"].fillna(BLINDED).isin(allowed)]
 
 
 def save_findings(engine: sa.Engine, tonight: pd.DataFrame, now: str) -> pd.DataFrame:

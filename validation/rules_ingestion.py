@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 
+from aclf.blinding import stage2_of_entities
 from validation.findings import combine, make_findings
 from validation.inputs import RuleInputs
 
@@ -37,7 +38,7 @@ def vanished(inp: RuleInputs) -> pd.DataFrame:
     message = (what + " sent in " + was + " is missing from " + gone
                + ". Please confirm that it was deleted on purpose.")
     return make_findings("record_vanished", rows, v["source"] + "|" + v["entity"] + "|" + v["record_key"],
-                         message, inp.study)
+                         message, inp.study, stage2_of_entities(inp.study, v["entity"], v["record_key"], "key"))
 
 
 def _data_hash(data: pd.Series) -> pd.Series:
@@ -45,16 +46,17 @@ def _data_hash(data: pd.Series) -> pd.Series:
 
 
 def quarantined(inp: RuleInputs) -> pd.DataFrame:
-    """Every quarantined row but duplicates (those are judged by value in ``duplicates``)."""
+    """Every quarantined row but lab duplicates (those are judged by value in ``duplicates``)."""
     q = inp.quarantine
-    q = q[q["rule"] != "duplicate_key"] if not q.empty else q
+    q = q[(q["rule"] != "duplicate_key") | (q["entity"] != "lab")] if not q.empty else q
     if q.empty:
         return make_findings("quarantined_row", q, pd.Series(dtype=str), pd.Series(dtype=str), inp.study)
     site = q["source"].map({s.source: s.site_id for s in inp.study.lab_sources})
     rows = q.assign(site_id=site.fillna(q["subjid"].fillna("").str[:2]))
     key = q["source"] + "|" + q["entity"] + "|" + q["rule"] + "|" + _data_hash(q["data"])
     message = q["file"] + " row " + q["row_number"].astype(str) + " was not loaded: " + q["reason"]
-    return make_findings("quarantined_row", rows, key, message, inp.study)
+    return make_findings("quarantined_row", rows, key, message, inp.study,
+                         stage2_of_entities(inp.study, q["entity"], q["data"], "data"))
 
 
 def duplicates(inp: RuleInputs) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from aclf.blinding import stage2_rows
 from aclf.isodate import date_part
 
 from validation.findings import combine, make_findings
@@ -19,18 +20,21 @@ def _form(inp: RuleInputs, name: str) -> pd.DataFrame:
 def orphans(inp: RuleInputs) -> pd.DataFrame:
     """Records for a SUBJID that the EDC enrollment form does not hold, per source and subject."""
     enrolled = set(_form(inp, "enrollment")["SUBJID"])
-    found = [inp.lab[["subjid", "source"]].rename(columns={"subjid": "SUBJID"})]
+    found = [inp.lab[["subjid", "source"]].rename(columns={"subjid": "SUBJID"}).assign(stage2=False)]
     for name, frame in inp.forms.items():
         if name != "enrollment" and not frame.empty:
-            source = next(s.source for s in inp.study.sources.values() if name in getattr(s, "forms", {}))
-            found.append(frame[["SUBJID"]].assign(source=f"{source}:{name}"))
+            source, spec = inp.study.form(name)
+            found.append(frame[["SUBJID"]].assign(source=f"{source}:{name}", stage2=stage2_rows(spec, frame)))
     records = pd.concat(found, ignore_index=True)
     unknown = records[~records["SUBJID"].isin(enrolled) & (records["SUBJID"] != "")]
-    counts = unknown.groupby(["source", "SUBJID"]).size().reset_index(name="n")
+    # stage-2 rows counted apart: a count of five infusions would tell a blinded reader the arm
+    counts = unknown.groupby(["source", "SUBJID", "stage2"]).size().reset_index(name="n")
     rows = counts.rename(columns={"SUBJID": "subjid"})
-    message = ("Subject " + rows["subjid"] + " has " + rows["n"].astype(str) + " record(s) in " + rows["source"]
-               + " but is not in the EDC enrollment form. Please check the subject number.")
-    return make_findings("orphan_subject", rows, rows["source"] + "|" + rows["subjid"], message, inp.study)
+    kind = rows["stage2"].map({True: " stage-2", False: ""})
+    message = ("Subject " + rows["subjid"] + " has " + rows["n"].astype(str) + kind + " record(s) in "
+               + rows["source"] + " but is not in the EDC enrollment form. Please check the subject number.")
+    key = rows["source"] + "|" + rows["subjid"] + rows["stage2"].map({True: "|stage2", False: ""})
+    return make_findings("orphan_subject", rows, key, message, inp.study, rows["stage2"])
 
 
 def _randomized(inp: RuleInputs) -> pd.Index:
@@ -108,7 +112,7 @@ def chronology(inp: RuleInputs) -> pd.DataFrame:
         else pd.Series(dtype="datetime64[ns]")
     parts = []
 
-    def after_death(rule, frame, subj, date_col, label, key_cols, what):
+    def after_death(rule, frame, subj, date_col, label, key_cols, what, form=None):
         if frame.empty or death.empty:
             return
         when = date_part(frame[date_col])
@@ -122,12 +126,13 @@ def chronology(inp: RuleInputs) -> pd.DataFrame:
         key = rule + "|" + bad[key_cols].astype(str).agg("|".join, axis=1)
         message = (what(bad) + " on " + when[bad.index].dt.strftime("%Y-%m-%d") + " is after the recorded death on "
                    + died[bad.index].dt.strftime("%Y-%m-%d") + ". Please correct the date or the event.")
-        parts.append(make_findings(rule, rows, key, message, inp.study))
+        parts.append(make_findings(rule, rows, key, message, inp.study,
+                                   stage2_rows(inp.study.form(form)[1], bad) if form else None))
 
     infusion = _form(inp, "infusion")
     if not infusion.empty:
         after_death("infusion_after_death", infusion[infusion["DONE"] == "Y"], "SUBJID", "INF_START", "VISIT",
-                    ["SUBJID", "VISIT"], lambda b: "Subject " + b["SUBJID"] + ": infusion at " + b["VISIT"])
+                    ["SUBJID", "VISIT"], lambda b: "Subject " + b["SUBJID"] + ": infusion at " + b["VISIT"], "infusion")
     after_death("visit_after_death", _form(inp, "visits"), "SUBJID", "VISIT_DATE", "VISIT",
                 ["SUBJID", "VISIT", "VISIT_DATE"], lambda b: "Subject " + b["SUBJID"] + ": visit " + b["VISIT"])
     samples = inp.lab.drop_duplicates(["source", "sample_id"]).assign(SUBJID=lambda f: f["subjid"])

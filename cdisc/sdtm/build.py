@@ -37,16 +37,24 @@ def submittable_dates(forms: dict[str, pd.DataFrame], study: Study) -> dict[str,
     return out
 
 
+def enrolled_only(forms: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The forms without records of subjects the enrollment form does not hold: every SDTM subject is
+    in DM (each left-out record is an orphan_subject finding for the site)."""
+    enrolled = set(forms["enrollment"]["SUBJID"])
+    return {name: frame if name == "enrollment" else frame[frame["SUBJID"].isin(enrolled)]
+            for name, frame in forms.items()}
+
+
 def build_context(study: Study, design: Design, forms: dict[str, pd.DataFrame], level: str = "blinded",
                   key: pd.DataFrame | None = None) -> Context:
     """The inputs of one area's build; an unblinded level needs the randomization key."""
-    forms = submittable_dates(forms, study)
+    forms = enrolled_only(submittable_dates(forms, study))
     blinded = level == "blinded"
     if not blinded and key is None:
         raise ValueError(f"the {level} level needs the randomization key")
     assignment = None if blinded else assignments(forms["randomization"], key, design, level)
     return Context(study=study, design=design, forms=forms, level=level,
-                   reference=reference_dates(forms, design, blinded), assignment=assignment)
+                   reference=reference_dates(forms, study, blinded), assignment=assignment)
 
 
 def build_domains(ctx: Context, spec: Spec, harmonized_lab: pd.DataFrame
@@ -54,7 +62,7 @@ def build_domains(ctx: Context, spec: Spec, harmonized_lab: pd.DataFrame
     """Every dataset of the spec, conformed to it (variable order and types), and the trace of each
     subject-level record (dataset, record number in the file) to its source transfer and row."""
     built = {name: build(ctx) for name, build in BUILDERS.items() if name in spec.datasets}
-    built["LB"] = lb.build_lb(ctx, harmonized_lab)
+    built["LB"] = lb.build_lb(ctx, harmonized_lab[harmonized_lab["subjid"].isin(ctx.forms["enrollment"]["SUBJID"])])
     missing = sorted(set(spec.datasets) - set(built))
     if missing:
         raise ValueError(f"the spec lists datasets no builder makes: {missing}")

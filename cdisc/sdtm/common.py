@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from aclf.blinding import stage2_rows
 from aclf.config import Study
 from aclf.isodate import date_part
 from aclf.timing import analysis_visits, before_first_dose, labelled_visitnum, study_day, visit_labels
@@ -27,6 +28,10 @@ class Context:
     @property
     def blinded(self) -> bool:
         return self.level == "blinded"
+
+    def stage2(self, form: str) -> pd.Series:
+        """The rows of a form in force that only stage-2-randomized subjects have."""
+        return stage2_rows(self.study.form(form)[1], self.forms[form])
 
     @property
     def studyid(self) -> str:
@@ -91,16 +96,15 @@ def visit_numbers(visit: pd.Series, dtc: pd.Series, subjid: pd.Series, ctx: Cont
     return num
 
 
-def reference_dates(forms: dict[str, pd.DataFrame], design: Design, blinded: bool) -> pd.DataFrame:
+def reference_dates(forms: dict[str, pd.DataFrame], study: Study, blinded: bool) -> pd.DataFrame:
     """Per SUBJID: consent, first and last infusion, end of participation, death; the first
     infusion's date for study days. Blinded: the last infusion ignores the stage-2 visits."""
     enrol = forms["enrollment"].set_index("SUBJID")
     out = pd.DataFrame(index=enrol.index)
     out["RFICDTC"] = enrol["CONSENT_DATE"]
     infusion = forms["infusion"]
-    given = infusion[infusion["DONE"] == "Y"]
-    if blinded:
-        given = given[~given["VISIT"].isin(design.blinding.stage2_visits)]
+    is_stage2 = stage2_rows(study.form("infusion")[1], infusion)
+    given = infusion[(infusion["DONE"] == "Y") & ~(is_stage2 & blinded)]
     starts = given.sort_values("INF_START").groupby("SUBJID")["INF_START"]
     out["RFSTDTC"] = starts.first().reindex(out.index).fillna("")
     out["RFXENDTC"] = given.sort_values("INF_START").groupby("SUBJID")["INF_END"].last().reindex(out.index).fillna("")
@@ -110,7 +114,7 @@ def reference_dates(forms: dict[str, pd.DataFrame], design: Design, blinded: boo
     deaths = outcomes[outcomes["EVENT"] == "DEATH"].drop_duplicates("SUBJID").set_index("SUBJID")
     out["DTHDTC"] = deaths["EVENT_DATE"].reindex(out.index).fillna("")
     out["first_date"] = date_part(out["RFSTDTC"])
-    stage2 = infusion[(infusion["DONE"] == "Y") & infusion["VISIT"].isin(design.blinding.stage2_visits)]
+    stage2 = infusion[(infusion["DONE"] == "Y") & is_stage2]
     out["stage2_start"] = (pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]") if blinded else
                            date_part(stage2.groupby("SUBJID")["INF_START"].min().reindex(out.index)))
     return out

@@ -23,7 +23,7 @@ def build_ec(ctx: Context) -> pd.DataFrame:
     date each stage-2 randomization and point at the patient. Unblinded: the product of each stage."""
     inf = ctx.forms["infusion"]
     if ctx.blinded:
-        inf = inf[~inf["VISIT"].isin(ctx.design.blinding.stage2_visits)]
+        inf = inf[~ctx.stage2("infusion")]
     inf = inf.reset_index(drop=True)
     treatment = ctx.design.blinding.treatment if ctx.blinded else product_names(ctx, infusion_products(ctx, inf))
     rfstdtc = inf["SUBJID"].map(ctx.reference["RFSTDTC"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from aclf.blinding import stage2_rows
 from cdisc.sdtm.assignment import MASKED
 from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
 
@@ -13,7 +14,7 @@ from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visi
 def infusion_products(ctx: Context, inf: pd.DataFrame) -> pd.Series:
     """The IWRS treatment code of each infusion: the stage-2 one at the stage-2 visits (MASKED at the
     stage-1-only level), the stage-1 one otherwise."""
-    stage2 = inf["VISIT"].isin(ctx.design.blinding.stage2_visits)
+    stage2 = stage2_rows(ctx.study.form("infusion")[1], inf)
     trt1 = inf["SUBJID"].map(ctx.assignment["TRT1"])
     trt2 = inf["SUBJID"].map(ctx.assignment["TRT2"])
     return trt2.where(stage2, trt1).fillna("")

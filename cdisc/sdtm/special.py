@@ -52,7 +52,7 @@ def actual_arms(ctx: Context) -> pd.DataFrame:
     when no stage-2 infusion was given, 'not treated' when none was."""
     inf = ctx.forms["infusion"]
     given = inf[inf["DONE"] == "Y"]
-    stage2 = set(given.loc[given["VISIT"].isin(ctx.design.blinding.stage2_visits), "SUBJID"])
+    stage2 = set(given.loc[ctx.stage2("infusion"), "SUBJID"])
     arms = arm_of(ctx.design, ctx.level)
     rows = {}
     for subjid, a in ctx.assignment.iterrows():

@@ -36,3 +36,4 @@ def test_the_cli_exits_2_with_one_line(tmp_path, capsys):
     code = main(["run", "--landing", str(tmp_path), "--output", str(tmp_path / "out"), "--database-url", "notaurl"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+
