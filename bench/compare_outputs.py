@@ -55,7 +55,11 @@ def compare(a: Path, b: Path) -> list[str]:
             diffs += [f"{rel.parent}/{d}" for d in _xpt(a / rel, b / rel)]
         elif STAMPS.sub(b"", (a / rel).read_bytes()) != STAMPS.sub(b"", (b / rel).read_bytes()):
             diffs.append(f"{rel}: differs beyond its timestamps")
-    fa, fb = (pd.read_csv(p / "findings" / "findings.csv", dtype=str, keep_default_na=False) for p in (a, b))
+    listings = [p / "findings" / "findings.csv" for p in (a, b)]
+    missing = [p for p in listings if not p.exists()]
+    if missing:   # an area without findings (the unblinded area before any) on both sides is no difference
+        return diffs + ([f"no findings listing: {p}" for p in missing] if len(missing) == 1 else [])
+    fa, fb = (pd.read_csv(p, dtype=str, keep_default_na=False) for p in listings)
     fa, fb = (f.drop(columns=[c for c in WALL_CLOCK if c in f]).sort_values("finding_id").reset_index(drop=True)
               for f in (fa, fb))
     if not fa.equals(fb):
