@@ -53,7 +53,8 @@ def nights(tmp_path_factory):
     root = tmp_path_factory.mktemp("stage2")
     with generated_night(root, subjects=60, seed=11) as (settings, _, _):
         planted = _plant(settings)
-        assert run_nightly(settings, instance=dg.DagsterInstance.ephemeral()).success
+        planted["instance"] = dg.DagsterInstance.ephemeral()
+        assert run_nightly(settings, instance=planted["instance"]).success
         authorization = root / "stage1.yaml"
         authorization.write_text(STAGE1, encoding="utf-8")
         unblinded = replace(settings, output=root / "output_stage1", unblinding=authorization,
@@ -90,6 +91,19 @@ def test_the_blinded_counts_leave_out_the_stage2_rows(nights):
     iwrs = next(t for t in report["transfers"] if t["file"] == f"IWRS_{NEXT}.csv")
     assert iwrs["rows_read"] == planted["iwrs_stage1_rows"] and iwrs["balanced"]
     assert iwrs["rows_loaded"] + iwrs["rows_quarantined"] == planted["iwrs_stage1_rows"]
+
+
+def test_the_blinded_dagster_metadata_leaves_them_out(nights):
+    _, _, planted = nights
+    records = planted["instance"].fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("staged_source"), asset_partitions=["iwrs"]), limit=1).records
+    metadata = records[0].asset_materialization.metadata
+    assert metadata["rows_loaded"].value + metadata["rows_quarantined"].value == planted["iwrs_stage1_rows"]
+    assert f"| {planted['iwrs_stage1_rows']} |" in metadata["transfers"].value
+    report = planted["instance"].fetch_materializations(dg.AssetKey("run_report"), limit=1).records
+    summary = report[0].asset_materialization.metadata["summary"].value
+    line = next(line for line in summary.splitlines() if f"IWRS_{NEXT}.csv" in line)
+    assert line.split()[3] == f"{planted['iwrs_stage1_rows']:,}"     # source, transfer, status, read, ...
 
 
 def test_the_unblinded_area_lists_them_with_the_full_counts(nights):
