@@ -10,7 +10,7 @@ from aclf.config import Study
 from cdisc import derive
 from cdisc.adam.adsl import from_sas, sas_date
 from cdisc.adam.analysis import Analysis, Scores
-from aclf.timing import analysis_visits, before_first_dose, visit_labels
+from aclf.timing import before_first_dose, visit_labels
 
 BY = ["USUBJID", "PARAMCD"]
 
@@ -25,9 +25,11 @@ def _timeline(frame: pd.DataFrame, adsl: pd.DataFrame, dtc: str, study: Study) -
     out["ADT_D"] = derive.derive_vars_dt(out, dtc, prefix="A")["ADT"]
     out["ADY"] = derive.derive_var_dy(out["ADT_D"], out["TRTSDT_D"]).astype(float)
     protocol_day = (out["ADT_D"] - out["TRTSDT_D"]).dt.days
-    code, num = analysis_visits(protocol_day, study)
-    out["AVISIT"] = code.map(visit_labels(study)).fillna("")
-    out["AVISITN"] = num.where(code != study.unscheduled_visit)   # ADaM: an unscheduled record has no AVISITN
+    windows = [(v.label, v.visitnum, *v.window) for v in sorted(study.visits, key=lambda v: v.window[0])]
+    # ADaM: a record outside every window is unscheduled and has no AVISITN
+    visits = derive.derive_vars_avisit_window(protocol_day, windows,
+                                              unscheduled=visit_labels(study)[study.unscheduled_visit])
+    out["AVISIT"], out["AVISITN"] = visits["AVISIT"].fillna(""), visits["AVISITN"]
     return out
 
 
@@ -100,6 +102,68 @@ def _scoreable(comp: pd.DataFrame, study: Study, components: Scores) -> pd.DataF
     return comp
 
 
+def _component_records(comp: pd.DataFrame, components: Scores) -> pd.DataFrame:
+    """The score components as records (PARAMCD = the component's role) per subject and score visit,
+    every visit present: AVAL for numbers, AVALC for codes and the encephalopathy grade as written."""
+    numeric = set(components.lab) | {"encephalopathy"}
+    records = []
+    for role in comp.columns:
+        value = comp[role]
+        text = value.eq(True).map({True: "Y", False: ""}) if role == "dialysis" else value.fillna("").astype(str)
+        records.append(pd.DataFrame({"PARAMCD": role,
+                                     "AVAL": pd.to_numeric(value, errors="coerce") if role in numeric else np.nan,
+                                     "AVALC": "" if role in components.lab else text}, index=comp.index))
+    return pd.concat(records).reset_index()
+
+
+def _score_parameters(comp: pd.DataFrame, adsl: pd.DataFrame, components: Scores) -> pd.DataFrame:
+    """Each liver score as a parameter derived from its components' records (derive_param_computed,
+    keep_nas: a visit missing a component keeps its record, with AVAL missing and the reason)."""
+    subject = adsl.set_index("USUBJID")
+    bili, inr, creat, sodium, alb = ("AVAL." + r for r in ("bilirubin", "inr", "creatinine", "sodium", "albumin"))
+
+    def dialysis(w):
+        return w["AVALC.dialysis"].eq("Y")
+
+    def ctp(w):
+        return scores.child_pugh(w[bili], w[alb], w[inr], None, ascites=w["AVALC.ascites"],
+                                 encephalopathy=w["AVAL.encephalopathy"])
+
+    def meld_parts(w):
+        return dict(bilirubin=w[bili], INR=w[inr], creatinine=w[creat])
+
+    def ctp_parts(w):
+        return dict(bilirubin=w[bili], albumin=w[alb], INR=w[inr], ascites=w["AVALC.ascites"],
+                    **{"HE grade": w["AVALC.encephalopathy"]})
+
+    derived = {   # PARAMCD: (AVAL, the components whose absence AREASND names)
+        "MELDPROT": (lambda w: scores.meld_protocol(w[bili], w[inr], w[creat], w["USUBJID"].map(subject["MELDETIO"]),
+                                                    dialysis(w)),
+                     lambda w: dict(**meld_parts(w), etiology=w["USUBJID"].map(subject["MELDETIO"]))),
+        "MELD": (lambda w: scores.meld_unos(w[bili], w[inr], w[creat], dialysis(w)), meld_parts),
+        "MELDNA": (lambda w: scores.meld_na(w[bili], w[inr], w[creat], w[sodium], dialysis(w)),
+                   lambda w: dict(**meld_parts(w), sodium=w[sodium])),
+        "MELD3": (lambda w: scores.meld_3(w[bili], w[inr], w[creat], w[sodium], scores.g_l_to_g_dl(w[alb]),
+                                         w["USUBJID"].map(subject["SEX"]) == "F", dialysis(w)),
+                  lambda w: dict(**meld_parts(w), sodium=w[sodium], albumin=w[alb])),
+        "CTPSCORE": (lambda w: ctp(w)["score"], ctp_parts),
+        "CTPCLASN": (lambda w: ctp(w)["class"].map({"A": 1.0, "B": 2.0, "C": 3.0}), ctp_parts),
+    }
+    records = _component_records(comp, components)
+    frame = records
+    for paramcd, (aval, used) in derived.items():
+        frame = derive.derive_param_computed(
+            frame, by=["USUBJID", "AVISITN"], parameters=list(comp.columns), source_vars=["AVAL", "AVALC"],
+            keep_nas=True, set_values={
+                "PARAMCD": paramcd, "PARAM": components.parameters[paramcd],
+                "AVAL": lambda w, aval=aval: aval(w).astype(float),
+                "AREASND": lambda w, used=used: scores.missing_reason(**used(w)),
+                "AVALC": lambda w, code=paramcd: ctp(w)["class"].fillna("") if code == "CTPCLASN" else ""})
+    frame = frame.iloc[len(records):].reset_index(drop=True)
+    frame["AREASND"] = frame["AREASND"].where(frame["AVAL"].isna(), "")   # MELD-Na may not need sodium
+    return frame
+
+
 def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, forms: dict, adsl: pd.DataFrame, study: Study,
                   analysis: Analysis) -> pd.DataFrame:
     """One record per subject, score and scheduled score visit, from same-visit components only; a
@@ -113,34 +177,7 @@ def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, forms: dict, adsl: pd.Da
     for role, code in components.lab.items():
         comp[role] = _visit_values(adlb, code).reindex(grid)
     comp = _scoreable(comp.join(_assessments(rs, forms, adsl, study, components).reindex(grid)), study, components)
-    subject = adsl.set_index("USUBJID")
-    who = comp.index.get_level_values("USUBJID")
-    etio = pd.Series(who.map(subject["MELDETIO"]), index=grid)
-    female = pd.Series(who.map(subject["SEX"]) == "F", index=grid)
-    dialysis = comp["dialysis"].eq(True)
-    bili, inr, creat, sodium, alb = (comp[r] for r in ("bilirubin", "inr", "creatinine", "sodium", "albumin"))
-    ctp = scores.child_pugh(bili, alb, inr, None, ascites=comp["ascites"].fillna(""),
-                            encephalopathy=pd.to_numeric(comp["encephalopathy"], errors="coerce"))
-    meld_parts = dict(bilirubin=bili, INR=inr, creatinine=creat)
-    values = {
-        "MELDPROT": (scores.meld_protocol(bili, inr, creat, etio, dialysis), dict(**meld_parts, etiology=etio)),
-        "MELD": (scores.meld_unos(bili, inr, creat, dialysis), meld_parts),
-        "MELDNA": (scores.meld_na(bili, inr, creat, sodium, dialysis), dict(**meld_parts, sodium=sodium)),
-        "MELD3": (scores.meld_3(bili, inr, creat, sodium, scores.g_l_to_g_dl(alb), female, dialysis),
-                  dict(**meld_parts, sodium=sodium, albumin=alb)),
-    }
-    ctp_parts = dict(bilirubin=bili, albumin=alb, INR=inr, ascites=comp["ascites"].fillna(""),
-                     **{"HE grade": comp["encephalopathy"].fillna("")})
-    values["CTPSCORE"] = (ctp["score"], ctp_parts)
-    values["CTPCLASN"] = (ctp["class"].map({"A": 1.0, "B": 2.0, "C": 3.0}), ctp_parts)
-    parts = []
-    for paramcd, (aval, parts_used) in values.items():
-        part = pd.DataFrame({"PARAMCD": paramcd, "PARAM": components.parameters[paramcd], "AVAL": aval.astype(float),
-                             "AREASND": scores.missing_reason(**parts_used)}, index=grid).reset_index()
-        part["AREASND"] = part["AREASND"].where(part["AVAL"].isna(), "")   # MELD-Na may not need sodium
-        part["AVALC"] = np.where(paramcd == "CTPCLASN", ctp["class"].fillna("").to_numpy(), "")
-        parts.append(part)
-    frame = pd.concat(parts, ignore_index=True)
+    frame = _score_parameters(comp, adsl, components)
     code_of = {visitnums[c]: c for c in analysis.score_visits}
     frame["AVISIT"] = frame["AVISITN"].map(lambda n: labels[code_of[n]])
     dates = adlb[adlb["ANL01FL"] == "Y"].groupby(["USUBJID", "AVISITN"])["ADT_D"].max()
