@@ -111,7 +111,7 @@ def stage2_of_entities(study: Study, entity: pd.Series, values: pd.Series, by: L
                        ) -> pd.Series:
     """Stage-2 rows among rows of several entities ('lab' or a form name), each known by its record
     key or its JSON data."""
-    specs = study_forms(study)
+    specs = study.forms
     mask = pd.Series(False, index=entity.index)
     for name in entity[entity.isin(list(specs))].unique():
         rows = entity == name
@@ -121,13 +121,9 @@ def stage2_of_entities(study: Study, entity: pd.Series, values: pd.Series, by: L
 
 def blinded_forms(study: Study, forms: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The forms as a blinded reader may see them: without their stage-2 rows."""
-    specs = study_forms(study)
+    specs = study.forms
     return {name: frame[~stage2_rows(specs[name], frame)] if name in specs else frame
             for name, frame in forms.items()}
-
-
-def study_forms(study: Study) -> dict[str, FormSpec]:
-    return {name: spec for source in study.sources.values() for name, spec in getattr(source, "forms", {}).items()}
 
 
 def _as_dict(data) -> dict:

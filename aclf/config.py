@@ -344,6 +344,12 @@ class Study(_Model):
         raise KeyError(f"no source holds a form named {name!r}")
 
     @property
+    def forms(self) -> dict[str, FormSpec]:
+        """Every form of every forms source (EDC and IWRS), by name."""
+        return {name: spec for source in self.sources.values() if isinstance(source, FormsSource)
+                for name, spec in source.forms.items()}
+
+    @property
     def families(self) -> list[str]:
         return sorted({r.family for r in self.rules.values()})
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from aclf.blinding import stage2_of_entities, study_forms
+from aclf.blinding import stage2_of_entities
 from aclf.config import Study
 from aclf.registry import outcome_of
 from aclf.store import audit_event, finding, form_record, lab_result, transfer
@@ -53,7 +53,7 @@ def _packages(output: Path | None) -> dict:
 
 def _audit_counts(conn: sa.Connection, study: Study) -> dict[str, int]:
     """Audit events by change, without those of stage-2 records (aclf.blinding)."""
-    forms = [name for name, spec in study_forms(study).items() if spec.stage2_rows]
+    forms = [name for name, spec in study.forms.items() if spec.stage2_rows]
     counts = dict(conn.execute(sa.select(audit_event.c.change, sa.func.count())
                                .group_by(audit_event.c.change)).all())
     events = pd.read_sql(sa.select(audit_event.c.entity, audit_event.c.record_key, audit_event.c.change)

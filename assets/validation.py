@@ -12,16 +12,12 @@ from validation.findings import BLINDED, readable, save_findings
 from validation.inputs import read_inputs
 
 
-def form_names(study: Study) -> list[str]:
-    return [name for source in study.sources.values() for name in getattr(source, "forms", {})]
-
-
 def findings_asset(study: Study) -> dg.AssetsDefinition:
     """The findings asset with one check per rule family and per form schema of the study."""
     checks = [dg.AssetCheckSpec(f"rules_{family}", asset="findings", description=f"open findings of the {family} rules")
               for family in study.families] + \
              [dg.AssetCheckSpec(f"schema_{form}", asset="findings", description=f"pandera schema of the {form} form")
-              for form in form_names(study)]
+              for form in study.forms]
 
     @dg.asset(deps=[harmonized_lab], group_name="validation", kinds={"pandas", "excel"},
               automation_condition=dg.AutomationCondition.eager(), check_specs=checks)
@@ -45,7 +41,7 @@ def track_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.
     results = [warn_check(f"rules_{family}", open_[open_["family"] == family],
                           site_rule_table(open_[open_["family"] == family]))
                for family in study.families]
-    for form in form_names(study):   # counted from the readable findings: pandera's cases include stage 2
+    for form in study.forms:   # counted from the readable findings: pandera's cases include stage 2
         failing = open_[(open_["rule"] == "schema_violation") & open_["message"].str.startswith(f"{form}:")]
         results.append(warn_check(f"schema_{form}", failing, site_rule_table(failing)))
     context.log.info(f"{len(open_)} open findings ({(tracked['status'] == 'closed').sum()} closed)")

@@ -50,12 +50,11 @@ def evaluate(inp: RuleInputs) -> Evaluation:
     parts = [rule(inp) for rule in RULES]
     parts.append(_schema_findings(inp, "harmonized_lab", inp.lab, schemas["harmonized_lab"], ["record_key"],
                                   "subjid"))
-    for source in inp.study.sources.values():
-        for name, spec in getattr(source, "forms", {}).items():
-            frame = inp.forms.get(name)
-            if frame is None:
-                continue
-            cases = failures(form_schema(name, spec), frame)
-            schemas[name] = cases
-            parts.append(_schema_findings(inp, name, frame.reset_index(drop=True), cases, spec.key, spec.subject, spec))
+    for name, spec in inp.study.forms.items():
+        frame = inp.forms.get(name)
+        if frame is None:
+            continue
+        cases = failures(form_schema(name, spec), frame)
+        schemas[name] = cases
+        parts.append(_schema_findings(inp, name, frame.reset_index(drop=True), cases, spec.key, spec.subject, spec))
     return Evaluation(findings=combine(parts), schemas=schemas)
