@@ -111,3 +111,13 @@ def outcome_of(row: sa.Row) -> TransferOutcome:
 
 def _iso_date(yyyymmdd: str | None) -> str | None:
     return f"{yyyymmdd[:4]}-{yyyymmdd[4:6]}-{yyyymmdd[6:]}" if yyyymmdd else None
+
+
+def registered_names(engine: sa.Engine) -> dict[str, set[str]]:
+    """Names of the transfers the store has registered, by source (a sensor's first cursor)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(transfer.c.source, transfer.c.name)).all()
+    names: dict[str, set[str]] = {}
+    for source, name in rows:
+        names.setdefault(source, set()).add(name)
+    return names

@@ -55,6 +55,19 @@ class Settings:
     def unblinded(self) -> bool:
         return self.unblinding is not None
 
+    def check_layout(self, source_names: list[str]) -> None:
+        """Before any work (ConfigError, one line): the landing zone exists and holds at least one of
+        the study's source folders (a wrong path would otherwise "succeed" with empty packages), and
+        the output lies apart from the landing zone and the raw archive (personal data stay there)."""
+        if not self.landing.is_dir():
+            raise ConfigError(f"the landing zone {self.landing} does not exist")
+        if not any((self.landing / name).is_dir() for name in source_names):
+            raise ConfigError(f"the landing zone {self.landing} holds none of the study's source folders "
+                              f"({', '.join(source_names)}): is it the right path?")
+        for name, folder in (("landing zone", self.landing), ("archive", self.archive)):
+            if _overlap(self.output, folder):
+                raise ConfigError(f"the output {self.output} must lie outside the {name} {folder}")
+
     def check_unblinded_area(self) -> None:
         """The unblinded area needs its own root, outside the blinded output, landing zone and archive."""
         if self.unblinding is None:
@@ -64,7 +77,11 @@ class Settings:
         if self.unblinded_output is None:
             raise ConfigError("an --unblinding authorization needs --unblinded-output, the root of the unblinded area")
         for name, folder in (("output", self.output), ("landing zone", self.landing), ("archive", self.archive)):
-            if self.unblinded_output == folder or self.unblinded_output.is_relative_to(folder) \
-                    or folder.is_relative_to(self.unblinded_output):
+            if _overlap(self.unblinded_output, folder):
                 raise ConfigError(f"the unblinded output {self.unblinded_output} must lie outside the blinded "
                                   f"{name} {folder}")
+
+
+def _overlap(a: Path, b: Path) -> bool:
+    """One folder is the other or lies inside it."""
+    return a.is_relative_to(b) or b.is_relative_to(a)

@@ -16,7 +16,7 @@ from assets.validation import findings_asset
 from cdisc.area import BLINDED
 from pipelines.jobs import ingestion_job, study_job
 from pipelines.schedules import nightly_schedule
-from pipelines.sensors import new_transfer_sensor
+from pipelines.sensors import automation_sensor, new_transfer_sensor, run_failure_alert
 
 
 def build_assets(config: Configuration) -> list[dg.AssetsDefinition]:
@@ -34,7 +34,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         assets=build_assets(config),
         jobs=[ingestion_job, study_job],
         schedules=[nightly_schedule(config.study)],
-        sensors=[new_transfer_sensor],
+        sensors=[new_transfer_sensor, automation_sensor(), run_failure_alert],
         resources={"aclf": AclfResource.from_settings(settings)},
     )
 

@@ -43,7 +43,8 @@ def _blocked_checks(result: dg.ExecuteInProcessResult) -> tuple[list[str], bool]
 def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None,
                 log_level: str = "INFO", lock_wait: float = 0) -> NightlyResult:
     """The night under the store's run lock (``lock_wait`` seconds for another run to finish, then
-    StoreBusy); an unreachable store is a ConfigError before any work."""
+    StoreBusy); a wrong landing zone or output, or an unreachable store, is a ConfigError before any work."""
+    settings.check_layout(load_configuration(settings.study_dir).study.source_names)
     check_reachable(settings.database_url)
     with store_lock(make_engine(settings.database_url), wait_seconds=lock_wait):
         return _run_nightly(settings, instance, log_level)

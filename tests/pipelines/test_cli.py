@@ -2,6 +2,7 @@
 import json
 import shutil
 
+import pytest
 import yaml
 
 from pipelines.cli import main
@@ -36,6 +37,7 @@ def test_a_pipeline_failure_exits_one(tmp_path, capsys, monkeypatch):
         raise RuntimeError("a bug in ingestion")
 
     monkeypatch.setattr(assets.ingestion, "ingest_source", broken)
+    (tmp_path / "landing" / "site01").mkdir(parents=True)
     args = ["run", "--landing", str(tmp_path / "landing"), "--output", str(tmp_path / "out"),
             "--archive", str(tmp_path / "archive"), "--database-url", f"sqlite:///{tmp_path / 'store.sqlite'}"]
     assert main(args) == 1
@@ -76,9 +78,34 @@ def test_a_second_run_on_a_busy_store_exits_two(tmp_path, database_url):
 
 
 def test_an_unreachable_store_exits_two_in_one_line(tmp_path, capsys):
-    args = ["run", "--landing", str(tmp_path), "--output", str(tmp_path / "out"),
+    (tmp_path / "landing" / "site01").mkdir(parents=True)
+    args = ["run", "--landing", str(tmp_path / "landing"), "--output", str(tmp_path / "out"),
             "--database-url", "postgresql://127.0.0.1:9/nothing"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("configuration error: the store") and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("layout, reason", [
+    ("missing", "the landing zone {landing} does not exist"),
+    ("empty", "holds none of the study's source folders"),
+    ("output inside landing", "must lie outside the landing zone"),
+    ("output inside archive", "must lie outside the archive"),
+    ("archive inside output", "must lie outside the archive"),
+])
+def test_a_wrong_layout_exits_two_in_one_line_before_any_work(tmp_path, capsys, layout, reason):
+    landing, output, archive = tmp_path / "landing", tmp_path / "out", tmp_path / "archive"
+    if layout != "missing":
+        landing.mkdir()
+    if layout not in ("missing", "empty"):
+        (landing / "site01").mkdir()
+    output = {"output inside landing": landing / "out", "output inside archive": archive / "out"}.get(layout, output)
+    archive = output / "archive" if layout == "archive inside output" else archive
+    store = tmp_path / "store.sqlite"
+    args = ["run", "--landing", str(landing), "--output", str(output), "--archive", str(archive),
+            "--database-url", f"sqlite:///{store}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert reason.format(landing=landing) in err and len(err.strip().splitlines()) == 1
+    assert not store.exists() and not output.exists()          # nothing was done

@@ -36,8 +36,8 @@ def test_definitions_load_with_partitions_per_source():
     assert repo.get_job("ingest_source").partitions_def.get_partition_keys() == \
         ["site01", "site02", "site03", "site04", "site05", "edc", "iwrs"]
     assert {s.name for s in repo.schedule_defs} == {"nightly_ingestion"}
-    # the transfer sensor, and Dagster's automation sensor that refreshes the study layers (eager)
-    assert {s.name for s in repo.sensor_defs} == {"new_transfer_sensor", "default_automation_condition_sensor"}
+    # the transfer sensor, the automation sensor that refreshes the study layers, the failure alert
+    assert {s.name for s in repo.sensor_defs} == {"new_transfer_sensor", "study_layers_automation", "run_failure_alert"}
     dg.Definitions.validate_loadable(defs())
 
 
@@ -137,3 +137,71 @@ def test_definitions_follow_the_study_folder_of_the_settings(tmp_path, settings)
     job = definitions.get_repository_def().get_job("ingest_source")
     assert "site05" not in job.partitions_def.get_partition_keys()
     assert definitions.resources["aclf"].config().analysis.tte_cutoff_day == 180
+
+
+def test_the_sensor_first_tick_skips_transfers_the_store_has_registered(paths, resources):
+    """Switched on over a running deployment (no cursor yet), the sensor launches only what is new."""
+    land(paths, "site01", "SITE01_20250601.csv", (FIXTURES / "SITE01_20250601.csv").read_bytes())
+    assert dg.materialize([staged_source], partition_key="site01", resources=resources).success
+    land(paths, "site04", "SITE04_20250601.txt", (FIXTURES / "SITE04_20250601.txt").read_bytes())
+    first = new_transfer_sensor(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources=resources))
+    assert [r.partition_key for r in first.run_requests] == ["site04"]
+    assert "SITE01_20250601.csv" in json.loads(first.cursor)["site01"]
+
+
+def test_a_failed_run_writes_an_alert_and_calls_the_webhook(tmp_path, settings, resources, monkeypatch):
+    import http.server
+    import threading
+
+    from pipelines.sensors import run_failure_alert
+
+    posted = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ACLF_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/alert")
+
+    @dg.asset
+    def broken_layer():
+        raise RuntimeError("the layer broke\nsecond line")
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([broken_layer], instance=instance, raise_on_error=False)
+    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert", dagster_event=failure, dagster_instance=instance,
+        dagster_run=result.dagster_run, resources=resources).for_run_failure()
+    run_failure_alert(context)
+    server.shutdown()
+    [alert] = [json.loads(line) for line in
+               (settings.output / "alerts" / "run_failures.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert alert["run_id"] == result.run_id and alert["failed_steps"] == ["broken_layer"]
+    assert alert["error"] == "RuntimeError: the layer broke"      # the first line only
+    assert posted == [alert]
+
+
+def test_an_alert_target_that_cannot_be_reached_does_not_fail(tmp_path):
+    from aclf.alerts import Alert, AlertTargets, send_alert
+
+    targets = AlertTargets(file=tmp_path / "alerts.jsonl", webhook_url="http://127.0.0.1:9/none",
+                           smtp_host="127.0.0.1:9", email_to="dm@example.org")
+    alert = Alert(run_id="r1", job="study_layers", failed_steps=["adam_blinded"], error="boom", at="2025-06-30")
+    assert send_alert(alert, targets) == ["file"]
+    assert json.loads((tmp_path / "alerts.jsonl").read_text())["failed_steps"] == ["adam_blinded"]
+
+
+def test_automation_runs_by_default_over_every_layer():
+    repo = defs().get_repository_def()
+    automation = repo.get_sensor_def("study_layers_automation")
+    assert automation.default_status == dg.DefaultSensorStatus.RUNNING
+    for name in ("new_transfer_sensor", "run_failure_alert"):
+        assert repo.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
