@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo's runs are recorded in the Dagster instance that `make dev` opens (.dagster_home).
 demo: $(STAMP)
-	$(BIN)/aclf demo --dir demo
+	mkdir -p .dagster_home && DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/aclf demo --dir demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
