@@ -121,3 +121,11 @@ def registered_names(engine: sa.Engine) -> dict[str, set[str]]:
     for source, name in rows:
         names.setdefault(source, set()).add(name)
     return names
+
+
+def data_night(engine: sa.Engine) -> str | None:
+    """The night of the newest snapshot in force (YYYY-MM-DD): the data a run describes, whatever the
+    wall clock (findings are first and last seen on data nights; reports carry it as the data cut)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(transfer.c.snapshot_date))
+                            .where(transfer.c.status == "loaded")).scalar_one_or_none()

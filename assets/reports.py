@@ -1,23 +1,15 @@
 """The unblinded area's reports for the unblinded statistician and the DMC, from its ADaM package."""
 import dagster as dg
 import pyreadstat
-import sqlalchemy as sa
 
 from aclf.ingest import now_iso
-from aclf.store import transfer
+from aclf.registry import data_night
 from assets.adam import adam_key
 from assets.resources import AclfResource
 from cdisc.area import UNBLINDED, restricted
 from cdisc.reports.write import write_reports
 
 REPORTS = dg.AssetKey(["unblinded", "reports"])
-
-
-def data_cut(engine: sa.Engine) -> str | None:
-    """The night of the newest snapshot in force: the data the reports describe."""
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.max(transfer.c.snapshot_date))
-                            .where(transfer.c.status == "loaded")).scalar_one_or_none()
 
 
 @dg.asset(key=REPORTS, deps=[adam_key(UNBLINDED, n) for n in ("ADSL", "ADTTE", "ADAE")], group_name="unblinded",
@@ -31,7 +23,7 @@ def unblinded_reports(context: dg.AssetExecutionContext, aclf: AclfResource) -> 
             for name in ("adsl", "adtte", "adae")}   # SAS day numbers, as the derivations wrote them
     with restricted(UNBLINDED, folders.root):
         paths = write_reports(adam["adsl"], adam["adtte"], adam["adae"], folders.root / "reports",
-                              aclf.unblinding().level, data_cut(aclf.engine()) or now_iso(config.study)[:10],
+                              aclf.unblinding().level, data_night(aclf.engine()) or now_iso(config.study)[:10],
                               config.analysis.stage_2_day, config.analysis.reporting_weeks,
                               config.analysis.figures.km.paramcd)
     context.log.info(f"unblinded reports written to {folders.root / 'reports'}")

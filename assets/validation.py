@@ -3,6 +3,7 @@ import dagster as dg
 
 from aclf.config import Study
 from aclf.ingest import now_iso
+from aclf.registry import data_night
 from assets.checks import site_rule_table, warn_check
 from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
@@ -35,7 +36,8 @@ def track_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.
     study, engine = aclf.study(), aclf.engine()
     with aclf.locked():
         evaluation = evaluate(read_inputs(engine, study))
-        tracked = readable(save_findings(engine, evaluation.findings, now_iso(study)), BLINDED)
+        night = data_night(engine) or now_iso(study)[:10]     # findings are seen on data nights
+        tracked = readable(save_findings(engine, evaluation.findings, night), BLINDED)
     written = write_findings(tracked, aclf.output, study.site_ids)
     open_ = tracked[tracked["status"] == "open"]
     results = [warn_check(f"rules_{family}", open_[open_["family"] == family],

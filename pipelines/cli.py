@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -129,8 +130,57 @@ def _demo_unblinded(root: Path, blinded) -> int:
     return status
 
 
+def _store(args):
+    """The store and study of the review commands (exit 2 if the store does not answer)."""
+    from aclf.settings import Settings
+    from aclf.store import check_reachable, make_engine
+
+    settings = Settings.resolve(database_url=args.database_url, study_dir=args.study)
+    check_reachable(settings.database_url)
+    return make_engine(settings.database_url), load_study(settings.study_dir), settings
+
+
+def _show(table, csv_path: Path | None, empty: str) -> None:
+    """A table on the terminal, or a CSV file (with a BOM, formula-safe) for Excel."""
+    from validation.cells import CSV_ENCODING, CSV_LINES, for_csv
+
+    if csv_path:
+        for_csv(table).to_csv(csv_path, index=False, encoding=CSV_ENCODING, lineterminator=CSV_LINES)
+        print(f"{len(table)} rows written to {csv_path}")
+    elif table.empty:
+        print(empty)
+    else:
+        print(table.fillna("").to_string(index=False, max_colwidth=70))
+        print(f"({len(table)} rows)")
+
+
+def _findings(args) -> int:
+    from aclf.review import select_findings
+
+    engine, _, _ = _store(args)
+    table = select_findings(engine, site=args.site, rule=args.rule, status=args.status, new=args.new)
+    if not args.csv:
+        table = table.drop(columns=["file", "row_number", "last_seen", "closed_at"])
+    _show(table, args.csv, "no findings match")
+    return 0
+
+
+def _audit(args) -> int:
+    from aclf.review import subject_history
+    from cdisc.blinding_audit import load_audit_config
+
+    engine, study, settings = _store(args)
+    patterns = load_audit_config(settings.study_dir / "blinding_audit.yaml").identifier_patterns
+    _show(subject_history(engine, study, args.subject, patterns), args.csv,
+          f"no audited changes for subject {args.subject}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from aclf.version import code_version
+
     parser = argparse.ArgumentParser(prog="aclf", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"aclf {code_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write DTS-conformant synthetic transfers into a landing zone")
@@ -162,6 +212,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--database-url", help="store URL (default: SQLite under <dir>/var)")
     demo.add_argument("--study", type=Path, help="study configuration folder")
     demo.set_defaults(func=_demo)
+
+    def store_options(command):
+        command.add_argument("--database-url", help="SQLAlchemy URL of the store (ACLF_DATABASE_URL)")
+        command.add_argument("--study", type=Path, help="study configuration folder (ACLF_STUDY_DIR)")
+        command.add_argument("--csv", type=Path, metavar="FILE", help="write every column to a CSV file for Excel")
+
+    found = sub.add_parser("findings", help="list the findings in the store (blinded), filtered")
+    found.add_argument("--site", help="site number, e.g. 01")
+    found.add_argument("--rule", help="rule name, e.g. visit_window")
+    found.add_argument("--status", choices=["open", "closed", "all"], default="open")
+    found.add_argument("--new", action="store_true", help="only those first seen on the latest night")
+    store_options(found)
+    found.set_defaults(func=_findings)
+
+    audit = sub.add_parser("audit", help="one subject's change history (added, changed, vanished records)")
+    audit.add_argument("--subject", required=True, help="SUBJID, e.g. 01-007")
+    store_options(audit)
+    audit.set_defaults(func=_audit)
     return parser
 
 
@@ -169,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:                 # `aclf findings | head`: the reader has all it wants
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
