@@ -421,3 +421,14 @@ def load_study(directory: str | Path | None = None) -> Study:
     except ValidationError as exc:
         raise _explain(main_path, exc) from None
 
+
+
+def config_hash(directory: str | Path | None = None) -> str:
+    """SHA-256 over a study folder's files, names and bytes: which configuration a run used."""
+    import hashlib
+
+    root = Path(directory or DEFAULT_STUDY_DIR)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()

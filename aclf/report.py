@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from aclf.blinding import stage2_of_entities
 from aclf.config import Study
-from aclf.registry import outcome_of
+from aclf.registry import data_night, outcome_of
+from aclf.report_html import HTML_NAME, render_report_html
 from aclf.store import audit_event, finding, form_record, lab_result, transfer
 
 REPORT_NAME = "run_report.json"
@@ -51,25 +52,49 @@ def _packages(output: Path | None) -> dict:
     return found
 
 
-def _audit_counts(conn: sa.Connection, study: Study) -> dict[str, int]:
-    """Audit events by change, without those of stage-2 records (aclf.blinding)."""
-    forms = [name for name, spec in study.forms.items() if spec.stage2_rows]
-    counts = dict(conn.execute(sa.select(audit_event.c.change, sa.func.count())
-                               .group_by(audit_event.c.change)).all())
-    events = pd.read_sql(sa.select(audit_event.c.entity, audit_event.c.record_key, audit_event.c.change)
-                         .where(audit_event.c.entity.in_(forms)), conn)
-    hidden = events[stage2_of_entities(study, events["entity"], events["record_key"], "key")]
-    for change, n in hidden["change"].value_counts().items():
-        counts[change] -= n
-    return {k: int(v) for k, v in sorted(counts.items()) if v}
+def _audit_counts(conn: sa.Connection, study: Study, night: str | None = None) -> dict[str, int]:
+    """Audit events by change (those a transfer of ``night`` brought, if given), without those of
+    stage-2 records (aclf.blinding)."""
+    query = sa.select(audit_event.c.entity, audit_event.c.record_key, audit_event.c.change)
+    if night:
+        query = query.join(transfer, audit_event.c.new_transfer_id == transfer.c.id) \
+            .where(transfer.c.snapshot_date == night)
+    events = pd.read_sql(query, conn)
+    events = events[~stage2_of_entities(study, events["entity"], events["record_key"], "key")]
+    return {k: int(v) for k, v in sorted(events["change"].value_counts().items()) if v}
 
 
-def build_report(engine: sa.Engine, study: Study, generated_at: str, output: Path | None = None) -> dict:
-    """Transfers, reconciliation totals over the snapshots in force, store totals, findings and the
-    data-quality suite's result (linked to its Data Docs, relative to the output folder). A blinded
-    report: the counts leave out the stage-2 rows, the findings those a blinded reader may not see."""
+def _tonight(conn: sa.Connection, study: Study, night: str | None) -> dict:
+    """What the data night changed: findings opened and closed, records added, changed or vanished."""
+    blinded = finding.c.level == "blinded"
+    count = lambda where: conn.execute(sa.select(sa.func.count()).select_from(finding)  # noqa: E731
+                                       .where(blinded & where)).scalar_one()
+    return {"night": night,
+            "new_findings": count((finding.c.first_seen == night) & (finding.c.status == "open")),
+            "closed_findings": count(finding.c.closed_at == night),
+            "changed_records": _audit_counts(conn, study, night) if night else {}}
+
+
+def _status(report: dict) -> dict:
+    """``complete``, or ``attention`` with what needs it: an unbalanced snapshot, a package not refreshed."""
+    reasons = [f"transfer {t['file']} does not balance" for t in report["transfers"]
+               if t["status"] == "loaded" and t["balanced"] is False]
+    reasons += [f"package {folder} not refreshed: {p['reason']}" for folder, p in report["packages"].items()
+                if not p["refreshed"]]
+    return {"overall": "attention" if reasons else "complete", "reasons": reasons}
+
+
+def build_report(engine: sa.Engine, study: Study, generated_at: str, output: Path | None = None,
+                 run: dict | None = None) -> dict:
+    """The run (``run``: id, code version, configuration hash, stage durations, from the caller), its
+    overall status and what the data night changed; transfers, reconciliation totals over the
+    snapshots in force, store totals, findings and the data-quality suite's result (linked to its
+    Data Docs, relative to the output folder). A blinded report: the counts leave out the stage-2
+    rows, the findings those a blinded reader may not see."""
+    night = data_night(engine)
     with engine.connect() as conn:
         findings = _findings(conn)
+        tonight = _tonight(conn, study, night)
         rows = conn.execute(sa.select(transfer).order_by(
             transfer.c.source, transfer.c.snapshot_date, transfer.c.seq, transfer.c.id)).all()
         vanished = conn.execute(sa.select(sa.func.count()).select_from(lab_result)
@@ -91,8 +116,10 @@ def build_report(engine: sa.Engine, study: Study, generated_at: str, output: Pat
     by_status: dict[str, int] = {}
     for t in transfers:
         by_status[t["status"]] = by_status.get(t["status"], 0) + 1
-    return {
+    report = {
         "generated_at": generated_at,
+        "run": run or {},
+        "tonight": tonight,
         "transfers": transfers,
         "totals": {**totals, "transfers_by_status": by_status},
         "store": {"lab_records_in_force": int(lab_total - vanished), "lab_records_vanished": int(vanished),
@@ -104,6 +131,7 @@ def build_report(engine: sa.Engine, study: Study, generated_at: str, output: Pat
         "packages": _packages(output),
         "figures": sorted(str(p.relative_to(output)) for p in output.glob("*/figures/*.png")) if output else [],
     }
+    return {"generated_at": generated_at, "status": _status(report), **report}
 
 
 def reconciliation(engine: sa.Engine) -> pd.DataFrame:
@@ -116,9 +144,11 @@ def reconciliation(engine: sa.Engine) -> pd.DataFrame:
 
 
 def write_report(report: dict, output_dir: Path) -> Path:
+    """``run_report.json`` and, beside it, the same as a self-contained ``run_report.html``."""
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / REPORT_NAME
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (output_dir / HTML_NAME).write_text(render_report_html(report), encoding="utf-8")
     return path
 
 
@@ -152,10 +182,22 @@ def format_summary(report: dict) -> str:
         lines.append(_package_line(folder, package))
     for figure in report.get("figures", []):
         lines.append(f"figure: {figure}")
+    lines += _night_lines(report)
     lines.append(f"store: {store['lab_records_in_force']:,} lab records in force "
                  f"({store['lab_records_vanished']:,} vanished), {store['form_records_in_force']:,} form records; "
                  f"audit events: {audit}")
     return "\n".join(lines)
+
+
+def _night_lines(report: dict) -> list[str]:
+    """The overall status and what the data night changed (reports of older versions have neither)."""
+    if "status" not in report:
+        return []
+    tonight, status = report["tonight"], report["status"]
+    changes = ", ".join(f"{n} {c}" for c, n in tonight["changed_records"].items()) or "none"
+    lines = [f"night {tonight['night']}: {tonight['new_findings']} new findings, {tonight['closed_findings']} "
+             f"closed; records changed: {changes}", f"status: {status['overall'].upper()}"]
+    return lines + [f"  - {reason}" for reason in status["reasons"]]
 
 
 def _findings_lines(findings: dict) -> list[str]:

@@ -2,33 +2,13 @@
 Excel), ``aclf audit --subject`` (a subject's change history, blinded) and ``aclf --version``."""
 import json
 
-import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from aclf.review import MASK, select_findings, subject_history
 from aclf.store import audit_event, make_engine, transfer
-from pipelines.cli import deliver_night, main
-from support import store_url
-
-
-@pytest.fixture(scope="module")
-def two_nights(tmp_path_factory):
-    """A 40-subject study, two nights delivered and run (corrections and vanished records between them)."""
-    from aclf.settings import Settings
-    from aclf.synth import generate
-    from pipelines.nightly import run_nightly
-
-    root = tmp_path_factory.mktemp("two_nights")
-    summary = generate(root / "incoming", subjects=40, seed=5, nights=2, in_flight=())
-    with store_url(root) as url:
-        settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
-                                    database_url=url)
-        for night in summary.nights:
-            deliver_night(root / "incoming", settings.landing, night.replace("-", ""))
-            assert run_nightly(settings, instance=dg.DagsterInstance.ephemeral()).success
-        yield settings, summary.nights
+from pipelines.cli import main
 
 
 def test_findings_filter_by_site_rule_status_and_tonight(two_nights, capsys, tmp_path):
