@@ -132,6 +132,7 @@ class LabDialect(_Model):
     visits: dict[str, str]
     tests: dict[str, str]
     wide: WideSpec | None = None
+    query_languages: list[str] = ["en"]    # the languages of the site's query listing, in order
 
     @model_validator(mode="after")
     def _columns_fit_layout(self):
@@ -213,8 +214,20 @@ _SOURCE_ADAPTER = TypeAdapter(Source)
 
 
 class RuleSpec(_Model):
+    """A findings rule: its family (one Dagster check each), severity, who answers it (the site, the
+    medical coder, or the data manager for items that ask nothing) and the query in words, per
+    language (``en`` always; a site reads the languages of its ``query_languages``)."""
+
     family: str
     severity: Literal["high", "medium", "low"]
+    audience: Literal["site", "coder", "data_manager"] = "site"
+    query: dict[str, str]
+
+    @model_validator(mode="after")
+    def _english_text(self):
+        if not self.query.get("en"):
+            raise ValueError("query needs an English text (en)")
+        return self
 
 
 class Visit(_Model):
@@ -330,6 +343,10 @@ class Study(_Model):
                     raise ValueError(f"{src.source}: visits map to unknown visit codes {bad_visits}")
                 if bad_tests:
                     raise ValueError(f"{src.source}: tests map to unknown LBTESTCD {bad_tests}")
+                for language in src.query_languages:
+                    untold = sorted(r for r, spec in self.rules.items() if not spec.query.get(language))
+                    if untold:
+                        raise ValueError(f"{src.source}: query language {language!r} has no text for rules {untold}")
         return self
 
     @cached_property
@@ -352,6 +369,11 @@ class Study(_Model):
     @property
     def families(self) -> list[str]:
         return sorted({r.family for r in self.rules.values()})
+
+    @property
+    def query_languages(self) -> dict[str, list[str]]:
+        """Each site's listing languages."""
+        return {s.site_id: s.query_languages for s in self.lab_sources}
 
     @property
     def site_ids(self) -> list[str]:

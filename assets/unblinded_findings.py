@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from aclf.registry import data_night
 from aclf.report import reconciliation
 from aclf.store import finding
 from assets.resources import AclfResource
@@ -23,7 +24,7 @@ def unblinded_findings(context: dg.AssetExecutionContext, aclf: AclfResource) ->
     with engine.connect() as conn:
         findings = pd.read_sql(sa.select(finding).where(finding.c.level == STAGE1), conn)
     with restricted(UNBLINDED, folders.root):
-        written = write_findings(findings, folders.root, study.site_ids)
+        written = write_findings(findings, folders.root, study, data_night(engine))
         reconciliation(engine).to_csv(folders.root / "findings" / "reconciliation.csv", index=False,
                                       encoding=CSV_ENCODING, lineterminator=CSV_LINES)
     context.log.info(f"stage-2 findings written to {written['csv'].parent}")

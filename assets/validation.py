@@ -38,7 +38,7 @@ def track_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.
         evaluation = evaluate(read_inputs(engine, study))
         night = data_night(engine) or now_iso(study)[:10]     # findings are seen on data nights
         tracked = readable(save_findings(engine, evaluation.findings, night), BLINDED)
-    written = write_findings(tracked, aclf.output, study.site_ids)
+    written = write_findings(tracked, aclf.output, study, night)
     open_ = tracked[tracked["status"] == "open"]
     results = [warn_check(f"rules_{family}", open_[open_["family"] == family],
                           site_rule_table(open_[open_["family"] == family]))

@@ -1,19 +1,24 @@
-"""Findings for people: ``findings/findings.csv`` and one Excel query listing per site.
+"""Findings for people: ``findings/findings.csv`` (all of them) and the open ones as listings to
+send, each to whoever can answer it: one per site, one for the medical coder, and one for the data
+manager with the items that ask nothing of anyone.
 
 Both are formula-safe (``validation.cells``); the CSV is UTF-8 with a byte-order mark for Excel."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from openpyxl.styles import Alignment, Font
 
-from validation.cells import CSV_ENCODING, CSV_LINES, for_csv, for_excel, keep_as_text
+from aclf.config import Study
+from validation.cells import CSV_ENCODING, CSV_LINES, for_csv
+from validation.listing import write_listing
 
-LISTING_COLUMNS = {"finding_id": "Finding", "severity": "Severity", "rule": "Rule", "subjid": "Subject",
-                   "visit": "Visit", "test": "Test", "file": "Source file", "row_number": "Row",
-                   "message": "What to check", "first_seen": "First seen", "last_seen": "Last seen"}
+LISTING_COLUMNS = {"finding_id": "Finding", "severity": "Severity", "subjid": "Subject", "visit": "Visit",
+                   "test": "Test", "file": "Source file", "row_number": "Row", "query": "Query",
+                   "message": "Details", "first_seen": "First seen", "last_seen": "Last seen"}
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+CODER, DATA_MANAGER = "coding_queries.xlsx", "data_manager_items.xlsx"
 
 
 def _ordered(findings: pd.DataFrame) -> pd.DataFrame:
@@ -21,33 +26,40 @@ def _ordered(findings: pd.DataFrame) -> pd.DataFrame:
     return findings.assign(_rank=rank).sort_values(["_rank", "rule", "subjid", "finding_id"]).drop(columns="_rank")
 
 
-def write_findings(findings: pd.DataFrame, output: Path, sites: list[str]) -> dict[str, Path]:
-    """All findings (open and closed) as CSV; each site's open findings as an .xlsx listing."""
+def write_findings(findings: pd.DataFrame, output: Path, study: Study, data_cut: str | None) -> dict[str, Path]:
+    """All findings (open and closed) as CSV; the open ones as listings: each site's own (in its
+    languages), the coder's and the data manager's."""
     folder = output / "findings"
     folder.mkdir(parents=True, exist_ok=True)
     written = {"csv": folder / "findings.csv"}
     for_csv(_ordered(findings)).to_csv(written["csv"], index=False, encoding=CSV_ENCODING, lineterminator=CSV_LINES)
-    open_ = findings[findings["status"] == "open"]
-    for site in sites:
+    open_ = _ordered(findings[findings["status"] == "open"])
+    audience = open_["rule"].map({name: rule.audience for name, rule in study.rules.items()}).fillna("site")
+    heading = study.study.studyid
+    cut = f"Data cut (newest snapshot in force): {data_cut or 'none'}  ·  written {date.today().isoformat()}"
+    ask = "Please answer each item in the yellow columns and return this file to the data manager."
+    for site, languages in study.query_languages.items():
+        rows = open_[(audience == "site") & (open_["site_id"] == site)]
         path = folder / f"site{site}_queries.xlsx"
-        listing = _ordered(open_[open_["site_id"] == site])[list(LISTING_COLUMNS)].rename(columns=LISTING_COLUMNS)
-        _write_listing(listing, path, f"Site {site} open findings")
+        write_listing(_listing(rows, study, languages), path,
+                      [f"{heading}: queries to site {site}", cut, f"{len(rows)} open queries. {ask}"], answer=True)
         written[f"site{site}"] = path
+    for name, who, answer in ((CODER, "coder", True), (DATA_MANAGER, "data_manager", False)):
+        rows = open_[audience == who]
+        title = "coding queries to the medical coder" if who == "coder" else "items for the data manager (no query)"
+        write_listing(_listing(rows, study, ["en"], site=True), folder / name,
+                      [f"{heading}: {title}", cut, f"{len(rows)} open items." + (f" {ask}" if answer else "")],
+                      answer=answer)
+        written[who] = folder / name
     return written
 
 
-def _write_listing(listing: pd.DataFrame, path: Path, title: str) -> None:
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for_excel(listing).to_excel(writer, sheet_name="Queries", index=False)
-        sheet = writer.sheets["Queries"]
-        keep_as_text(sheet)
-        sheet.freeze_panes = "A2"
-        sheet.auto_filter.ref = sheet.dimensions
-        widths = {"What to check": 90, "Source file": 26, "Finding": 18}
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            sheet.column_dimensions[cell.column_letter].width = widths.get(cell.value, 14)
-        for row in sheet.iter_rows(min_row=2, min_col=9, max_col=9):
-            for cell in row:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-        writer.book.properties.title = title
+def _listing(rows: pd.DataFrame, study: Study, languages: list[str], site: bool = False) -> pd.DataFrame:
+    """The display columns; the rule said in words, one line per language."""
+    texts = {name: "\n".join(rule.query[lang] for lang in languages if rule.query.get(lang))
+             for name, rule in study.rules.items()}
+    out = rows.assign(query=rows["rule"].map(texts).fillna(rows["rule"]))
+    columns = dict(LISTING_COLUMNS)
+    if site:
+        columns = {"site_id": "Site", **columns}
+    return out[list(columns)].rename(columns=columns)

@@ -9,6 +9,7 @@ import pytest
 
 from aclf.ingest import ingest_source
 from aclf.settings import Settings
+from validation.listing import HEADER_ROW
 from assets.harmonized import harmonized_lab
 from assets.quality import quality_docs
 from assets.resources import AclfResource
@@ -88,11 +89,11 @@ def test_each_rule_fires_then_ids_persist_and_fixed_findings_close(nights):
     assert set(open1.index) - {*tbil.index, *mislabelled.index, *conflict.index} <= set(second.index)
 
     listing = openpyxl.load_workbook(settings.output / "findings" / "site01_queries.xlsx").active
-    ids = [row[0] for row in listing.iter_rows(min_row=2, values_only=True)]
+    ids = [row[0] for row in listing.iter_rows(min_row=HEADER_ROW + 1, values_only=True)]
     assert oid in ids and tbil.index[0] not in ids                      # open findings of site 01 only
     assert set(second.loc[ids, "site_id"]) == {"01"}
     empty = openpyxl.load_workbook(settings.output / "findings" / "site02_queries.xlsx").active
-    assert empty.max_row == 1
+    assert empty.max_row == HEADER_ROW
     csv = pd.read_csv(settings.output / "findings" / "findings.csv", dtype=str)
     assert set(csv["finding_id"]) == set(second.index)
     quality = json.loads((settings.output / "quality" / "result.json").read_text())

