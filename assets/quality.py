@@ -38,7 +38,7 @@ def quality_docs(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.Ma
     folder = aclf.output / QUALITY_DIR
     result = run_quality(load_harmonized_lab(engine), forms, folder, tests=tests, form_rules=form_rules)
     summary = {"success": result.success, "evaluated": result.evaluated, "failed": result.failed,
-               "data_docs": str(result.data_docs)}
+               "data_docs": result.data_docs.name}   # relative: no path of this machine in an output
     (folder / RESULT_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     table = "\n".join(["| suite | expectation | column | detail |", "|---|---|---|---|"] +
                       [f"| {f['suite']} | {f['expectation']} | {f['column']} | {f['detail']} |" for f in result.failed])

@@ -19,6 +19,8 @@ from great_expectations.data_context.types.base import (
 )
 from great_expectations.expectations.row_conditions import Column
 
+from validation.quality_index import GX_INDEX, write_index
+
 LAB_SUITE = "harmonized_lab"
 LAB_COLUMNS = ("subjid", "site_id", "lbtestcd", "lbdtc", "lbstresu", "lbstat", "lbreasnd", "lborres", "lbstresn")
 SUBJID = r"^\d{2}-\d{3,4}$"
@@ -30,7 +32,7 @@ SITE = "quality"
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 SHOWN_VALUES = 5
 # What the Data Docs site builder writes under its base directory.
-DOCS_ENTRIES = ("index.html", "static", "expectations", "validations")
+DOCS_ENTRIES = ("index.html", GX_INDEX, "static", "expectations", "validations")
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir
         success=all(result.success for result in results.values()),
         evaluated=sum(len(result.results) for result in results.values()),
         failed=failed,
-        data_docs=output_dir / "index.html",
+        data_docs=write_index(output_dir, results, failed),
     )
 
 

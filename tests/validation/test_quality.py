@@ -201,3 +201,19 @@ def test_200k_lab_rows_validate_quickly(tmp_path):
     assert [f["column"] for f in result.failed] == ["lbstresn"]
     assert "1000000.0" in result.failed[0]["detail"]
     assert elapsed < 30, f"{elapsed:.1f} s"
+
+
+def test_the_data_docs_front_page_reads_offline_and_links_each_validation_result(tmp_path):
+    import lxml.html
+
+    lab = clean_lab()
+    lab.loc[0, "lbstresn"] = 500.0
+    result = run(tmp_path, lab)
+    page = lxml.html.parse(str(result.data_docs)).getroot()
+    assert not page.xpath("//script | //link[@rel='stylesheet']")          # nothing fetched from a network
+    links = page.xpath("//a[.='validation result']/@href")
+    assert len(links) == len(SUITES)
+    for link in links:
+        assert (result.data_docs.parent / link).is_file() and not link.startswith(("/", "http"))
+    assert "harmonized_lab" in page.xpath("string(//h2[.='Failed expectations']/following-sibling::table[1])")
+    assert (result.data_docs.parent / "gx_index.html").is_file()
