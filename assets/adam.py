@@ -1,10 +1,12 @@
 """ADaM of one area: one asset per analysis dataset from one multi-asset, built from the SDTM that
 the area's SDTM asset handed over, with spec checks, the define.xml check, and the figures."""
 import base64
+from graphlib import TopologicalSorter
 
 import dagster as dg
 
 from aclf.ingest import now_iso
+from assets.catalog import column_schema, layer
 from assets.resources import AclfResource
 from assets.sdtm import sdtm_key, violations_md
 from cdisc.area import Area, restricted
@@ -23,14 +25,26 @@ def _image(path) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![{path.stem}](data:image/png;base64,{data})")
 
 
+def _inputs(area: Area, dataset, spec: Spec, sdtm_spec: Spec) -> list[dg.AssetKey]:
+    """The SDTM and ADaM datasets the spec says this one is built from (the readable lineage)."""
+    return [sdtm_key(area, n) for n in dataset.inputs if n in sdtm_spec.datasets] + \
+        [adam_key(area, n) for n in dataset.inputs if n in spec.datasets]
+
+
+def _in_build_order(spec: Spec, names) -> list[str]:
+    """Datasets after their inputs: Dagster wants a multi-asset's outputs in topological order."""
+    graph = {n: [i for i in spec.datasets[n].inputs if i in names] for n in names}
+    return list(TopologicalSorter(graph).static_order())
+
+
 def adam_asset(area: Area, spec: Spec, sdtm_spec: Spec, figures_of: dict[str, list[str]]) -> dg.AssetsDefinition:
     """The area's ADaM multi-asset; ``figures_of`` names, per dataset, the figure metadata keys shown
     on it (the KM estimates go with the dataset of the KM figure)."""
 
     @dg.multi_asset(
         name=f"adam_{area.name}",
-        specs=[dg.AssetSpec(adam_key(area, name), group_name="adam", kinds={"xpt"},
-                            deps=[sdtm_key(area, n) for n in sdtm_spec.datasets],
+        specs=[dg.AssetSpec(adam_key(area, name), kinds={"xpt"}, **layer("adam", area=area.name),
+                            deps=_inputs(area, ds, spec, sdtm_spec), metadata=column_schema(ds),
                             description=f"{ds.label}; {ds.structure}.",
                             automation_condition=dg.AutomationCondition.eager())
                for name, ds in spec.datasets.items()],
@@ -54,7 +68,8 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area, 
         published = publish_adam(area, folders, aclf.output, config.study, config.design, config.analysis, spec,
                                  now_iso(config.study))
     km = config.analysis.figures.km
-    for name, frame in published.datasets.items():
+    for name in _in_build_order(spec, published.datasets):
+        frame = published.datasets[name]
         meta = {"records": dg.MetadataValue.int(len(frame)), "refreshed": published.written}
         for key in figures_of.get(name, []):
             meta[key] = _image(published.figures[key]) if key in published.figures else "no data"

@@ -4,6 +4,7 @@ import dagster as dg
 from aclf.current import form_in_force, lab_in_force
 from aclf.harmonized_lab import build_harmonized_lab, save_harmonized_lab
 from aclf.timing import first_infusion_dates
+from assets.catalog import layer
 from assets.checks import site_rule_table, warn_check
 from assets.ingestion import STAGED_SOURCE
 from assets.resources import AclfResource
@@ -12,7 +13,7 @@ from validation.schemas import failures, harmonized_lab_schema
 SCHEMA_CHECK = "harmonized_lab_schema"
 
 
-@dg.asset(deps=[STAGED_SOURCE], group_name="harmonized", kinds={"pandas", "sql"},
+@dg.asset(deps=[STAGED_SOURCE], **layer("harmonized"), kinds={"pandas", "sql"},
           automation_condition=dg.AutomationCondition.eager(),
           check_specs=[dg.AssetCheckSpec(SCHEMA_CHECK, asset="harmonized_lab",
                                          description="pandera: types, allowed values, keys, plausibility")])

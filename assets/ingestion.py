@@ -5,6 +5,7 @@ import dagster as dg
 from aclf.config import Study
 from aclf.ingest import ingest_source
 from aclf.registry import TransferOutcome
+from assets.catalog import layer
 from assets.resources import AclfResource
 
 RECONCILE = "rows_reconcile"
@@ -32,7 +33,7 @@ def staged_source_asset(study: Study) -> dg.AssetsDefinition:
     @dg.asset(
         name=STAGED_SOURCE.path[-1],
         partitions_def=source_partitions(study),
-        group_name="ingestion",
+        **layer("ingestion"),
         kinds={"python", "sql"},
         check_specs=[dg.AssetCheckSpec(RECONCILE, asset=STAGED_SOURCE,
                                        description="rows read = rows loaded + rows quarantined, per transfer")],

@@ -5,6 +5,7 @@ import dagster as dg
 
 from aclf.blinding import blinded_forms
 from aclf.current import forms_in_force
+from assets.catalog import layer
 from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
 from aclf.harmonized_lab import load_harmonized_lab
@@ -25,7 +26,7 @@ def quality_inputs(study) -> tuple[dict, dict]:
     return tests, forms
 
 
-@dg.asset(deps=[harmonized_lab], group_name="validation", kinds={"great_expectations", "html"},
+@dg.asset(deps=[harmonized_lab], **layer("validation"), kinds={"great_expectations", "html"},
           automation_condition=dg.AutomationCondition.eager(),
           check_specs=[dg.AssetCheckSpec(CHECK, asset="quality_docs",
                                          description="every expectation of every suite passes")])

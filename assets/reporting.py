@@ -7,6 +7,7 @@ from aclf.config import config_hash
 from aclf.ingest import now_iso
 from aclf.report import build_report, format_summary, write_report
 from aclf.version import code_version
+from assets.catalog import layer
 from assets.ingestion import STAGED_SOURCE
 from assets.resources import AclfResource
 
@@ -14,7 +15,7 @@ from assets.resources import AclfResource
 def run_report_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
     """The run report, after the findings, the quality suites and every package asset."""
 
-    @dg.asset(deps=upstream, group_name="reporting", kinds={"json"},
+    @dg.asset(deps=upstream, **layer("reporting"), kinds={"json"},
               automation_condition=dg.AutomationCondition.eager())
     def run_report(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
         """``<output>/run_report.json``: every transfer with status and reconciled counts, totals, and

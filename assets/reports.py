@@ -4,6 +4,7 @@ import pyreadstat
 
 from aclf.ingest import now_iso
 from aclf.registry import data_night
+from assets.catalog import layer
 from assets.adam import adam_key
 from assets.resources import AclfResource
 from cdisc.area import UNBLINDED, restricted
@@ -12,7 +13,7 @@ from cdisc.reports.write import write_reports
 REPORTS = dg.AssetKey(["unblinded", "reports"])
 
 
-@dg.asset(key=REPORTS, deps=[adam_key(UNBLINDED, n) for n in ("ADSL", "ADTTE", "ADAE")], group_name="unblinded",
+@dg.asset(key=REPORTS, deps=[adam_key(UNBLINDED, n) for n in ("ADSL", "ADTTE", "ADAE")], **layer("unblinded"),
           kinds={"html", "csv"})
 def unblinded_reports(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     """Kaplan-Meier of transplant-free survival by stage-1 arm with the numbers at risk and the log-rank

@@ -7,6 +7,7 @@ from aclf.current import forms_in_force
 from aclf.harmonized_lab import load_harmonized_lab
 from aclf.ingest import now_iso
 from assets.harmonized import harmonized_lab
+from assets.catalog import column_schema, layer
 from assets.resources import AclfResource
 from cdisc.area import Area, restricted
 from cdisc.publish import Published, publish_sdtm
@@ -36,8 +37,8 @@ def sdtm_asset(area: Area, spec: Spec) -> dg.AssetsDefinition:
     """The area's SDTM multi-asset: a dataset per asset, spec checks that block ADaM, define.xml check."""
     @dg.multi_asset(
         name=f"sdtm_{area.name}",
-        specs=[dg.AssetSpec(sdtm_key(area, name), group_name="sdtm", kinds={"xpt"},
-                            deps=[harmonized_lab, dg.AssetKey("findings")],
+        specs=[dg.AssetSpec(sdtm_key(area, name), kinds={"xpt"}, **layer("sdtm", area=area.name),
+                            deps=[harmonized_lab, dg.AssetKey("findings")], metadata=column_schema(ds),
                             description=f"{ds.label} ({ds.class_}); {ds.structure}.",
                             automation_condition=dg.AutomationCondition.eager())
                for name, ds in spec.datasets.items()],

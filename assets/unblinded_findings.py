@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from aclf.registry import data_night
 from aclf.report import reconciliation
 from aclf.store import finding
+from assets.catalog import layer
 from assets.resources import AclfResource
 from cdisc.area import UNBLINDED, restricted
 from validation.cells import CSV_ENCODING, CSV_LINES
@@ -16,7 +17,7 @@ from validation.findings import STAGE1
 FINDINGS = dg.AssetKey(["unblinded", "findings"])
 
 
-@dg.asset(key=FINDINGS, group_name="unblinded", kinds={"csv", "excel"})
+@dg.asset(key=FINDINGS, **layer("unblinded"), kinds={"csv", "excel"})
 def unblinded_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     """``<unblinded-output>/findings/``: the findings about stage-2 rows (findings.csv, one query
     listing per site) and ``reconciliation.csv``, every transfer's counts with its stage-2 rows."""

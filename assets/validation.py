@@ -4,6 +4,7 @@ import dagster as dg
 from aclf.config import Study
 from aclf.ingest import now_iso
 from aclf.registry import data_night
+from assets.catalog import layer
 from assets.checks import site_rule_table, warn_check
 from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
@@ -20,7 +21,7 @@ def findings_asset(study: Study) -> dg.AssetsDefinition:
              [dg.AssetCheckSpec(f"schema_{form}", asset="findings", description=f"pandera schema of the {form} form")
               for form in study.forms]
 
-    @dg.asset(deps=[harmonized_lab], group_name="validation", kinds={"pandas", "excel"},
+    @dg.asset(deps=[harmonized_lab], **layer("validation"), kinds={"pandas", "excel"},
               automation_condition=dg.AutomationCondition.eager(), check_specs=checks)
     def findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
         """Tonight's data findings (ingestion, identity, units, results, visits, eligibility, chronology,

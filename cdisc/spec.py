@@ -58,6 +58,7 @@ class Dataset(_Model):
     value_level: str | None = None      # a variable whose values get value-level metadata (LBTESTCD)
     areas: list[Literal["blinded", "unblinded"]] = ["blinded", "unblinded"]   # where it may be written
     required_populated: bool = True     # SDTM: a Req value is never null; ADaM: a Req variable is present
+    inputs: list[str] = []              # ADaM: the datasets it is built from (lineage in Dagster)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -189,3 +190,4 @@ def load_spec(directory: str | Path | None = None) -> Spec:
         })
     except ValidationError as exc:
         raise ConfigError(f"{directory / 'spec.yaml'}: invalid specification: {exc}") from None
+
