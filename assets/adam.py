@@ -6,6 +6,7 @@ from graphlib import TopologicalSorter
 import dagster as dg
 
 from aclf.ingest import now_iso
+from aclf.registry import data_night
 from assets.catalog import column_schema, layer
 from assets.resources import AclfResource
 from assets.sdtm import sdtm_key, violations_md
@@ -66,7 +67,7 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area, 
     folders = aclf.folders(area)
     with restricted(area, folders.root):
         published = publish_adam(area, folders, aclf.output, config.study, config.design, config.analysis, spec,
-                                 now_iso(config.study))
+                                 now_iso(config.study), data_night(aclf.engine()))
     km = config.analysis.figures.km
     for name in _in_build_order(spec, published.datasets):
         frame = published.datasets[name]

@@ -1,6 +1,9 @@
-"""Figures for the statistician's eye: Kaplan-Meier of transplant-free survival (statsmodels'
+"""Figures for statisticians: the Kaplan-Meier curve with its number-at-risk table (statsmodels'
 estimator; lifelines would pin pandas < 3) and a parameter's median and IQR over analysis visits.
-PNG files; no treatment split in the blinded area."""
+Each figure is written as PNG at print resolution (300 dpi), SVG and PDF. Axis labels come from the
+parameter's label and unit, and a footnote gives the population, N and the data cut. No spread
+band is drawn where a visit has too few values for one. There is no treatment split in the blinded
+area; the unblinded area draws by arm (cdisc.reports)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,37 +12,68 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from statsmodels.duration.survfunc import SurvfuncRight  # noqa: E402
 
-def km_plot(tte: pd.DataFrame, path: Path, title: str, reporting_weeks: list[int]) -> dict[str, float]:
-    """Kaplan-Meier curve of one time-to-event parameter (AVAL days, CNSR 0 = event) with its 95%
-    pointwise band; returns the estimated survival at each reporting week, shown on the figure."""
+from cdisc.reports.survival import curves, logrank  # noqa: E402
+
+AT_RISK_WEEKS = [0, 4, 8, 12, 24, 36, 53]   # columns of the number-at-risk table
+FORMATS = ("png", "svg", "pdf")
+PRINT_DPI = 300
+MIN_N_FOR_SPREAD = 5                        # fewer values at a visit: its median only, no IQR band
+
+
+def km_figure(tte: pd.DataFrame, arm: str, title: str, footnote: str, last_week: int) -> plt.Figure:
+    """Kaplan-Meier curves per group of ``arm``, censoring marks, the log-rank test when there are two
+    groups or more, and a number-at-risk table under the axis."""
+    fig, (ax, table) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [4, 1]}, sharex=True)
+    for name, (times, surv, censored) in curves(tte, arm).items():
+        line, = ax.step(times, surv, where="post", label=f"{name} (n={int((tte[arm] == name).sum())})")
+        at = [surv[max(0, (times <= t).sum() - 1)] for t in censored]
+        ax.plot(censored, at, "|", ms=6, color=line.get_color())
+    groups = sorted(tte[arm].unique())
+    legend_title = None
+    if len(groups) > 1:
+        chisq, p = logrank(tte, arm)
+        legend_title = f"log-rank chi-square {chisq:.2f}, p = {p:.3g}"
+    ax.set(title=title, ylabel="Transplant-free survival probability", ylim=(0, 1.02))
+    ax.legend(loc="lower left", fontsize=8, title=legend_title, title_fontsize=8)
+    for row, name in enumerate(groups):
+        weeks = tte.loc[tte[arm] == name, "AVAL"] / 7
+        for t in AT_RISK_WEEKS:
+            table.text(t, row, str(int((weeks >= t).sum())), ha="center", va="center", fontsize=8)
+    table.set(yticks=range(len(groups)), yticklabels=groups, ylim=(-0.5, len(groups) - 0.5),
+              xlabel="Weeks since stage-1 randomization", xlim=(-2, last_week + 2))
+    table.tick_params(axis="y", length=0, pad=14)
+    table.set_title("Number at risk", fontsize=8, loc="left")
+    table.set_xticks(AT_RISK_WEEKS)
+    for side in ("top", "right", "left"):
+        table.spines[side].set_visible(False)
+    fig.text(0.01, 0.005, footnote, fontsize=7, ha="left", va="bottom", wrap=True)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def km_plot(tte: pd.DataFrame, path: Path, title: str, reporting_weeks: list[int], footnote: str) -> dict[str, float]:
+    """The pooled (blinded) Kaplan-Meier curve of one time-to-event parameter (AVAL days, CNSR 0 =
+    event) with its 95% pointwise band and the number at risk; returns the estimated survival at each
+    reporting week."""
+    group = "All randomized (arms pooled)"
+    fig = km_figure(tte.assign(GROUP=group), "GROUP", title, footnote, max(AT_RISK_WEEKS[-1], max(reporting_weeks)))
     weeks = (tte["AVAL"] / 7).to_numpy(float)
     fit = SurvfuncRight(weeks, (tte["CNSR"] == 0).to_numpy(int))
+    low, high = _loglog_band(fit.surv_prob, fit.surv_prob_se)
+    fig.axes[0].fill_between(fit.surv_times, low, high, step="post", alpha=0.2, label="95% pointwise CI (log-log)")
+    fig.axes[0].legend(loc="lower left", fontsize=8)
     last = float(weeks.max()) if len(weeks) else 0.0
     times, surv = [0.0, *fit.surv_times, last], [1.0, *fit.surv_prob, *fit.surv_prob[-1:]]
-    low, high = _loglog_band(fit.surv_prob, fit.surv_prob_se)
-    fig, ax = plt.subplots(figsize=(8, 5))
-    ax.step(times[: len(surv)], surv, where="post", label=f"all randomized (n={len(tte)})")
-    ax.fill_between(fit.surv_times, low, high, step="post", alpha=0.2, label="95% pointwise CI (log-log)")
-    censored = weeks[(tte["CNSR"] != 0).to_numpy()]
-    ax.plot(censored, [_at(times, surv, t) for t in censored], "|", ms=6, color="black", label="censored")
-    rates = {f"week {w}": _at(times, surv, w) for w in reporting_weeks}
-    ax.set(title=title, xlabel="Weeks since stage-1 randomization", ylabel="Probability", ylim=(0, 1.02),
-           xlim=(0, max(reporting_weeks) + 1))
-    ax.set_xticks(reporting_weeks)
-    ax.legend(loc="upper right", fontsize=8)
-    ax.text(0.99, 0.02, "  ".join(f"wk{w}: {rates[f'week {w}']:.2f}" for w in reporting_weeks[:5]),
-            transform=ax.transAxes, ha="right", fontsize=7)
-    _save(fig, path)
-    return rates
+    save(fig, path)
+    return {f"week {w}": _at(times, surv, w) for w in reporting_weeks}
 
 
 def _loglog_band(surv, se, z: float = 1.96):
     """Pointwise confidence limits of S(t) on the log(-log) scale (stays within 0..1)."""
-    import numpy as np
-
     surv, se = np.asarray(surv, float), np.asarray(se, float)
     with np.errstate(divide="ignore", invalid="ignore"):
         theta = np.log(-np.log(surv))
@@ -59,26 +93,39 @@ def _at(times: list[float], surv: list[float], t: float) -> float:
     return float(value)
 
 
-def trajectory_plot(bds: pd.DataFrame, paramcd: str, path: Path, title: str, unit: str) -> pd.DataFrame:
-    """Median and interquartile range of AVAL per analysis visit (ANL01FL records); returns the table."""
+def trajectory_plot(bds: pd.DataFrame, paramcd: str, path: Path, title: str, unit: str, footnote: str) -> pd.DataFrame:
+    """Median and interquartile range of AVAL per analysis visit (ANL01FL records), the band only
+    where a visit has ``MIN_N_FOR_SPREAD`` values or more; returns the table."""
     rows = bds[(bds["PARAMCD"] == paramcd) & bds["AVAL"].notna() & (bds["AVISIT"] != "UNSCHEDULED")]
     if "ANL01FL" in rows:
         rows = rows[rows["ANL01FL"] == "Y"]
     table = rows.groupby(["AVISITN", "AVISIT"])["AVAL"].describe(percentiles=[0.25, 0.5, 0.75]).reset_index()
-    fig, ax = plt.subplots(figsize=(8, 5))
+    label = rows["PARAM"].dropna().iloc[0] if "PARAM" in rows and rows["PARAM"].notna().any() else paramcd
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     if not table.empty:
-        x = range(len(table))
+        x = np.arange(len(table))
         ax.plot(x, table["50%"], marker="o", label="median")
-        ax.fill_between(x, table["25%"], table["75%"], alpha=0.25, label="interquartile range")
-        ax.set_xticks(list(x), [f"{v}\n(n={int(n)})" for v, n in zip(table["AVISIT"], table["count"])], fontsize=7)
-        ax.legend()
-    ax.set(title=title, ylabel=f"{paramcd} ({unit})" if unit else paramcd, xlabel="Analysis visit")
-    _save(fig, path)
+        enough = (table["count"] >= MIN_N_FOR_SPREAD).to_numpy()
+        ax.fill_between(x, table["25%"], table["75%"], where=enough, alpha=0.25,
+                        label=f"interquartile range (visits with n >= {MIN_N_FOR_SPREAD})")
+        ax.set_xticks(list(x), [f"{v}\n(n={int(n)})" for v, n in zip(table["AVISIT"], table["count"])],
+                      fontsize=7, rotation=45, ha="right", rotation_mode="anchor")
+        ax.legend(fontsize=8)
+    with_unit = f"{label} ({unit})" if unit and f"({unit})" not in label else label
+    ax.set(title=title, ylabel=with_unit, xlabel="Analysis visit")
+    subjects = rows["USUBJID"].nunique() if "USUBJID" in rows else len(rows)
+    fig.text(0.01, 0.005, f"{footnote} Subjects with a value: N={subjects}.", fontsize=7, ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    save(fig, path)
     return table
 
 
-def _save(fig, path: Path) -> None:
+def save(fig: plt.Figure, path: Path) -> dict[str, Path]:
+    """The figure as PNG (300 dpi), SVG and PDF beside each other; ``path`` names the PNG."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    written = {}
+    for ext in FORMATS:
+        written[ext] = path.with_suffix(f".{ext}")
+        fig.savefig(written[ext], dpi=PRINT_DPI if ext == "png" else None)
     plt.close(fig)
+    return written

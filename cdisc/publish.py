@@ -78,7 +78,7 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
 
 
 def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, analysis: Analysis,
-                 spec: Spec, created: str) -> Published:
+                 spec: Spec, created: str, data_cut: str | None = None) -> Published:
     """The area's ADaM package from the SDTM hand-off, and the statistician's figures."""
     sdtm = load_handoff(folders.handoff)
     datasets, full = build_adam(sdtm.datasets, sdtm.forms, study, analysis, spec, design)
@@ -86,23 +86,27 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
     status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created)
     if not area.blinded:      # the unblinded area's figures are by arm: cdisc.reports
         return Published(datasets, violations, status, paths)
-    figures, rates = draw_figures(full, analysis, study, folders.figures)
+    figures, rates = draw_figures(full, analysis, study, folders.figures, data_cut or created[:10])
     return Published(datasets, violations, status, paths, figures=figures, rates=rates)
 
 
-def draw_figures(full: dict[str, pd.DataFrame], analysis: Analysis, study: Study, folder: Path
+def draw_figures(full: dict[str, pd.DataFrame], analysis: Analysis, study: Study, folder: Path, data_cut: str
                  ) -> tuple[dict[str, Path], dict[str, float]]:
-    """The configured figures: the Kaplan-Meier curve (with its weekly estimates) and trajectories."""
+    """The configured figures: the Kaplan-Meier curve (with its weekly estimates) and trajectories,
+    each with its population, N and data cut in a footnote."""
     km = analysis.figures.km
     tte = full[km.dataset]
     tte = tte[tte["PARAMCD"] == km.paramcd].dropna(subset=["AVAL"])
+    cut = f"Data cut {data_cut}; blinded: arms pooled."
     figures = {km.metadata: folder / f"{km.file}.png"}
-    rates = km_plot(tte, figures[km.metadata], km.title, analysis.reporting_weeks) if len(tte) else {}
+    rates = km_plot(tte, figures[km.metadata], km.title, analysis.reporting_weeks,
+                    f"Population: all stage-1 randomized subjects (N={len(tte)}). {cut}") if len(tte) else {}
     if not rates:
         figures.pop(km.metadata)
     for fig in analysis.figures.trajectories:
         test = study.lab.tests.get(fig.paramcd) if fig.dataset == "ADLB" else None
         figures[fig.metadata] = folder / f"{fig.file}.png"
         trajectory_plot(full[fig.dataset], fig.paramcd, figures[fig.metadata], fig.title,
-                        test.standard_unit if test else "")
+                        test.standard_unit if test else "",
+                        f"Population: randomized subjects, analysis records (ANL01FL = Y). {cut}")
     return figures, rates

@@ -13,38 +13,9 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from cdisc.figures import km_figure  # noqa: E402
 from cdisc.reports.safety import teae_incidence  # noqa: E402
-from cdisc.reports.survival import curves, logrank, rates_by_arm  # noqa: E402
-
-AT_RISK_WEEKS = [0, 4, 8, 12, 24, 36, 53]   # columns of the number-at-risk table
-
-
-def km_figure(tte: pd.DataFrame, arm: str, title: str, footnote: str, last_week: int) -> plt.Figure:
-    """Kaplan-Meier curves per arm, censoring marks, and a number-at-risk table under the axis."""
-    fig, (ax, table) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [4, 1]}, sharex=True)
-    for name, (times, surv, censored) in curves(tte, arm).items():
-        line, = ax.step(times, surv, where="post", label=f"{name} (n={int((tte[arm] == name).sum())})")
-        at = [surv[max(0, (times <= t).sum() - 1)] for t in censored]
-        ax.plot(censored, at, "|", ms=6, color=line.get_color())
-    chisq, p = logrank(tte, arm)
-    ax.set(title=title, ylabel="Transplant-free survival probability", ylim=(0, 1.02))
-    ax.legend(loc="lower left", fontsize=8, title=f"log-rank chi-square {chisq:.2f}, p = {p:.3g}", title_fontsize=8)
-    groups = sorted(tte[arm].unique())
-    for row, name in enumerate(groups):
-        weeks = tte.loc[tte[arm] == name, "AVAL"] / 7
-        for t in AT_RISK_WEEKS:
-            table.text(t, row, str(int((weeks >= t).sum())), ha="center", va="center", fontsize=8)
-    table.set(yticks=range(len(groups)), yticklabels=groups, ylim=(-0.5, len(groups) - 0.5),
-              xlabel="Weeks since stage-1 randomization", xlim=(-2, last_week + 2))
-    table.tick_params(axis="y", length=0, pad=14)
-    table.set_title("Number at risk", fontsize=8, loc="left")
-    table.set_xticks(AT_RISK_WEEKS)
-    for side in ("top", "right", "left"):
-        table.spines[side].set_visible(False)
-    fig.text(0.01, 0.005, footnote, fontsize=7, ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    return fig
-
+from cdisc.reports.survival import logrank, rates_by_arm  # noqa: E402
 
 def _svg(fig: plt.Figure) -> str:
     buffer = io.StringIO()
@@ -64,7 +35,7 @@ def write_reports(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, f
     sections = []
     if len(tte) and tte["TRT01P"].nunique() > 0:
         fig = km_figure(tte, "TRT01P", "Transplant-free survival by stage-1 arm", footnote, max(weeks))
-        for ext in ("png", "svg"):
+        for ext in ("png", "svg", "pdf"):
             paths[f"km_{ext}"] = folder / f"km_transplant_free_survival_by_arm.{ext}"
             fig.savefig(paths[f"km_{ext}"], dpi=300 if ext == "png" else None)
         sections.append(("Transplant-free survival by stage-1 arm", _svg(fig)))

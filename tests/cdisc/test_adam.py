@@ -121,6 +121,26 @@ def test_the_blinded_adam_package(package):
                                                       "meld_protocol_by_visit.png", "bilirubin_by_visit.png"}
 
 
+def test_the_figures_are_ready_to_print(package):
+    """PNG at 300 dpi, SVG and PDF; the KM with its number at risk; labels from the parameter, not
+    its code; a footnote with population, N and data cut (read back from the SVG's text)."""
+    import re
+
+    from PIL import Image
+
+    _, settings = package
+    figures = settings.output / "blinded" / "figures"
+    for png in figures.glob("*.png"):
+        assert png.with_suffix(".svg").is_file() and png.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+        assert round(Image.open(png).info["dpi"][0]) == 300
+    def words(name):                       # matplotlib writes SVG text as glyph paths with a comment
+        return " ".join(re.findall(r"<!-- (.*?) -->", (figures / f"{name}.svg").read_text(encoding="utf-8")))
+    km = words("km_transplant_free_survival")
+    assert "Number at risk" in km and "Data cut" in km and "N=" in km
+    meld = words("meld_protocol_by_visit")
+    assert "MELDPROT" not in meld and "Data cut" in meld and "Subjects with a value" in meld
+
+
 def test_invalid_components_leave_a_score_missing_instead_of_stopping_the_night():
     """An HE grade of 5, an unknown ascites code or an implausible albumin are findings; the score of
     that visit is missing (with its reason) and the build goes on."""
