@@ -36,7 +36,7 @@ dialysis               True when dialysed at least twice, or 24 h of CVVHD, in t
 
 Bounds applied before the logarithms
 ------------------------------------
-* Protocol MELD and UNOS MELD / MELD-Na (STUDY.md DMP convention = OPTN policy 9.1.D): bilirubin,
+* Protocol MELD and UNOS MELD / MELD-Na (docs/study.md DMP convention = OPTN policy 9.1.D): bilirubin,
   INR and creatinine below 1.0 are set to 1.0; creatinine above 4.0 mg/dL is set to 4.0; creatinine
   is 4.0 when ``dialysis`` is True. MELD-Na: sodium is bounded to 125-137 mmol/L.
 * MELD 3.0 (Kim et al. 2021; OPTN policy since 2023): bilirubin, INR, creatinine floor 1.0;
@@ -80,7 +80,7 @@ Rounding (all rounding is half up: x.5 goes to x+1; every MELD value is >= 0, so
   value that is mathematically x.5 (e.g. 14.499999999999998) cannot turn a tie into a round-down.
   Python's ``round`` and ``numpy.round`` round ties to even and are not used for scores.
 
-Child-Turcotte-Pugh (STUDY.md; Pugh et al. 1973)
+Child-Turcotte-Pugh (docs/study.md; Pugh et al. 1973)
 -----------------------------------------------
 1-3 points each: bilirubin <2 / 2-3 / >3 mg/dL; albumin >35 / 28-35 / <28 g/L; INR <1.7 / 1.7-2.3 /
 >2.3, or, only where INR is missing, PT prolongation <4 / 4-6 / >6 s; ascites NONE 1, MILD 2,

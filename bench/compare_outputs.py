@@ -70,6 +70,9 @@ def compare(a: Path, b: Path) -> list[str]:
 
 
 if __name__ == "__main__":
+    absent = [arg for arg in sys.argv[1:3] if not Path(arg).is_dir()]
+    if absent:                 # two missing folders are not two identical outputs
+        sys.exit(f"no output folder: {', '.join(absent)}")
     found = compare(Path(sys.argv[1]), Path(sys.argv[2]))
     print("\n".join(found) or "identical: every XPT value, define.xml (timestamps aside) and finding")
     sys.exit(1 if found else 0)

@@ -1,4 +1,4 @@
-"""Study design facts the generator simulates (STUDY.md): visits and windows, tests, sites, calendar.
+"""Study design facts the generator simulates (docs/study.md): visits and windows, tests, sites, calendar.
 
 Kept here rather than read from study.yaml so that the generated data (and the defects it claims to
 contain) stay fixed when the pipeline's configuration is changed on purpose.
