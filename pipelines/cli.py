@@ -40,13 +40,15 @@ def _print_locations(settings) -> None:
           f"outputs      : {settings.output}\nrun report   : {settings.output / 'run_report.json'}")
 
 
-def run_once(settings, show_locations: bool = True, lock_wait: float = 0) -> int:
-    """Run the nightly job in process and print the reconciliation summary of the run report it wrote."""
+def run_once(settings, show_locations: bool = True, lock_wait: float = 0, quiet: bool = False) -> int:
+    """Run the nightly job in process (a line per source and per layer as each finishes, unless
+    ``quiet``) and print the reconciliation summary of the run report it wrote."""
     from aclf.report import REPORT_NAME, format_summary
     from pipelines.nightly import run_nightly
 
     load_study(settings.study_dir)          # a broken configuration: exit 2 before any work
-    result = run_nightly(settings, log_level="WARNING", lock_wait=lock_wait)
+    result = run_nightly(settings, log_level="WARNING", lock_wait=lock_wait,
+                         progress=None if quiet else lambda line: print(f"  {line}", flush=True))
     if not result.success:
         print(f"PIPELINE FAILED: {', '.join(result.failures)} (see the run logs above); what was loaded "
               f"before the failure stays in the store, and the run report says which packages are not "
@@ -66,7 +68,7 @@ def _run(args) -> int:
                                 unblinded_output=args.unblinded_output)
     if settings.unblinded:
         load_unblinding(settings.unblinding)      # a broken authorization file: exit 2 before any work
-    return run_once(settings, lock_wait=args.wait)
+    return run_once(settings, lock_wait=args.wait, quiet=args.quiet)
 
 
 def deliver_night(incoming: Path, landing: Path, night: str) -> list[str]:
@@ -101,11 +103,11 @@ def _demo(args) -> int:
     for night in summary.nights:
         delivered = deliver_night(incoming, settings.landing, night.replace("-", ""))
         print(f"\n=== night {night}: {len(delivered)} files delivered to the landing zone; nightly job")
-        status = run_once(settings, show_locations=False)
+        status = run_once(settings, show_locations=False, quiet=args.quiet)
         if status:
             return status
     _print_locations(settings)
-    return _demo_unblinded(root, settings)
+    return _demo_unblinded(root, settings, args.quiet)
 
 
 DEMO_AUTHORIZATION = """# A demo authorization: both stages unblinded (see aclf/blinding.py for the levels).
@@ -114,7 +116,7 @@ DEMO_AUTHORIZATION = """# A demo authorization: both stages unblinded (see aclf/
 """
 
 
-def _demo_unblinded(root: Path, blinded) -> int:
+def _demo_unblinded(root: Path, blinded, quiet: bool = False) -> int:
     """The last night once more under a demo authorization, into ``<dir>/unblinded`` (restricted)."""
     from dataclasses import replace
 
@@ -123,7 +125,7 @@ def _demo_unblinded(root: Path, blinded) -> int:
     settings = replace(blinded, unblinding=authorization, unblinded_output=root / "unblinded")
     settings.check_unblinded_area()
     print(f"\n=== authorized unblinding ({authorization.name}): the unblinded area")
-    status = run_once(settings, show_locations=False)
+    status = run_once(settings, show_locations=False, quiet=quiet)
     if not status:
         print(f"unblinded area : {settings.unblinded_output}  (owner only: for the unblinded statistician and DMC)\n"
               f"unblinded report: {settings.unblinded_output / 'reports' / 'unblinded_report.html'}")
@@ -202,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="root of the unblinded area, outside the blinded output (ACLF_UNBLINDED_OUTPUT_DIR)")
     run.add_argument("--wait", type=float, default=0, metavar="SECONDS",
                      help="wait this long for another run on the same store to finish (default: refuse at once)")
+    run.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
     run.set_defaults(func=_run)
 
     demo = sub.add_parser("demo", help="generate a synthetic study and run it night by night")
@@ -211,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--nights", type=int, default=3)
     demo.add_argument("--database-url", help="store URL (default: SQLite under <dir>/var)")
     demo.add_argument("--study", type=Path, help="study configuration folder")
+    demo.add_argument("--quiet", action="store_true", help="no progress lines, only the summaries")
     demo.set_defaults(func=_demo)
 
     def store_options(command):

@@ -4,6 +4,8 @@ run report. Used by the CLI and the tests; runs the real Dagster assets (``dagst
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -40,17 +42,35 @@ def _blocked_checks(result: dg.ExecuteInProcessResult) -> tuple[list[str], bool]
     return checks, other
 
 
-def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None,
-                log_level: str = "INFO", lock_wait: float = 0) -> NightlyResult:
+# The study layers in the order they build on each other, one run each (in-process runs execute
+# their steps one after the other anyway); SDTM and ADaM share a run so that a blocking SDTM check
+# keeps the ADaM of a refused package from being built.
+WAVES = [("harmonization", {"harmonized"}), ("validation", {"validation"}), ("SDTM and ADaM", {"sdtm", "adam"})]
+
+
+def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
+                lock_wait: float = 0, progress: Callable[[str], None] | None = None) -> NightlyResult:
     """The night under the store's run lock (``lock_wait`` seconds for another run to finish, then
-    StoreBusy); a wrong landing zone or output, or an unreachable store, is a ConfigError before any work."""
+    StoreBusy); a wrong landing zone or output, or an unreachable store, is a ConfigError before any work.
+    ``progress`` receives one line per source and per layer as each finishes."""
     settings.check_layout(load_configuration(settings.study_dir).study.source_names)
     check_reachable(settings.database_url)
     with store_lock(make_engine(settings.database_url), wait_seconds=lock_wait):
-        return _run_nightly(settings, instance, log_level)
+        return _run_nightly(settings, instance, log_level, progress or (lambda line: None))
 
 
-def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_level: str) -> NightlyResult:
+def _waves(layers: list[dg.AssetsDefinition]) -> list[tuple[str, list[dg.AssetsDefinition]]]:
+    """The layers by wave; a layer of a group no wave names is an error, never silently skipped."""
+    groups = {id(d): set(d.group_names_by_key.values()) for d in layers}
+    known = set().union(*(wanted for _, wanted in WAVES))
+    stray = sorted(g for d in layers for g in groups[id(d)] - known)
+    if stray:
+        raise ValueError(f"asset groups in no wave of the nightly run: {stray}")
+    return [(name, [d for d in layers if groups[id(d)] & wanted]) for name, wanted in WAVES]
+
+
+def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_level: str,
+                 progress: Callable[[str], None]) -> NightlyResult:
     """Materialize ingestion for each source, then everything downstream, then the run report
     (also after a failure, so that it says which package was not refreshed); collect failures.
 
@@ -68,12 +88,23 @@ def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_le
         return dg.materialize(assets, resources=resources, run_config=run_config, instance=instance,
                               raise_on_error=False, tags=tags, **kwargs)
 
-    failures = [f"ingestion of {source}" for source in config.study.source_names
-                if not materialize([staged], partition_key=source).success]
-    result = materialize(layers)
-    blocked, other = _blocked_checks(result) if not result.success else ([], False)
-    if other or (not result.success and not blocked):
-        failures.append("study layers")
+    failures, blocked = [], []
+    for source in config.study.source_names:
+        started = time.monotonic()
+        ok = materialize([staged], partition_key=source).success
+        progress(f"ingestion of {source}: {'done' if ok else 'FAILED'} ({time.monotonic() - started:.1f} s)")
+        if not ok:
+            failures.append(f"ingestion of {source}")
+    for name, wave in _waves(layers):
+        started = time.monotonic()
+        result = materialize(wave)
+        checks, other = _blocked_checks(result) if not result.success else ([], False)
+        blocked += checks
+        state = "done" if result.success else ("refused by its spec checks" if checks and not other else "FAILED")
+        progress(f"{name}: {state} ({time.monotonic() - started:.1f} s)")
+        if other or (not result.success and not checks):
+            failures.append("study layers")
+            break
     if settings.unblinded:
         # in a throwaway instance: nothing of the unblinded area enters the persistent event log
         unblinded = dg.materialize(unblinded_assets(settings), resources=resources, run_config=run_config,
@@ -82,6 +113,8 @@ def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_le
         blocked += checks
         if other or (not unblinded.success and not checks):
             failures.append("unblinded area")
+        progress(f"unblinded area: {'FAILED' if 'unblinded area' in failures else 'done'}")
     if not materialize([report]).success:
         failures.append("run report")
+    progress(f"run report: {'FAILED' if 'run report' in failures else 'done'}")
     return NightlyResult(success=not failures, failures=failures, blocked=blocked)

@@ -109,3 +109,18 @@ def test_a_wrong_layout_exits_two_in_one_line_before_any_work(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert reason.format(landing=landing) in err and len(err.strip().splitlines()) == 1
     assert not store.exists() and not output.exists()          # nothing was done
+
+
+def test_run_shows_progress_per_source_and_layer_unless_quiet(tmp_path, database_url, capsys):
+    landing = tmp_path / "landing"
+    (landing / "site01").mkdir(parents=True)
+    args = ["run", "--landing", str(landing), "--output", str(tmp_path / "out"),
+            "--archive", str(tmp_path / "archive"), "--database-url", database_url]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    for line in ("ingestion of site01: done", "ingestion of iwrs: done", "harmonization: done",
+                 "validation: done", "SDTM and ADaM: done", "run report: done"):
+        assert line in out
+    assert main([*args, "--quiet"]) == 0
+    quiet = capsys.readouterr().out
+    assert "ingestion of site01" not in quiet and "harmonization:" not in quiet and "source" in quiet
