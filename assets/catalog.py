@@ -22,3 +22,15 @@ def column_schema(dataset: Dataset) -> dict:
     return {"dagster/column_schema": dg.TableSchema(columns=[
         dg.TableColumn(v.name, {"integer": "int", "float": "float"}.get(v.type, "string"), description=v.label)
         for v in dataset.variables])}
+
+
+def plain_descriptions(definition: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """Descriptions as the UI shows them: docstrings' reStructuredText double backticks dropped (the UI
+    renders Markdown and would show them raw) and lines joined into paragraphs."""
+    def plain(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if not spec.description:
+            return spec
+        paragraphs = [" ".join(line.strip() for line in block.splitlines())
+                      for block in spec.description.replace("``", "").split("\n\n")]
+        return spec.replace_attributes(description="\n\n".join(p for p in paragraphs if p))
+    return definition.map_asset_specs(plain)

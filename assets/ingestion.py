@@ -30,12 +30,14 @@ def source_partitions(study: Study) -> dg.StaticPartitionsDefinition:
 def staged_source_asset(study: Study) -> dg.AssetsDefinition:
     """The ingestion asset, partitioned by the study's sources."""
 
+    partitions = source_partitions(study)
+
     @dg.asset(
         name=STAGED_SOURCE.path[-1],
-        partitions_def=source_partitions(study),
+        partitions_def=partitions,
         **layer("ingestion"),
         kinds={"python", "sql"},
-        check_specs=[dg.AssetCheckSpec(RECONCILE, asset=STAGED_SOURCE,
+        check_specs=[dg.AssetCheckSpec(RECONCILE, asset=STAGED_SOURCE, partitions_def=partitions,
                                        description="rows read = rows loaded + rows quarantined, per transfer")],
     )
     def staged_source(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:

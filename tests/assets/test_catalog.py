@@ -29,3 +29,9 @@ def test_datasets_show_their_spec_columns_and_adam_its_real_inputs():
                    {f"adam/{n.lower()}" for n in dataset.inputs if n in adam.datasets}
         assert parents == declared and len(parents) < len(sdtm.datasets)
         assert set(dataset.inputs) <= set(sdtm.datasets) | set(adam.datasets) | {"EX"}   # EX: unblinded only
+
+
+def test_descriptions_are_plain_text_for_the_ui():
+    graph = defs().resolve_asset_graph()
+    descriptions = [graph.get(key).description or "" for key in graph.get_all_asset_keys()]
+    assert all(descriptions) and not [d for d in descriptions if "``" in d]

@@ -49,7 +49,8 @@ def test_ingestion_partition_materializes_with_a_passing_check(paths, resources)
     assert mat.partition == "site01"
     assert mat.metadata["snapshot_in_force"].value == "SITE01_20250601.csv"
     assert mat.metadata["rows_quarantined"].value == 2
-    assert check_results(result)[RECONCILE].passed
+    check = check_results(result)[RECONCILE]
+    assert check.passed and check.partition == "site01"          # keyed by partition in the UI
 
 
 def test_reconciliation_check_fails_when_a_reader_drops_rows(paths, resources, monkeypatch):
