@@ -1,5 +1,7 @@
 """What the Dagster UI shows about an asset besides its data: the team that owns its layer, tags,
 the code version, and for a dataset its column schema from the spec."""
+from datetime import timedelta
+
 import dagster as dg
 
 from aclf.version import code_version
@@ -24,13 +26,21 @@ def column_schema(dataset: Dataset) -> dict:
         for v in dataset.variables])}
 
 
-def plain_descriptions(definition: dg.AssetsDefinition) -> dg.AssetsDefinition:
-    """Descriptions as the UI shows them: docstrings' reStructuredText double backticks dropped (the UI
-    renders Markdown and would show them raw) and lines joined into paragraphs."""
-    def plain(spec: dg.AssetSpec) -> dg.AssetSpec:
-        if not spec.description:
-            return spec
+# The layers after ingestion are fresh when they were rebuilt after the 01:00 transfer deadline and
+# before 07:00, when the data managers start (China Standard Time, the study's time zone).
+FRESH_BY_CRON, FRESH_SINCE = "0 7 * * *", timedelta(hours=6)
+
+
+def for_ui(definition: dg.AssetsDefinition, timezone: str) -> dg.AssetsDefinition:
+    """What the UI shows beyond the code: plain-text descriptions (the docstrings' reStructuredText
+    double backticks dropped, since the UI renders Markdown; lines joined into paragraphs), and a
+    nightly freshness policy on every layer after ingestion."""
+    def present(spec: dg.AssetSpec) -> dg.AssetSpec:
         paragraphs = [" ".join(line.strip() for line in block.splitlines())
-                      for block in spec.description.replace("``", "").split("\n\n")]
-        return spec.replace_attributes(description="\n\n".join(p for p in paragraphs if p))
-    return definition.map_asset_specs(plain)
+                      for block in (spec.description or "").replace("``", "").split("\n\n")]
+        changes = {"description": "\n\n".join(p for p in paragraphs if p) or None}
+        if spec.group_name != "ingestion":
+            changes["freshness_policy"] = dg.FreshnessPolicy.cron(
+                deadline_cron=FRESH_BY_CRON, lower_bound_delta=FRESH_SINCE, timezone=timezone)
+        return spec.replace_attributes(**changes)
+    return definition.map_asset_specs(present)

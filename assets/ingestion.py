@@ -37,6 +37,8 @@ def staged_source_asset(study: Study) -> dg.AssetsDefinition:
         partitions_def=partitions,
         **layer("ingestion"),
         kinds={"python", "sql"},
+        # keyed by partition, so the UI shows each source's result apart (a preview feature of Dagster
+        # 1.13, pinned in pyproject.toml; it warns PreviewWarning)
         check_specs=[dg.AssetCheckSpec(RECONCILE, asset=STAGED_SOURCE, partitions_def=partitions,
                                        description="rows read = rows loaded + rows quarantined, per transfer")],
     )

@@ -11,7 +11,7 @@ from assets.ingestion import staged_source_asset
 from assets.quality import quality_docs
 from assets.reporting import run_report_asset
 from assets.area import area_assets
-from assets.catalog import plain_descriptions
+from assets.catalog import for_ui
 from assets.resources import AclfResource
 from assets.validation import findings_asset
 from cdisc.area import BLINDED
@@ -24,7 +24,8 @@ def build_assets(config: Configuration) -> list[dg.AssetsDefinition]:
     """Ingestion (partitioned by source), harmonization, validation, the blinded area, the report."""
     layers = [harmonized_lab, findings_asset(config.study), quality_docs, *area_assets(BLINDED, config)]
     upstream = [key for layer in layers for key in layer.keys]
-    return [plain_descriptions(d) for d in [staged_source_asset(config.study), *layers, run_report_asset(upstream)]]
+    timezone = config.study.study.timezone
+    return [for_ui(d, timezone) for d in [staged_source_asset(config.study), *layers, run_report_asset(upstream)]]
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

@@ -13,7 +13,7 @@ import dagster as dg
 from aclf.config import ConfigError
 from aclf.settings import Settings
 from assets.area import area_assets
-from assets.catalog import plain_descriptions
+from assets.catalog import for_ui
 from assets.configuration import load_configuration
 from assets.reports import unblinded_reports
 from assets.unblinded_findings import unblinded_findings
@@ -22,8 +22,9 @@ from cdisc.area import UNBLINDED
 
 
 def unblinded_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    return [plain_descriptions(d) for d in
-            [*area_assets(UNBLINDED, load_configuration(settings.study_dir)), unblinded_reports, unblinded_findings]]
+    config = load_configuration(settings.study_dir)
+    return [for_ui(d, config.study.study.timezone)
+            for d in [*area_assets(UNBLINDED, config), unblinded_reports, unblinded_findings]]
 
 
 def build_unblinded_definitions(settings: Settings | None = None) -> dg.Definitions:

@@ -35,3 +35,13 @@ def test_descriptions_are_plain_text_for_the_ui():
     graph = defs().resolve_asset_graph()
     descriptions = [graph.get(key).description or "" for key in graph.get_all_asset_keys()]
     assert all(descriptions) and not [d for d in descriptions if "``" in d]
+
+
+def test_every_layer_after_ingestion_must_be_fresh_each_morning():
+    graph = defs().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        policy = graph.get(key).freshness_policy
+        if key.to_user_string() == "staged_source":
+            assert policy is None                        # a source may skip a night
+        else:
+            assert policy.deadline_cron == "0 7 * * *" and policy.timezone == "Asia/Shanghai", key
