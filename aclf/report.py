@@ -54,14 +54,20 @@ def _packages(output: Path | None) -> dict:
 
 def _audit_counts(conn: sa.Connection, study: Study, night: str | None = None) -> dict[str, int]:
     """Audit events by change (those a transfer of ``night`` brought, if given), without those of
-    stage-2 records (aclf.blinding)."""
-    query = sa.select(audit_event.c.entity, audit_event.c.record_key, audit_event.c.change)
-    if night:
-        query = query.join(transfer, audit_event.c.new_transfer_id == transfer.c.id) \
-            .where(transfer.c.snapshot_date == night)
-    events = pd.read_sql(query, conn)
-    events = events[~stage2_of_entities(study, events["entity"], events["record_key"], "key")]
-    return {k: int(v) for k, v in sorted(events["change"].value_counts().items()) if v}
+    stage-2 records (aclf.blinding): counted in SQL, then the few events of the forms that have
+    stage-2 rows read to take those out."""
+    def scoped(query):
+        return query.join(transfer, audit_event.c.new_transfer_id == transfer.c.id) \
+            .where(transfer.c.snapshot_date == night) if night else query
+    forms = [name for name, spec in study.forms.items() if spec.stage2_rows]
+    counts = dict(conn.execute(scoped(sa.select(audit_event.c.change, sa.func.count()).select_from(audit_event))
+                               .group_by(audit_event.c.change)).all())
+    events = pd.read_sql(scoped(sa.select(audit_event.c.entity, audit_event.c.record_key, audit_event.c.change)
+                                .select_from(audit_event)).where(audit_event.c.entity.in_(forms)), conn)
+    hidden = events[stage2_of_entities(study, events["entity"], events["record_key"], "key")]
+    for change, n in hidden["change"].value_counts().items():
+        counts[change] -= n
+    return {k: int(v) for k, v in sorted(counts.items()) if v}
 
 
 def _tonight(conn: sa.Connection, study: Study, night: str | None) -> dict:
@@ -117,7 +123,6 @@ def build_report(engine: sa.Engine, study: Study, generated_at: str, output: Pat
     for t in transfers:
         by_status[t["status"]] = by_status.get(t["status"], 0) + 1
     report = {
-        "generated_at": generated_at,
         "run": run or {},
         "tonight": tonight,
         "transfers": transfers,

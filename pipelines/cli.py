@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     found = sub.add_parser("findings", help="list the findings in the store (blinded), filtered")
     found.add_argument("--site", help="site number, e.g. 01")
-    found.add_argument("--rule", help="rule name, e.g. visit_window")
+    found.add_argument("--rule", help="rule name, e.g. visit_out_of_window")
     found.add_argument("--status", choices=["open", "closed", "all"], default="open")
     found.add_argument("--new", action="store_true", help="only those first seen on the latest night")
     store_options(found)
