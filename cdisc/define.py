@@ -3,6 +3,7 @@ CDISC XSD shipped in odmlib, and rendered to HTML beside it."""
 from __future__ import annotations
 
 import html
+import shutil
 from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from pathlib import Path
@@ -388,12 +389,20 @@ def validate_define(path_or_tree) -> list[str]:
 # Writing and HTML
 # ---------------------------------------------------------------------------------------------
 
+STYLESHEET = Path(__file__).with_name("define2-1.xsl")
+
+
 def write_define(tree: etree._ElementTree, folder: Path, name: str = "define.xml") -> Path:
-    """``define.xml`` and ``define.html`` in ``folder``; returns the XML path."""
+    """``define.xml`` and ``define.html`` in ``folder``, and our stylesheet beside them, referenced from
+    define.xml (``<?xml-stylesheet?>``) so that a browser renders the XML itself; returns the XML path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
+    root = tree.getroot()
+    if not isinstance(root.getprevious(), etree._ProcessingInstruction):
+        root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET.name}"'))
     tree.write(str(path), encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    shutil.copyfile(STYLESHEET, folder / STYLESHEET.name)
     html_path = path.with_suffix(".html")
     html_path.write_text(_defineutils_html(path) or fallback_html(tree), encoding="utf-8")
     return path

@@ -234,3 +234,22 @@ def test_unknown_dataset_or_class_is_refused(spec, datasets):
         update={"class_": "DEMOGRAPHICS"})}})
     with pytest.raises(ValueError, match="class"):
         build_define(bad, {"DM": datasets["DM"]}, created=CREATED)
+
+
+def test_define_xml_names_its_stylesheet_which_renders_every_section(written, datasets):
+    """``<?xml-stylesheet?>`` right after the declaration, our XSLT beside it; applied (lxml here, a
+    browser in tests/pipelines/test_daemon.py) it renders datasets, variables, codelists with NCI
+    codes, value-level metadata and methods, all linked; the file still validates against the XSD."""
+    text = written.read_text(encoding="utf-8")
+    assert text.splitlines()[1] == '<?xml-stylesheet type="text/xsl" href="define2-1.xsl"?>'
+    assert validate_define(written) == []
+    stylesheet = written.with_name("define2-1.xsl")
+    page = etree.HTML(str(etree.XSLT(etree.parse(str(stylesheet)))(etree.parse(str(written)))))
+    anchors = set(page.xpath("//@id"))
+    assert {f"IG.{name}" for name in datasets} <= anchors
+    for link in page.xpath("//a[starts-with(@href, '#')]/@href"):
+        assert link[1:] in anchors, link                     # every internal link lands somewhere
+    names = " ".join(page.xpath("//td/text()"))
+    nci = page.xpath("//h2[@id='codelists']/following-sibling::table//tr/td[3]/text()")
+    assert "LBTESTCD" in names and any(code.startswith("C") and code[1:].isdigit() for code in nci)
+    assert page.xpath("//h2[@id='valuelevel']/following-sibling::h3")

@@ -150,3 +150,25 @@ def test_the_data_docs_read_offline_with_their_validation_results(daemon_night, 
     links.first.click()
     page.wait_for_load_state()
     assert "validations/" in page.url and page.locator("body").inner_text().strip()
+
+
+def test_define_xml_renders_in_the_browser_through_its_stylesheet(daemon_night, browser):
+    """Served over HTTP: browsers refuse an XSLT from file:// (each file is an origin of its own)."""
+    import functools
+    import http.server
+    import threading
+
+    root, _, report = daemon_night
+    [sdtm] = [folder for folder in report["packages"] if folder.endswith("tabulations/sdtm")]
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root / "output" / sdtm))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_port}/define.xml", wait_until="load")
+        assert "NCT05985863" in page.locator("h1").inner_text()
+        datasets = page.locator("#datasets + table tr td:first-child a")
+        assert "DM" in datasets.all_inner_texts() and datasets.count() == len(report["packages"][sdtm]["datasets"])
+        assert page.locator("#IG\\.LB").count() == 1 and page.locator("#codelists").count() == 1
+    finally:
+        server.shutdown()
