@@ -35,6 +35,7 @@ def select_findings(engine: sa.Engine, site: str | None = None, rule: str | None
         if new:
             latest = conn.execute(sa.select(sa.func.max(finding.c.last_seen))).scalar()
             rows = rows[rows["first_seen"] == latest]
+    rows["row_number"] = pd.to_numeric(rows["row_number"], errors="coerce").astype("Int64")
     rank = rows["severity"].map({"high": 0, "medium": 1, "low": 2})
     return rows.assign(_rank=rank).sort_values(["_rank", "site_id", "subjid", "rule", "finding_id"]) \
         .drop(columns="_rank")[FINDING_COLUMNS].reset_index(drop=True)

@@ -31,6 +31,8 @@ def write_findings(findings: pd.DataFrame, output: Path, study: Study, data_cut:
     languages), the coder's and the data manager's."""
     folder = output / "findings"
     folder.mkdir(parents=True, exist_ok=True)
+    # the store reads a row number back as a float when some findings have none: people read 47, not 47.0
+    findings = findings.assign(row_number=pd.to_numeric(findings["row_number"], errors="coerce").astype("Int64"))
     written = {"csv": folder / "findings.csv"}
     for_csv(_ordered(findings)).to_csv(written["csv"], index=False, encoding=CSV_ENCODING, lineterminator=CSV_LINES)
     open_ = _ordered(findings[findings["status"] == "open"])

@@ -42,28 +42,49 @@ def _randomized(inp: RuleInputs) -> pd.Index:
     return pd.Index(iwrs.loc[iwrs["STAGE"] == "1", "SUBJID"].unique()) if "STAGE" in iwrs else pd.Index([])
 
 
-def _last_screening(inp: RuleInputs, test: str) -> pd.Series:
-    """Each subject's last numeric screening value of a test (by date window, else by label)."""
+def _last_screening(inp: RuleInputs, test: str) -> pd.DataFrame:
+    """Each subject's last numeric screening record of a test (by date window, else by label), with
+    what locates it for the site: the value, visit, test as written, file and row."""
     screening = inp.study.lab.eligibility.screening_visit
     lab = inp.lab
     at_screening = (lab["avisit"] == screening) | ((lab["avisit"] == "") & (lab["visit"] == screening))
     values = lab[at_screening & (lab["lbtestcd"] == test) & lab["lbstresn"].notna()].sort_values("lbdtc")
-    return values.groupby("subjid")["lbstresn"].last()
+    last = values.groupby("subjid").tail(1).set_index("subjid")
+    return last.assign(test=last["test_raw"], file=inp.file_of(last["transfer_id"]))[
+        ["lbstresn", "visit", "test", "file", "row_number"]]
+
+
+def _located(inp: RuleInputs, name: str, form: pd.DataFrame, visit: str = "") -> pd.DataFrame:
+    """A form's rows by subject (the first of each), with the file (``EDC_<date>/<form file>``) and
+    row that locate them."""
+    if form.empty or "transfer_id" not in form:
+        return pd.DataFrame(columns=["visit", "file", "row_number"])
+    first = form.drop_duplicates("SUBJID").set_index("SUBJID")
+    spec = inp.study.forms.get(name)
+    inner = f"/{spec.file}" if spec is not None and spec.file else ""
+    return pd.DataFrame({"visit": visit, "file": inp.file_of(first["transfer_id"]) + inner,
+                         "row_number": first["row_number"]}, index=first.index)
 
 
 def eligibility(inp: RuleInputs) -> pd.DataFrame:
+    """Randomized subjects whose data contradict an eligibility rule; each finding names the record
+    that does (visit, test, file, row) so the site can find the value."""
     rules = inp.study.lab.eligibility
     randomized = _randomized(inp)
     subjects = pd.DataFrame(index=randomized)
-    tbil, inr, ptac = (_last_screening(inp, t).reindex(randomized) for t in ("BILI", "INR", "PTAC"))
+    records = {t: _last_screening(inp, t) for t in ("BILI", "INR", "PTAC")}
+    tbil, inr, ptac = (records[t]["lbstresn"].reindex(randomized) for t in ("BILI", "INR", "PTAC"))
     enrol = _form(inp, "enrollment").set_index("SUBJID") if not _form(inp, "enrollment").empty else None
     history = _form(inp, "medical_history")
     assessment = _form(inp, "clinical_assessment")
     checks = []
 
-    def add(rule, mask, message):
+    def add(rule, mask, message, where: pd.DataFrame | None = None):
         mask = mask.reindex(randomized).fillna(False).astype(bool)
-        rows = subjects[mask].reset_index(names="subjid")
+        rows = subjects[mask]
+        if where is not None:
+            rows = rows.join(where.drop(columns=["lbstresn"], errors="ignore"))
+        rows = rows.reset_index(names="subjid")
         checks.append(make_findings(rule, rows, rule + "|" + rows["subjid"],
                                     ("Randomized subject " + rows["subjid"] + ": " + message[mask].to_numpy())
                                     if len(rows) else pd.Series(dtype=str), inp.study))
@@ -72,11 +93,13 @@ def eligibility(inp: RuleInputs) -> pd.DataFrame:
         return series.map(lambda v: f"{v:g}").astype(object)
 
     add("eligibility_tbil", tbil < rules.tbil_min_mg_dl,
-        "screening total bilirubin " + text(tbil) + f" mg/dL is below the APASL {rules.tbil_min_mg_dl:g} mg/dL.")
+        "screening total bilirubin " + text(tbil) + f" mg/dL is below the APASL {rules.tbil_min_mg_dl:g} mg/dL.",
+        records["BILI"])
     coag_ok = (inr >= rules.inr_min) | (ptac < rules.ptac_max_exclusive)
     add("eligibility_coagulopathy", ~coag_ok & (inr.notna() | ptac.notna()),
         "screening INR " + text(inr).fillna("missing") + " and prothrombin activity " + text(ptac).fillna("missing")
-        + f" % meet neither INR >= {rules.inr_min:g} nor activity < {rules.ptac_max_exclusive:g} %.")
+        + f" % meet neither INR >= {rules.inr_min:g} nor activity < {rules.ptac_max_exclusive:g} %.",
+        records["INR"].combine_first(records["PTAC"]))
     missing = pd.Series(randomized, index=randomized)[tbil.isna() | (inr.isna() & ptac.isna())]
     add("eligibility_unverifiable", pd.Series(True, index=missing.index),
         pd.Series("no numeric screening bilirubin or INR/prothrombin activity to verify APASL ACLF.",
@@ -88,19 +111,21 @@ def eligibility(inp: RuleInputs) -> pd.DataFrame:
         age = (consent.dt.year - born.dt.year - (~had_birthday).astype(int)).reindex(randomized)
         low, high = rules.age
         add("eligibility_age", (age < low) | (age > high),
-            "age " + age.astype("Int64").astype(str) + f" at consent is outside {low}-{high}.")
+            "age " + age.astype("Int64").astype(str) + f" at consent is outside {low}-{high}.",
+            _located(inp, "enrollment", _form(inp, "enrollment")))
     if not assessment.empty:
         base = assessment[assessment["VISIT"] == rules.baseline_visit]
         he = pd.to_numeric(base.set_index("SUBJID")["HE_GRADE"], errors="coerce").groupby(level=0).max()
         he = he.reindex(randomized)
         add("eligibility_he_grade", he >= rules.he_grade_excluding,
             "hepatic encephalopathy grade " + text(he) + f" at baseline ({rules.baseline_visit}) excludes "
-            f"(grade {rules.he_grade_excluding} or more).")
+            f"(grade {rules.he_grade_excluding} or more).", _located(inp, "clinical_assessment", base, rules.baseline_visit))
     if not history.empty:
         plt = pd.to_numeric(history.set_index("SUBJID")["PRIOR_PLT"], errors="coerce")
         plt = plt[~plt.index.duplicated()].reindex(randomized)
         add("eligibility_platelets", plt < rules.prior_platelets_min,
-            "platelets " + text(plt) + f" x10^9/L before onset exclude (below {rules.prior_platelets_min:g}).")
+            "platelets " + text(plt) + f" x10^9/L before onset exclude (below {rules.prior_platelets_min:g}).",
+            _located(inp, "medical_history", history))
     return combine(checks)
 
 

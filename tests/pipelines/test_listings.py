@@ -55,3 +55,14 @@ def test_a_listing_prints_landscape_fitted_to_width_with_its_header_on_every_pag
     for row in range(HEADER_ROW + 1, sheet.max_row + 1):
         cell = sheet.cell(row=row, column=details)
         assert cell.alignment.wrap_text and sheet.row_dimensions[row].height >= 17
+
+
+def test_eligibility_items_say_where_the_value_is(two_nights):
+    settings, _ = two_nights
+    findings = pd.read_csv(settings.output / "findings" / "findings.csv", dtype=str, keep_default_na=False)
+    located = findings[findings["rule"].str.startswith("eligibility_") & (findings["rule"] != "eligibility_unverifiable")]
+    assert len(located)                                          # the generated study has some
+    assert (located["file"] != "").all() and located["row_number"].str.fullmatch(r"\d+").all()
+    assert located.loc[located["file"].str.startswith("EDC_"), "file"].str.endswith(".csv").all()
+    by_lab = located[located["rule"].isin(["eligibility_tbil", "eligibility_coagulopathy", "eligibility_he_grade"])]
+    assert (by_lab["visit"] != "").all()
