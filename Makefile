@@ -14,20 +14,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The demo's runs are recorded in the Dagster instance that `make dev` opens (.dagster_home).
-demo: $(STAMP)
-	mkdir -p .dagster_home && DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/aclf demo --dir demo
+# The demo's runs are recorded in the Dagster instance that `make dev` opens (.dagster_home), whose
+# dagster.yaml is written once (without it Dagster warns on every run; telemetry off).
+.dagster_home/dagster.yaml:
+	mkdir -p .dagster_home && printf 'telemetry:\n  enabled: false\n' > $@
+
+demo: $(STAMP) .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/aclf demo --dir demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # The same suite against PostgreSQL (each test in its own schema of the given database); the few
-# large-study tests (marked slow: the 2,000-subject blinding audit) run once, in `make test`.
+# slow tests (the 2,000-subject blinding audit, the Dagster daemon and browser walk-through) run once, in `make test`.
 test-postgres: $(STAMP)
 	ACLF_TEST_DATABASE_URL=$${ACLF_TEST_DATABASE_URL:-postgresql://127.0.0.1:5432/test} $(BIN)/python -m pytest -q -m "not slow"
 
-dev: $(STAMP)
-	mkdir -p .dagster_home && DAGSTER_HOME=$(CURDIR)/.dagster_home \
+dev: $(STAMP) .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home \
 	ACLF_LANDING_DIR=$${ACLF_LANDING_DIR:-$(CURDIR)/demo/landing} ACLF_OUTPUT_DIR=$${ACLF_OUTPUT_DIR:-$(CURDIR)/demo/output} \
 	ACLF_ARCHIVE_DIR=$${ACLF_ARCHIVE_DIR:-$(CURDIR)/demo/var/archive} \
 	ACLF_DATABASE_URL=$${ACLF_DATABASE_URL:-sqlite:///$(CURDIR)/demo/var/aclf.sqlite} \
