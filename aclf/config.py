@@ -256,9 +256,10 @@ class StudyInfo(_Model):
 
 
 class LabTest(_Model):
-    """A study test: its name, protocol standard unit, conversions and plausible range."""
+    """A study test: its name, protocol standard unit, conversions, plausible range and LOINC code."""
 
     name: str
+    loinc: str | None = None
     standard_unit: str
     decimals: int
     plausible: tuple[float, float]

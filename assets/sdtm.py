@@ -6,6 +6,7 @@ import dagster as dg
 from aclf.current import forms_in_force
 from aclf.harmonized_lab import load_harmonized_lab
 from aclf.ingest import now_iso
+from aclf.registry import data_night
 from assets.harmonized import harmonized_lab
 from assets.catalog import column_schema, layer
 from assets.resources import AclfResource
@@ -66,7 +67,7 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
     with restricted(area, folders.root):
         published = publish_sdtm(area, folders, aclf.output, study, config.design, spec,
                                  forms_in_force(engine, study), load_harmonized_lab(engine), now_iso(study),
-                                 level=level, key=key)
+                                 level=level, key=key, data_cut=data_night(engine))
         if published.written and area.blinded:
             save_trace(engine, area.name, published.trace)
         elif published.written:      # no store for the unblinded area: its trace stays in its folder

@@ -101,12 +101,18 @@ class _Plan:
         """The variables given value-level metadata (none when no test of the mapping is written)."""
         return self._result_variables(ds) if self.value_level[ds.name] else []
 
+    def split_targets(self, ds: Dataset) -> list[Variable]:
+        """Variables whose codelist depends on another variable present in the data (DSDECOD by DSCAT)."""
+        columns = set(self.frames[ds.name].columns)
+        return [v for v in self.variables(ds) if v.codelist_by and v.codelist_by.variable in columns]
+
     def all_variables(self) -> Iterable[Variable]:
         for ds in self.datasets:
             yield from self.variables(ds)
 
     def codelist_ids(self) -> set[str]:
-        return {v.codelist for v in self.all_variables() if v.codelist}
+        split = {cl for v in self.all_variables() if v.codelist_by for cl in v.codelist_by.codelists.values()}
+        return {v.codelist for v in self.all_variables() if v.codelist} | split
 
     def method_ids(self) -> set[str]:
         return {v.method for v in self.all_variables() if v.method}
@@ -138,6 +144,12 @@ def _vl_oid(ds: Dataset, var: Variable) -> str:
 
 def _wc_oid(ds: Dataset, test: str) -> str:
     return f"WC.{ds.name}.{ds.value_level}.{test}"
+
+
+def _split_oids(ds: Dataset, var: Variable, value: str) -> tuple[str, str]:
+    """ItemDef and WhereClauseDef OIDs of one value of a split codelist (spaces are not kept)."""
+    key = value.replace(" ", "_")
+    return f"IT.{ds.name}.{var.name}.{key}", f"WC.{ds.name}.{var.codelist_by.variable}.{key}"
 
 
 def _vl_comment_oid(ds: Dataset, test: str) -> str:
@@ -177,8 +189,8 @@ def _length(var: Variable, frame: pd.DataFrame) -> int | None:
     return var.length or _text_length(frame[var.name])
 
 
-def _origin_source(var: Variable) -> str | None:
-    return "Investigator" if var.origin == "Collected" else None
+def _origin_source(ds: Dataset, var: Variable) -> str | None:
+    return ds.collected_by if var.origin == "Collected" else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,6 +215,12 @@ def _value_lists(mdv: etree._Element, plan: _Plan) -> None:
                 ref = _sub(vl, _q("ItemRef"), {"ItemOID": _it_oid(ds, var, test), "OrderNumber": order,
                                                "Mandatory": "No", "MethodOID": var.method})
                 _sub(ref, _d("WhereClauseRef"), {"WhereClauseOID": _wc_oid(ds, test)})
+        for var in plan.split_targets(ds):
+            vl = _sub(mdv, _d("ValueListDef"), {"OID": _vl_oid(ds, var)})
+            for order, value in enumerate(var.codelist_by.codelists, 1):
+                item_oid, wc_oid = _split_oids(ds, var, value)
+                ref = _sub(vl, _q("ItemRef"), {"ItemOID": item_oid, "OrderNumber": order, "Mandatory": "Yes"})
+                _sub(ref, _d("WhereClauseRef"), {"WhereClauseOID": wc_oid})
 
 
 def _where_clauses(mdv: etree._Element, plan: _Plan) -> None:
@@ -212,6 +230,12 @@ def _where_clauses(mdv: etree._Element, plan: _Plan) -> None:
             rc = _sub(wc, _q("RangeCheck"), {"Comparator": "EQ", "SoftHard": "Soft",
                                               _d("ItemOID"): _it_oid(ds, ds.variable[ds.value_level])})
             _sub(rc, _q("CheckValue")).text = test
+        for var in plan.split_targets(ds):
+            by = ds.variable[var.codelist_by.variable]
+            for value in var.codelist_by.codelists:
+                wc = _sub(mdv, _d("WhereClauseDef"), {"OID": _split_oids(ds, var, value)[1]})
+                rc = _sub(wc, _q("RangeCheck"), {"Comparator": "EQ", "SoftHard": "Soft", _d("ItemOID"): _it_oid(ds, by)})
+                _sub(rc, _q("CheckValue")).text = value
 
 
 def _item_group(mdv: etree._Element, plan: _Plan, ds: Dataset) -> None:
@@ -236,17 +260,17 @@ def _item_group(mdv: etree._Element, plan: _Plan, ds: Dataset) -> None:
     _sub(leaf, _d("title")).text = f"{ds.name.lower()}.xpt"
 
 
-def _item_def(mdv: etree._Element, oid: str, var: Variable, *, length: int | None, label: str,
-              comment: str | None, value_list: str | None = None) -> None:
+def _item_def(mdv: etree._Element, oid: str, ds: Dataset, var: Variable, *, length: int | None, label: str,
+              comment: str | None, value_list: str | None = None, codelist: str | None = None) -> None:
     item = _sub(mdv, _q("ItemDef"), {
         "OID": oid, "Name": var.name, "DataType": var.type, "Length": length,
         "SignificantDigits": var.significant_digits if var.type == "float" else None,
         "SASFieldName": var.name, _d("CommentOID"): comment,
     })
     _text(item, label)
-    if var.codelist:
-        _sub(item, _q("CodeListRef"), {"CodeListOID": var.codelist})
-    origin = _sub(item, _d("Origin"), {"Type": var.origin, "Source": _origin_source(var)})
+    if codelist or var.codelist:
+        _sub(item, _q("CodeListRef"), {"CodeListOID": codelist or var.codelist})
+    origin = _sub(item, _d("Origin"), {"Type": var.origin, "Source": _origin_source(ds, var)})
     if var.source:
         _text(origin, var.source)
     if value_list:
@@ -255,12 +279,19 @@ def _item_def(mdv: etree._Element, oid: str, var: Variable, *, length: int | Non
 
 def _item_defs(mdv: etree._Element, plan: _Plan) -> None:
     for ds in plan.datasets:
-        frame, targets = plan.frames[ds.name], {v.name for v in plan.vl_targets(ds)}
+        frame = plan.frames[ds.name]
+        targets = {v.name for v in plan.vl_targets(ds) + plan.split_targets(ds)}
         for var in plan.variables(ds):
-            _item_def(mdv, _it_oid(ds, var), var, length=_length(var, frame), label=var.label,
+            _item_def(mdv, _it_oid(ds, var), ds, var, length=_length(var, frame), label=var.label,
                       comment=var.comment, value_list=_vl_oid(ds, var) if var.name in targets else None)
     for ds in plan.datasets:
         _value_level_item_defs(mdv, plan, ds)
+        frame = plan.frames[ds.name]
+        for var in plan.split_targets(ds):
+            for value, codelist in var.codelist_by.codelists.items():
+                rows = frame[frame[var.codelist_by.variable] == value]
+                _item_def(mdv, _split_oids(ds, var, value)[0], ds, var, length=_length(var, rows),
+                          label=f"{var.label} ({value})", comment=var.comment, codelist=codelist)
 
 
 def _value_level_item_defs(mdv: etree._Element, plan: _Plan, ds: Dataset) -> None:
@@ -270,7 +301,7 @@ def _value_level_item_defs(mdv: etree._Element, plan: _Plan, ds: Dataset) -> Non
             unit = info.get("unit") or ""
             label = f"{var.label}: {info.get('label') or test}" + (f" ({unit})" if unit else "")
             rows = frame[frame[ds.value_level] == test]
-            _item_def(mdv, _it_oid(ds, var, test), var, length=_length(var, rows), label=label,
+            _item_def(mdv, _it_oid(ds, var, test), ds, var, length=_length(var, rows), label=label,
                       comment=_vl_comment_oid(ds, test))
 
 

@@ -58,9 +58,16 @@ class Arm(_Model):
     armcd: str
     arm: str
     elements: list[str]
-    stage1: str                        # IWRS treatment of stage 1
+    stage1: str | None = None          # IWRS treatment of stage 1 (None: the blinded arm)
     stage2: str | None = None          # of stage 2 (MASKED at the stage-1-only level); None: not re-randomized
     levels: list[Literal["blinded", "stage1", "full"]] = LEVELS
+
+
+class Branch(_Model):
+    """TABRANCH: the randomization that ends an element, in the arms that pass through it."""
+
+    text: str
+    arms: list[str]
 
 
 class Parameter(_Model):
@@ -98,6 +105,7 @@ class Design(_Model):
     blinding: Blinding
     screen_failure: dict[str, str]
     not_treated: dict[str, str]
+    ethnic: dict[str, str]
     products: dict[str, Product]
     masked_stage2: MaskedStage2
     country: str
@@ -111,7 +119,7 @@ class Design(_Model):
     assessments: list[Assessment]
     elements: list[Element]
     arms: list[Arm]
-    branches: dict[str, str]
+    branches: dict[str, Branch]
     trial_summary: list[Parameter]
     criteria: list[Criterion]
 

@@ -64,10 +64,10 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
 
 def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, spec: Spec,
                  forms: dict[str, pd.DataFrame], harmonized_lab: pd.DataFrame, created: str,
-                 level: str = "blinded", key: pd.DataFrame | None = None) -> Published:
+                 level: str = "blinded", key: pd.DataFrame | None = None, data_cut: str | None = None) -> Published:
     """The area's SDTM package and, only when it is written, the hand-off to its ADaM. The unblinded
     area is built at an unblinding level with the randomization key."""
-    ctx = build_context(study, design, forms, level=level, key=key)
+    ctx = build_context(study, design, forms, level=level, key=key, data_cut=data_cut, ct_release=spec.ct_version)
     datasets, trace = build_domains(ctx, spec, harmonized_lab)
     violations = check_all(datasets, spec)
     status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from aclf.config import DEFAULT_STUDY_DIR, ConfigError
+from cdisc.ct import check_codelists, load_ct, with_ct_codes
 
 DataType = Literal["text", "integer", "float", "date", "datetime", "partialDatetime", "durationDatetime"]
 NUMERIC_TYPES = {"integer", "float"}
@@ -20,6 +21,14 @@ NUMERIC_TYPES = {"integer", "float"}
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CodelistSplit(_Model):
+    """A variable whose codelist depends on another variable's value (DSDECOD by DSCAT): define.xml
+    gives it value-level metadata, one codelist per value."""
+
+    variable: str
+    codelists: dict[str, str]           # value of `variable` -> codelist id
 
 
 class Variable(_Model):
@@ -33,6 +42,7 @@ class Variable(_Model):
     role: str | None = None
     length: int | None = None          # text: None = the longest value (at least 1); numbers: 8
     codelist: str | None = None
+    codelist_by: CodelistSplit | None = None
     method: str | None = None           # a method id (origin Derived)
     comment: str | None = None          # a comment id
     source: str | None = None           # where the value comes from (for people: CRF field, file)
@@ -59,6 +69,7 @@ class Dataset(_Model):
     areas: list[Literal["blinded", "unblinded"]] = ["blinded", "unblinded"]   # where it may be written
     required_populated: bool = True     # SDTM: a Req value is never null; ADaM: a Req variable is present
     inputs: list[str] = []              # ADaM: the datasets it is built from (lineage in Dagster)
+    collected_by: Literal["Investigator", "Vendor", "Subject", "Sponsor"] = "Investigator"   # define.xml Origin Source
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -136,8 +147,9 @@ class Spec(_Model):
                 problems.append(f"{ds.name}: comment {ds.comment} is not defined")
             for v in ds.variables:
                 where = f"{ds.name}.{v.name}"
-                if v.codelist and v.codelist not in self.codelists:
-                    problems.append(f"{where}: codelist {v.codelist} is not defined")
+                for cl in [v.codelist] + list(v.codelist_by.codelists.values() if v.codelist_by else []):
+                    if cl and cl not in self.codelists:
+                        problems.append(f"{where}: codelist {cl} is not defined")
                 if v.method and v.method not in self.methods:
                     problems.append(f"{where}: method {v.method} is not defined")
                 if v.comment and v.comment not in self.comments:
@@ -166,8 +178,10 @@ def _yaml(path: Path) -> dict:
         raise ConfigError(f"{path}: cannot read YAML: {exc}") from exc
 
 
-def load_spec(directory: str | Path | None = None) -> Spec:
-    """``spec.yaml`` (standard, codelists, methods, comments) and ``datasets/<name>.yaml``."""
+def load_spec(directory: str | Path | None = None, check_ct: bool = True) -> Spec:
+    """``spec.yaml`` (standard, codelists, methods, comments) and ``datasets/<name>.yaml``, its
+    CDISC codelists checked against the pinned terminology (``../ct/sdtm_ct.yaml``), whose NCI codes
+    they take."""
     directory = Path(directory or DEFAULT_STUDY_DIR / "sdtm")
     main = _yaml(directory / "spec.yaml")
     datasets = {}
@@ -181,7 +195,7 @@ def load_spec(directory: str | Path | None = None) -> Spec:
             raise ConfigError(f"{path}: invalid dataset spec: {exc}") from None
         datasets[ds.name] = ds
     try:
-        return Spec.model_validate({
+        spec = Spec.model_validate({
             **{k: v for k, v in main.items() if k not in ("codelists", "methods", "comments")},
             "datasets": datasets,
             "codelists": {c["id"]: c for c in main.get("codelists", [])},
@@ -190,4 +204,17 @@ def load_spec(directory: str | Path | None = None) -> Spec:
         })
     except ValidationError as exc:
         raise ConfigError(f"{directory / 'spec.yaml'}: invalid specification: {exc}") from None
+    return pinned(spec, directory / "spec.yaml", directory.parent / "ct" / "sdtm_ct.yaml") if check_ct else spec
+
+
+def pinned(spec: Spec, where: Path, ct_file: Path) -> Spec:
+    """The spec with its CDISC terms' NCI codes from the pinned release; a ConfigError listing every
+    term the release lacks that is not declared an extension (or a release other than the spec's)."""
+    ct = load_ct(ct_file)
+    problems = check_codelists(spec.codelists.values(), ct)
+    if ct.release != spec.ct_version:
+        problems.insert(0, f"ct_version {spec.ct_version} but the pinned release is {ct.release}")
+    if problems:
+        raise ConfigError(f"{where}: controlled terminology: " + "; ".join(problems))
+    return spec.model_copy(update={"codelists": with_ct_codes(spec.codelists, ct)})
 

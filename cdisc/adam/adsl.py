@@ -21,6 +21,14 @@ def sas_date(dates: pd.Series) -> pd.Series:
     return ((dates - SAS_EPOCH).dt.days).astype(float)
 
 
+def sas_datetime(dtc: pd.Series) -> pd.Series:
+    """ISO date-times (minutes at least) as SAS datetime numbers (seconds since 1960-01-01); NaN
+    where the time or the date is missing or partial."""
+    text = dtc.fillna("").astype(str)
+    stamp = pd.to_datetime(text.where(text.str.len() >= 16), format="ISO8601", errors="coerce")
+    return ((stamp - SAS_EPOCH).dt.total_seconds()).astype(float)
+
+
 def from_sas(days: pd.Series) -> pd.Series:
     return SAS_EPOCH + pd.to_timedelta(days, unit="D")
 
@@ -64,14 +72,22 @@ def build_adsl(sdtm: dict[str, pd.DataFrame], forms: dict[str, pd.DataFrame], st
         "RACE": adsl["RACE"], "ETHNIC": adsl["ETHNIC"], "ETIOL": etiology,
         "MELDETIO": etiology_term(etiology, analysis.meld_e0_etiologies),
         "RANDDT": sas_date(adsl["USUBJID"].map(rand.set_index("USUBJID")["DSSTDTC"])),
-        "TRTSDT": sas_date(adsl["RFXSTDTC"]), "TRTSDTM": adsl["RFXSTDTC"], "TRTEDT": sas_date(adsl["RFXENDTC"]),
+        "TRTSDT": sas_date(adsl["RFXSTDTC"]), "TRTSDTM": sas_datetime(adsl["RFXSTDTC"]),
+        "TRTSDTC": adsl["RFXSTDTC"], "TRTEDT": sas_date(adsl["RFXENDTC"]),
         "DTHDT": sas_date(adsl["DTHDTC"]), "DTHFL": adsl["DTHFL"],
         "LTXDT": sas_date(adsl["USUBJID"].map(transplant)),
         "EOSSTT": end_of_study_status(adsl["USUBJID"].map(eos.set_index("USUBJID")["STATUS"])),
         "EOSDT": sas_date(adsl["USUBJID"].map(eos.set_index("USUBJID")["END_DATE"])),
+        "DCSREAS": discontinuation_reason(ds, adsl["USUBJID"]),
         "LSTALVDT": sas_date(lstalv), "ITTFL": "Y",
         "SAFFL": np.where(adsl["RFXSTDTC"] != "", "Y", "N"),
     })
+
+
+def discontinuation_reason(ds: pd.DataFrame, usubjid: pd.Series) -> pd.Series:
+    """DCSREAS: the DSDECOD of the subject's end-of-study disposition event when it is not COMPLETED."""
+    ended = ds[(ds["DSCAT"] == "DISPOSITION EVENT") & ~ds["DSDECOD"].isin(["COMPLETED", "SCREEN FAILURE"])]
+    return usubjid.map(ended.drop_duplicates("USUBJID", keep="last").set_index("USUBJID")["DSDECOD"]).fillna("")
 
 
 def end_of_study_status(status: pd.Series) -> pd.Series:

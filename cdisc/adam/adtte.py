@@ -36,4 +36,6 @@ def build_adtte(adsl: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
         "PARAM": out["PARAM"], "STARTDT": sas_date(out["STARTDT"]), "ADT": sas_date(out["ADT"]),
         "AVAL": out["AVAL"], "CNSR": out["CNSR"].astype(float), "EVNTDESC": out["EVNTDESC"].fillna(""),
         "CNSDTDSC": np.where(censored, out["EVNTDESC"].fillna(""), ""),
-        "SRCDOM": out["SRCDOM"].fillna(""), "SRCVAR": out["SRCVAR"].fillna("")})
+        # censored at the week-53 cut-off: a derived date, not a variable of a source dataset
+        "SRCDOM": out["SRCDOM"].fillna("").where(out["SRCVAR"] != "CUTOFF", ""),
+        "SRCVAR": out["SRCVAR"].fillna("").where(out["SRCVAR"] != "CUTOFF", "")})

@@ -20,7 +20,7 @@ def _timeline(frame: pd.DataFrame, adsl: pd.DataFrame, dtc: str, study: Study) -
     subject = adsl.set_index("USUBJID")
     out = frame.copy()
     out["TRTSDT_D"] = from_sas(out["USUBJID"].map(subject["TRTSDT"]))
-    out["TRTSDTM"] = out["USUBJID"].map(subject["TRTSDTM"]).fillna("")
+    out["TRTSDTC"] = out["USUBJID"].map(subject["TRTSDTC"]).fillna("")     # ISO, for the same-day time rule
     out["TRTEDT_D"] = from_sas(out["USUBJID"].map(subject["TRTEDT"]))
     out["ADT_D"] = derive.derive_vars_dt(out, dtc, prefix="A")["ADT"]
     out["ADY"] = derive.derive_var_dy(out["ADT_D"], out["TRTSDT_D"]).astype(float)
@@ -36,9 +36,9 @@ def _timeline(frame: pd.DataFrame, adsl: pd.DataFrame, dtc: str, study: Study) -
 def _baseline_and_change(frame: pd.DataFrame, dtc: str, order: list[str]) -> pd.DataFrame:
     """ABLFL (this study's same-day time rule), BASE, CHG, PCHG for records after the first dose."""
     frame["ABLFL"] = derive.derive_var_ablfl(frame, by=BY, order=order, value="AVAL", date="ADT_D",
-                                          ref_date="TRTSDT_D", time=dtc, ref_time="TRTSDTM").fillna("")
+                                          ref_date="TRTSDT_D", time=dtc, ref_time="TRTSDTC").fillna("")
     frame["BASE"] = derive.derive_var_base(frame, by=BY, source_var="AVAL", new_var="BASE")
-    after = ~before_first_dose(frame[dtc], frame["TRTSDTM"]) & (frame["TRTSDTM"] != "") & (frame["ABLFL"] != "Y")
+    after = ~before_first_dose(frame[dtc], frame["TRTSDTC"]) & (frame["TRTSDTC"] != "") & (frame["ABLFL"] != "Y")
     frame["CHG"] = derive.derive_var_chg(frame, filter=after)
     frame["PCHG"] = derive.derive_var_pchg(frame, filter=after)
     return frame
@@ -48,14 +48,16 @@ def build_adlb(lb: pd.DataFrame, adsl: pd.DataFrame, study: Study, analysis: Ana
     lb = lb[lb["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True)
     frame = pd.DataFrame({"STUDYID": lb["STUDYID"], "USUBJID": lb["USUBJID"], "PARAMCD": lb["LBTESTCD"],
                           "PARAM": lb["LBTEST"] + np.where(lb["LBSTRESU"] != "", " (" + lb["LBSTRESU"] + ")", ""),
-                          "LBDTC": lb["LBDTC"], "AVAL": lb["LBSTRESN"], "AVALC": lb["LBSTRESC"],
+                          "LBDTC": lb["LBDTC"], "AVAL": lb["LBSTRESN"],
+                          "AVALC": lb["LBSTRESC"].where(lb["LBSTRESN"].isna(), ""),   # text results only: AVAL/AVALC 1:1
                           "ANRLO": lb["LBSTNRLO"], "ANRHI": lb["LBSTNRHI"], "SRCDOM": "LB", "SRCSEQ": lb["LBSEQ"]})
     frame = _timeline(frame, adsl, "LBDTC", study)
     frame["ANRIND"] = derive.derive_var_anrind(frame, "AVAL", "ANRLO", "ANRHI").fillna("")
     frame = _baseline_and_change(frame, "LBDTC", ["ADT_D", "LBDTC", "SRCSEQ"])
     frame["BNRIND"] = derive.derive_var_base(frame, by=BY, source_var="ANRIND", new_var="BNRIND").fillna("")
-    frame["ONTRTFL"] = derive.derive_var_ontrtfl(frame, "ADT_D", "TRTSDT_D", "TRTEDT_D",
-                                                ref_end_window=analysis.on_treatment_window_days).fillna("")
+    frame["ONTRTFL"] = derive.derive_var_ontrtfl(   # a pre-dose sample of the first infusion day is not on treatment
+        frame, "ADT_D", "TRTSDT_D", "TRTEDT_D", ref_end_window=analysis.on_treatment_window_days,
+        filter_pre_timepoint=before_first_dose(frame["LBDTC"], frame["TRTSDTC"])).fillna("")
     frame["ANL01FL"] = derive.derive_var_extreme_flag(
         frame, by=[*BY, "AVISITN"], order=["ADT_D", "LBDTC", "SRCSEQ"],
         filter=frame["AVAL"].notna() & frame["AVISITN"].notna(), new_var="ANL01FL").fillna("")

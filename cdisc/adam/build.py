@@ -9,7 +9,7 @@ from cdisc.adam.adsl import build_adsl
 from cdisc.adam.adtte import build_adtte
 from cdisc.adam.bds import build_adlb, build_adscore
 from cdisc.adam.analysis import Analysis
-from cdisc.adam.treatment import adsl_treatments, treatment_at_onset
+from cdisc.adam.treatment import adsl_treatments, blinded_treatments, treatment_at_onset
 from cdisc.design import Design
 from cdisc.spec import Spec
 from cdisc.xpt import conform
@@ -21,8 +21,9 @@ def build_adam(sdtm: dict[str, pd.DataFrame], forms: dict[str, pd.DataFrame], st
     From an unblinded SDTM (it has EX) the treatment variables are added."""
     adsl = build_adsl(sdtm, forms, study.study.studyid, analysis)
     unblinded = "EX" in sdtm
-    if unblinded and not adsl.empty:
-        adsl = pd.concat([adsl, adsl_treatments(adsl, sdtm, design)], axis=1)
+    if not adsl.empty:
+        treatments = adsl_treatments(adsl, sdtm, design) if unblinded else blinded_treatments(adsl, sdtm["DM"], design)
+        adsl = pd.concat([adsl, treatments], axis=1)
     if adsl.empty:  # nobody randomized yet: an empty but valid package
         empty = {name: pd.DataFrame(columns=ds.names) for name, ds in spec.datasets.items()}
         return {name: conform(frame, spec.datasets[name]) for name, frame in empty.items()}, empty

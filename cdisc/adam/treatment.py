@@ -48,6 +48,17 @@ def adsl_treatments(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], design: D
     return out
 
 
+def blinded_treatments(adsl: pd.DataFrame, dm: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """The blinded area's documented dummies of the Required treatment variables: ARM/ACTARM as DM
+    shows them, TRT01P the masked product for every randomized subject, TRT01A the same for those
+    infused (empty otherwise, as in DM.ACTARM): the same values in every arm."""
+    subject = dm.set_index("USUBJID").reindex(adsl["USUBJID"])
+    masked = design.blinding.treatment
+    return pd.DataFrame({"ARM": subject["ARM"].to_numpy(), "ACTARM": subject["ACTARM"].to_numpy(),
+                         "TRT01P": masked, "TRT01A": np.where(subject["RFXSTDTC"].to_numpy() != "", masked, "")},
+                        index=adsl.index)
+
+
 def treatment_at_onset(events: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     """TRTA/TRTAN of each record by its APERIOD: the stage-2 treatment in period 2 for a subject who
     has one, the stage-1 treatment otherwise."""

@@ -16,7 +16,7 @@ from cdisc.spec import Spec
 from cdisc.xpt import conform
 
 BUILDERS: dict[str, Callable[[Context], pd.DataFrame]] = {
-    "DM": special.build_dm, "SE": special.build_se, "SV": special.build_sv,
+    "DM": special.build_dm, "SUPPDM": special.build_suppdm, "SE": special.build_se, "SV": special.build_sv,
     "EC": events.build_ec, "PR": events.build_pr, "AE": events.build_ae, "MH": events.build_mh,
     "DS": events.build_ds, "RS": rs.build_rs, "EX": ex.build_ex,
     "TA": trial_design.build_ta, "TE": trial_design.build_te, "TV": trial_design.build_tv,
@@ -46,7 +46,7 @@ def enrolled_only(forms: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def build_context(study: Study, design: Design, forms: dict[str, pd.DataFrame], level: str = "blinded",
-                  key: pd.DataFrame | None = None) -> Context:
+                  key: pd.DataFrame | None = None, data_cut: str | None = None, ct_release: str = "") -> Context:
     """The inputs of one area's build; an unblinded level needs the randomization key."""
     forms = enrolled_only(submittable_dates(forms, study))
     blinded = level == "blinded"
@@ -54,7 +54,8 @@ def build_context(study: Study, design: Design, forms: dict[str, pd.DataFrame], 
         raise ValueError(f"the {level} level needs the randomization key")
     assignment = None if blinded else assignments(forms["randomization"], key, design, level)
     return Context(study=study, design=design, forms=forms, level=level,
-                   reference=reference_dates(forms, study, blinded), assignment=assignment)
+                   reference=reference_dates(forms, study, blinded), assignment=assignment,
+                   data_cut=data_cut, ct_release=ct_release)
 
 
 def build_domains(ctx: Context, spec: Spec, harmonized_lab: pd.DataFrame

@@ -24,6 +24,8 @@ class Context:
     level: str                       # blinding level of the area: blinded, stage1 or full (aclf.blinding)
     reference: pd.DataFrame          # per SUBJID: RFICDTC, RFSTDTC, RFXENDTC, RFENDTC, DTHDTC, first_date, stage2_start
     assignment: pd.DataFrame | None = None   # unblinded: per SUBJID, see cdisc.sdtm.assignment
+    data_cut: str | None = None      # the night's data cut (TS DCUTDTC)
+    ct_release: str = ""             # the pinned CT release (TS TSVCDVER)
 
     @property
     def blinded(self) -> bool:
@@ -41,14 +43,20 @@ class Context:
         return self.studyid + "-" + subjid.astype(str)
 
 
-def epoch(dtc: pd.Series, subjid: pd.Series, ctx: Context) -> pd.Series:
+def epoch(dtc: pd.Series, subjid: pd.Series, ctx: Context, event: bool = False) -> pd.Series:
     """The epoch (names in the trial design) of a record date against the subject's first infusion;
-    TREATMENT 2 only in the unblinded area (in the blinded one it would reveal the stage-1 assignment)."""
+    TREATMENT 2 only in the unblinded area (in the blinded one it would reveal the stage-1 assignment).
+    A sample of the infusion day without times is pre-dose; an ``event`` of that day is not (as
+    ADAE's treatment-emergent flag)."""
     rfstdtc = subjid.map(ctx.reference["RFSTDTC"]).fillna("")
     day = (date_part(dtc) - date_part(rfstdtc)).dt.days
     names = ctx.design.epochs
+    before = before_first_dose(dtc, rfstdtc)
+    if event:
+        both_times = (dtc.fillna("").astype(str).str.len() > 10) & (rfstdtc.str.len() > 10)
+        before = before & ((day < 0) | both_times)
     out = np.where(rfstdtc == "", names.screening,
-                   np.where(before_first_dose(dtc, rfstdtc), names.screening,
+                   np.where(before, names.screening,
                             np.where(day < ctx.design.treatment_1_days, names.treatment_1, names.follow_up)))
     if not ctx.blinded:       # unblinded: the two weeks from a re-randomized subject's first stage-2 infusion
         start = pd.to_datetime(subjid.map(ctx.reference["stage2_start"].to_dict()))
@@ -94,6 +102,17 @@ def visit_numbers(visit: pd.Series, dtc: pd.Series, subjid: pd.Series, ctx: Cont
         step = order.groupby(["s", "n"])["d"].rank(method="dense") - 1   # per distinct date, not record
         num.loc[step.index] = (order["n"] + step * 0.01).round(2)
     return num
+
+
+def visit_columns(visit: pd.Series, dtc: pd.Series, subjid: pd.Series, ctx: Context) -> dict[str, pd.Series]:
+    """VISITNUM and VISIT: an unscheduled visit is named by its number ('UNSCHEDULED 3.01'), so that
+    VISIT and VISITNUM stay one-to-one across the study (a CORE/Pinnacle 21 consistency check)."""
+    num = visit_numbers(visit, dtc, subjid, ctx)
+    labels = visit_labels(ctx.study)
+    scheduled = visit.map({k: v for k, v in labels.items() if k != ctx.study.unscheduled_visit})
+    numbered = pd.Series([f"{labels[ctx.study.unscheduled_visit]} {n:.2f}" for n in num], index=num.index, dtype=object)
+    name = scheduled.where(scheduled.notna(), numbered)
+    return {"VISITNUM": num, "VISIT": name}
 
 
 def reference_dates(forms: dict[str, pd.DataFrame], study: Study, blinded: bool) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdisc.sdtm.common import Context, date_part, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
+from cdisc.sdtm.common import Context, date_part, epoch, lineage, sequence, study_day, visit_columns
 from cdisc.sdtm.ex import infusion_products, product_names
 from cdisc.sdtm.special import randomized
 from validation.rules_coding import submittable_aes
@@ -34,8 +34,7 @@ def build_ec(ctx: Context) -> pd.DataFrame:
         ECDOSE=pd.to_numeric(inf["VOLUME_ML"], errors="coerce"),
         ECDOSU=np.where(inf["VOLUME_ML"] != "", ctx.design.dose_unit, ""),
         ECROUTE=np.where(done, ctx.design.route, ""),
-        VISITNUM=visit_numbers(inf["VISIT"], inf["INF_START"], inf["SUBJID"], ctx),
-        VISIT=inf["VISIT"].map(visit_labels(ctx.study)).fillna("UNSCHEDULED"),
+        **visit_columns(inf["VISIT"], inf["INF_START"], inf["SUBJID"], ctx),
         EPOCH=epoch(inf["INF_START"], inf["SUBJID"], ctx), ECSTDTC=inf["INF_START"], ECENDTC=inf["INF_END"],
         ECSTDY=study_day(inf["INF_START"], rfstdtc), ECENDY=study_day(inf["INF_END"], rfstdtc))
     return sequence(frame, "EC", ["USUBJID", "VISITNUM", "ECSTDTC"])
@@ -66,9 +65,10 @@ def build_ae(ctx: Context) -> pd.DataFrame:
     rfstdtc = ae["SUBJID"].map(ctx.reference["RFSTDTC"])
     frame = _subject_frame(
         ctx, "AE", ae["SUBJID"], ae, AESPID=ae["AESPID"], AETERM=ae["AETERM_EN"], AEDECOD=ae["AEDECOD"],
-        AEBODSYS=ae["AEBODSYS"], AESER=ae["AESER"],
+        AEBODSYS=ae["AEBODSYS"], AESOC=ae["AEBODSYS"], AESER=ae["AESER"],
+        AESDTH=np.select([ae["AEOUT"] == "FATAL", ae["AESER"] == "Y"], ["Y", "N"], ""),
         AEACN=blinded_action(ae, ctx) if ctx.blinded else ae["AEACN"], AEREL=ae["AEREL"], AEOUT=ae["AEOUT"],
-        AETOXGR=ae["AETOXGR"], EPOCH=epoch(ae["AESTDTC"], ae["SUBJID"], ctx), AESTDTC=ae["AESTDTC"],
+        AETOXGR=ae["AETOXGR"], EPOCH=epoch(ae["AESTDTC"], ae["SUBJID"], ctx, event=True), AESTDTC=ae["AESTDTC"],
         AEENDTC=ae["AEENDTC"], AESTDY=study_day(ae["AESTDTC"], rfstdtc), AEENDY=study_day(ae["AEENDTC"], rfstdtc))
     return sequence(frame, "AE", ["USUBJID", "AEDECOD", "AESTDTC", "AESPID"])
 

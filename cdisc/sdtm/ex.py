@@ -8,7 +8,7 @@ import pandas as pd
 
 from aclf.blinding import stage2_rows
 from cdisc.sdtm.assignment import MASKED
-from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
+from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_columns
 
 
 def infusion_products(ctx: Context, inf: pd.DataFrame) -> pd.Series:
@@ -40,8 +40,7 @@ def build_ex(ctx: Context) -> pd.DataFrame:
         "STUDYID": ctx.studyid, "DOMAIN": "EX", "USUBJID": ctx.usubjid(inf["SUBJID"]),
         "EXTRT": product_names(ctx, codes), "EXDOSE": dose.astype(float),
         "EXDOSU": np.where(dose.notna(), unit, ""), "EXROUTE": ctx.design.route,
-        "VISITNUM": visit_numbers(inf["VISIT"], inf["INF_START"], inf["SUBJID"], ctx),
-        "VISIT": inf["VISIT"].map(visit_labels(ctx.study)).fillna("UNSCHEDULED"),
+        **visit_columns(inf["VISIT"], inf["INF_START"], inf["SUBJID"], ctx),
         "EPOCH": epoch(inf["INF_START"], inf["SUBJID"], ctx), "EXSTDTC": inf["INF_START"], "EXENDTC": inf["INF_END"],
         "EXSTDY": study_day(inf["INF_START"], rfstdtc), "EXENDY": study_day(inf["INF_END"], rfstdtc),
         **lineage(inf)})

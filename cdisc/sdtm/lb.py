@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 
 from cdisc import derive
-from cdisc.sdtm.common import (Context, epoch, lineage, sequence, study_day, visit_labels,
-                               visit_numbers)
+from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_columns
 
 
 
@@ -18,10 +17,10 @@ def _ascii(values: pd.Series) -> pd.Series:
 
 
 def baseline_flag(lab: pd.DataFrame, rfstdtc: pd.Series) -> pd.Series:
-    """Y on the last record per subject and test with a result, on or before the first infusion
-    (on the infusion day: before its time, or when either time is missing) — the same derivation
-    as ADaM's ABLFL, so the two flags cannot disagree."""
-    frame = lab.assign(_RESULT=np.where((lab["LBORRES"] != "") & (lab["LBSTAT"] != "NOT DONE"), 1.0, np.nan),
+    """Y on the last record per subject and test with a numeric standard result, on or before the
+    first infusion (on the infusion day: before its time, or when either time is missing) — the same
+    derivation and the same records as ADaM's ABLFL, so the two flags cannot disagree."""
+    frame = lab.assign(_RESULT=lab["LBSTRESN"],
                        _RFSTDTC=rfstdtc.to_numpy())
     flag = derive.derive_var_ablfl(frame, by=["USUBJID", "LBTESTCD"], order=["LBDTC", "LBREFID"], value="_RESULT",
                                 date="LBDTC", ref_date="_RFSTDTC", time="LBDTC", ref_time="_RFSTDTC")
@@ -33,17 +32,20 @@ def build_lb(ctx: Context, harmonized: pd.DataFrame) -> pd.DataFrame:
     rfstdtc = h["subjid"].map(ctx.reference["RFSTDTC"]).fillna("")
     visit = h["visit"].where(h["visit"] != "", ctx.study.unscheduled_visit)
     known_unit = h["unit_status"] != "unknown_unit"
+    orres = _ascii(h["lborres"].where(h["lbstat"] != "NOT DONE", ""))
+    loinc = {code: test.loinc or "" for code, test in ctx.study.lab.tests.items()}
     frame = pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "LB", "USUBJID": ctx.usubjid(h["subjid"]), "LBREFID": h["sample_id"],
         "LBTESTCD": h["lbtestcd"], "LBTEST": h["lbtest"],
-        "LBORRES": _ascii(h["lborres"].where(h["lbstat"] != "NOT DONE", "")),
-        "LBORRESU": h["unit_cd"].where(known_unit, ""), "LBORNRLO": h["lbornrlo"], "LBORNRHI": h["lbornrhi"],
-        "LBSTRESC": h["lbstresc"], "LBSTRESN": h["lbstresn"], "LBSTRESU": h["lbstresu"],
+        "LBORRES": orres, "LBORRESU": h["unit_cd"].where(known_unit & (orres != ""), ""),
+        "LBORNRLO": h["lbornrlo"], "LBORNRHI": h["lbornrhi"],
+        "LBSTRESC": h["lbstresc"], "LBSTRESN": h["lbstresn"],
+        "LBSTRESU": h["lbstresu"].where(h["lbstresc"].fillna("") != "", ""),   # no unit without a result (CORE/P21)
         "LBSTNRLO": h["lbstnrlo"], "LBSTNRHI": h["lbstnrhi"], "LBNRIND": h["lbnrind"],
         "LBSTAT": h["lbstat"], "LBREASND": h["lbreasnd"],
         "LBNAM": h["site_id"].map(lambda s: ctx.design.lab_name.format(site=s)),
-        "VISITNUM": visit_numbers(visit, h["lbdtc"], h["subjid"], ctx),
-        "VISIT": visit.map(visit_labels(ctx.study)).fillna("UNSCHEDULED"),
+        "LBLOINC": h["lbtestcd"].map(loinc).fillna(""),
+        **visit_columns(visit, h["lbdtc"], h["subjid"], ctx),
         "EPOCH": epoch(h["lbdtc"], h["subjid"], ctx), "LBDTC": h["lbdtc"], "LBDY": study_day(h["lbdtc"], rfstdtc),
         **lineage(h),
     })

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
+from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_columns
 
 
 
@@ -23,8 +23,7 @@ def build_rs(ctx: Context) -> pd.DataFrame:
         "STUDYID": ctx.studyid, "DOMAIN": "RS", "USUBJID": ctx.usubjid(rs["SUBJID"]), "RSTESTCD": rs["RSTESTCD"],
         "RSTEST": rs["RSTEST"], "RSCAT": rs["RSCAT"], "RSORRES": rs["RSORRES"], "RSSTRESC": rs["RSSTRESC"],
         "RSSTRESN": rs["RSSTRESN"].astype(float),
-        "VISITNUM": visit_numbers(rs["VISIT_CODE"], rs["RSDTC"], rs["SUBJID"], ctx),
-        "VISIT": rs["VISIT_CODE"].map(visit_labels(ctx.study)).fillna("UNSCHEDULED"),
+        **visit_columns(rs["VISIT_CODE"], rs["RSDTC"], rs["SUBJID"], ctx),
         "EPOCH": epoch(rs["RSDTC"], rs["SUBJID"], ctx), "RSDTC": rs["RSDTC"],
         "RSDY": study_day(rs["RSDTC"], rs["SUBJID"].map(ctx.reference["RFSTDTC"])), **lineage(rs)})
     return sequence(frame, "RS", ["USUBJID", "RSTESTCD", "VISITNUM", "RSDTC"])

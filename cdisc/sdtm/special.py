@@ -6,7 +6,7 @@ import pandas as pd
 
 from cdisc.design import arm_of
 from cdisc.sdtm.assignment import MASKED
-from cdisc.sdtm.common import Context, date_part, epoch, lineage, sequence, study_day, visit_labels, visit_numbers
+from cdisc.sdtm.common import Context, date_part, epoch, lineage, sequence, study_day, visit_columns
 
 
 def randomized(ctx: Context) -> pd.Index:
@@ -21,35 +21,53 @@ def _age(born: pd.Series, consent: pd.Series) -> pd.Series:
 
 
 def build_dm(ctx: Context) -> pd.DataFrame:
+    """One record per screened subject. Without a planned (actual) arm ARMCD (ACTARMCD) is null and
+    ARMNRS says why (SDTMIG 3.4): a screen failure, or a randomized subject never infused."""
     enrol = ctx.forms["enrollment"].reset_index(drop=True)
     ref = ctx.reference.reindex(enrol["SUBJID"]).reset_index(drop=True)
     is_randomized = enrol["SUBJID"].isin(randomized(ctx))
-    blinding, failure = ctx.design.blinding, ctx.design.screen_failure
-    armcd = np.where(is_randomized, blinding.armcd, failure["armcd"])
-    arm = np.where(is_randomized, blinding.arm, failure["arm"])
-    actarmcd, actarm = armcd, arm
+    treated = ref["RFSTDTC"].fillna("") != ""
+    blinding = ctx.design.blinding
+    armcd = np.where(is_randomized, blinding.armcd, "")
+    arm = np.where(is_randomized, blinding.arm, "")
     if not ctx.blinded:
         planned = ctx.assignment.reindex(enrol["SUBJID"])
+        armcd = np.where(is_randomized, planned["ARMCD"], "")
+        arm = np.where(is_randomized, planned["ARM"], "")
         actual = actual_arms(ctx).reindex(enrol["SUBJID"])
-        armcd = np.where(is_randomized, planned["ARMCD"], failure["armcd"])
-        arm = np.where(is_randomized, planned["ARM"], failure["arm"])
-        actarmcd = np.where(is_randomized, actual["ARMCD"], failure["armcd"])
-        actarm = np.where(is_randomized, actual["ARM"], failure["arm"])
+        actarmcd, actarm = actual["ARMCD"].fillna("").to_numpy(), actual["ARM"].fillna("").to_numpy()
+    else:
+        actarmcd, actarm = armcd, arm
+    actarmcd = np.where(is_randomized & treated, actarmcd, "")
+    actarm = np.where(is_randomized & treated, actarm, "")
+    armnrs = np.select([~is_randomized, ~treated], [ctx.design.screen_failure["armnrs"], ctx.design.not_treated["armnrs"]], "")
     return pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "DM", "USUBJID": ctx.usubjid(enrol["SUBJID"]),
         "SUBJID": enrol["SUBJID"], "RFSTDTC": ref["RFSTDTC"], "RFENDTC": ref["RFENDTC"],
         "RFXSTDTC": ref["RFSTDTC"], "RFXENDTC": ref["RFXENDTC"], "RFICDTC": ref["RFICDTC"],
         "RFPENDTC": ref["RFENDTC"], "DTHDTC": ref["DTHDTC"], "DTHFL": np.where(ref["DTHDTC"] != "", "Y", ""),
         "SITEID": enrol["SITEID"], "BRTHDTC": enrol["BRTHDTC"], "AGE": _age(enrol["BRTHDTC"], enrol["CONSENT_DATE"]),
-        "AGEU": "YEARS", "SEX": enrol["SEX"], "RACE": enrol["RACE"], "ETHNIC": enrol["ETHNIC"],
-        "ARMCD": armcd, "ARM": arm, "ACTARMCD": actarmcd, "ACTARM": actarm, "COUNTRY": ctx.design.country,
-        **lineage(enrol),
+        "AGEU": "YEARS", "SEX": enrol["SEX"], "RACE": enrol["RACE"],
+        "ETHNIC": enrol["ETHNIC"].map(ctx.design.ethnic).fillna(""),
+        "ARMCD": armcd, "ARM": arm, "ACTARMCD": actarmcd, "ACTARM": actarm, "ARMNRS": armnrs,
+        "COUNTRY": ctx.design.country, **lineage(enrol),
     }).sort_values("USUBJID").reset_index(drop=True)
+
+
+def build_suppdm(ctx: Context) -> pd.DataFrame:
+    """SUPPDM.CETHNIC: the ethnic group as collected (DM.ETHNIC has only the CDISC category)."""
+    enrol = ctx.forms["enrollment"].reset_index(drop=True)
+    enrol = enrol[enrol["ETHNIC"] != ""]
+    return pd.DataFrame({
+        "STUDYID": ctx.studyid, "RDOMAIN": "DM", "USUBJID": ctx.usubjid(enrol["SUBJID"]), "IDVAR": "",
+        "IDVARVAL": "", "QNAM": "CETHNIC", "QLABEL": "Collected Ethnicity", "QVAL": enrol["ETHNIC"],
+        "QORIG": "Collected", "QEVAL": "", **lineage(enrol),
+    }).sort_values(["USUBJID", "QNAM"]).reset_index(drop=True)
 
 
 def actual_arms(ctx: Context) -> pd.DataFrame:
     """Per randomized SUBJID the arm of the infusions actually given: the planned one, without stage 2
-    when no stage-2 infusion was given, 'not treated' when none was."""
+    when no stage-2 infusion was given, empty when none was."""
     inf = ctx.forms["infusion"]
     given = inf[inf["DONE"] == "Y"]
     stage2 = set(given.loc[ctx.stage2("infusion"), "SUBJID"])
@@ -57,7 +75,7 @@ def actual_arms(ctx: Context) -> pd.DataFrame:
     rows = {}
     for subjid, a in ctx.assignment.iterrows():
         if subjid not in set(given["SUBJID"]):
-            rows[subjid] = (ctx.design.not_treated["armcd"], ctx.design.not_treated["arm"])
+            rows[subjid] = ("", "")          # never infused: ACTARMCD null, ARMNRS says why
             continue
         arm = arms[(a["TRT1"], (a["TRT2"] or None) if subjid in stage2 else None)]
         rows[subjid] = (arm.armcd, arm.arm)
@@ -127,8 +145,7 @@ def build_sv(ctx: Context) -> pd.DataFrame:
     planned = {v.code: (v.target_day + 1 if v.target_day >= 0 else v.target_day) for v in ctx.study.visits}
     frame = pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "SV", "USUBJID": ctx.usubjid(visits["SUBJID"]),
-        "VISITNUM": visit_numbers(visits["VISIT"], visits["VISIT_DATE"], visits["SUBJID"], ctx),
-        "VISIT": visits["VISIT"].map(visit_labels(ctx.study)).fillna("UNSCHEDULED"),
+        **visit_columns(visits["VISIT"], visits["VISIT_DATE"], visits["SUBJID"], ctx),
         "VISITDY": visits["VISIT"].map(planned).astype(float),
         "EPOCH": epoch(visits["VISIT_DATE"], visits["SUBJID"], ctx),
         "SVSTDTC": visits["VISIT_DATE"], "SVENDTC": visits["VISIT_DATE"],

@@ -6,21 +6,32 @@ import pandas as pd
 from cdisc.sdtm.common import Context
 
 
+def _arms(ctx: Context):
+    return [a for a in ctx.design.arms if ctx.level in a.levels]
+
+
 def build_ta(ctx: Context) -> pd.DataFrame:
+    """The arms the area's level tells apart; a branch only in the arms that branch there (the
+    hUC-MSC x3 arm is not randomized again, so its MSC1 element has none)."""
     elements = {e.etcd: e for e in ctx.design.elements}
+    shown = {a.armcd for a in _arms(ctx)}
     rows = []
-    for arm in [a for a in ctx.design.arms if ctx.level in a.levels]:
+    for arm in _arms(ctx):
         for order, etcd in enumerate(arm.elements, start=1):
+            branch = ctx.design.branches.get(etcd)
+            branches = branch is not None and arm.armcd in branch.arms and len(shown & set(branch.arms)) > 1
             rows.append({"ARMCD": arm.armcd, "ARM": arm.arm, "TAETORD": float(order), "ETCD": etcd,
-                         "ELEMENT": elements[etcd].element, "TABRANCH": ctx.design.branches.get(etcd, ""),
+                         "ELEMENT": elements[etcd].element, "TABRANCH": branch.text if branches else "",
                          "TATRANS": "", "EPOCH": elements[etcd].epoch})
     return pd.DataFrame(rows).assign(STUDYID=ctx.studyid, DOMAIN="TA")
 
 
 def build_te(ctx: Context) -> pd.DataFrame:
+    """The elements of the arms shown (TE holds no element that no arm uses)."""
+    used = {etcd for arm in _arms(ctx) for etcd in arm.elements}
     return pd.DataFrame([{"STUDYID": ctx.studyid, "DOMAIN": "TE", "ETCD": e.etcd, "ELEMENT": e.element,
                           "TESTRL": e.testrl, "TEENRL": e.teenrl, "TEDUR": e.tedur or ""}
-                         for e in ctx.design.elements if ctx.level in e.levels])
+                         for e in ctx.design.elements if e.etcd in used])
 
 
 def build_tv(ctx: Context) -> pd.DataFrame:
@@ -40,10 +51,18 @@ def build_ti(ctx: Context) -> pd.DataFrame:
 
 
 def build_ts(ctx: Context) -> pd.DataFrame:
+    """The configured parameters, and from the night: the data cut and the subjects randomized."""
+    parameters = [(p.parmcd, p.parm, p.val, p.valcd or "", p.vcdref or "") for p in ctx.design.trial_summary]
+    if ctx.data_cut:
+        parameters += [("DCUTDTC", "Data Cutoff Date", ctx.data_cut, "", ""),
+                       ("DCUTDESC", "Data Cutoff Description", "NIGHTLY DATA CUT (LATEST EDC TRANSFER)", "", "")]
+    iwrs = ctx.forms["randomization"]
+    parameters.append(("ACTSUB", "Actual Number of Subjects",
+                       str(iwrs.loc[iwrs["STAGE"] == "1", "SUBJID"].nunique()), "", ""))
     rows, seen = [], {}
-    for p in ctx.design.trial_summary:
-        seen[p.parmcd] = seen.get(p.parmcd, 0) + 1
-        rows.append({"STUDYID": ctx.studyid, "DOMAIN": "TS", "TSSEQ": float(seen[p.parmcd]), "TSPARMCD": p.parmcd,
-                     "TSPARM": p.parm, "TSVAL": p.val, "TSVALNF": "", "TSVALCD": p.valcd or "",
-                     "TSVCDREF": p.vcdref or "", "TSVCDVER": ""})
+    for parmcd, parm, val, valcd, vcdref in parameters:
+        seen[parmcd] = seen.get(parmcd, 0) + 1
+        rows.append({"STUDYID": ctx.studyid, "DOMAIN": "TS", "TSSEQ": float(seen[parmcd]), "TSPARMCD": parmcd,
+                     "TSPARM": parm, "TSVAL": val, "TSVALNF": "", "TSVALCD": valcd, "TSVCDREF": vcdref,
+                     "TSVCDVER": ctx.ct_release if vcdref == "CDISC CT" else ""})
     return pd.DataFrame(rows)

@@ -21,7 +21,7 @@ ANALYSIS = load_analysis()
 
 
 def adsl_row(usubjid="S-1", trtsdtm="2024-03-05T10:00", **dates):
-    values = {"STUDYID": "NCT05985863", "USUBJID": usubjid, "SITEID": "01", "TRTSDTM": trtsdtm,
+    values = {"STUDYID": "NCT05985863", "USUBJID": usubjid, "SITEID": "01", "TRTSDTC": trtsdtm,
               "TRTSDT": sas_date(pd.Series([trtsdtm[:10]])).iloc[0],
               "TRTEDT": sas_date(pd.Series(["2024-03-19"])).iloc[0]}
     values.update({k: sas_date(pd.Series([v])).iloc[0] if isinstance(v, str) else v for k, v in dates.items()})
@@ -47,6 +47,7 @@ def test_baseline_when_the_week0_sample_is_drawn_after_the_infusion(week0, basel
     week0_row = adlb[adlb["LBDTC"] == week0].iloc[0]
     assert (np.isnan(week0_chg) and np.isnan(week0_row["CHG"])) or week0_row["CHG"] == week0_chg
     assert adlb["CHG"].iloc[-1] == 4.0 - baseline_value
+    assert week0_row["ONTRTFL"] == ("" if np.isnan(week0_chg) else "Y")    # a pre-dose sample is not on treatment
     assert adlb["AVISIT"].tolist() == ["WEEK -1 (SCREENING)", "WEEK 0", "WEEK 1"]
 
 
@@ -109,8 +110,21 @@ def test_the_blinded_adam_package(package):
     assert validate_define(folder / "define.xml") == []
     adsl, meta = pyreadstat.read_xport(str(folder / "adsl.xpt"))
     assert meta.file_label == "Subject-Level Analysis Dataset"
-    assert not {"TRT01P", "TRT01A", "TRT02P", "TRT02A", "RAND2DT", "RAND2FL"} & set(adsl.columns)
+    assert not {"TRT01PN", "TRT01AN", "TRT02P", "TRT02A", "RAND2DT", "RAND2FL"} & set(adsl.columns)
+    # the Required treatment variables are documented dummies, one value for every arm
+    assert set(adsl["TRT01P"]) == {"MASKED STUDY PRODUCT (HUC-MSC OR PLACEBO)"}
+    assert set(adsl["TRT01A"]) <= {"MASKED STUDY PRODUCT (HUC-MSC OR PLACEBO)", ""}
+    assert set(adsl["ARM"]) == {"Blinded until unblinding is authorized"}
     assert meta.original_variable_types["TRTSDT"].startswith("DATE")        # SAS dates, DATE9.
+    assert meta.original_variable_types["TRTSDTM"].startswith("DATETIME")  # a numeric datetime
+    treated = adsl[adsl["TRTSDTM"].notna()].iloc[0]
+    assert pd.Timestamp(treated["TRTSDTM"]).date() == pd.Timestamp(treated["TRTSDT"]).date()   # read back as dates
+    ended = adsl[adsl["EOSSTT"] == "DISCONTINUED"]
+    assert not ended.empty and (ended["DCSREAS"] != "").all()
+    assert (adsl.loc[adsl["EOSSTT"] != "DISCONTINUED", "DCSREAS"] == "").all()
+    adlb, _ = pyreadstat.read_xport(str(folder / "adlb.xpt"))
+    assert (adlb.loc[adlb["AVAL"].notna(), "AVALC"] == "").all()             # AVAL and AVALC one-to-one
+    assert not ((adlb["ABLFL"] == "Y") & (adlb["ONTRTFL"] == "Y")).any()     # a pre-dose baseline is not on treatment
     score, _ = pyreadstat.read_xport(str(folder / "adscore.xpt"))
     assert set(score["PARAMCD"]) == {"MELDPROT", "MELD", "MELDNA", "MELD3", "CTPSCORE", "CTPCLASN"}
     missing = score[score["AVAL"].isna()]

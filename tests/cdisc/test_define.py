@@ -33,7 +33,7 @@ def datasets(spec):
     subject = {"USUBJID": f"{STUDYID}-001"}
     dm = frame(spec, "DM", [{**subject, "SUBJID": "001", "RFSTDTC": "2024-03-05T09:30", "SITEID": "01",
                              "BRTHDTC": "1970-02-01", "AGE": 54.0, "AGEU": "YEARS", "SEX": "M",
-                             "RACE": "ASIAN", "ETHNIC": "HAN", "ARMCD": "BLINDED",
+                             "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO", "ARMCD": "BLINDED",
                              "ARM": "Blinded until unblinding is authorized", "COUNTRY": "CHN"}])
     lb_row = {**subject, "LBREFID": "S1", "LBTEST": "Albumin", "VISITNUM": 1.0, "LBDTC": "2024-03-05"}
     lb = frame(spec, "LB", [
@@ -49,7 +49,12 @@ def datasets(spec):
     ae = frame(spec, "AE", [{**subject, "AESEQ": 1.0, "AESPID": "1", "AETERM": "Fever", "AEDECOD": "Pyrexia",
                              "AEBODSYS": "General disorders and administration site conditions",
                              "AESER": "N", "AEREL": "NOT RELATED", "AESTDTC": "2024-03"}])
-    return {"DM": dm, "LB": lb, "TS": ts, "AE": ae}
+    ds = frame(spec, "DS", [
+        {**subject, "DSSEQ": 1.0, "DSTERM": "RANDOMIZED", "DSDECOD": "RANDOMIZED", "DSCAT": "PROTOCOL MILESTONE",
+         "DSSTDTC": "2024-03-04"},
+        {**subject, "DSSEQ": 2.0, "DSTERM": "COMPLETED", "DSDECOD": "COMPLETED", "DSCAT": "DISPOSITION EVENT",
+         "DSSTDTC": "2025-03-04"}])
+    return {"DM": dm, "LB": lb, "TS": ts, "AE": ae, "DS": ds}
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +109,7 @@ def test_schema_comes_from_odmlib_and_a_missing_one_raises(monkeypatch, tmp_path
 
 def test_every_written_dataset_and_variable_is_described(tree, datasets):
     groups = {ig.get("Name"): ig for ig in tree.iterfind(".//odm:ItemGroupDef", NS)}
-    assert list(groups) == ["AE", "DM", "LB", "TS"]
+    assert list(groups) == ["AE", "DM", "DS", "LB", "TS"]
     for name, df in datasets.items():
         refs = [r.get("ItemOID") for r in groups[name].iterfind("odm:ItemRef", NS)]
         assert refs == [f"IT.{name}.{c}" for c in df.columns]
@@ -129,7 +134,7 @@ def test_dataset_attributes(tree):
 def test_leaf_hrefs_are_lower_case_xpt(tree):
     hrefs = {ig.get("Name"): ig.find("def:leaf", NS).get(f"{{{define.XLINK_NS}}}href")
              for ig in tree.iterfind(".//odm:ItemGroupDef", NS)}
-    assert hrefs == {"AE": "ae.xpt", "DM": "dm.xpt", "LB": "lb.xpt", "TS": "ts.xpt"}
+    assert hrefs == {"AE": "ae.xpt", "DM": "dm.xpt", "DS": "ds.xpt", "LB": "lb.xpt", "TS": "ts.xpt"}
 
 
 def test_lengths_and_types(tree, datasets):
@@ -165,16 +170,44 @@ def test_codelists(tree):
     assert lbtestcd.find("odm:Alias", NS).get("Name") == "C65047"
     assert lbtestcd.find("odm:Alias", NS).get("Context") == "nci:ExtCodeID"
     ext = f"{{{define.DEF_NS}}}ExtendedValue"
-    ptac = lbtestcd.find("odm:CodeListItem[@CodedValue='PTAC']", NS)
-    assert ptac.get(ext) == "Yes" and ptac.find("odm:Alias", NS) is None
+    ptac = lbtestcd.find("odm:CodeListItem[@CodedValue='PTAC']", NS)     # a CDISC term since 2021
+    assert ptac.get(ext) is None and ptac.find("odm:Alias", NS).get("Name") == "C170591"
     alb = lbtestcd.find("odm:CodeListItem[@CodedValue='ALB']", NS)
     assert alb.get(ext) is None and alb.find("odm:Alias", NS).get("Name") == "C64431"
-    assert lbtestcd.get(f"{{{define.DEF_NS}}}StandardOID") == "STD.CT.2024-09-27"
+    assert lbtestcd.get(f"{{{define.DEF_NS}}}StandardOID") == "STD.CT.2025-03-28"
+    unit = lists["CL.UNIT"]                                              # NCI codes from the pinned release
+    assert unit.find("odm:CodeListItem[@CodedValue='g/L']/odm:Alias", NS).get("Name") == "C42576"
+    assert unit.find("odm:CodeListItem[@CodedValue='10^3/uL']", NS).get(ext) == "Yes"
+    ethnic = lists["CL.ETHNIC"].find("odm:CodeListItem", NS)
+    assert ethnic.get("CodedValue") == "NOT HISPANIC OR LATINO" and ethnic.find("odm:Alias", NS).get("Name") == "C41222"
     assert lists["CL.TOXGR"].find("odm:EnumeratedItem", NS) is not None     # no decodes
     assert lists["CL.AEREL"].find("odm:EnumeratedItem", NS).get(ext) is None  # sponsor list
     meddra = lists["CL.MEDDRA"].find("odm:ExternalCodeList", NS)
     assert (meddra.get("Dictionary"), meddra.get("Version")) == ("MedDRA", "27.0")
     assert "CL.RSTESTCD" not in lists and "CL.ROUTE" not in lists          # not referenced
+
+
+def test_dsdecod_takes_its_codelist_by_dscat(tree):
+    """Disposition events and protocol milestones are different CDISC codelists (NCOMPLT, PROTMLST):
+    DSDECOD gets value-level metadata, one codelist per DSCAT."""
+    dsdecod = item_def(tree, "IT.DS.DSDECOD")
+    assert dsdecod.find("odm:CodeListRef", NS) is None
+    vl = tree.find(".//def:ValueListDef[@OID='%s']" % dsdecod.find("def:ValueListRef", NS).get("ValueListOID"), NS)
+    refs = {r.find("def:WhereClauseRef", NS).get("WhereClauseOID"): r.get("ItemOID") for r in vl.iterfind("odm:ItemRef", NS)}
+    lists = {}
+    for wc_oid, item_oid in refs.items():
+        check = tree.find(f".//def:WhereClauseDef[@OID='{wc_oid}']/odm:RangeCheck", NS)
+        assert check.get(f"{{{define.DEF_NS}}}ItemOID") == "IT.DS.DSCAT"
+        lists[check.find("odm:CheckValue", NS).text] = item_def(tree, item_oid).find("odm:CodeListRef", NS).get("CodeListOID")
+    assert lists == {"DISPOSITION EVENT": "CL.NCOMPLT", "PROTOCOL MILESTONE": "CL.PROTMLST"}
+    codes = {cl.get("OID"): cl.find("odm:Alias", NS).get("Name") for cl in tree.iterfind(".//odm:CodeList", NS)
+             if cl.find("odm:Alias", NS) is not None}
+    assert codes["CL.NCOMPLT"] == "C66727" and codes["CL.PROTMLST"] == "C114118"
+
+
+def test_lab_results_come_from_the_vendor(tree):
+    assert item_def(tree, "IT.LB.LBORRES").find("def:Origin", NS).get("Source") == "Vendor"
+    assert item_def(tree, "IT.AE.AETERM").find("def:Origin", NS).get("Source") == "Investigator"
 
 
 def test_standards(tree, spec):
@@ -188,7 +221,7 @@ def test_standards(tree, spec):
 def test_value_level_metadata_for_lb(tree, datasets, value_level):
     present = set(datasets["LB"]["LBTESTCD"])
     tests = [code for code in value_level["LB"] if code in present]       # mapping order
-    clauses = tree.findall(".//def:WhereClauseDef", NS)
+    clauses = [c for c in tree.findall(".//def:WhereClauseDef", NS) if c.get("OID").startswith("WC.LB.")]
     assert len(clauses) == len(tests) == 3
     for clause, code in zip(clauses, tests):
         check = clause.find("odm:RangeCheck", NS)

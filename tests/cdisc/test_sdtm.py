@@ -12,6 +12,7 @@ from aclf.config import load_study
 from cdisc.define import validate_define
 from cdisc.design import load_design
 from cdisc.area import AreaFolders
+from aclf.registry import data_night
 from cdisc.sdtm.build import build_context, build_domains
 from cdisc.sdtm.common import study_day
 from cdisc.spec import for_area, load_spec
@@ -25,7 +26,8 @@ SUBJECT_LEVEL = ["DM", "SE", "SV", "EC", "AE", "MH", "DS", "PR", "LB", "RS"]
 def package(tmp_path_factory):
     with generated_night(tmp_path_factory.mktemp("sdtm"), subjects=60, seed=5) as (settings, summary, url):
         study, engine = load_study(), make_engine(url)
-        ctx = build_context(study, load_design(), forms_in_force(engine, study))
+        ctx = build_context(study, load_design(), forms_in_force(engine, study), data_cut=data_night(engine),
+                            ct_release=BLINDED_SPEC().ct_version)      # as the SDTM asset builds it
         built, _ = build_domains(ctx, BLINDED_SPEC(), load_harmonized_lab(engine))
         folder = AreaFolders(settings.output / "blinded", study.study.studyid).sdtm
         yield folder, built, settings, summary, engine
@@ -107,8 +109,15 @@ def test_the_blinded_package_reveals_no_assignment(package):
             assert not values & revealing, (name, subjid)
         assert not any(str(v).startswith("R2-") for v in frame.to_numpy().ravel())               # no stage-2 randomization number
     dm, _ = read(folder, "DM")
-    assert set(dm["ARMCD"]) <= {"BLINDED", "SCRNFAIL"} and set(dm["ACTARM"]) <= {
-        "Blinded until unblinding is authorized", "Screen Failure"}
+    assert set(dm["ARMCD"]) <= {"BLINDED", ""} and set(dm["ACTARM"]) <= {"Blinded until unblinding is authorized", ""}
+    # SDTMIG 3.4: no arm code for a screen failure or an untreated subject; ARMNRS says why
+    assert set(dm.loc[dm["ARMCD"] == "", "ARMNRS"]) == {"SCREEN FAILURE"}
+    assert set(dm.loc[(dm["ARMCD"] != "") & (dm["ACTARMCD"] == ""), "ARMNRS"]) <= {"ASSIGNED, NOT TREATED"}
+    assert (dm.loc[dm["ACTARMCD"] != "", "ARMNRS"] == "").all()
+    assert set(dm["ETHNIC"]) == {"NOT HISPANIC OR LATINO"}
+    suppdm, _ = read(folder, "SUPPDM")
+    assert set(suppdm["QNAM"]) == {"CETHNIC"} and set(suppdm["QVAL"]) <= {"HAN", "OTHER"}
+    assert set(suppdm["USUBJID"]) == set(dm["USUBJID"]) and set(suppdm["RDOMAIN"]) == {"DM"}
     ec, _ = read(folder, "EC")
     assert not ec["VISIT"].isin(["WEEK 4", "WEEK 5"]).any()
     per_subject = ec.groupby("USUBJID").size()
@@ -156,3 +165,59 @@ def test_missing_forms_or_no_data_build_valid_datasets(package, engine, empty):
 def BLINDED_SPEC():
     """The SDTM spec as the blinded area sees it (EX and the assignment variables left out)."""
     return for_area(load_spec(), "blinded")
+
+
+def test_trial_design_is_consistent_with_dm_and_se(package):
+    """CORE/P21: every DM.ARMCD and SE.ETCD is in TA/TE; TE holds no element no arm uses; the blinded
+    TA has the one blinded arm, without a branch (nothing to branch into)."""
+    folder, built, _, _, _ = package
+    dm, ta, te, se = (read(folder, n)[0] for n in ("DM", "TA", "TE", "SE"))
+    assert set(dm["ARMCD"]) - {""} <= set(ta["ARMCD"]) == {"BLINDED"}
+    assert set(se["ETCD"]) <= set(te["ETCD"]) and set(te["ETCD"]) == set(ta["ETCD"])
+    assert (ta["TABRANCH"] == "").all()
+
+
+def test_the_unblinded_ta_branches_only_where_the_design_randomizes():
+    from cdisc.sdtm.trial_design import build_ta
+    from types import SimpleNamespace
+    ta = build_ta(SimpleNamespace(design=load_design(), level="full", studyid="S"))
+    branch = ta.set_index(["ARMCD", "ETCD"])["TABRANCH"]
+    assert branch[("MSC3", "MSC1")] == "" and branch[("MSC5", "MSC1")].startswith("Surviving")
+    assert branch[("PBO", "SCRN")].startswith("Randomized 2:1")
+
+
+def test_trial_summary_has_the_fda_parameters_coded(package):
+    folder, _, _, _, _ = package
+    ts, _ = read(folder, "TS")
+    expected = {"ACTSUB", "ADAPT", "ADDON", "CURTRT", "DCUTDTC", "DCUTDESC", "DOSE", "DOSU", "DOSFRQ", "INTTYPE",
+                "OBJSEC", "OUTMSSEC", "PDPSTIND", "PDSTIND", "PIPIND", "RDIND", "STOPRULE", "TDIGRP", "THERAREA",
+                "TINDTP", "EXTTIND"}
+    assert expected <= set(ts["TSPARMCD"])
+    coded = ts[ts["TSVCDREF"] == "CDISC CT"]
+    assert len(coded) >= 15 and coded["TSVALCD"].str.fullmatch(r"C\d+").all()
+    assert set(coded["TSVCDVER"]) == {"2025-03-28"}
+    assert ts.loc[ts["TSPARMCD"] == "TBLIND", "TSVALCD"].tolist() == ["C15228"]
+
+
+def test_ae_seriousness_soc_and_epoch(package):
+    folder, _, _, _, _ = package
+    ae, _ = read(folder, "AE")
+    assert (ae["AESOC"] == ae["AEBODSYS"]).all()
+    assert (ae.loc[ae["AEOUT"] == "FATAL", "AESDTH"] == "Y").all()
+    assert set(ae.loc[ae["AESER"] == "Y", "AESDTH"]) <= {"Y", "N"}
+    assert (ae.loc[ae["AESER"] != "Y", "AESDTH"] == "").all()
+    day1 = ae[ae["AESTDY"] == 1]
+    assert not day1.empty and (day1["EPOCH"] != "SCREENING").all()   # treatment-emergent, as ADAE says
+
+
+def test_lb_conformance(package):
+    folder, _, _, _, _ = package
+    lb, _ = read(folder, "LB")
+    assert (lb.loc[lb["LBSTRESC"] == "", "LBSTRESU"] == "").all()           # no unit without a result
+    assert (lb.loc[lb["LBORRES"] == "", "LBORRESU"] == "").all()
+    assert "NOT DONE" not in set(lb["LBREASND"])                            # a reason, not the status again
+    assert "BUN" not in set(lb["LBTESTCD"]) and "UREAN" in set(lb["LBTESTCD"])
+    assert (lb["LBLOINC"] != "").all() and lb.groupby("LBTESTCD")["LBLOINC"].nunique().max() == 1
+    assert lb.loc[lb["LBBLFL"] == "Y", "LBSTRESN"].notna().all()            # the record ABLFL can pick
+    names = lb.groupby("VISITNUM")["VISIT"].nunique()
+    assert (names == 1).all() and lb["VISIT"].str.startswith("UNSCHEDULED ").any()   # VISIT <-> VISITNUM 1:1

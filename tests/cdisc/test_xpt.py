@@ -39,14 +39,15 @@ def dm_frame() -> pd.DataFrame:
          "ARMCD": "BLINDED", "ARM": "Blinded", "ACTARMCD": "BLINDED", "ACTARM": "Blinded"},
         {"USUBJID": "NCT05985863-003", "SUBJID": "003", "RFSTDTC": "", "RFENDTC": "2024-03-20",
          "RFXSTDTC": "", "RFXENDTC": "", "RFICDTC": "2024-03-14", "RFPENDTC": "2024-03-20", "DTHDTC": "",
-         "DTHFL": "", "BRTHDTC": "", "AGE": None, "ARMCD": "SCRNFAIL", "ARM": "Screen Failure",
-         "ACTARMCD": "SCRNFAIL", "ACTARM": "Screen Failure"},
+         "DTHFL": "", "BRTHDTC": "", "AGE": None, "ARMCD": "", "ARM": "",
+         "ACTARMCD": "", "ACTARM": ""},
     ]
     frame = pd.DataFrame(rows)
     frame["AGEU"] = ["YEARS", "YEARS", ""]
     frame["SEX"] = ["M", "F", "M"]
     frame["RACE"] = "ASIAN"
-    frame["ETHNIC"] = "HAN"
+    frame["ETHNIC"] = "NOT HISPANIC OR LATINO"
+    frame["ARMNRS"] = ["", "", "SCREEN FAILURE"]
     frame["SITEID"] = "01"
     frame["COUNTRY"] = "CHN"
     frame["DOMAIN"] = "DM"

@@ -15,7 +15,7 @@ def lab(rows):
 
 @pytest.mark.parametrize("spelling, cdisc", [
     ("umol/L", "umol/L"), ("umol/l", "umol/L"), ("\u03bcmol/L", "umol/L"), ("\u00b5mol/L", "umol/L"),
-    ("秒", "sec"), ("s", "sec"), ("×10^9/L", "10^9/L"), ("10^9/L", "10^9/L"), ("mEq/L", "mEq/L"),
+    ("秒", "s"), ("s", "s"), ("sec", "s"), ("×10^9/L", "10^9/L"), ("10^9/L", "10^9/L"), ("mEq/L", "mEq/L"),
     ("10^3/uL", "10^3/uL"), ("mg/dl", "mg/dL"), ("g/dL", "g/dL"), ("", ""), (" U/L ", "U/L"),
 ])
 def test_unit_spellings_map_to_cdisc_units(study, spelling, cdisc):
@@ -37,7 +37,7 @@ def test_greek_mu_and_micro_sign_are_distinct_spellings_of_one_unit(study):
     ("ALB", "3.5", "g/dl", 35.0, "Child-Pugh albumin band edge 35 g/L"),
     ("CREAT", "353.6", "umol/L", 4.0, "MELD creatinine cap 4 mg/dL"),
     ("CREAT", "88.4", "umol/L", 1.0, "MELD creatinine floor 1 mg/dL"),
-    ("BUN", "28", "mg/dL", 10.0, "urea nitrogen mg/dL / 2.8"),
+    ("UREAN", "28", "mg/dL", 10.0, "urea nitrogen mg/dL / 2.8"),
     ("INR", "1.5", "", 1.5, "APASL INR threshold"),
     ("INR", "2.3", "", 2.3, "Child-Pugh INR band edge"),
     ("PTAC", "40", "%", 40.0, "APASL prothrombin activity threshold"),
@@ -71,7 +71,7 @@ def test_text_results_are_not_done_with_an_ascii_reason(study):
             ("CREAT", "", "mg/dL", "QNS"), ("CREAT", "", "mg/dL", ""), ("AST", "see comment", "U/L")]
     out = harmonize_results(lab(rows), study.lab)
     assert out["lbstat"].tolist() == ["NOT DONE"] * 5 + [""]
-    assert out["lbreasnd"].tolist()[:5] == ["HEMOLYZED", "HEMOLYZED", "NOT DONE", "QUANTITY NOT SUFFICIENT",
+    assert out["lbreasnd"].tolist()[:5] == ["HEMOLYZED", "HEMOLYZED", "NO REASON GIVEN BY SITE", "QUANTITY NOT SUFFICIENT",
                                             "NO RESULT REPORTED"]
     assert all(r.isascii() for r in out["lbreasnd"])
     assert out["result_kind"].iloc[-1] == "unknown_text"              # for the rules to report
