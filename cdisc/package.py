@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from aclf.version import PACKAGE, code_version
+from cdisc.dataset_json import write_dataset_json
 from cdisc.define import build_define, validate_define, write_define
 from cdisc.spec import Spec
 from cdisc.xpt import Violation, check_dataset, write_xpt
@@ -50,13 +52,15 @@ def fresh_folder(folder: Path) -> Path:
 
 def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, created: str,
                   value_level: dict | None = None) -> dict[str, Path]:
-    """Write every dataset and define.xml (XSD-valid, or this raises) and swap the package in;
-    returns the paths written. Files of an earlier night that the spec no longer has are gone."""
+    """Write every dataset (XPT v5 and Dataset-JSON 1.1 beside it) and define.xml (XSD-valid, or this
+    raises) and swap the package in; returns the paths written. Files of an earlier night that the spec no longer has are gone."""
     fresh = fresh_folder(folder)
+    file_oid = f"DEFINE.{spec.study_name}.{spec.standard}"
     for name, frame in datasets.items():
         write_xpt(frame, spec.datasets[name], fresh / f"{name.lower()}.xpt")
-    tree = build_define(spec, datasets, value_level=value_level, created=created,
-                        file_oid=f"DEFINE.{spec.study_name}.{spec.standard}")
+        write_dataset_json(frame, spec.datasets[name], spec, fresh / f"{name.lower()}.json", created=created,
+                           file_oid=file_oid, originator=PACKAGE, system_version=code_version())
+    tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid)
     errors = validate_define(tree)
     if errors:
         shutil.rmtree(fresh, ignore_errors=True)

