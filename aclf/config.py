@@ -283,6 +283,7 @@ class Eligibility(_Model):
     age: tuple[int, int]
     he_grade_excluding: int
     prior_platelets_min: float
+    prior_child_pugh_max: float
 
 
 class LabConfig(_Model):

@@ -126,6 +126,11 @@ def eligibility(inp: RuleInputs) -> pd.DataFrame:
         add("eligibility_platelets", plt < rules.prior_platelets_min,
             "platelets " + text(plt) + f" x10^9/L before onset exclude (below {rules.prior_platelets_min:g}).",
             _located(inp, "medical_history", history))
+        ctp = pd.to_numeric(history.set_index("SUBJID")["PRIOR_CTP"], errors="coerce")
+        ctp = ctp[~ctp.index.duplicated()].reindex(randomized)
+        add("eligibility_prior_child_pugh", ctp > rules.prior_child_pugh_max,
+            "Child-Pugh score " + text(ctp) + f" before onset excludes (above {rules.prior_child_pugh_max:g}).",
+            _located(inp, "medical_history", history))
     return combine(checks)
 
 

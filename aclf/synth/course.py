@@ -238,6 +238,7 @@ def simulate(rng: np.random.Generator, n: int, last_night: dt.date) -> Course:
     last_contact[end == "LOST TO FOLLOW-UP"] -= 1
     cause = np.where(end == "DEATH", _choice(rng, DEATH_CAUSES, n), "")
 
+    prior_ctp = np.where(randomized, np.minimum(prior_ctp, 9), prior_ctp)   # randomized: met EXCL02 (score <= 9)
     pat = pd.DataFrame({
         "site": sitestr, "sitei": site, "num": num, "width": width, "subjid": subjid,
         "consent": consent, "screen": screen, "d0": d0, "birth": birth, "age": age, "female": female,

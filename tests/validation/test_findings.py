@@ -43,10 +43,10 @@ def nights(tmp_path, paths, database_url, engine, study):
                                 database_url=database_url)
     resources = {"aclf": AclfResource.from_settings(settings)}
 
-    def night(date: str, rows) -> pd.DataFrame:
+    def night(date: str, rows, edc=EDC_FILES) -> pd.DataFrame:
         land(paths, "site01", f"SITE01_{date}.csv", site01(rows))
         land(paths, "iwrs", f"IWRS_{date}.csv", IWRS.encode())
-        land_edc(paths, f"EDC_{date}")
+        land_edc(paths, f"EDC_{date}", edc)
         for source in ("site01", "iwrs", "edc"):
             ingest_source(engine, study, source, paths)
         result = dg.materialize([harmonized_lab, asset_named("findings"), quality_docs], resources=resources)
@@ -121,3 +121,15 @@ def test_a_lab_sample_after_death_is_a_finding_not_a_crash(study):
                         vanished=pd.DataFrame())
     found = chronology(inputs)
     assert list(found["rule"]) == ["sample_after_death"] and list(found["subjid"]) == ["01-007"]
+
+
+def test_a_child_pugh_score_above_9_before_onset_excludes(nights):
+    """The registry's exclusion 'Child-Pugh score > 9 before the onset of liver failure' (PRIOR_CTP)."""
+    night, _ = nights
+    assert by_rule(night("20250601", NIGHT1), "eligibility_prior_child_pugh").empty        # score 7
+    history = EDC_FILES["medical_history.csv"].replace("2024-02-20,96,7", "2024-02-20,96,11")
+    found = by_rule(night("20250602", NIGHT1, {**EDC_FILES, "medical_history.csv": history}),
+                    "eligibility_prior_child_pugh")
+    assert found["subjid"].tolist() == ["01-007"] and found["status"].tolist() == ["open"]
+    assert "Child-Pugh score 11 before onset excludes (above 9)" in found["message"].item()
+    assert found["file"].item().endswith("medical_history.csv") and found["row_number"].item() == 2   # line 2, after the header
