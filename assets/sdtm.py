@@ -14,6 +14,7 @@ from cdisc.area import Area, restricted
 from cdisc.publish import Published, publish_sdtm
 from cdisc.sdtm.trace import save_trace
 from cdisc.spec import Spec
+from validation.findings import open_findings
 
 DEFINE_CHECK = "define_xml_valid"
 SPEC_CHECK = "spec"
@@ -67,7 +68,8 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
     with restricted(area, folders.root):
         published = publish_sdtm(area, folders, aclf.output, study, config.design, spec,
                                  forms_in_force(engine, study), load_harmonized_lab(engine), now_iso(study),
-                                 level=level, key=key, data_cut=data_night(engine))
+                                 level=level, key=key, data_cut=data_night(engine),
+                                 eligibility=open_findings(engine, "eligibility"))
         if published.written and area.blinded:
             save_trace(engine, area.name, published.trace)
         elif published.written:      # no store for the unblinded area: its trace stays in its folder

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from aclf.config import DEFAULT_STUDY_DIR, FileSpec, load_model
 
@@ -70,6 +70,26 @@ class Branch(_Model):
     arms: list[str]
 
 
+class IeMapping(_Model):
+    """Where IE's criteria not met come from: screen-failure reasons and eligibility rules."""
+
+    visit: str
+    screen_failure_reasons: dict[str, str]
+    rules: dict[str, str]
+
+
+class Complications(_Model):
+    category: str
+    events: dict[str, str]              # EDC clinical assessment column -> CETERM
+
+
+class DialysisQuestion(_Model):
+    column: str
+    term: str
+    category: str
+    interval: str                       # PREVLINT (ISO 8601 duration, negative: before the assessment)
+
+
 class Parameter(_Model):
     parmcd: str
     parm: str
@@ -122,6 +142,17 @@ class Design(_Model):
     branches: dict[str, Branch]
     trial_summary: list[Parameter]
     criteria: list[Criterion]
+    ie: IeMapping
+    complications: Complications
+    dialysis: DialysisQuestion
+
+    @model_validator(mode="after")
+    def _criteria_exist(self):
+        codes = {c.code for c in self.criteria}
+        unknown = sorted((set(self.ie.screen_failure_reasons.values()) | set(self.ie.rules.values())) - codes)
+        if unknown:
+            raise ValueError(f"ie maps to criteria that TI does not have: {unknown}")
+        return self
 
 
 def load_design(directory: str | Path | None = None) -> Design:

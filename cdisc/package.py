@@ -51,9 +51,9 @@ def fresh_folder(folder: Path) -> Path:
 
 
 def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, created: str,
-                  value_level: dict | None = None) -> dict[str, Path]:
-    """Write every dataset (XPT v5 and Dataset-JSON 1.1 beside it) and define.xml (XSD-valid, or this
-    raises) and swap the package in; returns the paths written. Files of an earlier night that the spec no longer has are gone."""
+                  value_level: dict | None = None, documents: dict[str, str] | None = None) -> dict[str, Path]:
+    """Write every dataset (XPT v5 and Dataset-JSON 1.1 beside it), define.xml (XSD-valid, or this
+    raises) and the ``documents`` (file name -> text), and swap the package in; returns the paths written. Files of an earlier night that the spec no longer has are gone."""
     fresh = fresh_folder(folder)
     file_oid = f"DEFINE.{spec.study_name}.{spec.standard}"
     for name, frame in datasets.items():
@@ -66,8 +66,11 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
         shutil.rmtree(fresh, ignore_errors=True)
         raise ValueError("define.xml does not validate against the Define-XML 2.1 schema:\n" + "\n".join(errors))
     write_define(tree, fresh)
+    for name, text in (documents or {}).items():       # the reviewer's guide
+        (fresh / name).write_text(text, encoding="utf-8")
     swap_in(fresh, folder)
-    return {**{name: folder / f"{name.lower()}.xpt" for name in datasets}, "define": folder / "define.xml"}
+    return {**{name: folder / f"{name.lower()}.xpt" for name in datasets}, "define": folder / "define.xml",
+            **{name: folder / name for name in documents or {}}}
 
 
 @dataclass

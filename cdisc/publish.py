@@ -19,6 +19,7 @@ from cdisc.design import Design
 from cdisc.figures import km_plot, trajectory_plot
 from cdisc.handoff import SdtmHandoff, load_handoff, save_handoff
 from cdisc.package import PackageStatus, check_all, refused, violations_status, write_package, write_status
+from cdisc.reviewer_guide import load_guide_config, render_guide
 from cdisc.sdtm.build import build_context, build_domains
 from cdisc.spec import Spec
 from cdisc.xpt import Violation
@@ -47,7 +48,8 @@ def lb_value_level(study: Study) -> dict:
 
 
 def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, datasets, violations, spec: Spec,
-            created: str, value_level: dict | None = None) -> tuple[PackageStatus, dict[str, Path]]:
+            created: str, value_level: dict | None = None, guide: tuple[str, str] | None = None
+            ) -> tuple[PackageStatus, dict[str, Path]]:
     base = output if folder.is_relative_to(output) else folders.root   # the unblinded root is apart
     relative = str(folder.relative_to(base))
     if any(violations.values()):
@@ -55,7 +57,7 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
         status = refused(folders.root, package, relative, created, reason, shown)
         paths: dict[str, Path] = {}
     else:
-        paths = write_package(datasets, spec, folder, created, value_level)
+        paths = write_package(datasets, spec, folder, created, value_level, dict([guide]) if guide else None)
         status = PackageStatus(package=package, folder=relative, refreshed=True, checked_at=created,
                                written_at=created, datasets=sorted(datasets))
     write_status(folders.root, status)
@@ -64,14 +66,18 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
 
 def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, spec: Spec,
                  forms: dict[str, pd.DataFrame], harmonized_lab: pd.DataFrame, created: str,
-                 level: str = "blinded", key: pd.DataFrame | None = None, data_cut: str | None = None) -> Published:
+                 level: str = "blinded", key: pd.DataFrame | None = None, data_cut: str | None = None,
+                 eligibility: pd.DataFrame | None = None) -> Published:
     """The area's SDTM package and, only when it is written, the hand-off to its ADaM. The unblinded
     area is built at an unblinding level with the randomization key."""
-    ctx = build_context(study, design, forms, level=level, key=key, data_cut=data_cut, ct_release=spec.ct_version)
+    ctx = build_context(study, design, forms, level=level, key=key, data_cut=data_cut, ct_release=spec.ct_version,
+                        eligibility=eligibility)
     datasets, trace = build_domains(ctx, spec, harmonized_lab)
     violations = check_all(datasets, spec)
+    guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
+                         data_cut=data_cut)
     status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
-                            lb_value_level(study))
+                            lb_value_level(study), guide)
     if status.refreshed:
         save_handoff(folders.handoff, SdtmHandoff(datasets=datasets, forms=ctx.forms))
     return Published(datasets, violations, status, paths, trace=trace)
@@ -83,7 +89,9 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
     sdtm = load_handoff(folders.handoff)
     datasets, full = build_adam(sdtm.datasets, sdtm.forms, study, analysis, spec, design)
     violations = check_all(datasets, spec)
-    status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created)
+    guide = render_guide(spec, datasets, sdtm.datasets["TA"], load_guide_config(), area=area.name, created=created,
+                         data_cut=data_cut)
+    status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created, guide=guide)
     if not area.blinded:      # the unblinded area's figures are by arm: cdisc.reports
         return Published(datasets, violations, status, paths)
     figures, rates = draw_figures(full, analysis, study, folders.figures, data_cut or created[:10])

@@ -80,3 +80,12 @@ def save_findings(engine: sa.Engine, tonight: pd.DataFrame, now: str) -> pd.Data
         conn.execute(finding.delete())
         bulk_insert(conn, finding, merged.astype({"row_number": "Int64"}), COLUMNS + STATE)
     return merged
+
+
+def open_findings(engine: sa.Engine, family: str) -> pd.DataFrame:
+    """The open findings of one family that every reader may see (subjid, rule): what SDTM IE reports
+    as criteria the data show not met, for the eligibility family."""
+    query = sa.select(finding.c.subjid, finding.c.rule).where(
+        (finding.c.family == family) & (finding.c.status == "open") & (finding.c.level == BLINDED))
+    with engine.connect() as conn:
+        return pd.read_sql(query, conn)

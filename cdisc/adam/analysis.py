@@ -20,9 +20,10 @@ class Graded(_Model):
 
 
 class Dialysis(_Model):
-    form: str
-    column: str
-    given: str                          # the value meaning "dialysed twice in the prior week"
+    """Where the MELD creatinine rule reads dialysis: SDTM PR, pre-specified at each assessment."""
+
+    prtrt: str
+    occurred: str                       # PROCCUR meaning "dialysed at least twice in the prior week"
 
 
 class Scores(_Model):

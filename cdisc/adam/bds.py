@@ -78,16 +78,16 @@ def _visit_values(adlb: pd.DataFrame, code: str) -> pd.Series:
     return rows.set_index(["USUBJID", "AVISITN"])["AVAL"]
 
 
-def _assessments(rs: pd.DataFrame, forms: dict, adsl: pd.DataFrame, study: Study,
+def _assessments(rs: pd.DataFrame, pr: pd.DataFrame, adsl: pd.DataFrame, study: Study,
                  components: Scores) -> pd.DataFrame:
-    """Encephalopathy and ascites (RS) and dialysis (EDC) per subject and analysis visit, by window."""
+    """Encephalopathy and ascites (RS) and dialysis (PR) per subject and analysis visit, by window."""
     rs = _timeline(rs[rs["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True), adsl, "RSDTC", study)
     wide = rs.pivot_table(index=["USUBJID", "AVISITN"], columns="RSTESTCD", values="RSORRES", aggfunc="last")
     graded = {components.encephalopathy.testcd: "encephalopathy", components.ascites.testcd: "ascites"}
     source = components.dialysis
-    ca = forms[source.form].assign(USUBJID=lambda f: study.study.studyid + "-" + f["SUBJID"])
-    ca = _timeline(ca[ca["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True), adsl, "ASSESS_DATE", study)
-    dialysis = ca.groupby(["USUBJID", "AVISITN"])[source.column].last().eq(source.given)
+    asked = pr[(pr["PRTRT"] == source.prtrt) & pr["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True)
+    asked = _timeline(asked, adsl, "PRDTC", study).sort_values(["USUBJID", "PRDTC"], kind="stable")
+    dialysis = asked.groupby(["USUBJID", "AVISITN"])["PROCCUR"].last().eq(source.occurred)
     return wide.reindex(columns=list(graded)).rename(columns=graded).assign(dialysis=dialysis)
 
 
@@ -166,7 +166,7 @@ def _score_parameters(comp: pd.DataFrame, adsl: pd.DataFrame, components: Scores
     return frame
 
 
-def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, forms: dict, adsl: pd.DataFrame, study: Study,
+def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, pr: pd.DataFrame, adsl: pd.DataFrame, study: Study,
                   analysis: Analysis) -> pd.DataFrame:
     """One record per subject, score and scheduled score visit, from same-visit components only; a
     missing component leaves AVAL missing and AREASND names it."""
@@ -178,7 +178,7 @@ def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, forms: dict, adsl: pd.Da
     comp = pd.DataFrame(index=grid)
     for role, code in components.lab.items():
         comp[role] = _visit_values(adlb, code).reindex(grid)
-    comp = _scoreable(comp.join(_assessments(rs, forms, adsl, study, components).reindex(grid)), study, components)
+    comp = _scoreable(comp.join(_assessments(rs, pr, adsl, study, components).reindex(grid)), study, components)
     frame = _score_parameters(comp, adsl, components)
     code_of = {visitnums[c]: c for c in analysis.score_visits}
     frame["AVISIT"] = frame["AVISITN"].map(lambda n: labels[code_of[n]])

@@ -28,7 +28,7 @@ def build_adam(sdtm: dict[str, pd.DataFrame], forms: dict[str, pd.DataFrame], st
         empty = {name: pd.DataFrame(columns=ds.names) for name, ds in spec.datasets.items()}
         return {name: conform(frame, spec.datasets[name]) for name, frame in empty.items()}, empty
     adlb = build_adlb(sdtm["LB"], adsl, study, analysis)
-    full = {"ADSL": adsl, "ADLB": adlb, "ADSCORE": build_adscore(adlb, sdtm["RS"], forms, adsl, study, analysis),
+    full = {"ADSL": adsl, "ADLB": adlb, "ADSCORE": build_adscore(adlb, sdtm["RS"], sdtm["PR"], adsl, study, analysis),
             "ADTTE": build_adtte(adsl, analysis), "ADAE": build_adae(sdtm["AE"], adsl, analysis)}
     if unblinded:
         full["ADAE"] = pd.concat([full["ADAE"], treatment_at_onset(full["ADAE"], adsl)], axis=1)

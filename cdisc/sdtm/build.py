@@ -8,7 +8,7 @@ import pandas as pd
 from aclf.config import Study
 from aclf.isodate import valid_iso
 from cdisc.design import Design
-from cdisc.sdtm import events, ex, lb, rs, special, trial_design
+from cdisc.sdtm import clinical, events, ex, lb, rs, special, trial_design
 from cdisc.sdtm.assignment import assignments
 from cdisc.sdtm.common import LINEAGE, Context, reference_dates
 from cdisc.sdtm.trace import trace_of
@@ -19,6 +19,7 @@ BUILDERS: dict[str, Callable[[Context], pd.DataFrame]] = {
     "DM": special.build_dm, "SUPPDM": special.build_suppdm, "SE": special.build_se, "SV": special.build_sv,
     "EC": events.build_ec, "PR": events.build_pr, "AE": events.build_ae, "MH": events.build_mh,
     "DS": events.build_ds, "RS": rs.build_rs, "EX": ex.build_ex,
+    "IE": clinical.build_ie, "DD": clinical.build_dd, "CE": clinical.build_ce,
     "TA": trial_design.build_ta, "TE": trial_design.build_te, "TV": trial_design.build_tv,
     "TI": trial_design.build_ti, "TS": trial_design.build_ts,
 }
@@ -46,7 +47,8 @@ def enrolled_only(forms: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def build_context(study: Study, design: Design, forms: dict[str, pd.DataFrame], level: str = "blinded",
-                  key: pd.DataFrame | None = None, data_cut: str | None = None, ct_release: str = "") -> Context:
+                  key: pd.DataFrame | None = None, data_cut: str | None = None, ct_release: str = "",
+                  eligibility: pd.DataFrame | None = None) -> Context:
     """The inputs of one area's build; an unblinded level needs the randomization key."""
     forms = enrolled_only(submittable_dates(forms, study))
     blinded = level == "blinded"
@@ -55,7 +57,7 @@ def build_context(study: Study, design: Design, forms: dict[str, pd.DataFrame], 
     assignment = None if blinded else assignments(forms["randomization"], key, design, level)
     return Context(study=study, design=design, forms=forms, level=level,
                    reference=reference_dates(forms, study, blinded), assignment=assignment,
-                   data_cut=data_cut, ct_release=ct_release)
+                   data_cut=data_cut, ct_release=ct_release, eligibility=eligibility)
 
 
 def build_domains(ctx: Context, spec: Spec, harmonized_lab: pd.DataFrame

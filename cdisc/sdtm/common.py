@@ -25,6 +25,7 @@ class Context:
     reference: pd.DataFrame          # per SUBJID: RFICDTC, RFSTDTC, RFXENDTC, RFENDTC, DTHDTC, first_date, stage2_start
     assignment: pd.DataFrame | None = None   # unblinded: per SUBJID, see cdisc.sdtm.assignment
     data_cut: str | None = None      # the night's data cut (TS DCUTDTC)
+    eligibility: pd.DataFrame | None = None   # open eligibility findings (subjid, rule): IE
     ct_release: str = ""             # the pinned CT release (TS TSVCDVER)
 
     @property

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from cdisc.sdtm.common import Context, date_part, epoch, lineage, sequence, study_day, visit_columns
+from cdisc.sdtm.clinical import assessed_events
 from cdisc.sdtm.ex import infusion_products, product_names
 from cdisc.sdtm.special import randomized
 from validation.rules_coding import submittable_aes
@@ -41,12 +42,28 @@ def build_ec(ctx: Context) -> pd.DataFrame:
 
 
 def build_pr(ctx: Context) -> pd.DataFrame:
+    """Liver transplantation (outcome form) and, at every clinical assessment, whether the patient was
+    dialysed at least twice in the week before (pre-specified; the MELD scores' creatinine rule)."""
     events = ctx.forms["outcome_events"]
     tx = events[events["EVENT"] == "LIVER TRANSPLANT"].reset_index(drop=True)
-    frame = _subject_frame(ctx, "PR", tx["SUBJID"], tx, PRTRT="LIVER TRANSPLANTATION",
-                           EPOCH=epoch(tx["EVENT_DATE"], tx["SUBJID"], ctx), PRSTDTC=tx["EVENT_DATE"],
-                           PRSTDY=study_day(tx["EVENT_DATE"], tx["SUBJID"].map(ctx.reference["RFSTDTC"])))
-    return sequence(frame, "PR", ["USUBJID", "PRSTDTC"])
+    q = ctx.design.dialysis
+    dialysis = assessed_events(ctx, {q.column: q.term})
+    visits = visit_columns(dialysis["VISIT_CODE"], dialysis["DTC"], dialysis["SUBJID"], ctx)
+    rows = pd.concat([
+        pd.DataFrame({"SUBJID": tx["SUBJID"], "PRTRT": "LIVER TRANSPLANTATION", "PRCAT": "", "PRPRESP": "",
+                      "PROCCUR": "", "VISITNUM": np.nan, "VISIT": "", "PRDTC": "", "PRSTDTC": tx["EVENT_DATE"],
+                      "PREVLINT": "", **lineage(tx)}),
+        pd.DataFrame({"SUBJID": dialysis["SUBJID"], "PRTRT": q.term, "PRCAT": q.category, "PRPRESP": "Y",
+                      "PROCCUR": dialysis["occur"], **visits, "PRDTC": dialysis["DTC"], "PRSTDTC": "",
+                      "PREVLINT": q.interval, **lineage(dialysis)}),
+    ], ignore_index=True)
+    rfstdtc = rows["SUBJID"].map(ctx.reference["RFSTDTC"])
+    when = rows["PRSTDTC"].where(rows["PRSTDTC"] != "", rows["PRDTC"])
+    frame = _subject_frame(ctx, "PR", rows["SUBJID"], rows, **{c: rows[c] for c in (
+        "PRTRT", "PRCAT", "PRPRESP", "PROCCUR", "VISITNUM", "VISIT", "PRDTC", "PRSTDTC", "PREVLINT")},
+        EPOCH=epoch(when, rows["SUBJID"], ctx), PRDY=study_day(rows["PRDTC"], rfstdtc),
+        PRSTDY=study_day(rows["PRSTDTC"], rfstdtc))
+    return sequence(frame, "PR", ["USUBJID", "PRTRT", "PRSTDTC", "PRDTC"])
 
 
 def blinded_action(ae: pd.DataFrame, ctx: Context) -> pd.Series:

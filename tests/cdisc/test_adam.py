@@ -108,6 +108,8 @@ def test_the_blinded_adam_package(package):
     assert sorted(p.name for p in folder.glob("*.xpt")) == ["adae.xpt", "adlb.xpt", "adscore.xpt", "adsl.xpt",
                                                              "adtte.xpt"]
     assert validate_define(folder / "define.xml") == []
+    guide = (folder / "adrg.html").read_text(encoding="utf-8")                   # the ADRG skeleton
+    assert "Analysis Data Reviewer" in guide and "Liver scores" in guide and "ADSCORE" in guide
     adsl, meta = pyreadstat.read_xport(str(folder / "adsl.xpt"))
     assert meta.file_label == "Subject-Level Analysis Dataset"
     assert not {"TRT01PN", "TRT01AN", "TRT02P", "TRT02A", "RAND2DT", "RAND2FL"} & set(adsl.columns)
@@ -182,3 +184,17 @@ def test_sdtm_and_adam_baselines_agree(package):
     adam = adlb[adlb["ABLFL"] == "Y"].set_index(["USUBJID", "PARAMCD"])["SRCSEQ"]
     assert len(sdtm) > 100
     assert adam.reindex(sdtm.index).tolist() == sdtm.tolist()
+
+
+def test_adscore_reads_dialysis_from_sdtm_pr():
+    """The MELD creatinine rule's dialysis comes from PR (traceable to SDTM), by analysis visit."""
+    from cdisc.adam.bds import _assessments
+    adsl = pd.DataFrame([adsl_row()])
+    rs = pd.DataFrame({"USUBJID": ["S-1", "S-1"], "RSTESTCD": ["HEGRADE"] * 2, "RSORRES": ["1", "1"],
+                       "RSDTC": ["2024-03-05", "2024-03-12"]})
+    pr = pd.DataFrame({"USUBJID": ["S-1"] * 3, "PRTRT": ["DIALYSIS", "DIALYSIS", "LIVER TRANSPLANTATION"],
+                       "PROCCUR": ["N", "Y", ""], "PRDTC": ["2024-03-05", "2024-03-12", ""]})
+    study = load_study()
+    num = {v.code: float(v.visitnum) for v in study.visits}
+    got = _assessments(rs, pr, adsl, study, ANALYSIS.scores)["dialysis"]
+    assert got.to_dict() == {("S-1", num["WEEK0"]): False, ("S-1", num["WEEK1"]): True}

@@ -13,6 +13,7 @@ from cdisc.define import validate_define
 from cdisc.design import load_design
 from cdisc.area import AreaFolders
 from aclf.registry import data_night
+from validation.findings import open_findings
 from cdisc.sdtm.build import build_context, build_domains
 from cdisc.sdtm.common import study_day
 from cdisc.spec import for_area, load_spec
@@ -27,7 +28,8 @@ def package(tmp_path_factory):
     with generated_night(tmp_path_factory.mktemp("sdtm"), subjects=60, seed=5) as (settings, summary, url):
         study, engine = load_study(), make_engine(url)
         ctx = build_context(study, load_design(), forms_in_force(engine, study), data_cut=data_night(engine),
-                            ct_release=BLINDED_SPEC().ct_version)      # as the SDTM asset builds it
+                            ct_release=BLINDED_SPEC().ct_version,      # as the SDTM asset builds it
+                            eligibility=open_findings(engine, "eligibility"))
         built, _ = build_domains(ctx, BLINDED_SPEC(), load_harmonized_lab(engine))
         folder = AreaFolders(settings.output / "blinded", study.study.studyid).sdtm
         yield folder, built, settings, summary, engine
@@ -221,3 +223,46 @@ def test_lb_conformance(package):
     assert lb.loc[lb["LBBLFL"] == "Y", "LBSTRESN"].notna().all()            # the record ABLFL can pick
     names = lb.groupby("VISITNUM")["VISIT"].nunique()
     assert (names == 1).all() and lb["VISIT"].str.startswith("UNSCHEDULED ").any()   # VISIT <-> VISITNUM 1:1
+
+
+def test_ie_records_each_criterion_not_met(package):
+    """Screen failures by the EDC's reason, randomized subjects by the eligibility rules the data
+    contradict; every IETESTCD is a TI criterion, inclusion answered N and exclusion Y."""
+    folder, _, _, _, engine = package
+    ie, ti, dm, ds = (read(folder, n)[0] for n in ("IE", "TI", "DM", "DS"))
+    assert not ie.empty and set(ie["IETESTCD"]) <= set(ti["IETESTCD"])
+    assert (ie["IEORRES"] == ie["IECAT"].map({"INCLUSION": "N", "EXCLUSION": "Y"})).all()
+    failures = set(ds.loc[ds["DSDECOD"] == "SCREEN FAILURE", "USUBJID"])
+    mapped = ds[(ds["DSDECOD"] == "SCREEN FAILURE") & (ds["DSTERM"] != "SCREEN FAILURE")]
+    assert set(mapped["USUBJID"]) <= set(ie["USUBJID"]) | failures
+    flagged = open_findings(engine, "eligibility")
+    randomized_ie = ie[~ie["USUBJID"].isin(failures)]
+    assert set(randomized_ie["USUBJID"].str[12:]) == set(flagged.loc[flagged["rule"] != "eligibility_unverifiable", "subjid"])
+    assert set(ie["VISIT"]) == {"WEEK -1 (SCREENING)"} and set(ie["EPOCH"]) == {"SCREENING"}
+
+
+def test_dd_ce_and_dialysis_in_pr(package):
+    folder, _, _, _, _ = package
+    dd, dm, ce, pr = (read(folder, n)[0] for n in ("DD", "DM", "CE", "PR"))
+    assert set(dd["USUBJID"]) == set(dm.loc[dm["DTHFL"] == "Y", "USUBJID"])       # every death has its cause
+    assert set(dd["DDTESTCD"]) == {"PRCDTH"} and (dd["DDORRES"] != "").all()
+    assert set(ce["CETERM"]) == {"ACUTE KIDNEY INJURY", "GASTROINTESTINAL BLEEDING", "UNCONTROLLED INFECTION"}
+    assert set(ce["CEPRESP"]) == {"Y"} and set(ce["CEOCCUR"]) <= {"Y", "N"}
+    dialysis = pr[pr["PRTRT"] == "DIALYSIS"]
+    assert not dialysis.empty and set(dialysis["PREVLINT"]) == {"-P1W"} and (dialysis["PRDTC"] != "").all()
+    assert (pr.loc[pr["PRTRT"] == "LIVER TRANSPLANTATION", "PRSTDTC"] != "").all()
+
+
+def test_the_reviewers_guide_is_written_beside_define(package):
+    """csdrg.html: every dataset with its records, the checks with their published rules, the issues
+    left with their explanation, the blinding; valid HTML a browser opens offline."""
+    from lxml import html
+    folder, built, _, _, _ = package
+    page = html.parse(str(folder / "csdrg.html")).getroot()
+    text = page.text_content()
+    rows = {r.xpath("string(td[1])"): r.xpath("string(td[6])") for r in page.xpath("//h2[.='3. Datasets']/following-sibling::table[1]//tr[td]")}
+    assert rows == {name: str(len(frame)) for name, frame in sorted(built.items())}
+    assert "Pinnacle 21 CT2001" in text and "2025-03-28" in text and "BLINDED" in text
+    assert "seriousness criteria" in text and "AESDTH" in text                # a known issue, explained
+    assert "Blinded until unblinding is authorized" in text                  # the arm TA shows
+    assert not page.xpath("//script") and not page.xpath("//*[@src]")         # nothing fetched

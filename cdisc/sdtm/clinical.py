@@ -1,0 +1,89 @@
+"""IE (criteria not met), DD (cause of death) and CE (the ACLF complications the EDC asks about at
+each assessment): the EDC facts a reviewer expects in their own domains. Mappings are configuration
+(``study/sdtm/trial_design.yaml``: ``ie``, ``complications``)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_columns
+from cdisc.sdtm.special import randomized
+
+
+def _rfstdtc(ctx: Context, subjid: pd.Series) -> pd.Series:
+    return subjid.map(ctx.reference["RFSTDTC"]).fillna("")
+
+
+def _not_met(ctx: Context) -> pd.DataFrame:
+    """SUBJID, criterion, date and source rows of every criterion not met: the screen failures'
+    reasons as the EDC gives them, and the eligibility rules the data contradict (open findings)."""
+    ie = ctx.design.ie
+    enrol = ctx.forms["enrollment"]
+    failed = enrol[~enrol["SUBJID"].isin(randomized(ctx))]
+    failed = failed.assign(code=failed["SCREEN_FAIL_REASON"].map(ie.screen_failure_reasons))
+    parts = [pd.DataFrame({"SUBJID": failed["SUBJID"], "code": failed["code"], "IEDTC": failed["SCREEN_DATE"],
+                           **lineage(failed)})]
+    if ctx.eligibility is not None and not ctx.eligibility.empty:
+        found = ctx.eligibility.assign(code=ctx.eligibility["rule"].map(ie.rules)).dropna(subset=["code"])
+        found = found[found["subjid"].isin(enrol["SUBJID"])]
+        screened = enrol.drop_duplicates("SUBJID").set_index("SUBJID")["SCREEN_DATE"]
+        parts.append(pd.DataFrame({"SUBJID": found["subjid"].to_numpy(), "code": found["code"].to_numpy(),
+                                   "IEDTC": found["subjid"].map(screened).to_numpy(),
+                                   "_TRANSFER": np.nan, "_ROW": np.nan}))
+    rows = pd.concat(parts, ignore_index=True).dropna(subset=["code"])
+    return rows.drop_duplicates(["SUBJID", "code"]).reset_index(drop=True)
+
+
+def build_ie(ctx: Context) -> pd.DataFrame:
+    """One record per criterion not met: an inclusion criterion answered N, an exclusion one Y."""
+    rows = _not_met(ctx)
+    criteria = {c.code: c for c in ctx.design.criteria}
+    cat = rows["code"].map(lambda c: criteria[c].cat)
+    answer = np.where(cat == "INCLUSION", "N", "Y")
+    visit = pd.Series(ctx.design.ie.visit, index=rows.index)
+    frame = pd.DataFrame({
+        "STUDYID": ctx.studyid, "DOMAIN": "IE", "USUBJID": ctx.usubjid(rows["SUBJID"]), "IETESTCD": rows["code"],
+        "IETEST": rows["code"].map(lambda c: criteria[c].text), "IECAT": cat, "IEORRES": answer, "IESTRESC": answer,
+        **visit_columns(visit, rows["IEDTC"], rows["SUBJID"], ctx), "EPOCH": ctx.design.epochs.screening,
+        "IEDTC": rows["IEDTC"], "IEDY": study_day(rows["IEDTC"], _rfstdtc(ctx, rows["SUBJID"])),
+        **lineage(rows)})
+    return sequence(frame, "IE", ["USUBJID", "IETESTCD"])
+
+
+def build_dd(ctx: Context) -> pd.DataFrame:
+    """One record per death: the primary cause as the EDC's outcome form gives it."""
+    events = ctx.forms["outcome_events"]
+    deaths = events[events["EVENT"] == "DEATH"].drop_duplicates("SUBJID").reset_index(drop=True)
+    cause = deaths["DEATH_CAUSE"].fillna("")
+    frame = pd.DataFrame({
+        "STUDYID": ctx.studyid, "DOMAIN": "DD", "USUBJID": ctx.usubjid(deaths["SUBJID"]), "DDTESTCD": "PRCDTH",
+        "DDTEST": "Primary Cause of Death", "DDORRES": cause, "DDSTRESC": cause,
+        "DDSTAT": np.where(cause == "", "NOT DONE", ""), "DDREASND": np.where(cause == "", "CAUSE NOT REPORTED", ""),
+        "EPOCH": epoch(deaths["EVENT_DATE"], deaths["SUBJID"], ctx, event=True), "DDDTC": deaths["EVENT_DATE"],
+        "DDDY": study_day(deaths["EVENT_DATE"], _rfstdtc(ctx, deaths["SUBJID"])), **lineage(deaths)})
+    return sequence(frame, "DD", ["USUBJID", "DDTESTCD"])
+
+
+def assessed_events(ctx: Context, events: dict[str, str]) -> pd.DataFrame:
+    """One row per clinical assessment and pre-specified yes/no question (``events``: EDC column ->
+    term) that was answered: SUBJID, term, occurrence, visit, date, source row."""
+    ca = ctx.forms["clinical_assessment"].reset_index(drop=True)
+    parts = [pd.DataFrame({"SUBJID": ca["SUBJID"], "term": term, "occur": ca[column], "VISIT_CODE": ca["VISIT"],
+                           "DTC": ca["ASSESS_DATE"], **lineage(ca)})
+             for column, term in events.items() if column in ca]
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["SUBJID", "term", "occur", "VISIT_CODE", "DTC", "_TRANSFER", "_ROW"])
+    return rows[rows["occur"].isin(["Y", "N"])].reset_index(drop=True)
+
+
+def build_ce(ctx: Context) -> pd.DataFrame:
+    """CE: acute kidney injury, GI bleeding and uncontrolled infection, asked at every assessment
+    (CEPRESP Y, CEOCCUR Y/N); they define ACLF's course and the exclusion criterion EXCL01."""
+    rows = assessed_events(ctx, ctx.design.complications.events)
+    frame = pd.DataFrame({
+        "STUDYID": ctx.studyid, "DOMAIN": "CE", "USUBJID": ctx.usubjid(rows["SUBJID"]), "CETERM": rows["term"],
+        "CECAT": ctx.design.complications.category, "CEPRESP": "Y", "CEOCCUR": rows["occur"],
+        **visit_columns(rows["VISIT_CODE"], rows["DTC"], rows["SUBJID"], ctx),
+        "EPOCH": epoch(rows["DTC"], rows["SUBJID"], ctx), "CEDTC": rows["DTC"],
+        "CEDY": study_day(rows["DTC"], _rfstdtc(ctx, rows["SUBJID"])), **lineage(rows)})
+    return sequence(frame, "CE", ["USUBJID", "CETERM", "VISITNUM", "CEDTC"])
