@@ -248,6 +248,8 @@ def test_dd_ce_and_dialysis_in_pr(package):
     assert set(dd["DDTESTCD"]) == {"PRCDTH"} and (dd["DDORRES"] != "").all()
     assert set(ce["CETERM"]) == {"ACUTE KIDNEY INJURY", "GASTROINTESTINAL BLEEDING", "UNCONTROLLED INFECTION"}
     assert set(ce["CEPRESP"]) == {"Y"} and set(ce["CEOCCUR"]) <= {"Y", "N"}
+    ec, _ = read(folder, "EC")
+    assert set(ec["ECPRESP"]) == {"Y"} and set(ec["ECOCCUR"]) <= {"Y", "N"}       # ECOCCUR answers a planned question
     dialysis = pr[pr["PRTRT"] == "DIALYSIS"]
     assert not dialysis.empty and set(dialysis["PREVLINT"]) == {"-P1W"} and (dialysis["PRDTC"] != "").all()
     assert (pr.loc[pr["PRTRT"] == "LIVER TRANSPLANTATION", "PRSTDTC"] != "").all()
