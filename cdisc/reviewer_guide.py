@@ -17,14 +17,6 @@ from cdisc.spec import Spec
 FILES = {"SDTMIG": "csdrg.html", "ADaMIG": "adrg.html"}
 TITLES = {"SDTMIG": ("Clinical Study Data Reviewer's Guide", "cSDRG"),
           "ADaMIG": ("Analysis Data Reviewer's Guide", "ADRG")}
-BLINDING = {
-    "blinded": "Blinded area: no variable or record reveals treatment assignment. DM.ARMCD/ACTARMCD are "
-               "BLINDED; the stage-2 randomization, the week-4/5 infusions, the kit numbers and the TREATMENT 2 "
-               "epoch are withheld; ADSL TRT01P/TRT01A are a documented dummy, the same in every arm. Each night "
-               "an audit with the randomization key checks that no value, record shape or date differs by arm.",
-    "unblinded": "Unblinded area, written only under an authorized unblinding: the arms and treatments as "
-                 "assigned; while only stage 1 is unblinded the stage-2 product stays masked.",
-}
 
 
 class _Entry(BaseModel):
@@ -50,6 +42,8 @@ class Issue(_Entry):
 
 class GuideConfig(_Entry):
     sponsor: str
+    design: str                          # the protocol in a paragraph
+    blinding: dict[str, str]             # area -> what it shows and withholds
     dictionaries: list[Dictionary]
     checks: list[Check]
     issues: list[Issue]
@@ -90,9 +84,9 @@ def render_guide(spec: Spec, datasets: dict[str, pd.DataFrame], ta: pd.DataFrame
         title=title, template=template, study=spec.study_name, standard=spec.standard, version=spec.version,
         area=area, data_cut=data_cut or created[:10], created=created, generator=f"{PACKAGE} {code_version()}",
         description=spec.description, dictionaries=config.dictionaries, sponsor=config.sponsor,
-        design_text="Two-stage randomized, double-blind, placebo-controlled trial at five centers in China.",
+        design_text=config.design,
         arms=_arms(ta),
-        blinding=BLINDING["blinded" if area == "blinded" else "unblinded"],
+        blinding=config.blinding[area],
         datasets=[{"name": ds.name, "label": ds.label, "class_": ds.class_, "structure": ds.structure,
                    "keys": ", ".join(ds.keys), "records": len(datasets[ds.name])}
                   for ds in spec.datasets.values() if ds.name in names],

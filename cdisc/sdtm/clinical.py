@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_columns
+from cdisc.sdtm.common import LINEAGE, Context, epoch, lineage, sequence, study_day, visit_columns
 from cdisc.sdtm.special import randomized
 
 
@@ -29,7 +29,7 @@ def _not_met(ctx: Context) -> pd.DataFrame:
         screened = enrol.drop_duplicates("SUBJID").set_index("SUBJID")["SCREEN_DATE"]
         parts.append(pd.DataFrame({"SUBJID": found["subjid"].to_numpy(), "code": found["code"].to_numpy(),
                                    "IEDTC": found["subjid"].map(screened).to_numpy(),
-                                   "_TRANSFER": np.nan, "_ROW": np.nan}))
+                                   **dict.fromkeys(LINEAGE, np.nan)}))     # a finding, not one source row
     rows = pd.concat(parts, ignore_index=True).dropna(subset=["code"])
     return rows.drop_duplicates(["SUBJID", "code"]).reset_index(drop=True)
 
@@ -72,7 +72,7 @@ def assessed_events(ctx: Context, events: dict[str, str]) -> pd.DataFrame:
                            "DTC": ca["ASSESS_DATE"], **lineage(ca)})
              for column, term in events.items() if column in ca]
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["SUBJID", "term", "occur", "VISIT_CODE", "DTC", "_TRANSFER", "_ROW"])
+        columns=["SUBJID", "term", "occur", "VISIT_CODE", "DTC", *LINEAGE])
     return rows[rows["occur"].isin(["Y", "N"])].reset_index(drop=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cdisc.sdtm.common import Context
+from cdisc.sdtm.special import randomized
 
 
 def _arms(ctx: Context):
@@ -55,10 +56,8 @@ def build_ts(ctx: Context) -> pd.DataFrame:
     parameters = [(p.parmcd, p.parm, p.val, p.valcd or "", p.vcdref or "") for p in ctx.design.trial_summary]
     if ctx.data_cut:
         parameters += [("DCUTDTC", "Data Cutoff Date", ctx.data_cut, "", ""),
-                       ("DCUTDESC", "Data Cutoff Description", "NIGHTLY DATA CUT (LATEST EDC TRANSFER)", "", "")]
-    iwrs = ctx.forms["randomization"]
-    parameters.append(("ACTSUB", "Actual Number of Subjects",
-                       str(iwrs.loc[iwrs["STAGE"] == "1", "SUBJID"].nunique()), "", ""))
+                       ("DCUTDESC", "Data Cutoff Description", "NIGHTLY DATA CUT (NEWEST TRANSFER IN FORCE)", "", "")]
+    parameters.append(("ACTSUB", "Actual Number of Subjects", str(len(randomized(ctx))), "", ""))
     rows, seen = [], {}
     for parmcd, parm, val, valcd, vcdref in parameters:
         seen[parmcd] = seen.get(parmcd, 0) + 1
