@@ -88,7 +88,7 @@ def render_guide(spec: Spec, datasets: dict[str, pd.DataFrame], ta: pd.DataFrame
         arms=_arms(ta),
         blinding=config.blinding[area],
         datasets=[{"name": ds.name, "label": ds.label, "class_": ds.class_, "structure": ds.structure,
-                   "keys": ", ".join(ds.keys), "records": len(datasets[ds.name])}
+                   "key_variables": ", ".join(ds.keys), "records": len(datasets[ds.name])}   # not "keys": a dict method in jinja
                   for ds in spec.datasets.values() if ds.name in names],
         methods=_methods(spec, datasets), checks=config.checks,
         issues=[i for i in config.issues if i.dataset == "*" or i.dataset in names],

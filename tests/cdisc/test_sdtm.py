@@ -264,6 +264,8 @@ def test_the_reviewers_guide_is_written_beside_define(package):
     text = page.text_content()
     rows = {r.xpath("string(td[1])"): r.xpath("string(td[6])") for r in page.xpath("//h2[.='3. Datasets']/following-sibling::table[1]//tr[td]")}
     assert rows == {name: str(len(frame)) for name, frame in sorted(built.items())}
+    keys = {r.xpath("string(td[1])"): r.xpath("string(td[5])") for r in page.xpath("//h2[.='3. Datasets']/following-sibling::table[1]//tr[td]")}
+    assert keys["LB"] == "STUDYID, USUBJID, LBTESTCD, VISITNUM, LBDTC, LBREFID"
     assert "Pinnacle 21 CT2001" in text and "2025-03-28" in text and "BLINDED" in text
     assert "seriousness criteria" in text and "AESDTH" in text                # a known issue, explained
     assert "Blinded until unblinding is authorized" in text                  # the arm TA shows
