@@ -17,7 +17,7 @@ from cdisc.adam.build import build_adam
 from cdisc.area import Area, AreaFolders
 from cdisc.design import Design
 from cdisc.figures import km_plot, trajectory_plot
-from cdisc.handoff import SdtmHandoff, load_handoff, save_handoff
+from cdisc.handoff import load_handoff, save_handoff
 from cdisc.package import PackageStatus, check_all, refused, violations_status, write_package, write_status
 from cdisc.reviewer_guide import load_guide_config, render_guide
 from cdisc.sdtm.build import build_context, build_domains
@@ -79,7 +79,7 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
                             lb_value_level(study), guide)
     if status.refreshed:
-        save_handoff(folders.handoff, SdtmHandoff(datasets=datasets, forms=ctx.forms))
+        save_handoff(folders.handoff, datasets)
     return Published(datasets, violations, status, paths, trace=trace)
 
 
@@ -87,9 +87,9 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
                  spec: Spec, created: str, data_cut: str | None = None) -> Published:
     """The area's ADaM package from the SDTM hand-off, and the statistician's figures."""
     sdtm = load_handoff(folders.handoff)
-    datasets, full = build_adam(sdtm.datasets, sdtm.forms, study, analysis, spec, design)
+    datasets, full = build_adam(sdtm, study, analysis, spec, design)
     violations = check_all(datasets, spec)
-    guide = render_guide(spec, datasets, sdtm.datasets["TA"], load_guide_config(), area=area.name, created=created,
+    guide = render_guide(spec, datasets, sdtm["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)
     status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created, guide=guide)
     if not area.blinded:      # the unblinded area's figures are by arm: cdisc.reports

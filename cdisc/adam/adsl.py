@@ -39,30 +39,29 @@ def age_group(age: pd.Series, groups: list[tuple[float, float, str]]) -> pd.Seri
                      index=age.index)
 
 
-def last_known_alive(sdtm: dict[str, pd.DataFrame], eos: pd.DataFrame) -> pd.Series:
-    """Per USUBJID the latest full date of any record showing the subject alive, or the last contact."""
+def last_known_alive(sdtm: dict[str, pd.DataFrame]) -> pd.Series:
+    """Per USUBJID the latest full date of any record showing the subject alive, or the end of
+    participation (DM.RFPENDTC, the last known contact)."""
     dated = [(sdtm["SV"], "SVSTDTC"), (sdtm["LB"], "LBDTC"), (sdtm["RS"], "RSDTC"), (sdtm["EC"], "ECSTDTC"),
-             (sdtm["AE"], "AESTDTC"), (sdtm["DS"], "DSSTDTC")]
+             (sdtm["AE"], "AESTDTC"), (sdtm["DS"], "DSSTDTC"), (sdtm["DM"], "RFPENDTC")]
     parts = [pd.DataFrame({"USUBJID": f["USUBJID"], "date": date_part(f[col])}) for f, col in dated if not f.empty]
-    if not eos.empty:
-        parts.append(pd.DataFrame({"USUBJID": eos["USUBJID"], "date": date_part(eos["LAST_CONTACT_DATE"])}))
     if not parts:
         return pd.Series(dtype="datetime64[ns]")
     dates = pd.concat(parts, ignore_index=True).dropna()
     return dates.groupby("USUBJID")["date"].max()
 
 
-def build_adsl(sdtm: dict[str, pd.DataFrame], forms: dict[str, pd.DataFrame], studyid: str,
-               analysis: Analysis) -> pd.DataFrame:
-    """Stage-1 randomized subjects: demographics, etiology, key dates, end of study, population flags."""
-    dm, ds = sdtm["DM"], sdtm["DS"]
+def build_adsl(sdtm: dict[str, pd.DataFrame], analysis: Analysis) -> pd.DataFrame:
+    """Stage-1 randomized subjects: demographics, etiology, key dates, end of study, population
+    flags; from SDTM only, so that every value traces to a tabulation variable."""
+    dm, ds, mh = sdtm["DM"], sdtm["DS"], sdtm["MH"]
     rand = ds[(ds["DSDECOD"] == "RANDOMIZED") & (ds["DSSCAT"] == "STAGE 1")].drop_duplicates("USUBJID")
     adsl = dm[dm["USUBJID"].isin(rand["USUBJID"])].reset_index(drop=True)
-    history = forms["medical_history"].drop_duplicates("SUBJID").set_index("SUBJID")
-    etiology = adsl["SUBJID"].map(history["ETIOLOGY"]).fillna("")
-    eos = forms["end_of_study"].assign(USUBJID=lambda f: studyid + "-" + f["SUBJID"]).drop_duplicates("USUBJID")
+    etiology = mh[mh["MHCAT"] == analysis.etiology.mhcat].drop_duplicates("USUBJID").set_index("USUBJID")["MHTERM"]
+    etiology = adsl["USUBJID"].map(etiology).fillna("")
+    eos = end_of_study(ds)
     transplant = sdtm["PR"][sdtm["PR"]["PRTRT"] == "LIVER TRANSPLANTATION"].groupby("USUBJID")["PRSTDTC"].min()
-    alive = last_known_alive(sdtm, eos)
+    alive = last_known_alive(sdtm)
     death = date_part(adsl["DTHDTC"])
     lstalv = pd.to_datetime(adsl["USUBJID"].map(alive.to_dict()))   # a dict: pandas cannot map an empty datetime Series
     lstalv = lstalv.where(death.isna() | (lstalv <= death), death)
@@ -70,33 +69,38 @@ def build_adsl(sdtm: dict[str, pd.DataFrame], forms: dict[str, pd.DataFrame], st
         "STUDYID": adsl["STUDYID"], "USUBJID": adsl["USUBJID"], "SUBJID": adsl["SUBJID"], "SITEID": adsl["SITEID"],
         "AGE": adsl["AGE"], "AGEU": adsl["AGEU"], "AGEGR1": age_group(adsl["AGE"], analysis.age_groups), "SEX": adsl["SEX"],
         "RACE": adsl["RACE"], "ETHNIC": adsl["ETHNIC"], "ETIOL": etiology,
-        "MELDETIO": etiology_term(etiology, analysis.meld_e0_etiologies),
+        "MELDETIO": etiology_term(etiology, analysis.etiology.meld_e0),
         "RANDDT": sas_date(adsl["USUBJID"].map(rand.set_index("USUBJID")["DSSTDTC"])),
         "TRTSDT": sas_date(adsl["RFXSTDTC"]), "TRTSDTM": sas_datetime(adsl["RFXSTDTC"]),
         "TRTSDTC": adsl["RFXSTDTC"], "TRTEDT": sas_date(adsl["RFXENDTC"]),
         "DTHDT": sas_date(adsl["DTHDTC"]), "DTHFL": adsl["DTHFL"],
         "LTXDT": sas_date(adsl["USUBJID"].map(transplant)),
-        "EOSSTT": end_of_study_status(adsl["USUBJID"].map(eos.set_index("USUBJID")["STATUS"])),
-        "EOSDT": sas_date(adsl["USUBJID"].map(eos.set_index("USUBJID")["END_DATE"])),
-        "DCSREAS": discontinuation_reason(ds, adsl["USUBJID"]),
+        "EOSSTT": end_of_study_status(adsl["USUBJID"].map(eos["DSDECOD"])),
+        "EOSDT": sas_date(adsl["USUBJID"].map(eos["DSSTDTC"])),
+        "DCSREAS": discontinuation_reason(eos, adsl["USUBJID"]),
         "LSTALVDT": sas_date(lstalv), "ITTFL": "Y",
         "SAFFL": np.where(adsl["RFXSTDTC"] != "", "Y", "N"),
     })
 
 
-def discontinuation_reason(ds: pd.DataFrame, usubjid: pd.Series) -> pd.Series:
+def end_of_study(ds: pd.DataFrame) -> pd.DataFrame:
+    """Per USUBJID the end-of-study disposition event (DSCAT DISPOSITION EVENT, not a screen failure)."""
+    ended = ds[(ds["DSCAT"] == "DISPOSITION EVENT") & (ds["DSDECOD"] != "SCREEN FAILURE")]
+    return ended.drop_duplicates("USUBJID", keep="last").set_index("USUBJID")[["DSDECOD", "DSSTDTC"]]
+
+
+def discontinuation_reason(eos: pd.DataFrame, usubjid: pd.Series) -> pd.Series:
     """DCSREAS: the DSDECOD of the subject's end-of-study disposition event when it is not COMPLETED."""
-    ended = ds[(ds["DSCAT"] == "DISPOSITION EVENT") & ~ds["DSDECOD"].isin(["COMPLETED", "SCREEN FAILURE"])]
-    return usubjid.map(ended.drop_duplicates("USUBJID", keep="last").set_index("USUBJID")["DSDECOD"]).fillna("")
+    return usubjid.map(eos["DSDECOD"][eos["DSDECOD"] != "COMPLETED"]).fillna("")
 
 
 def end_of_study_status(status: pd.Series) -> pd.Series:
-    """EOSSTT: COMPLETED, DISCONTINUED (any other end status) or ONGOING (no end of study yet)."""
+    """EOSSTT: COMPLETED, DISCONTINUED (any other end-of-study DSDECOD) or ONGOING (no end of study yet)."""
     status = status.astype(object).where(status.notna(), "").astype(str)
     return pd.Series(np.select([status == "COMPLETED", status != ""], ["COMPLETED", "DISCONTINUED"], "ONGOING"),
                      index=status.index)
 
 
 def etiology_term(etiology: pd.Series, e0: list[str]) -> pd.Series:
-    """The protocol MELD's E: 0 for the configured biliary or alcoholic etiologies, 1 otherwise."""
+    """The protocol MELD's E: 0 for the configured biliary or alcoholic etiologies (MH.MHTERM), 1 otherwise."""
     return etiology.map(lambda e: np.nan if e == "" else (0.0 if e in e0 else 1.0))

@@ -15,11 +15,11 @@ from cdisc.spec import Spec
 from cdisc.xpt import conform
 
 
-def build_adam(sdtm: dict[str, pd.DataFrame], forms: dict[str, pd.DataFrame], study: Study, analysis: Analysis,
-               spec: Spec, design: Design) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+def build_adam(sdtm: dict[str, pd.DataFrame], study: Study, analysis: Analysis, spec: Spec,
+               design: Design) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """(datasets conformed to ``spec`` — already the area's view —, the full frames for figures).
     From an unblinded SDTM (it has EX) the treatment variables are added."""
-    adsl = build_adsl(sdtm, forms, study.study.studyid, analysis)
+    adsl = build_adsl(sdtm, analysis)
     unblinded = "EX" in sdtm
     if not adsl.empty:
         treatments = adsl_treatments(adsl, sdtm, design) if unblinded else blinded_treatments(adsl, sdtm["DM"], design)

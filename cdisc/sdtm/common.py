@@ -22,7 +22,7 @@ class Context:
     design: Design
     forms: dict[str, pd.DataFrame]
     level: str                       # blinding level of the area: blinded, stage1 or full (aclf.blinding)
-    reference: pd.DataFrame          # per SUBJID: RFICDTC, RFSTDTC, RFXENDTC, RFENDTC, DTHDTC, first_date, stage2_start
+    reference: pd.DataFrame          # per SUBJID: RFICDTC, RFSTDTC, RFXENDTC, RFENDTC, RFPENDTC, DTHDTC, first_date, stage2_start
     assignment: pd.DataFrame | None = None   # unblinded: per SUBJID, see cdisc.sdtm.assignment
     data_cut: str | None = None      # the night's data cut (TS DCUTDTC)
     eligibility: pd.DataFrame | None = None   # open eligibility findings (subjid, rule): IE
@@ -130,6 +130,7 @@ def reference_dates(forms: dict[str, pd.DataFrame], study: Study, blinded: bool)
     out["RFXENDTC"] = given.sort_values("INF_START").groupby("SUBJID")["INF_END"].last().reindex(out.index).fillna("")
     eos = forms["end_of_study"].drop_duplicates("SUBJID").set_index("SUBJID")
     out["RFENDTC"] = eos["END_DATE"].reindex(out.index).fillna("")
+    out["RFPENDTC"] = end_of_participation(enrol, eos).reindex(out.index).fillna("")
     outcomes = forms["outcome_events"]
     deaths = outcomes[outcomes["EVENT"] == "DEATH"].drop_duplicates("SUBJID").set_index("SUBJID")
     out["DTHDTC"] = deaths["EVENT_DATE"].reindex(out.index).fillna("")
@@ -138,3 +139,10 @@ def reference_dates(forms: dict[str, pd.DataFrame], study: Study, blinded: bool)
     out["stage2_start"] = (pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]") if blinded else
                            date_part(stage2.groupby("SUBJID")["INF_START"].min().reindex(out.index)))
     return out
+
+
+def end_of_participation(enrol: pd.DataFrame, eos: pd.DataFrame) -> pd.Series:
+    """RFPENDTC per SUBJID: the last known contact (SDTMIG 3.4 DM), else the end of study date; a
+    subject who never reached the end-of-study form (a screen failure) ends at screening."""
+    last = eos["LAST_CONTACT_DATE"].where(eos["LAST_CONTACT_DATE"] != "", eos["END_DATE"])
+    return last.reindex(enrol.index).fillna(enrol["SCREEN_DATE"].where(~enrol.index.isin(eos.index)))

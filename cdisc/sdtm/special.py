@@ -45,7 +45,7 @@ def build_dm(ctx: Context) -> pd.DataFrame:
         "STUDYID": ctx.studyid, "DOMAIN": "DM", "USUBJID": ctx.usubjid(enrol["SUBJID"]),
         "SUBJID": enrol["SUBJID"], "RFSTDTC": ref["RFSTDTC"], "RFENDTC": ref["RFENDTC"],
         "RFXSTDTC": ref["RFSTDTC"], "RFXENDTC": ref["RFXENDTC"], "RFICDTC": ref["RFICDTC"],
-        "RFPENDTC": ref["RFENDTC"], "DTHDTC": ref["DTHDTC"], "DTHFL": np.where(ref["DTHDTC"] != "", "Y", ""),
+        "RFPENDTC": ref["RFPENDTC"], "DTHDTC": ref["DTHDTC"], "DTHFL": np.where(ref["DTHDTC"] != "", "Y", ""),
         "SITEID": enrol["SITEID"], "BRTHDTC": enrol["BRTHDTC"], "AGE": _age(enrol["BRTHDTC"], enrol["CONSENT_DATE"]),
         "AGEU": "YEARS", "SEX": enrol["SEX"], "RACE": enrol["RACE"],
         "ETHNIC": enrol["ETHNIC"].map(ctx.design.ethnic).fillna(""),

@@ -198,3 +198,29 @@ def test_adscore_reads_dialysis_from_sdtm_pr():
     num = {v.code: float(v.visitnum) for v in study.visits}
     got = _assessments(rs, pr, adsl, study, ANALYSIS.scores)["dialysis"]
     assert got.to_dict() == {("S-1", num["WEEK0"]): False, ("S-1", num["WEEK1"]): True}
+
+
+def test_adsl_subject_facts_come_from_sdtm(package):
+    """ETIOL is MH.MHTERM, MELDETIO its protocol E, EOSSTT/EOSDT the DS end-of-study record and the
+    last known alive date never before DM.RFPENDTC (the last contact) of a living subject."""
+    folder, _ = package
+    sdtm = folder.parents[2] / "tabulations" / "sdtm"
+    adsl, _ = pyreadstat.read_xport(str(folder / "adsl.xpt"))
+    mh, _ = pyreadstat.read_xport(str(sdtm / "mh.xpt"))
+    dm, _ = pyreadstat.read_xport(str(sdtm / "dm.xpt"))
+    ds, _ = pyreadstat.read_xport(str(sdtm / "ds.xpt"))
+    etiology = mh[mh["MHCAT"] == ANALYSIS.etiology.mhcat].set_index("USUBJID")["MHTERM"]
+    adsl = adsl.set_index("USUBJID")
+    assert (adsl["ETIOL"] == etiology.reindex(adsl.index)).all() and (adsl["ETIOL"] != "").all()
+    e0 = adsl["ETIOL"].isin(ANALYSIS.etiology.meld_e0)
+    assert e0.any() and (adsl.loc[e0, "MELDETIO"] == 0).all() and (adsl.loc[~e0, "MELDETIO"] == 1).all()
+    ended = ds[(ds["DSCAT"] == "DISPOSITION EVENT") & (ds["DSDECOD"] != "SCREEN FAILURE")].set_index("USUBJID")
+    assert (adsl.loc[ended.index, "EOSSTT"] != "ONGOING").all()
+    assert (adsl.drop(ended.index)["EOSSTT"] == "ONGOING").all()
+    assert (pd.to_datetime(adsl.loc[ended.index, "EOSDT"]) == pd.to_datetime(ended["DSSTDTC"]).dt.normalize()).all()
+    contact = pd.to_datetime(dm.set_index("USUBJID")["RFPENDTC"].reindex(adsl.index).replace("", None))
+    alive = adsl["DTHFL"] != "Y"
+    assert contact[alive].notna().sum() > 0
+    assert (pd.to_datetime(adsl.loc[alive, "LSTALVDT"]) >= contact[alive].dropna().reindex(adsl[alive].index)).fillna(True).all()
+    failed = dm[dm["ARMNRS"] == "SCREEN FAILURE"]
+    assert len(failed) and (failed["RFPENDTC"] != "").all()          # screen failures too: their screening date
