@@ -102,20 +102,22 @@ class _Plan:
         return self._result_variables(ds) if self.value_level[ds.name] else []
 
     def split_targets(self, ds: Dataset) -> list[Variable]:
-        """Variables whose codelist depends on another variable present in the data (DSDECOD by DSCAT)."""
+        """Variables with value-level metadata by another variable present in the data (DSDECOD by
+        DSCAT, ADSCORE.AVAL by PARAMCD)."""
         columns = set(self.frames[ds.name].columns)
-        return [v for v in self.variables(ds) if v.codelist_by and v.codelist_by.variable in columns]
+        return [v for v in self.variables(ds) if v.by and v.by.variable in columns]
 
     def all_variables(self) -> Iterable[Variable]:
         for ds in self.datasets:
             yield from self.variables(ds)
 
     def codelist_ids(self) -> set[str]:
-        split = {cl for v in self.all_variables() if v.codelist_by for cl in v.codelist_by.codelists.values()}
+        split = {cl for v in self.all_variables() if v.by for cl in v.by.codelists.values()}
         return {v.codelist for v in self.all_variables() if v.codelist} | split
 
     def method_ids(self) -> set[str]:
-        return {v.method for v in self.all_variables() if v.method}
+        split = {m for v in self.all_variables() if v.by for m in v.by.methods.values()}
+        return {v.method for v in self.all_variables() if v.method} | split
 
     def comment_ids(self) -> set[str]:
         ids = {v.comment for v in self.all_variables() if v.comment}
@@ -147,9 +149,9 @@ def _wc_oid(ds: Dataset, test: str) -> str:
 
 
 def _split_oids(ds: Dataset, var: Variable, value: str) -> tuple[str, str]:
-    """ItemDef and WhereClauseDef OIDs of one value of a split codelist (spaces are not kept)."""
+    """ItemDef and WhereClauseDef OIDs of one value of a split variable (spaces are not kept)."""
     key = value.replace(" ", "_")
-    return f"IT.{ds.name}.{var.name}.{key}", f"WC.{ds.name}.{var.codelist_by.variable}.{key}"
+    return f"IT.{ds.name}.{var.name}.{key}", f"WC.{ds.name}.{var.by.variable}.{key}"
 
 
 def _vl_comment_oid(ds: Dataset, test: str) -> str:
@@ -217,9 +219,11 @@ def _value_lists(mdv: etree._Element, plan: _Plan) -> None:
                 _sub(ref, _d("WhereClauseRef"), {"WhereClauseOID": _wc_oid(ds, test)})
         for var in plan.split_targets(ds):
             vl = _sub(mdv, _d("ValueListDef"), {"OID": _vl_oid(ds, var)})
-            for order, value in enumerate(var.codelist_by.codelists, 1):
+            for order, value in enumerate(var.by.values, 1):
                 item_oid, wc_oid = _split_oids(ds, var, value)
-                ref = _sub(vl, _q("ItemRef"), {"ItemOID": item_oid, "OrderNumber": order, "Mandatory": "Yes"})
+                ref = _sub(vl, _q("ItemRef"), {"ItemOID": item_oid, "OrderNumber": order,
+                                               "Mandatory": _yes_no(var.core == "Req"),
+                                               "MethodOID": var.by.methods.get(value, var.method)})
                 _sub(ref, _d("WhereClauseRef"), {"WhereClauseOID": wc_oid})
 
 
@@ -231,8 +235,8 @@ def _where_clauses(mdv: etree._Element, plan: _Plan) -> None:
                                               _d("ItemOID"): _it_oid(ds, ds.variable[ds.value_level])})
             _sub(rc, _q("CheckValue")).text = test
         for var in plan.split_targets(ds):
-            by = ds.variable[var.codelist_by.variable]
-            for value in var.codelist_by.codelists:
+            by = ds.variable[var.by.variable]
+            for value in var.by.values:
                 wc = _sub(mdv, _d("WhereClauseDef"), {"OID": _split_oids(ds, var, value)[1]})
                 rc = _sub(wc, _q("RangeCheck"), {"Comparator": "EQ", "SoftHard": "Soft", _d("ItemOID"): _it_oid(ds, by)})
                 _sub(rc, _q("CheckValue")).text = value
@@ -288,10 +292,10 @@ def _item_defs(mdv: etree._Element, plan: _Plan) -> None:
         _value_level_item_defs(mdv, plan, ds)
         frame = plan.frames[ds.name]
         for var in plan.split_targets(ds):
-            for value, codelist in var.codelist_by.codelists.items():
-                rows = frame[frame[var.codelist_by.variable] == value]
+            for value in var.by.values:
+                rows = frame[frame[var.by.variable] == value]
                 _item_def(mdv, _split_oids(ds, var, value)[0], ds, var, length=_length(var, rows),
-                          label=f"{var.label} ({value})", comment=var.comment, codelist=codelist)
+                          label=f"{var.label} ({value})", comment=var.comment, codelist=var.by.codelists.get(value))
 
 
 def _value_level_item_defs(mdv: etree._Element, plan: _Plan, ds: Dataset) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.version import PACKAGE, code_version
+from cdisc.codelist_check import codelist_values
 from cdisc.dataset_json import write_dataset_json
 from cdisc.define import build_define, validate_define, write_define
 from cdisc.spec import Spec
@@ -20,7 +21,9 @@ SHOWN_VIOLATIONS = 20
 
 
 def check_all(datasets: dict[str, pd.DataFrame], spec: Spec) -> dict[str, list[Violation]]:
-    return {name: check_dataset(frame, spec.datasets[name]) for name, frame in datasets.items()}
+    """The writer's checks of every dataset and its values against the spec's codelists."""
+    return {name: [*check_dataset(frame, spec.datasets[name]), *codelist_values(frame, spec.datasets[name], spec)]
+            for name, frame in datasets.items()}
 
 
 def swap_in(fresh: Path, folder: Path) -> None:

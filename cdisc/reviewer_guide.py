@@ -61,8 +61,12 @@ def _methods(spec: Spec, datasets: dict[str, pd.DataFrame]) -> list[dict]:
     used: dict[str, list[str]] = {}
     for name, frame in datasets.items():
         for var in spec.datasets[name].variables:
-            if var.method and var.name in frame.columns:
+            if var.name not in frame.columns:
+                continue
+            if var.method:
                 used.setdefault(var.method, []).append(f"{name}.{var.name}")
+            for value, method in (var.by.methods.items() if var.by else []):
+                used.setdefault(method, []).append(f"{name}.{var.name} ({var.by.variable} = {value})")
     return [{"name": m.name, "description": m.description, "used_by": ", ".join(used[m.id])}
             for m in spec.methods.values() if m.id in used]
 

@@ -23,12 +23,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class CodelistSplit(_Model):
-    """A variable whose codelist depends on another variable's value (DSDECOD by DSCAT): define.xml
-    gives it value-level metadata, one codelist per value."""
+class ValueSplit(_Model):
+    """Value-level metadata of a variable by another variable's value: a codelist (DSDECOD by DSCAT)
+    and/or a method (ADSCORE.AVAL by PARAMCD) per value; define.xml writes one ItemDef per value."""
 
     variable: str
-    codelists: dict[str, str]           # value of `variable` -> codelist id
+    codelists: dict[str, str] = {}      # value of `variable` -> codelist id
+    methods: dict[str, str] = {}        # value of `variable` -> method id
+
+    @property
+    def values(self) -> list[str]:
+        return list(dict.fromkeys([*self.codelists, *self.methods]))
 
 
 class Variable(_Model):
@@ -42,7 +47,7 @@ class Variable(_Model):
     role: str | None = None
     length: int | None = None          # text: None = the longest value (at least 1); numbers: 8
     codelist: str | None = None
-    codelist_by: CodelistSplit | None = None
+    by: ValueSplit | None = None        # value-level metadata by another variable
     method: str | None = None           # a method id (origin Derived)
     comment: str | None = None          # a comment id
     source: str | None = None           # where the value comes from (for people: CRF field, file)
@@ -147,11 +152,12 @@ class Spec(_Model):
                 problems.append(f"{ds.name}: comment {ds.comment} is not defined")
             for v in ds.variables:
                 where = f"{ds.name}.{v.name}"
-                for cl in [v.codelist] + list(v.codelist_by.codelists.values() if v.codelist_by else []):
+                for cl in [v.codelist] + list(v.by.codelists.values() if v.by else []):
                     if cl and cl not in self.codelists:
                         problems.append(f"{where}: codelist {cl} is not defined")
-                if v.method and v.method not in self.methods:
-                    problems.append(f"{where}: method {v.method} is not defined")
+                for method in [v.method] + list(v.by.methods.values() if v.by else []):
+                    if method and method not in self.methods:
+                        problems.append(f"{where}: method {method} is not defined")
                 if v.comment and v.comment not in self.comments:
                     problems.append(f"{where}: comment {v.comment} is not defined")
                 if v.origin == "Derived" and not v.method:

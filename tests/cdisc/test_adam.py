@@ -224,3 +224,23 @@ def test_adsl_subject_facts_come_from_sdtm(package):
     assert (pd.to_datetime(adsl.loc[alive, "LSTALVDT"]) >= contact[alive].dropna().reindex(adsl[alive].index)).fillna(True).all()
     failed = dm[dm["ARMNRS"] == "SCREEN FAILURE"]
     assert len(failed) and (failed["RFPENDTC"] != "").all()          # screen failures too: their screening date
+
+
+def test_adscore_aval_has_a_method_per_parameter(package):
+    """Value-level metadata: each score parameter's AVAL carries its own method, whose description
+    names the SDTM/ADaM variables it uses; derived variables show their sources in the Origin."""
+    from lxml import etree
+    folder, _ = package
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
+    tree = etree.parse(str(folder / "define.xml"))
+    aval = tree.find(".//odm:ItemDef[@OID='IT.ADSCORE.AVAL']", ns)
+    vl = tree.find(".//def:ValueListDef[@OID='%s']" % aval.find("def:ValueListRef", ns).get("ValueListOID"), ns)
+    methods = {}
+    for ref in vl.iterfind("odm:ItemRef", ns):
+        wc = tree.find(".//def:WhereClauseDef[@OID='%s']/odm:RangeCheck" % ref.find("def:WhereClauseRef", ns).get("WhereClauseOID"), ns)
+        methods[wc.find("odm:CheckValue", ns).text] = ref.get("MethodOID")
+    assert methods == {p: f"MT.SCORE.{p}" for p in ANALYSIS.scores.parameters}
+    meld = tree.find(".//odm:MethodDef[@OID='MT.SCORE.MELD3']", ns)
+    assert "ADLB.AVAL" in "".join(meld.itertext()) and "ADSL.SEX" in "".join(meld.itertext())
+    origin = tree.find(".//odm:ItemDef[@OID='IT.ADSL.LSTALVDT']/def:Origin", ns)
+    assert origin.get("Type") == "Derived" and "DM.RFPENDTC" in "".join(origin.itertext())

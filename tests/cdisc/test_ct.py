@@ -79,3 +79,20 @@ def test_the_shipped_subset_is_what_the_release_says():
     specs = [load_spec(DEFAULT_STUDY_DIR / d, check_ct=False) for d in ("sdtm", "adam")]
     shipped = yaml.safe_load((DEFAULT_STUDY_DIR / "ct" / "sdtm_ct.yaml").read_text(encoding="utf-8"))
     assert shipped["codelists"] == subset(SHARED_CT, specs)
+
+
+def test_data_values_outside_their_codelist_are_violations():
+    """CT2001 on the data: a sponsor value in the non-extensible ETHNIC codelist; DSDECOD checked
+    against the codelist of its row's DSCAT; empty values pass."""
+    import pandas as pd
+
+    from cdisc.codelist_check import codelist_values
+    spec = load_spec(DEFAULT_STUDY_DIR / "sdtm")
+    dm = pd.DataFrame({"ETHNIC": ["HAN", "NOT HISPANIC OR LATINO", ""], "SEX": ["M", "F", "M"]})
+    found = codelist_values(dm, spec.datasets["DM"], spec)
+    assert [(v.variable, v.rule) for v in found] == [("ETHNIC", "codelist_value")]
+    assert "CT2001, non-extensible" in found[0].message and "'HAN'" in found[0].message
+    ds = pd.DataFrame({"DSCAT": ["PROTOCOL MILESTONE", "DISPOSITION EVENT", "DISPOSITION EVENT"],
+                       "DSDECOD": ["RANDOMIZED", "RANDOMIZED", "COMPLETED"]})
+    found = codelist_values(ds, spec.datasets["DS"], spec)
+    assert len(found) == 1 and "where DSCAT = DISPOSITION EVENT" in found[0].message
