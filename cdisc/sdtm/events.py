@@ -31,7 +31,8 @@ def build_ec(ctx: Context) -> pd.DataFrame:
     done = inf["DONE"] == "Y"
     frame = _subject_frame(
         ctx, "EC", inf["SUBJID"], inf, ECREFID=inf["KIT_NO"], ECTRT=treatment, ECMOOD="PERFORMED",
-        ECPRESP="Y", ECOCCUR=inf["DONE"],       # every infusion is planned: ECOCCUR answers a pre-specified question ECREASOC=inf["NOT_DONE_REASON"].where(~done, ""),
+        ECPRESP="Y", ECOCCUR=inf["DONE"],       # every infusion is planned: ECOCCUR answers a pre-specified question
+        ECREASOC=inf["NOT_DONE_REASON"].where(~done, ""),
         ECDOSE=pd.to_numeric(inf["VOLUME_ML"], errors="coerce"),
         ECDOSU=np.where(inf["VOLUME_ML"] != "", ctx.design.dose_unit, ""),
         ECROUTE=np.where(done, ctx.design.route, ""),

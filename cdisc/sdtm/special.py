@@ -140,15 +140,37 @@ def build_se(ctx: Context) -> pd.DataFrame:
 
 
 def build_sv(ctx: Context) -> pd.DataFrame:
+    """Visits as collected (SVPRESP/SVOCCUR = Y for a scheduled one) and the scheduled visits the
+    subject missed, known from an infusion not given there (SVOCCUR = N with its reason), so that
+    every EC visit is in SV. Blinded: stage-2 infusions are not shown (as in EC)."""
     visits = ctx.forms["visits"].reset_index(drop=True)
     rfstdtc = visits["SUBJID"].map(ctx.reference["RFSTDTC"])
     planned = {v.code: (v.target_day + 1 if v.target_day >= 0 else v.target_day) for v in ctx.study.visits}
+    scheduled = np.where(visits["VISIT"] != ctx.study.unscheduled_visit, "Y", "")
     frame = pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "SV", "USUBJID": ctx.usubjid(visits["SUBJID"]),
         **visit_columns(visits["VISIT"], visits["VISIT_DATE"], visits["SUBJID"], ctx),
+        "SVPRESP": scheduled, "SVOCCUR": scheduled, "SVREASOC": "",
         "VISITDY": visits["VISIT"].map(planned).astype(float),
         "EPOCH": epoch(visits["VISIT_DATE"], visits["SUBJID"], ctx),
         "SVSTDTC": visits["VISIT_DATE"], "SVENDTC": visits["VISIT_DATE"],
         "SVSTDY": study_day(visits["VISIT_DATE"], rfstdtc), "SVENDY": study_day(visits["VISIT_DATE"], rfstdtc),
         **lineage(visits)})
+    frame = pd.concat([frame, _missed_visits(ctx, frame, planned)], ignore_index=True)
     return frame.sort_values(["USUBJID", "VISITNUM"]).reset_index(drop=True)
+
+
+def _missed_visits(ctx: Context, seen: pd.DataFrame, planned: dict[str, int]) -> pd.DataFrame:
+    """A scheduled visit with an infusion not given and no visit record: SVOCCUR = N, the reason."""
+    inf = ctx.forms["infusion"]
+    if ctx.blinded:
+        inf = inf[~ctx.stage2("infusion")]
+    inf = inf[(inf["DONE"] == "N") & (inf["VISIT"] != ctx.study.unscheduled_visit)].reset_index(drop=True)
+    rows = pd.DataFrame({"STUDYID": ctx.studyid, "DOMAIN": "SV", "USUBJID": ctx.usubjid(inf["SUBJID"]),
+                         **visit_columns(inf["VISIT"], inf["INF_START"], inf["SUBJID"], ctx),
+                         "SVPRESP": "Y", "SVOCCUR": "N", "SVREASOC": inf["NOT_DONE_REASON"],
+                         "VISITDY": inf["VISIT"].map(planned).astype(float), "EPOCH": "", "SVSTDTC": "",
+                         "SVENDTC": "", "SVSTDY": np.nan, "SVENDY": np.nan, **lineage(inf)})
+    known = pd.MultiIndex.from_frame(seen[["USUBJID", "VISITNUM"]])
+    rows = rows[~pd.MultiIndex.from_frame(rows[["USUBJID", "VISITNUM"]]).isin(known)]
+    return rows.drop_duplicates(["USUBJID", "VISITNUM"])

@@ -212,6 +212,23 @@ def test_ae_seriousness_soc_and_epoch(package):
     assert not day1.empty and (day1["EPOCH"] != "SCREENING").all()   # treatment-emergent, as ADAE says
 
 
+def test_every_ec_visit_is_in_sv(package):
+    """A planned infusion not given (ECOCCUR = N, its reason in ECREASOC) keeps its visit, which SV
+    then holds as a scheduled visit that did not occur (SVOCCUR = N, SVREASOC)."""
+    folder, _, _, _, _ = package
+    ec, _ = read(folder, "EC")
+    sv, _ = read(folder, "SV")
+    missed = ec[ec["ECOCCUR"] == "N"]
+    assert not missed.empty and (missed["ECREASOC"] != "").all()
+    assert (ec.loc[ec["ECOCCUR"] == "Y", "ECREASOC"] == "").all()
+    visits = set(zip(sv["USUBJID"], sv["VISITNUM"]))
+    assert set(zip(ec["USUBJID"], ec["VISITNUM"])) <= visits
+    not_held = sv[sv["SVOCCUR"] == "N"]
+    assert not not_held.empty and (not_held["SVREASOC"] != "").all() and (not_held["SVSTDTC"] == "").all()
+    assert set(sv.loc[sv["VISIT"].str.startswith("UNSCHEDULED"), "SVPRESP"]) <= {""}
+    assert (sv.loc[sv["SVOCCUR"] == "Y", "SVPRESP"] == "Y").all()
+
+
 def test_lb_conformance(package):
     folder, _, _, _, _ = package
     lb, _ = read(folder, "LB")
