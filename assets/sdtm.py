@@ -17,6 +17,7 @@ from cdisc.spec import Spec
 from validation.findings import open_findings
 
 DEFINE_CHECK = "define_xml_valid"
+IE_CHECK = "screen_failure_reasons_mapped"
 SPEC_CHECK = "spec"
 
 
@@ -48,7 +49,10 @@ def sdtm_asset(area: Area, spec: Spec) -> dg.AssetsDefinition:
                                        description="names, labels, lengths, ASCII, types, required variables, keys")
                      for name in spec.datasets]
         + [dg.AssetCheckSpec(DEFINE_CHECK, asset=sdtm_key(area, define_holder(spec.datasets)),
-                             description="define.xml validates against the XSD")],
+                             description="define.xml validates against the XSD")]
+        + ([dg.AssetCheckSpec(IE_CHECK, asset=sdtm_key(area, "IE"),
+                              description="every screen failure's EDC reason maps to a criterion (trial_design.yaml ie)")]
+           if "IE" in spec.datasets else []),
     )
     def sdtm(context: dg.AssetExecutionContext, aclf: AclfResource):
         """The SDTM package of the area: every domain as SAS transport v5 and define.xml 2.1 in the
@@ -87,5 +91,12 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
     yield dg.AssetCheckResult(asset_key=sdtm_key(area, define_holder(published.datasets)), check_name=DEFINE_CHECK,
                               passed=published.written,
                               metadata={"define": dg.MetadataValue.path(str(folders.sdtm / "define.xml"))})
+    if "IE" in published.datasets:
+        unmapped = published.unmapped_screen_failures
+        yield dg.AssetCheckResult(   # a warning: the subject is in DS; IE needs the reason mapped
+            asset_key=sdtm_key(area, "IE"), check_name=IE_CHECK, passed=not unmapped,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"subjects": dg.MetadataValue.int(len(unmapped)),
+                      "subjids": dg.MetadataValue.text(", ".join(unmapped[:50]) or "none")})
     if not published.written:
         context.log.error(f"SDTM package of the {area.name} area not written: {published.status.reason}")

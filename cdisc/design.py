@@ -125,6 +125,8 @@ class Design(_Model):
     blinding: Blinding
     screen_failure: dict[str, str]
     not_treated: dict[str, str]
+    not_assigned: dict[str, str]
+    in_screening: dict[str, str]
     ethnic: dict[str, str]
     products: dict[str, Product]
     masked_stage2: MaskedStage2

@@ -21,6 +21,7 @@ from cdisc.handoff import load_handoff, save_handoff
 from cdisc.package import PackageStatus, check_all, refused, violations_status, write_package, write_status
 from cdisc.reviewer_guide import load_guide_config, render_guide
 from cdisc.sdtm.build import build_context, build_domains
+from cdisc.sdtm.clinical import unmapped_screen_failures
 from cdisc.spec import Spec
 from cdisc.xpt import Violation
 
@@ -36,6 +37,7 @@ class Published:
     trace: pd.DataFrame | None = None                      # SDTM: each record's source transfer and row
     figures: dict[str, Path] = field(default_factory=dict)  # ADaM: figure name -> PNG
     rates: dict[str, float] = field(default_factory=dict)   # ADaM: KM estimates at the protocol weeks
+    unmapped_screen_failures: list[str] = field(default_factory=list)   # SDTM: SUBJIDs IE cannot show
 
     @property
     def written(self) -> bool:
@@ -80,7 +82,8 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
                             lb_value_level(study), guide)
     if status.refreshed:
         save_handoff(folders.handoff, datasets)
-    return Published(datasets, violations, status, paths, trace=trace)
+    return Published(datasets, violations, status, paths, trace=trace,
+                     unmapped_screen_failures=unmapped_screen_failures(ctx))
 
 
 def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, analysis: Analysis,

@@ -7,11 +7,24 @@ import numpy as np
 import pandas as pd
 
 from cdisc.sdtm.common import LINEAGE, Context, epoch, lineage, sequence, study_day, visit_columns
-from cdisc.sdtm.special import randomized
+from cdisc.sdtm.special import screen_failed
 
 
 def _rfstdtc(ctx: Context, subjid: pd.Series) -> pd.Series:
     return subjid.map(ctx.reference["RFSTDTC"]).fillna("")
+
+
+def _screen_failures(ctx: Context) -> pd.DataFrame:
+    """Enrolled subjects never randomized, each with the criterion its EDC reason maps to (or NaN)."""
+    failed = ctx.forms["enrollment"][screen_failed(ctx)]
+    return failed.assign(code=failed["SCREEN_FAIL_REASON"].map(ctx.design.ie.screen_failure_reasons))
+
+
+def unmapped_screen_failures(ctx: Context) -> list[str]:
+    """SUBJIDs of screen failures whose reason maps to no criterion (or is blank): IE cannot show
+    them until ``ie.screen_failure_reasons`` in trial_design.yaml maps the reason (DS still has it)."""
+    failed = _screen_failures(ctx)
+    return sorted(failed.loc[failed["code"].isna(), "SUBJID"].unique())
 
 
 def _not_met(ctx: Context) -> pd.DataFrame:
@@ -19,8 +32,7 @@ def _not_met(ctx: Context) -> pd.DataFrame:
     reasons as the EDC gives them, and the eligibility rules the data contradict (open findings)."""
     ie = ctx.design.ie
     enrol = ctx.forms["enrollment"]
-    failed = enrol[~enrol["SUBJID"].isin(randomized(ctx))]
-    failed = failed.assign(code=failed["SCREEN_FAIL_REASON"].map(ie.screen_failure_reasons))
+    failed = _screen_failures(ctx)
     parts = [pd.DataFrame({"SUBJID": failed["SUBJID"], "code": failed["code"], "IEDTC": failed["SCREEN_DATE"],
                            **lineage(failed)})]
     if ctx.eligibility is not None and not ctx.eligibility.empty:

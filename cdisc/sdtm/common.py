@@ -143,6 +143,7 @@ def reference_dates(forms: dict[str, pd.DataFrame], study: Study, blinded: bool)
 
 def end_of_participation(enrol: pd.DataFrame, eos: pd.DataFrame) -> pd.Series:
     """RFPENDTC per SUBJID: the last known contact (SDTMIG 3.4 DM), else the end of study date; a
-    subject who never reached the end-of-study form (a screen failure) ends at screening."""
+    screen failure (declared not eligible, no end-of-study form) ends at screening."""
     last = eos["LAST_CONTACT_DATE"].where(eos["LAST_CONTACT_DATE"] != "", eos["END_DATE"])
-    return last.reindex(enrol.index).fillna(enrol["SCREEN_DATE"].where(~enrol.index.isin(eos.index)))
+    failed = (enrol["ELIGIBLE"] == "N") & ~enrol.index.isin(eos.index)
+    return last.reindex(enrol.index).fillna(enrol["SCREEN_DATE"].where(failed))

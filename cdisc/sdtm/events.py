@@ -7,7 +7,7 @@ import pandas as pd
 from cdisc.sdtm.common import Context, date_part, epoch, lineage, sequence, study_day, visit_columns
 from cdisc.sdtm.clinical import assessed_events
 from cdisc.sdtm.ex import infusion_products, product_names
-from cdisc.sdtm.special import randomized
+from cdisc.sdtm.special import screen_failed
 from validation.rules_coding import submittable_aes
 
 
@@ -116,7 +116,7 @@ def build_ds(ctx: Context) -> pd.DataFrame:
     enrol, eos, iwrs = ctx.forms["enrollment"], ctx.forms["end_of_study"], ctx.forms["randomization"]
     stages = ["1"] if ctx.blinded else ["1", "2"]
     rand = iwrs[iwrs["STAGE"].isin(stages)]
-    failed = enrol[~enrol["SUBJID"].isin(randomized(ctx))]
+    failed = enrol[screen_failed(ctx)]
     rows = pd.concat([
         pd.DataFrame({"SUBJID": enrol["SUBJID"], "DSTERM": "INFORMED CONSENT OBTAINED",
                       "DSDECOD": "INFORMED CONSENT OBTAINED", "DSCAT": "PROTOCOL MILESTONE", "DSSCAT": "",

@@ -14,6 +14,13 @@ def randomized(ctx: Context) -> pd.Index:
     return pd.Index(iwrs.loc[iwrs["STAGE"] == "1", "SUBJID"].unique())
 
 
+def screen_failed(ctx: Context) -> pd.Series:
+    """Per enrollment row: declared not eligible (ELIGIBLE = N) and never randomized. A subject
+    still in screening (ELIGIBLE blank) or eligible and awaiting randomization has not failed."""
+    enrol = ctx.forms["enrollment"]
+    return (enrol["ELIGIBLE"] == "N") & ~enrol["SUBJID"].isin(randomized(ctx))
+
+
 def _age(born: pd.Series, consent: pd.Series) -> pd.Series:
     b, c = date_part(born), date_part(consent)
     before_birthday = (c.dt.month < b.dt.month) | ((c.dt.month == b.dt.month) & (c.dt.day < b.dt.day))
@@ -40,7 +47,10 @@ def build_dm(ctx: Context) -> pd.DataFrame:
         actarmcd, actarm = armcd, arm
     actarmcd = np.where(is_randomized & treated, actarmcd, "")
     actarm = np.where(is_randomized & treated, actarm, "")
-    armnrs = np.select([~is_randomized, ~treated], [ctx.design.screen_failure["armnrs"], ctx.design.not_treated["armnrs"]], "")
+    failed = screen_failed(ctx).reset_index(drop=True)
+    armnrs = np.select([failed, ~is_randomized & (enrol["ELIGIBLE"] == "Y"), ~is_randomized, ~treated],
+                       [ctx.design.screen_failure["armnrs"], ctx.design.not_assigned["armnrs"],
+                        ctx.design.in_screening["armnrs"], ctx.design.not_treated["armnrs"]], "")
     return pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "DM", "USUBJID": ctx.usubjid(enrol["SUBJID"]),
         "SUBJID": enrol["SUBJID"], "RFSTDTC": ref["RFSTDTC"], "RFENDTC": ref["RFENDTC"],

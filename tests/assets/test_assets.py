@@ -68,7 +68,10 @@ def test_sdtm_asset_of_the_blinded_area_writes_its_package_and_hand_off(paths, a
     sdtm = asset_named("sdtm_blinded")
     events = list(sdtm(dg.build_asset_context(resources={"aclf": aclf})))
     checks = [e for e in events if isinstance(e, dg.AssetCheckResult)]
-    assert checks and all(c.passed for c in checks)
+    assert {c.check_name for c in checks} == {"spec", "define_xml_valid", "screen_failure_reasons_mapped"}
+    assert all(c.passed for c in checks if c.check_name != "screen_failure_reasons_mapped")
+    [ie] = [c for c in checks if c.check_name == "screen_failure_reasons_mapped"]   # 'TBIL below 5 mg/dL' is not mapped
+    assert not ie.passed and ie.severity == dg.AssetCheckSeverity.WARN and ie.metadata["subjids"].value == "01-008"
     folders = aclf.folders(sdtm_area())
     assert (folders.sdtm / "define.xml").exists() and (folders.handoff / "sdtm" / "DM.parquet").exists()
     dm = pd.read_parquet(folders.handoff / "sdtm" / "DM.parquet")

@@ -287,3 +287,34 @@ def test_the_reviewers_guide_is_written_beside_define(package):
     assert "seriousness criteria" in text and "AESDTH" in text                # a known issue, explained
     assert "Blinded until unblinding is authorized" in text                  # the arm TA shows
     assert not page.xpath("//script") and not page.xpath("//*[@src]")         # nothing fetched
+
+
+def test_a_subject_still_in_screening_is_no_screen_failure(package):
+    """At a data cut during enrollment: undecided eligibility or eligible but not yet randomized is
+    no screen failure (no DS disposition, no IE record, ARMNRS says why the arm is null)."""
+    from dataclasses import replace
+
+    from cdisc.sdtm.clinical import build_ie, unmapped_screen_failures
+    from cdisc.sdtm.events import build_ds
+    from cdisc.sdtm.special import build_dm
+    _, _, _, _, engine = package
+    study = load_study()
+    ctx = build_context(study, load_design(), forms_in_force(engine, study), data_cut=data_night(engine),
+                        eligibility=open_findings(engine, "eligibility"))
+    enrol = ctx.forms["enrollment"].copy()
+    failed = enrol.index[enrol["ELIGIBLE"] == "N"][:3]
+    pending, waiting, unmapped = (enrol.loc[i, "SUBJID"] for i in failed)
+    enrol.loc[failed[0], ["ELIGIBLE", "SCREEN_FAIL_REASON"]] = ["", ""]
+    enrol.loc[failed[1], ["ELIGIBLE", "SCREEN_FAIL_REASON"]] = ["Y", ""]
+    enrol.loc[failed[2], "SCREEN_FAIL_REASON"] = "Investigator's judgement"
+    ctx = replace(ctx, forms={**ctx.forms, "enrollment": enrol})
+    dm = build_dm(ctx).set_index("SUBJID")
+    assert (dm.loc[pending, "ARMNRS"], dm.loc[waiting, "ARMNRS"]) == ("SCREENING NOT COMPLETED", "NOT ASSIGNED")
+    assert dm.loc[unmapped, "ARMNRS"] == "SCREEN FAILURE"
+    ds = build_ds(ctx)
+    failures = set(ds.loc[ds["DSDECOD"] == "SCREEN FAILURE", "USUBJID"])
+    assert ctx.usubjid(pd.Series([pending, waiting])).isin(failures).sum() == 0
+    assert ctx.usubjid(pd.Series([unmapped])).isin(failures).all()
+    ie = build_ie(ctx)
+    assert not ctx.usubjid(pd.Series([pending, waiting, unmapped])).isin(ie["USUBJID"]).any()
+    assert unmapped_screen_failures(ctx) == [unmapped]     # the asset warns until the reason is mapped
