@@ -38,7 +38,7 @@ dev: $(STAMP) .dagster_home/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
 bench: $(STAMP)
-	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/night_bench.py
 
 clean:
 	rm -rf demo var output bench/out .pytest_cache

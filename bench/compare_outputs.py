@@ -1,5 +1,5 @@
 """Compare two nights' outputs value by value: every XPT (values, labels, formats), every define.xml
-(its creation timestamps aside), every finding (id, status and content; the wall-clock first/last
+and Dataset-JSON file (their creation timestamps and code version aside), every finding (id, status and content; the wall-clock first/last
 seen aside). Used to prove that a refactor or a speed-up changed nothing a user sees.
 
     python bench/compare_outputs.py OUTPUT_A OUTPUT_B     # exit 1 and a list when they differ
@@ -14,6 +14,7 @@ import pandas as pd
 import pyreadstat
 
 STAMPS = re.compile(rb'(CreationDateTime|AsOfDateTime)="[^"]*"')
+JSON_STAMPS = re.compile(rb'"(datasetJSONCreationDateTime|version)": "[^"]*"')   # the run's time, the code version
 WALL_CLOCK = ["first_seen", "last_seen", "closed_at"]
 
 
@@ -38,9 +39,11 @@ def _xpt(a: Path, b: Path) -> list[str]:
 
 
 def _package_files(root: Path) -> set[Path]:
-    """XPT and XML files of the packages in force (not the hidden folders of a swap in progress)."""
+    """XPT, XML and Dataset-JSON files of the packages in force (not the hidden folders of a swap in
+    progress)."""
     return {p.relative_to(root) for p in root.rglob("*")
-            if p.suffix in (".xpt", ".xml") and not any(part.startswith(".") for part in p.relative_to(root).parts)}
+            if (p.suffix in (".xpt", ".xml") or p.suffix == ".json" and (p.parent / "define.xml").exists())
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)}
 
 
 def compare(a: Path, b: Path) -> list[str]:
@@ -53,6 +56,9 @@ def compare(a: Path, b: Path) -> list[str]:
     for rel in sorted(files_a & files_b):
         if rel.suffix == ".xpt":
             diffs += [f"{rel.parent}/{d}" for d in _xpt(a / rel, b / rel)]
+        elif rel.suffix == ".json":
+            if JSON_STAMPS.sub(b"", (a / rel).read_bytes()) != JSON_STAMPS.sub(b"", (b / rel).read_bytes()):
+                diffs.append(f"{rel}: differs beyond its timestamp")
         elif STAMPS.sub(b"", (a / rel).read_bytes()) != STAMPS.sub(b"", (b / rel).read_bytes()):
             diffs.append(f"{rel}: differs beyond its timestamps")
     listings = [p / "findings" / "findings.csv" for p in (a, b)]
@@ -74,5 +80,5 @@ if __name__ == "__main__":
     if absent:                 # two missing folders are not two identical outputs
         sys.exit(f"no output folder: {', '.join(absent)}")
     found = compare(Path(sys.argv[1]), Path(sys.argv[2]))
-    print("\n".join(found) or "identical: every XPT value, define.xml (timestamps aside) and finding")
+    print("\n".join(found) or "identical: every XPT value, define.xml and Dataset-JSON (timestamps aside) and finding")
     sys.exit(1 if found else 0)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _peak_mb() -> float:
+def peak_mb() -> float:
     """Peak resident memory of this process (VmHWM; ru_maxrss would carry the parent's over exec)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -28,8 +28,8 @@ def _peak_mb() -> float:
     return float("nan")
 
 
-def _raw_read(landing: str, source_name: str, queue) -> None:
-    """Read the newest transfer of a source with plain pandas: the floor for any loader."""
+def raw_read(landing: str, source_name: str) -> tuple[float, int]:
+    """(seconds, rows) to read the newest transfer of a source with plain pandas: the floor for any loader."""
     import pandas as pd
     import pyreadstat
 
@@ -50,7 +50,12 @@ def _raw_read(landing: str, source_name: str, queue) -> None:
         rows = len(pd.read_excel(path, sheet_name=spec.sheet, engine="openpyxl"))
     else:
         rows = len(pyreadstat.read_sav(str(path))[0])
-    queue.put({"raw_s": time.perf_counter() - start, "raw_rows": rows, "raw_peak_mb": _peak_mb()})
+    return time.perf_counter() - start, rows
+
+
+def _raw_read(landing: str, source_name: str, queue) -> None:
+    seconds, rows = raw_read(landing, source_name)
+    queue.put({"raw_s": seconds, "raw_rows": rows, "raw_peak_mb": peak_mb()})
 
 
 def _ingest(landing: str, archive: str, url: str, source_name: str, queue) -> None:
@@ -64,7 +69,7 @@ def _ingest(landing: str, archive: str, url: str, source_name: str, queue) -> No
     elapsed = time.perf_counter() - start
     loaded = next((o for o in outcomes if o.status == "loaded"), None)
     queue.put({"ingest_s": elapsed, "records": loaded.rows_read if loaded else 0,
-               "balanced": loaded.balanced if loaded else None, "ingest_peak_mb": _peak_mb()})
+               "balanced": loaded.balanced if loaded else None, "ingest_peak_mb": peak_mb()})
 
 
 def _in_process(target, *args) -> dict:

@@ -1,0 +1,165 @@
+"""Nightly-job benchmark (``make bench``): a full night on a large synthetic study against its I/O
+floor measured in the same run, peak memory per layer, an incremental night in which one site
+sent a new snapshot, and a small study's night end to end (a fresh process, Dagster included).
+
+Each night runs in its own process, so that its peak resident memory (VmHWM) is its own; the peak
+is reset after each layer (/proc/self/clear_refs), so each layer shows its own. The I/O floor is
+pandas reading every raw transfer of the night plus pyreadstat writing every XPT the night wrote.
+A script, not a test: the figures depend on the machine and what else it runs.
+
+    .venv/bin/python bench/night_bench.py [--subjects 10000] [--small 150] [--out bench/out]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.ingest_bench import peak_mb, raw_read  # noqa: E402  (after the path is set)
+
+
+def _reset_peak() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:             # not Linux, or not allowed: the peaks become cumulative
+        pass
+
+
+def _night(folder: str, queue) -> None:
+    """One nightly run in this (fresh) process: total seconds, and seconds and peak MB per layer."""
+    from aclf.settings import Settings
+    from pipelines.nightly import run_nightly
+
+    root = Path(folder)
+    settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
+                                database_url=f"sqlite:///{root / 'store.sqlite'}")
+    layers, mark = [], [time.perf_counter()]
+    _reset_peak()
+
+    def progress(line: str) -> None:
+        now = time.perf_counter()
+        layers.append((line.split(":")[0], now - mark[0], peak_mb()))
+        mark[0] = now
+        _reset_peak()
+
+    start = time.perf_counter()
+    result = run_nightly(settings, log_level="ERROR", progress=progress)
+    queue.put({"seconds": time.perf_counter() - start, "success": result.success, "layers": layers})
+
+
+def _in_process(target, *args) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def _deliver(incoming: Path, landing: Path, night: str, sources: set[str] | None = None) -> None:
+    from pipelines.cli import deliver_night
+
+    if sources is None:
+        deliver_night(incoming, landing, night)
+        return
+    for source in sources:      # only these sources send their snapshot of the night
+        staged = incoming.parent / "one_source"
+        shutil.rmtree(staged, ignore_errors=True)
+        shutil.copytree(incoming / source, staged / source)
+        deliver_night(staged, landing, night)
+        shutil.rmtree(staged)
+
+
+def io_floor(folder: Path) -> dict:
+    """Seconds to read every raw transfer in force with pandas and to write every XPT of the output
+    again with pyreadstat (read first, not timed)."""
+    import pyreadstat
+
+    from aclf.config import load_study
+
+    read = sum(raw_read(str(folder / "landing"), name)[0] for name in load_study().source_names)
+    write = 0.0
+    scratch = folder / "floor.xpt"
+    for path in sorted((folder / "output").rglob("*.xpt")):
+        frame, meta = pyreadstat.read_xport(str(path))
+        start = time.perf_counter()
+        pyreadstat.write_xport(frame, str(scratch), file_format_version=5, table_name=meta.table_name,
+                               file_label=meta.file_label, column_labels=meta.column_labels)
+        write += time.perf_counter() - start
+    scratch.unlink(missing_ok=True)
+    return {"read": read, "write": write, "total": read + write}
+
+
+def small_night(folder: Path, subjects: int) -> float:
+    """Seconds of ``aclf run`` on a fresh study in a new process: imports, Dagster and the night."""
+    from aclf.synth import generate
+
+    generate(folder / "landing", subjects=subjects, seed=3, nights=1, in_flight=())
+    command = [sys.executable, "-m", "pipelines.cli", "run", "--quiet", "--landing", str(folder / "landing"),
+               "--output", str(folder / "output"), "--archive", str(folder / "archive"),
+               "--database-url", f"sqlite:///{folder / 'store.sqlite'}"]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return time.perf_counter() - start
+
+
+def _print_layers(night: dict) -> None:
+    for name, seconds, peak in night["layers"]:
+        print(f"    {name:<24} {seconds:>8.1f} s   peak {peak:>6.0f} MB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=10_000)
+    parser.add_argument("--small", type=int, default=150, help="subjects of the end-to-end night")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args()
+
+    from aclf.synth import generate
+
+    shutil.rmtree(args.out, ignore_errors=True)
+    big = args.out / "night"
+    incoming = args.out / "incoming"
+    start = time.perf_counter()
+    summary = generate(incoming, subjects=args.subjects, seed=args.seed, nights=2, in_flight=())
+    first, second = (n.replace("-", "") for n in summary.nights)
+    print(f"generated {args.subjects:,} subjects ({summary.randomized:,} randomized), two nights, "
+          f"in {time.perf_counter() - start:.0f} s; {os.cpu_count()} cores\n")
+
+    _deliver(incoming, big / "landing", first)
+    full = _in_process(_night, str(big))
+    floor = io_floor(big)
+    ratio = full["seconds"] / floor["total"]
+    print(f"full night        {full['seconds']:>8.1f} s   (success: {full['success']})")
+    _print_layers(full)
+    print(f"I/O floor         {floor['total']:>8.1f} s   (raw reads {floor['read']:.1f} s + "
+          f"pyreadstat writing the night's XPT {floor['write']:.1f} s)")
+    print(f"full / floor      {ratio:>8.2f} x   (target <= 2)")
+    peak = max(p for _, _, p in full["layers"])
+    print(f"peak RSS          {peak:>8.0f} MB  (target <= 1536)\n")
+
+    _deliver(incoming, big / "landing", second, sources={"site01"})
+    incremental = _in_process(_night, str(big))
+    share = incremental["seconds"] / full["seconds"]
+    print(f"incremental night {incremental['seconds']:>8.1f} s   (site01 sent a new snapshot; success: "
+          f"{incremental['success']})")
+    _print_layers(incremental)
+    print(f"incremental/full  {share:>8.2f} x   (target <= 0.2)\n")
+
+    small = small_night(args.out / "small", args.small)
+    print(f"{args.small}-subject night, end to end in a new process: {small:.1f} s   (target <= 8)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
