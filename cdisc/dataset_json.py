@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cdisc.columns import max_bytes
 from cdisc.spec import Dataset, Spec, Variable
 
 VERSION = "1.1.0"
@@ -33,7 +34,7 @@ def _column(ds: Dataset, var: Variable, frame: pd.DataFrame) -> dict:
         col["dataType"] = "double"
     else:                  # character, ISO 8601 dates included (they may be partial)
         col["dataType"] = "string"
-        col["length"] = max([1, *(len(str(v).encode("utf-8")) for v in frame[var.name].dropna())])
+        col["length"] = max_bytes(frame[var.name])
     if var.display_format:
         col["displayFormat"] = var.display_format
     if var.name in ds.keys:
@@ -45,17 +46,20 @@ def _values(series: pd.Series, col: dict) -> list:
     """JSON values of one column: null for a missing number, ISO text for a SAS date or datetime."""
     kind, target = col["dataType"], col.get("targetDataType")
     if kind == "string":
+        if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+            return series.astype(object).where(series.notna(), None).tolist()
         return [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in series]
     numbers = pd.to_numeric(series, errors="coerce")
-    if target and kind == "date":
-        stamps = SAS_EPOCH + pd.to_timedelta(numbers, unit="D")
-        return [None if pd.isna(s) else s.strftime("%Y-%m-%d") for s in stamps]
-    if target and kind == "datetime":
-        stamps = SAS_EPOCH + pd.to_timedelta(numbers, unit="s")
-        return [None if pd.isna(s) else s.strftime("%Y-%m-%dT%H:%M:%S") for s in stamps]
-    if kind == "integer":
-        return [None if pd.isna(v) else int(v) for v in numbers]
-    return [None if pd.isna(v) else float(v) for v in numbers]
+    missing = numbers.isna().to_numpy()
+    if target and kind in ("date", "datetime"):
+        unit, shown = ("D", "%Y-%m-%d") if kind == "date" else ("s", "%Y-%m-%dT%H:%M:%S")
+        values = (SAS_EPOCH + pd.to_timedelta(numbers, unit=unit)).dt.strftime(shown).to_numpy(dtype=object)
+    elif kind == "integer":
+        values = numbers.fillna(0).to_numpy(dtype="int64").astype(object)      # Python ints
+    else:
+        values = numbers.to_numpy(dtype="float64").astype(object)              # Python floats
+    values[missing] = None
+    return values.tolist()
 
 
 def dataset_json(frame: pd.DataFrame, ds: Dataset, spec: Spec, *, created: str, file_oid: str,

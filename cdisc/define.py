@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 from lxml import etree
 
+from cdisc.columns import max_bytes
 from cdisc.spec import Codelist, Dataset, Spec, Variable
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
@@ -177,18 +178,12 @@ def _class_name(ds: Dataset) -> str:
     return name
 
 
-def _text_length(values: pd.Series) -> int:
-    """Longest value in UTF-8 bytes, at least 1 (an all-empty column still needs a length)."""
-    lengths = [len(str(v).encode("utf-8")) for v in values.dropna()]
-    return max([1, *lengths])
-
-
 def _length(var: Variable, frame: pd.DataFrame) -> int | None:
     if var.is_numeric:
         return NUMERIC_LENGTH
     if var.type != "text":
         return None                     # ISO 8601 date types carry no Length in Define-XML 2.1
-    return var.length or _text_length(frame[var.name])
+    return var.length or max_bytes(frame[var.name])
 
 
 def _origin_source(ds: Dataset, var: Variable) -> str | None:

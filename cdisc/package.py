@@ -56,11 +56,13 @@ def fresh_folder(folder: Path) -> Path:
 def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, created: str,
                   value_level: dict | None = None, documents: dict[str, str] | None = None) -> dict[str, Path]:
     """Write every dataset (XPT v5 and Dataset-JSON 1.1 beside it), define.xml (XSD-valid, or this
-    raises) and the ``documents`` (file name -> text), and swap the package in; returns the paths written. Files of an earlier night that the spec no longer has are gone."""
+    raises) and the ``documents`` (file name -> text), and swap the package in; returns the paths
+    written. Files of an earlier night that the spec no longer has are gone. The datasets have
+    passed ``check_all``: the writer does not check them a second time."""
     fresh = fresh_folder(folder)
     file_oid = f"DEFINE.{spec.study_name}.{spec.standard}"
     for name, frame in datasets.items():
-        write_xpt(frame, spec.datasets[name], fresh / f"{name.lower()}.xpt")
+        write_xpt(frame, spec.datasets[name], fresh / f"{name.lower()}.xpt", checked=True)
         write_dataset_json(frame, spec.datasets[name], spec, fresh / f"{name.lower()}.json", created=created,
                            file_oid=file_oid, originator=PACKAGE, system_version=code_version())
     tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid)

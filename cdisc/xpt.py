@@ -1,5 +1,9 @@
 """SAS transport (XPT version 5) files for submission, written with pyreadstat after checking what it
 lets through or quietly changes (names, labels, ASCII, lengths, types, keys) against the spec.
+
+Conversion and checks are column-wise: a column already of one kind (numbers, or strings) is
+converted and checked with pandas/numpy, or per distinct value; only a column that mixes kinds, or
+one that breaks a rule, is walked value by value (to name the rows and values in the message).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
+from cdisc.columns import rstripped
 from cdisc.spec import Dataset, Variable
 
 NAME = re.compile(r"[A-Z][A-Z0-9]{0,7}")
@@ -79,7 +84,17 @@ def _text(value) -> str:
     return str(value).rstrip(" ")
 
 
+def _all_strings(series: pd.Series) -> bool:
+    return pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+
+
+def _plain_numbers(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
 def _text_column(series: pd.Series) -> pd.Series:
+    if _all_strings(series):
+        return rstripped(series)
     return pd.Series([_text(v) for v in series.tolist()], index=series.index, dtype=object)
 
 
@@ -94,6 +109,8 @@ def _float(value, strict: bool) -> float:
 
 
 def _float_column(series: pd.Series, strict: bool = True) -> pd.Series:
+    if _plain_numbers(series):
+        return pd.Series(series.to_numpy(dtype="float64", na_value=np.nan), index=series.index, dtype="float64")
     try:
         values = [_float(v, strict) for v in series.tolist()]
     except ValueError as exc:
@@ -193,12 +210,15 @@ def _columns(frame: pd.DataFrame, ds: Dataset) -> Iterator[Violation]:
 
 
 def _text_values(ds: Dataset, var: Variable, text: pd.Series) -> Iterator[Violation]:
+    limit = min(MAX_VALUE_BYTES, var.length or MAX_VALUE_BYTES)
+    distinct = pd.unique(text)
+    if all(v.isascii() and len(v) <= limit for v in distinct):      # ASCII: one byte per character
+        return
     rows = list(enumerate(text.tolist(), 1))
     bad = [(row, f"{_show(v)} ({_non_ascii(v)})") for row, v in rows if not v.isascii()]
     if bad:
         yield _violation(ds, var.name, "value_ascii",
                          f"{_count(len(bad), 'value')} not ASCII: {_examples(bad)}")
-    limit = min(MAX_VALUE_BYTES, var.length or MAX_VALUE_BYTES)
     why = f"the spec length {limit}" if limit < MAX_VALUE_BYTES else f"the v5 limit of {limit} bytes"
     long = [(row, f"{_show(v)} ({len(v.encode())} bytes)") for row, v in rows if len(v.encode()) > limit]
     if long:
@@ -207,6 +227,13 @@ def _text_values(ds: Dataset, var: Variable, text: pd.Series) -> Iterator[Violat
 
 
 def _numeric_values(ds: Dataset, var: Variable, series: pd.Series) -> Iterator[Violation]:
+    if _plain_numbers(series):
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        present = ~np.isnan(values)
+        fraction = np.isfinite(values) & (values != np.floor(values)) if var.type == "integer" else False
+        held = (values == 0) | ((np.abs(values) >= SMALLEST) & (np.abs(values) < LARGEST))
+        if not (present & (fraction | ~held)).any():
+            return
     rows = [(row, v) for row, v in enumerate(series.tolist(), 1) if not _missing_number(v)]
     numbers_ = [(row, float(v)) for row, v in rows if _is_number(v)]
     wrong = [(row, f"{v!r} is not a number") for row, v in rows if not _is_number(v)]
@@ -226,7 +253,14 @@ def _numeric_values(ds: Dataset, var: Variable, series: pd.Series) -> Iterator[V
 def _required(ds: Dataset, var: Variable, series: pd.Series) -> Iterator[Violation]:
     if not ds.required_populated:  # ADaM: Req means the variable is present, not every value
         return
-    empty = [row for row, v in enumerate(series.tolist(), 1) if _missing_number(v)]
+    if _plain_numbers(series):
+        blank = series.isna().to_numpy()
+    elif _all_strings(series):
+        codes, distinct = pd.factorize(series)
+        blank = np.array([not v.strip() for v in distinct] + [True], dtype=bool)[codes]
+    else:
+        blank = np.array([_missing_number(v) for v in series.tolist()], dtype=bool)
+    empty = (np.flatnonzero(blank) + 1).tolist()
     if empty:
         yield _violation(ds, var.name, "required_empty",
                          f"{len(empty)} of {_count(len(series), 'row')} empty, the first row {empty[0]}")
@@ -245,7 +279,7 @@ def _values(frame: pd.DataFrame, ds: Dataset, conformed: pd.DataFrame) -> Iterat
 
 def _keys(ds: Dataset, conformed: pd.DataFrame) -> Iterator[Violation]:
     keys = [k for k in ds.keys if k in conformed.columns]
-    if not keys:
+    if not keys or not conformed.duplicated(keys).any():    # pandas, as below, takes NaN == NaN
         return
     first_row: dict[tuple, int] = {}
     repeats = []
@@ -292,10 +326,10 @@ def check_dataset(frame: pd.DataFrame, ds: Dataset) -> list[Violation]:
 
 # ---- files --------------------------------------------------------------------------------------
 
-def write_xpt(frame: pd.DataFrame, ds: Dataset, path: Path) -> Path:
-    """Check the frame, then write it in spec order as an XPT v5 file; raises XptSpecError (and
-    writes nothing, not even a partial file) when the check finds violations."""
-    violations = check_dataset(frame, ds)
+def write_xpt(frame: pd.DataFrame, ds: Dataset, path: Path, checked: bool = False) -> Path:
+    """Check the frame (unless the caller has: ``checked``), then write it in spec order as an XPT
+    v5 file; raises XptSpecError (and writes nothing, not even a partial file) on violations."""
+    violations = [] if checked else check_dataset(frame, ds)
     if violations:
         raise XptSpecError(violations)
     data = conform(frame, ds).reset_index(drop=True)

@@ -1,0 +1,18 @@
+"""Column-wise text helpers shared by the writers: work per distinct value, since clinical columns
+repeat a few values over many rows (test codes, visits, dates, subject ids)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def rstripped(series: pd.Series) -> pd.Series:
+    """A column of strings (or missing) as object strings, trailing blanks removed, missing as ''."""
+    codes, distinct = pd.factorize(series)                # a missing value gets code -1
+    values = np.array([v.rstrip(" ") for v in distinct] + [""], dtype=object)
+    return pd.Series(values[codes], index=series.index, dtype=object)
+
+
+def max_bytes(series: pd.Series) -> int:
+    """The longest value as UTF-8 text, at least 1 (an all-empty column still needs a length)."""
+    return max([1, *(len(str(v).encode("utf-8")) for v in pd.unique(series.dropna()))])

@@ -1,0 +1,50 @@
+"""The column-wise paths of the writers and the per-distinct date parsing give exactly what the
+value-by-value reference gives, on a generated night's data (harmonized lab and every SDTM dataset)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from aclf.harmonized_lab import load_harmonized_lab
+from aclf.isodate import date_part, valid_iso
+from aclf.store import make_engine
+from cdisc.area import AreaFolders
+from cdisc.columns import max_bytes
+from cdisc.handoff import load_handoff
+from cdisc.xpt import _float, _float_column, _text, _text_column
+from support import generated_night
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    with generated_night(tmp_path_factory.mktemp("fast"), subjects=40, seed=11) as (settings, _, url):
+        sdtm = load_handoff(AreaFolders(settings.output / "blinded", "NCT05985863").handoff)
+        yield load_harmonized_lab(make_engine(url)), sdtm
+
+
+def _columns(night):
+    lab, sdtm = night
+    yield from (lab[c] for c in lab.columns)
+    yield from (frame[c] for frame in sdtm.values() for c in frame.columns)
+
+
+def test_text_and_number_conversion_match_the_reference(night):
+    checked = 0
+    for column in _columns(night):
+        reference = pd.Series([_text(v) for v in column.tolist()], index=column.index, dtype=object)
+        assert _text_column(column).equals(reference), column.name
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            numbers = pd.Series([_float(v, True) for v in column.tolist()], index=column.index, dtype="float64")
+            assert _float_column(column).equals(numbers), column.name
+            checked += 1
+        assert max_bytes(column) == max([1, *(len(str(v).encode()) for v in column.dropna())]), column.name
+    assert checked > 20
+
+
+def test_dates_parsed_per_distinct_value_match_parsing_every_row(night):
+    lab, sdtm = night
+    dates = [lab["lbdtc"], sdtm["LB"]["LBDTC"], sdtm["AE"]["AESTDTC"], sdtm["DM"]["BRTHDTC"],
+             pd.Series(["2024-02-30", "2024", "", None, np.nan, "2024-01-05T25:00"])]
+    for values in dates:
+        assert date_part(values).equals(date_part.__wrapped__(values))
+        for partial in (False, True):
+            assert valid_iso(values, partial).equals(valid_iso.__wrapped__(values, partial))
