@@ -24,7 +24,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from aclf.config import ConfigError, FormSpec, Study
+from aclf.config import ConfigError, FormSpec, Study, safe_load
 
 Level = Literal["blinded", "stage1", "full"]
 
@@ -66,7 +66,7 @@ def load_unblinding(path: str | Path) -> Unblinding:
     Stage 2 cannot be opened before stage 1 (its comparison would reveal the stage-1 arm too)."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read the unblinding authorization: {exc}") from None
     try:

@@ -386,9 +386,15 @@ class Study(_Model):
         return [s for s in self.sources.values() if isinstance(s, LabDialect)]
 
 
+def safe_load(text: str):
+    """yaml.safe_load with libyaml's C parser where PyYAML has it (the same safe subset, several
+    times faster: a night reads some sixty configuration files, some of them more than once)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def _read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -407,7 +413,7 @@ def _explain(path: Path, exc: ValidationError) -> ConfigError:
 def load_model(path: Path, model: type[BaseModel], what: str):
     """A YAML file validated into a pydantic model; a ConfigError naming the file otherwise."""
     try:
-        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return model.model_validate(safe_load(path.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read the {what}: {exc}") from None
     except ValidationError as exc:

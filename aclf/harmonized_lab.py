@@ -2,13 +2,16 @@
 built here and kept here (the store's ``lab_harmonized`` table)."""
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+
 import pandas as pd
 import sqlalchemy as sa
 
 from aclf.config import Study
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
-from aclf.store import bulk_insert, lab_harmonized, lab_harmonized_failure
+from aclf.store import bulk_insert, lab_harmonized, lab_harmonized_failure, lab_harmonized_version
 from aclf.timing import analysis_visits, labelled_visitnum, study_days
 
 LINEAGE = ["source", "record_key", "transfer_id", "row_number"]
@@ -38,16 +41,46 @@ def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame, failures: pd.DataF
     with engine.begin() as conn:
         conn.execute(lab_harmonized.delete())
         conn.execute(lab_harmonized_failure.delete())
+        conn.execute(lab_harmonized_version.delete())
+        conn.execute(lab_harmonized_version.insert().values(token=uuid.uuid4().hex))
         bulk_insert(conn, lab_harmonized, lab.reset_index(drop=True), columns)
         bulk_insert(conn, lab_harmonized_failure, cases.astype({"row_index": "Int64"}), list(cases.columns))
 
 
-def load_harmonized_lab(engine: sa.Engine) -> pd.DataFrame:
+def _version(conn: sa.Connection) -> str | None:
+    return conn.execute(sa.select(lab_harmonized_version.c.token)).scalar()
+
+
+def load_harmonized_lab(engine: sa.Engine, mirror: Path | None = None) -> pd.DataFrame:
+    """The table in force. With ``mirror`` (a folder), this version of it is also kept there as
+    Parquet and read from there by the night's later readers: one SQL read a night instead of
+    three (at 10,000 subjects each takes 13-16 s and a 2 GB transient; the Parquet read under 1 s)."""
     with engine.connect() as conn:
+        token = _version(conn)
+        path = mirror / f"lab_harmonized_{token}.parquet" if mirror and token else None
+        if path and path.exists():
+            return pd.read_parquet(path)
         frame = pd.read_sql(sa.select(lab_harmonized).order_by(lab_harmonized.c.id), conn)
+        unchanged = _version(conn) == token      # not rewritten while it was read
     text = [c.name for c in lab_harmonized.columns if isinstance(c.type, sa.Text)]
-    frame[text] = frame[text].fillna("")
-    return frame.drop(columns="id")
+    numbers = [c.name for c in lab_harmonized.columns if isinstance(c.type, sa.Float)]
+    frame[text] = frame[text].fillna("").astype("str")    # an all-empty column reads back as None objects
+    frame[numbers] = frame[numbers].astype("float64")
+    frame = frame.drop(columns="id")
+    if path and unchanged:
+        _keep_mirror(frame, path)
+    return frame
+
+
+def _keep_mirror(frame: pd.DataFrame, path: Path) -> None:
+    """Write the Parquet copy whole (a reader never sees half of one) and drop older versions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    frame.to_parquet(partial, index=False)
+    partial.replace(path)
+    for old in path.parent.glob("lab_harmonized_*.parquet"):
+        if old != path:
+            old.unlink(missing_ok=True)
 
 
 def load_schema_failures(engine: sa.Engine) -> pd.DataFrame:

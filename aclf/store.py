@@ -120,6 +120,12 @@ lab_harmonized = sa.Table(
     sa.Column("row_number", sa.Integer, nullable=False),
 )
 
+lab_harmonized_version = sa.Table(
+    "lab_harmonized_version", metadata,   # one row: a new token each time the table is rewritten
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token", sa.String(32), nullable=False),
+)
+
 lab_harmonized_failure = sa.Table(
     "lab_harmonized_failure", metadata,   # the harmonized table's schema failures, found once a night
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -37,7 +37,7 @@ def quality_docs(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.Ma
     tests, form_rules = quality_inputs(study)
     forms = {k: v for k, v in blinded_forms(study, forms_in_force(engine, study)).items() if k in form_rules}
     folder = aclf.output / QUALITY_DIR
-    result = run_quality(load_harmonized_lab(engine), forms, folder, tests=tests, form_rules=form_rules)
+    result = run_quality(load_harmonized_lab(engine, aclf.mirror()), forms, folder, tests=tests, form_rules=form_rules)
     summary = {"success": result.success, "evaluated": result.evaluated, "failed": result.failed,
                "data_docs": result.data_docs.name}   # relative: no path of this machine in an output
     (folder / RESULT_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")

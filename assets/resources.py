@@ -69,6 +69,11 @@ class AclfResource(dg.ConfigurableResource):
         (one per source) take turns; inside the nightly run, which holds it already, it is reentrant."""
         return store_lock(self.engine(), wait_seconds=ASSET_LOCK_WAIT_SECONDS)
 
+    def mirror(self) -> Path:
+        """Parquet copies of store tables for the night's readers (aclf.harmonized_lab), kept with
+        the raw archive, apart from the outputs people read."""
+        return Path(self.archive_dir) / "mirror"
+
     def paths(self) -> Paths:
         return Paths(landing=Path(self.landing_dir), archive=Path(self.archive_dir))
 

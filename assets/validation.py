@@ -36,7 +36,7 @@ def findings_asset(study: Study) -> dg.AssetsDefinition:
 def track_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     study, engine = aclf.study(), aclf.engine()
     with aclf.locked():
-        evaluation = evaluate(read_inputs(engine, study))
+        evaluation = evaluate(read_inputs(engine, study, aclf.mirror()))
         night = data_night(engine) or now_iso(study)[:10]     # findings are seen on data nights
         tracked = readable(save_findings(engine, evaluation.findings, night), BLINDED)
     written = write_findings(tracked, aclf.output, study, night)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from aclf.config import DEFAULT_STUDY_DIR, ConfigError
+from aclf.config import ConfigError, DEFAULT_STUDY_DIR, safe_load
 
 DEFAULT_CT_FILE = DEFAULT_STUDY_DIR / "ct" / "sdtm_ct.yaml"
 
@@ -38,7 +38,7 @@ class Terminology:
 def load_ct(path: str | Path = DEFAULT_CT_FILE) -> Terminology:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load(path.read_text(encoding="utf-8"))
         return Terminology(release=str(raw["release"]), codelists={
             code: CtCodelist(nci=code, name=c["name"], submission_value=c["submission_value"],
                              extensible=bool(c["extensible"]), terms=dict(c.get("terms") or {}))

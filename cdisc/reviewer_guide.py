@@ -10,7 +10,7 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from aclf.config import DEFAULT_STUDY_DIR, ConfigError
+from aclf.config import ConfigError, DEFAULT_STUDY_DIR, safe_load
 from aclf.version import PACKAGE, code_version
 from cdisc.spec import Spec
 
@@ -52,7 +52,7 @@ class GuideConfig(_Entry):
 def load_guide_config(path: Path | None = None) -> GuideConfig:
     path = path or DEFAULT_STUDY_DIR / "reviewer_guide.yaml"
     try:
-        return GuideConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return GuideConfig.model_validate(safe_load(path.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         raise ConfigError(f"{path}: invalid reviewer's guide configuration: {exc}") from None
 

@@ -12,7 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from aclf.config import DEFAULT_STUDY_DIR, ConfigError
+from aclf.config import ConfigError, DEFAULT_STUDY_DIR, safe_load
 from cdisc.ct import check_codelists, load_ct, with_ct_codes
 
 DataType = Literal["text", "integer", "float", "date", "datetime", "partialDatetime", "durationDatetime"]
@@ -179,7 +179,7 @@ def for_area(spec: Spec, area: str) -> Spec:
 
 def _yaml(path: Path) -> dict:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read YAML: {exc}") from exc
 

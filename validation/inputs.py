@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -27,8 +28,9 @@ class RuleInputs:
         return transfer_ids.map(names).fillna("")
 
 
-def read_inputs(engine: sa.Engine, study: Study) -> RuleInputs:
-    """The harmonized table with the schema failures found when it was built, and the rest in force."""
-    return RuleInputs(study=study, lab=load_harmonized_lab(engine), lab_failures=load_schema_failures(engine),
+def read_inputs(engine: sa.Engine, study: Study, mirror: Path | None = None) -> RuleInputs:
+    """The harmonized table with the schema failures found when it was built, and the rest in force;
+    ``mirror``: see aclf.harmonized_lab.load_harmonized_lab."""
+    return RuleInputs(study=study, lab=load_harmonized_lab(engine, mirror), lab_failures=load_schema_failures(engine),
                       forms=current.forms_in_force(engine, study), transfers=current.transfers(engine),
                       quarantine=current.quarantine_in_force(engine), vanished=current.vanished_records(engine))

@@ -1,0 +1,36 @@
+"""The harmonized table's Parquet mirror: read once from the store per version, then from Parquet,
+equal to the store's read; a rewrite of the table makes a new version (the old copy is dropped)."""
+import numpy as np
+import pandas as pd
+
+from aclf.harmonized_lab import FAILURE_COLUMNS, load_harmonized_lab, save_harmonized_lab
+from aclf.store import lab_harmonized, transfer
+
+
+def _table(n: int, value: float) -> pd.DataFrame:
+    columns = [c.name for c in lab_harmonized.columns if c.name != "id"]
+    frame = pd.DataFrame({c: [""] * n for c in columns})
+    for c in ("lbdy", "pday", "avisitn", "visitnum", "lbstresn", "censor_limit", "lbstnrlo", "lbstnrhi"):
+        frame[c] = np.nan
+    frame["lbstresn"] = value
+    frame["subjid"] = [f"01-{i:03d}" for i in range(n)]
+    frame["transfer_id"], frame["row_number"] = 1, range(1, n + 1)
+    return frame
+
+
+def test_the_mirror_is_the_store_read_and_follows_each_rewrite(engine, tmp_path):
+    with engine.begin() as conn:
+        conn.execute(transfer.insert().values(id=1, source="site01", name="SITE01_20250601.csv", status="loaded",
+                                              first_seen_at="2025-06-01T00:00:00",
+                                              processed_at="2025-06-01T00:00:00"))
+    no_failures = pd.DataFrame(columns=FAILURE_COLUMNS)
+    save_harmonized_lab(engine, _table(5, 1.5), no_failures)
+    mirror = tmp_path / "mirror"
+    first = load_harmonized_lab(engine, mirror)
+    [copy] = mirror.glob("lab_harmonized_*.parquet")
+    assert first.equals(load_harmonized_lab(engine))                 # what the store gives
+    assert load_harmonized_lab(engine, mirror).equals(first)         # read back from Parquet
+    save_harmonized_lab(engine, _table(3, 2.5), no_failures)          # tonight's rewrite
+    second = load_harmonized_lab(engine, mirror)
+    assert len(second) == 3 and (second["lbstresn"] == 2.5).all()
+    assert not copy.exists() and len(list(mirror.glob("lab_harmonized_*.parquet"))) == 1
