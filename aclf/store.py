@@ -5,6 +5,8 @@ that first brought them, the transfer in which they vanished). Empty source valu
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import os
 from pathlib import Path
 
@@ -179,28 +181,36 @@ def _column_values(series: pd.Series) -> list:
     return values.where(values.notna() & (values != ""), None).tolist()
 
 
+BULK_CHUNK = 50_000   # rows per statement: the Python rows of a whole 800,000-row table take GBs
+
+
+def _row_chunks(frame: pd.DataFrame, columns: list[str], constants: dict) -> Iterator[list[tuple]]:
+    for start in range(0, len(frame), BULK_CHUNK):
+        part = frame.iloc[start:start + BULK_CHUNK]
+        data = [_column_values(part[c]) for c in columns] + [[v] * len(part) for v in constants.values()]
+        yield list(zip(*data))
+
+
 def bulk_insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str],
                 **constants) -> None:
     """Insert a DataFrame's columns (plus constant values) fast: COPY on PostgreSQL (psycopg 3),
-    one DBAPI executemany elsewhere. SQLAlchemy's per-row parameter handling is what this avoids:
-    it cost more than reading and normalizing a lab file."""
+    one DBAPI executemany per chunk of rows elsewhere. SQLAlchemy's per-row parameter handling is
+    what this avoids: it cost more than reading and normalizing a lab file."""
     names = [*columns, *constants]
-    data = [_column_values(frame[c]) for c in columns] + [[v] * len(frame) for v in constants.values()]
-    rows = list(zip(*data))
-    if not rows:
-        return
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         quoted = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
         with conn.connection.driver_connection.cursor() as cur:
             with cur.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                for rows in _row_chunks(frame, columns, constants):
+                    for row in rows:
+                        copy.write_row(row)
         return
-    if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(names))
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", rows)
-        return
-    conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
+    for rows in _row_chunks(frame, columns, constants):
+        if conn.dialect.name == "sqlite":
+            marks = ", ".join("?" * len(names))
+            conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", rows)
+        else:
+            conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
 
 
 class StoreUnreachable(ConfigError):

@@ -50,7 +50,8 @@ def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir
     missing = sorted(set(form_rules) - set(forms))
     if missing:
         raise KeyError(f"form rules without a form frame: {missing}")
-    batches = {LAB_SUITE: (lab, lab_suite(tests))}
+    # only the columns the suite looks at: GX copies and filters the frame per expectation
+    batches = {LAB_SUITE: (lab[[c for c in LAB_COLUMNS if c in lab.columns]], lab_suite(tests))}
     for form, rules in form_rules.items():
         batches[form_suite_name(form)] = (numeric_copy(forms[form], rules), form_suite(form, rules))
 

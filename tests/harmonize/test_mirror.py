@@ -34,3 +34,15 @@ def test_the_mirror_is_the_store_read_and_follows_each_rewrite(engine, tmp_path)
     second = load_harmonized_lab(engine, mirror)
     assert len(second) == 3 and (second["lbstresn"] == 2.5).all()
     assert not copy.exists() and len(list(mirror.glob("lab_harmonized_*.parquet"))) == 1
+
+
+def test_a_table_is_written_in_chunks_without_losing_a_row(engine, monkeypatch):
+    """bulk_insert's chunks (a small chunk here) together hold every row, in order."""
+    import aclf.store as store
+    monkeypatch.setattr(store, "BULK_CHUNK", 2)
+    with engine.begin() as conn:
+        conn.execute(transfer.insert().values(id=1, source="site01", name="a", status="loaded",
+                                              first_seen_at="x", processed_at="x"))
+    save_harmonized_lab(engine, _table(5, 1.5), pd.DataFrame(columns=FAILURE_COLUMNS))
+    back = load_harmonized_lab(engine)
+    assert back["subjid"].tolist() == [f"01-{i:03d}" for i in range(5)] and back["row_number"].tolist() == [1, 2, 3, 4, 5]
