@@ -62,23 +62,31 @@ def _values(series: pd.Series, col: dict) -> list:
     return values.tolist()
 
 
-def dataset_json(frame: pd.DataFrame, ds: Dataset, spec: Spec, *, created: str, file_oid: str,
-                 originator: str, system_version: str) -> dict:
-    """The Dataset-JSON document of one dataset (its columns in the frame's order)."""
-    variables = [ds.variable[name] for name in frame.columns]
-    columns = [_column(ds, var, frame) for var in variables]
-    values = [_values(frame[col["name"]], col) for col in columns]
+ROWS_PER_CHUNK = 50_000      # rows turned into JSON at a time: a whole LB as Python lists takes GBs
+
+
+def _header(frame: pd.DataFrame, ds: Dataset, spec: Spec, columns: list[dict], *, created: str, file_oid: str,
+            originator: str, system_version: str) -> dict:
     return {
         "datasetJSONCreationDateTime": created, "datasetJSONVersion": VERSION,
         "fileOID": f"{file_oid}.{ds.name}", "originator": originator,
         "sourceSystem": {"name": originator, "version": system_version},
         "studyOID": f"ST.{spec.study_name}", "metaDataVersionOID": f"MDV.{file_oid}", "metaDataRef": "define.xml",
         "itemGroupOID": f"IG.{ds.name}", "records": len(frame), "name": ds.name, "label": ds.label,
-        "columns": columns, "rows": [list(row) for row in zip(*values)] if columns else [],
+        "columns": columns, "rows": [],
     }
 
 
 def write_dataset_json(frame: pd.DataFrame, ds: Dataset, spec: Spec, path: Path, **meta) -> Path:
-    path.write_text(json.dumps(dataset_json(frame, ds, spec, **meta), ensure_ascii=False, allow_nan=False),
-                    encoding="utf-8")
+    """The Dataset-JSON document of one dataset (its columns in the frame's order), written as
+    ``json.dumps`` would write it whole, but the rows a chunk at a time."""
+    columns = [_column(ds, ds.variable[name], frame) for name in frame.columns]
+    head = json.dumps(_header(frame, ds, spec, columns, **meta), ensure_ascii=False, allow_nan=False)
+    with path.open("w", encoding="utf-8") as out:
+        out.write(head[:-len("[]}")] + "[")
+        for start in range(0, len(frame) if columns else 0, ROWS_PER_CHUNK):
+            part = frame.iloc[start:start + ROWS_PER_CHUNK]
+            rows = [list(row) for row in zip(*(_values(part[col["name"]], col) for col in columns))]
+            out.write((", " if start else "") + json.dumps(rows, ensure_ascii=False, allow_nan=False)[1:-1])
+        out.write("]}")
     return path
