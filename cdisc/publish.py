@@ -90,23 +90,23 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
                  spec: Spec, created: str, data_cut: str | None = None) -> Published:
     """The area's ADaM package from the SDTM hand-off, and the statistician's figures."""
     sdtm = load_handoff(folders.handoff)
-    datasets, full = build_adam(sdtm, study, analysis, spec, design)
+    datasets = build_adam(sdtm, study, analysis, spec, design)
     violations = check_all(datasets, spec)
     guide = render_guide(spec, datasets, sdtm["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)
     status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created, guide=guide)
     if not area.blinded:      # the unblinded area's figures are by arm: cdisc.reports
         return Published(datasets, violations, status, paths)
-    figures, rates = draw_figures(full, analysis, study, folders.figures, data_cut or created[:10])
+    figures, rates = draw_figures(datasets, analysis, study, folders.figures, data_cut or created[:10])
     return Published(datasets, violations, status, paths, figures=figures, rates=rates)
 
 
-def draw_figures(full: dict[str, pd.DataFrame], analysis: Analysis, study: Study, folder: Path, data_cut: str
+def draw_figures(datasets: dict[str, pd.DataFrame], analysis: Analysis, study: Study, folder: Path, data_cut: str
                  ) -> tuple[dict[str, Path], dict[str, float]]:
     """The configured figures: the Kaplan-Meier curve (with its weekly estimates) and trajectories,
     each with its population, N and data cut in a footnote."""
     km = analysis.figures.km
-    tte = full[km.dataset]
+    tte = datasets[km.dataset]
     tte = tte[tte["PARAMCD"] == km.paramcd].dropna(subset=["AVAL"])
     cut = f"Data cut {data_cut}; blinded: arms pooled."
     figures = {km.metadata: folder / f"{km.file}.png"}
@@ -117,7 +117,7 @@ def draw_figures(full: dict[str, pd.DataFrame], analysis: Analysis, study: Study
     for fig in analysis.figures.trajectories:
         test = study.lab.tests.get(fig.paramcd) if fig.dataset == "ADLB" else None
         figures[fig.metadata] = folder / f"{fig.file}.png"
-        trajectory_plot(full[fig.dataset], fig.paramcd, figures[fig.metadata], fig.title,
+        trajectory_plot(datasets[fig.dataset], fig.paramcd, figures[fig.metadata], fig.title,
                         test.standard_unit if test else "",
                         f"Population: randomized subjects, analysis records (ANL01FL = Y). {cut}")
     return figures, rates

@@ -16,9 +16,10 @@ from cdisc.xpt import conform
 
 
 def build_adam(sdtm: dict[str, pd.DataFrame], study: Study, analysis: Analysis, spec: Spec,
-               design: Design) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """(datasets conformed to ``spec`` — already the area's view —, the full frames for figures).
-    From an unblinded SDTM (it has EX) the treatment variables are added."""
+               design: Design) -> dict[str, pd.DataFrame]:
+    """The datasets conformed to ``spec`` (already the area's view), sorted by their keys; each
+    working frame is released once conformed. From an unblinded SDTM (it has EX) the treatment
+    variables are added."""
     adsl = build_adsl(sdtm, analysis)
     unblinded = "EX" in sdtm
     if not adsl.empty:
@@ -26,7 +27,7 @@ def build_adam(sdtm: dict[str, pd.DataFrame], study: Study, analysis: Analysis, 
         adsl = pd.concat([adsl, treatments], axis=1)
     if adsl.empty:  # nobody randomized yet: an empty but valid package
         empty = {name: pd.DataFrame(columns=ds.names) for name, ds in spec.datasets.items()}
-        return {name: conform(frame, spec.datasets[name]) for name, frame in empty.items()}, empty
+        return {name: conform(frame, spec.datasets[name]) for name, frame in empty.items()}
     adlb = build_adlb(sdtm["LB"], adsl, study, analysis)
     full = {"ADSL": adsl, "ADLB": adlb, "ADSCORE": build_adscore(adlb, sdtm["RS"], sdtm["PR"], adsl, study, analysis),
             "ADTTE": build_adtte(adsl, analysis), "ADAE": build_adae(sdtm["AE"], adsl, analysis)}
@@ -36,7 +37,10 @@ def build_adam(sdtm: dict[str, pd.DataFrame], study: Study, analysis: Analysis, 
     missing = sorted(set(spec.datasets) - set(full))
     if missing:
         raise ValueError(f"the ADaM spec lists datasets no builder makes: {missing}")
-    keys = {name: spec.datasets[name].keys for name in full}
-    ordered = {name: frame.sort_values([k for k in keys[name] if k in frame]).reset_index(drop=True)
-               for name, frame in full.items()}
-    return {name: conform(ordered[name], spec.datasets[name]) for name in sorted(spec.datasets)}, ordered
+    del adlb                  # held by ``full`` only from here: released once conformed
+    out = {}
+    for name in sorted(spec.datasets):
+        frame = full.pop(name)
+        keys = [k for k in spec.datasets[name].keys if k in frame]
+        out[name] = conform(frame.sort_values(keys).reset_index(drop=True), spec.datasets[name])
+    return out
