@@ -2,16 +2,18 @@
 built here and kept here (the store's ``lab_harmonized`` table)."""
 from __future__ import annotations
 
+import hashlib
 import uuid
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
-from aclf.config import Study
+from aclf.config import Study, config_hash
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
-from aclf.store import bulk_insert, lab_harmonized, lab_harmonized_failure, lab_harmonized_version
+from aclf.store import bulk_insert, lab_harmonized, lab_harmonized_failure, lab_harmonized_version, transfer
+from aclf.version import code_version
 from aclf.timing import analysis_visits, labelled_visitnum, study_days
 
 LINEAGE = ["source", "record_key", "transfer_id", "row_number"]
@@ -33,8 +35,29 @@ def build_harmonized_lab(staged: pd.DataFrame, first_infusion: pd.Series, study:
 FAILURE_COLUMNS = ["column", "check", "failure_case", "index"]
 
 
-def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame, failures: pd.DataFrame) -> None:
-    """Tonight's table and its schema failure cases (``index`` = row position) replace last night's."""
+def inputs_fingerprint(engine: sa.Engine, study_dir: Path) -> str | None:
+    """What the table is built from: the transfers in force (lab and forms), the configuration and
+    the code. Equal fingerprints, the same table: a night without a new transfer rebuilds nothing.
+    None (always rebuild) for code with uncommitted changes, whose version does not say what it is."""
+    version = code_version()
+    if version.endswith(".dirty"):
+        return None
+    with engine.connect() as conn:
+        loaded = conn.execute(sa.select(transfer.c.id).where(transfer.c.status == "loaded")
+                              .order_by(transfer.c.id)).scalars().all()
+    return hashlib.sha256(f"{version}|{config_hash(study_dir)}|{loaded}".encode()).hexdigest()
+
+
+def built_from(engine: sa.Engine) -> str | None:
+    """The inputs fingerprint of the table in force (None: unknown, or no table yet)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(lab_harmonized_version.c.inputs)).scalar()
+
+
+def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame, failures: pd.DataFrame,
+                        inputs: str | None = None) -> None:
+    """Tonight's table and its schema failure cases (``index`` = row position) replace last night's;
+    ``inputs``: the fingerprint of what it was built from."""
     columns = [c.name for c in lab_harmonized.columns if c.name != "id"]
     cases = pd.DataFrame({"row_index": failures["index"], "column_name": failures["column"].astype(str),
                           "check_name": failures["check"].astype(str), "failure_case": failures["failure_case"].astype(str)})
@@ -42,7 +65,7 @@ def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame, failures: pd.DataF
         conn.execute(lab_harmonized.delete())
         conn.execute(lab_harmonized_failure.delete())
         conn.execute(lab_harmonized_version.delete())
-        conn.execute(lab_harmonized_version.insert().values(token=uuid.uuid4().hex))
+        conn.execute(lab_harmonized_version.insert().values(token=uuid.uuid4().hex, inputs=inputs))
         bulk_insert(conn, lab_harmonized, lab.reset_index(drop=True), columns)
         bulk_insert(conn, lab_harmonized_failure, cases.astype({"row_index": "Int64"}), list(cases.columns))
 

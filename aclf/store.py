@@ -126,6 +126,7 @@ lab_harmonized_version = sa.Table(
     "lab_harmonized_version", metadata,   # one row: a new token each time the table is rewritten
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("token", sa.String(32), nullable=False),
+    sa.Column("inputs", sa.String(64)),   # fingerprint of what it was built from (aclf.harmonized_lab)
 )
 
 lab_harmonized_failure = sa.Table(

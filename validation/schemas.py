@@ -18,8 +18,8 @@ ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?$"
 def implausible(lab: pd.DataFrame, study: Study) -> pd.Series:
     """True where a numeric standard result lies outside its test's plausible range."""
     tests = study.lab.tests
-    low = lab["lbtestcd"].map({k: t.plausible[0] for k, t in tests.items()})
-    high = lab["lbtestcd"].map({k: t.plausible[1] for k, t in tests.items()})
+    low = lab["lbtestcd"].map({k: t.plausible[0] for k, t in tests.items()}).astype("float64")
+    high = lab["lbtestcd"].map({k: t.plausible[1] for k, t in tests.items()}).astype("float64")
     return lab["lbstresn"].notna() & ((lab["lbstresn"] < low) | (lab["lbstresn"] > high))
 
 

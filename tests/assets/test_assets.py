@@ -41,6 +41,27 @@ def test_harmonized_lab_asset_stores_the_table_and_its_schema_failures_once(path
     assert (failures["row_index"].dropna() < len(stored)).all()
 
 
+def test_a_night_without_a_new_transfer_keeps_the_harmonized_table(paths, aclf, engine, monkeypatch):
+    """Same transfers in force, configuration and code: nothing is rebuilt and the asset reports the
+    same table and schema check; a new transfer rebuilds it."""
+    import aclf.harmonized_lab as module
+    monkeypatch.setattr(module, "code_version", lambda: "1.0+gabc")     # a clean checkout
+    land(paths, "site01", "SITE01_20250601.csv", FIXTURES / "SITE01_20250601.csv")
+    land_edc(paths, "EDC_20250601")
+    _ingest(aclf, "site01")
+    _ingest(aclf, "edc")
+    first = harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
+    tokens = read_table(engine, "lab_harmonized_version")["token"].tolist()
+    again = harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
+    assert first.metadata["rebuilt"].value and not again.metadata["rebuilt"].value
+    assert read_table(engine, "lab_harmonized_version")["token"].tolist() == tokens
+    assert again.metadata["records"] == first.metadata["records"]
+    assert [c.metadata for c in again.check_results] == [c.metadata for c in first.check_results]
+    land(paths, "site02", "SITE02_20250601.csv", FIXTURES / "SITE02_20250601.csv")
+    _ingest(aclf, "site02")
+    assert harmonized_lab(dg.build_asset_context(resources={"aclf": aclf})).metadata["rebuilt"].value
+
+
 def test_findings_asset_reuses_the_stored_schema_failures(paths, aclf, engine, monkeypatch):
     """The harmonized table's pandera schema runs once a night, in the harmonized asset."""
     import validation.evaluate
