@@ -72,7 +72,8 @@ def _ingest(landing: str, archive: str, url: str, source_name: str, queue) -> No
                "balanced": loaded.balanced if loaded else None, "ingest_peak_mb": peak_mb()})
 
 
-def _in_process(target, *args) -> dict:
+def in_process(target, *args) -> dict:
+    """Run ``target(*args, queue)`` in a fresh (spawned) process; what it put on the queue."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
@@ -108,8 +109,8 @@ def main() -> int:
     print("-" * len(header))
     total_raw = total_ingest = total_records = 0.0
     for name in load_study().source_names:
-        raw = _in_process(_raw_read, str(landing), name)
-        ing = _in_process(_ingest, str(landing), str(archive), url, name)
+        raw = in_process(_raw_read, str(landing), name)
+        ing = in_process(_ingest, str(landing), str(archive), url, name)
         ratio = ing["ingest_s"] / raw["raw_s"] if raw["raw_s"] else float("nan")
         rate = ing["records"] / ing["ingest_s"] if ing["ingest_s"] else 0
         total_raw += raw["raw_s"]

@@ -12,7 +12,6 @@ A script, not a test: the figures depend on the machine and what else it runs.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest_bench import peak_mb, raw_read  # noqa: E402  (after the path is set)
+from bench.ingest_bench import in_process, peak_mb, raw_read  # noqa: E402  (after the path is set)
 
 
 def _reset_peak() -> None:
@@ -53,16 +52,6 @@ def _night(folder: str, queue) -> None:
     start = time.perf_counter()
     result = run_nightly(settings, log_level="ERROR", progress=progress)
     queue.put({"seconds": time.perf_counter() - start, "success": result.success, "layers": layers})
-
-
-def _in_process(target, *args) -> dict:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
 
 
 def _deliver(incoming: Path, landing: Path, night: str, sources: set[str] | None = None) -> None:
@@ -137,7 +126,7 @@ def main() -> int:
           f"in {time.perf_counter() - start:.0f} s; {os.cpu_count()} cores\n")
 
     _deliver(incoming, big / "landing", first)
-    full = _in_process(_night, str(big))
+    full = in_process(_night, str(big))
     floor = io_floor(big)
     ratio = full["seconds"] / floor["total"]
     print(f"full night        {full['seconds']:>8.1f} s   (success: {full['success']})")
@@ -149,7 +138,7 @@ def main() -> int:
     print(f"peak RSS          {peak:>8.0f} MB  (target <= 1536)\n")
 
     _deliver(incoming, big / "landing", second, sources={"site01"})
-    incremental = _in_process(_night, str(big))
+    incremental = in_process(_night, str(big))
     share = incremental["seconds"] / full["seconds"]
     print(f"incremental night {incremental['seconds']:>8.1f} s   (site01 sent a new snapshot; success: "
           f"{incremental['success']})")
