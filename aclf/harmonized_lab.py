@@ -17,6 +17,7 @@ from aclf.version import code_version
 from aclf.timing import analysis_visits, labelled_visitnum, study_days
 
 LINEAGE = ["source", "record_key", "transfer_id", "row_number"]
+READ_CHUNK = 100_000
 
 
 def build_harmonized_lab(staged: pd.DataFrame, first_infusion: pd.Series, study: Study) -> pd.DataFrame:
@@ -83,7 +84,9 @@ def load_harmonized_lab(engine: sa.Engine, mirror: Path | None = None) -> pd.Dat
         path = mirror / f"lab_harmonized_{token}.parquet" if mirror and token else None
         if path and path.exists():
             return pd.read_parquet(path)
-        frame = pd.read_sql(sa.select(lab_harmonized).order_by(lab_harmonized.c.id), conn)
+        # in chunks: one read_sql of the whole table peaks at several times its result's size
+        query = sa.select(lab_harmonized).order_by(lab_harmonized.c.id)
+        frame = pd.concat(list(pd.read_sql(query, conn, chunksize=READ_CHUNK)), ignore_index=True)
         unchanged = _version(conn) == token      # not rewritten while it was read
     text = [c.name for c in lab_harmonized.columns if isinstance(c.type, sa.Text)]
     numbers = [c.name for c in lab_harmonized.columns if isinstance(c.type, sa.Float)]
