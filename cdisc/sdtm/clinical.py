@@ -15,7 +15,8 @@ def _rfstdtc(ctx: Context, subjid: pd.Series) -> pd.Series:
 
 
 def _screen_failures(ctx: Context) -> pd.DataFrame:
-    """Enrolled subjects never randomized, each with the criterion its EDC reason maps to (or NaN)."""
+    """Screen failures (declared not eligible, never randomized), each with the criterion its EDC
+    reason maps to (or NaN)."""
     failed = ctx.forms["enrollment"][screen_failed(ctx)]
     return failed.assign(code=failed["SCREEN_FAIL_REASON"].map(ctx.design.ie.screen_failure_reasons))
 
