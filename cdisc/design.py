@@ -132,6 +132,7 @@ class Design(_Model):
     masked_stage2: MaskedStage2
     country: str
     lab_name: str
+    etiology_category: str                # MH.MHCAT of the etiology record (ADSL.ETIOL reads it)
     etiology_terms: dict[str, str]
     route: str
     dose_unit: str

@@ -51,13 +51,13 @@ def last_known_alive(sdtm: dict[str, pd.DataFrame]) -> pd.Series:
     return dates.groupby("USUBJID")["date"].max()
 
 
-def build_adsl(sdtm: dict[str, pd.DataFrame], analysis: Analysis) -> pd.DataFrame:
+def build_adsl(sdtm: dict[str, pd.DataFrame], analysis: Analysis, etiology_category: str) -> pd.DataFrame:
     """Stage-1 randomized subjects: demographics, etiology, key dates, end of study, population
     flags; from SDTM only, so that every value traces to a tabulation variable."""
     dm, ds, mh = sdtm["DM"], sdtm["DS"], sdtm["MH"]
     rand = ds[(ds["DSDECOD"] == "RANDOMIZED") & (ds["DSSCAT"] == "STAGE 1")].drop_duplicates("USUBJID")
     adsl = dm[dm["USUBJID"].isin(rand["USUBJID"])].reset_index(drop=True)
-    etiology = mh[mh["MHCAT"] == analysis.etiology.mhcat].drop_duplicates("USUBJID").set_index("USUBJID")["MHTERM"]
+    etiology = mh[mh["MHCAT"] == etiology_category].drop_duplicates("USUBJID").set_index("USUBJID")["MHTERM"]
     etiology = adsl["USUBJID"].map(etiology).fillna("")
     eos = end_of_study(ds)
     transplant = sdtm["PR"][sdtm["PR"]["PRTRT"] == "LIVER TRANSPLANTATION"].groupby("USUBJID")["PRSTDTC"].min()
@@ -69,7 +69,7 @@ def build_adsl(sdtm: dict[str, pd.DataFrame], analysis: Analysis) -> pd.DataFram
         "STUDYID": adsl["STUDYID"], "USUBJID": adsl["USUBJID"], "SUBJID": adsl["SUBJID"], "SITEID": adsl["SITEID"],
         "AGE": adsl["AGE"], "AGEU": adsl["AGEU"], "AGEGR1": age_group(adsl["AGE"], analysis.age_groups), "SEX": adsl["SEX"],
         "RACE": adsl["RACE"], "ETHNIC": adsl["ETHNIC"], "ETIOL": etiology,
-        "MELDETIO": etiology_term(etiology, analysis.etiology.meld_e0),
+        "MELDETIO": etiology_term(etiology, analysis.meld_e0_etiologies),
         "RANDDT": sas_date(adsl["USUBJID"].map(rand.set_index("USUBJID")["DSSTDTC"])),
         "TRTSDT": sas_date(adsl["RFXSTDTC"]), "TRTSDTM": sas_datetime(adsl["RFXSTDTC"]),
         "TRTSDTC": adsl["RFXSTDTC"], "TRTEDT": sas_date(adsl["RFXENDTC"]),

@@ -26,13 +26,6 @@ class Dialysis(_Model):
     occurred: str                       # PROCCUR meaning "dialysed at least twice in the prior week"
 
 
-class Etiology(_Model):
-    """Where ADSL reads the etiology (MH records of this MHCAT) and which MHTERMs give E = 0."""
-
-    mhcat: str
-    meld_e0: list[str]                  # biliary or alcoholic: E = 0 in the protocol MELD
-
-
 class Scores(_Model):
     parameters: dict[str, str]          # PARAMCD -> PARAM
     lab: dict[str, str]                 # component -> ADLB PARAMCD
@@ -56,7 +49,7 @@ class Figures(_Model):
 
 class Analysis(_Model):
 
-    etiology: Etiology
+    meld_e0_etiologies: list[str]       # MH.MHTERMs (biliary or alcoholic) with E = 0 in the protocol MELD
     age_groups: list[tuple[float, float, str]]
     on_treatment_window_days: int
     tte_cutoff_day: int

@@ -20,7 +20,7 @@ def build_adam(sdtm: dict[str, pd.DataFrame], study: Study, analysis: Analysis, 
     """The datasets conformed to ``spec`` (already the area's view), sorted by their keys; each
     working frame is released once conformed. From an unblinded SDTM (it has EX) the treatment
     variables are added."""
-    adsl = build_adsl(sdtm, analysis)
+    adsl = build_adsl(sdtm, analysis, design.etiology_category)
     unblinded = "EX" in sdtm
     if not adsl.empty:
         treatments = adsl_treatments(adsl, sdtm, design) if unblinded else blinded_treatments(adsl, sdtm["DM"], design)

@@ -97,7 +97,7 @@ def build_mh(ctx: Context) -> pd.DataFrame:
     terms = ctx.design.etiology_terms
     parts = [
         pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": mh["ETIOLOGY"].map(terms).fillna(mh["ETIOLOGY"]),
-                      "MHCAT": "CHRONIC LIVER DISEASE ETIOLOGY", "MHPRESP": "", "MHOCCUR": "", "MHSTDTC": ""}),
+                      "MHCAT": ctx.design.etiology_category, "MHPRESP": "", "MHOCCUR": "", "MHSTDTC": ""}),
         pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": "CIRRHOSIS", "MHCAT": "CHRONIC LIVER DISEASE",
                       "MHPRESP": "Y", "MHOCCUR": mh["CIRRHOSIS"], "MHSTDTC": ""}),
         pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": "ACUTE-ON-CHRONIC LIVER FAILURE", "MHCAT": "ACLF",

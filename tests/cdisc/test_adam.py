@@ -14,6 +14,7 @@ from cdisc.adam.adtte import build_adtte
 from cdisc.adam.bds import build_adlb
 from cdisc.adam.analysis import load_analysis
 from cdisc.define import validate_define
+from cdisc.design import load_design
 from cdisc.area import AreaFolders
 from support import generated_night
 
@@ -209,10 +210,10 @@ def test_adsl_subject_facts_come_from_sdtm(package):
     mh, _ = pyreadstat.read_xport(str(sdtm / "mh.xpt"))
     dm, _ = pyreadstat.read_xport(str(sdtm / "dm.xpt"))
     ds, _ = pyreadstat.read_xport(str(sdtm / "ds.xpt"))
-    etiology = mh[mh["MHCAT"] == ANALYSIS.etiology.mhcat].set_index("USUBJID")["MHTERM"]
+    etiology = mh[mh["MHCAT"] == load_design().etiology_category].set_index("USUBJID")["MHTERM"]
     adsl = adsl.set_index("USUBJID")
     assert (adsl["ETIOL"] == etiology.reindex(adsl.index)).all() and (adsl["ETIOL"] != "").all()
-    e0 = adsl["ETIOL"].isin(ANALYSIS.etiology.meld_e0)
+    e0 = adsl["ETIOL"].isin(ANALYSIS.meld_e0_etiologies)
     assert e0.any() and (adsl.loc[e0, "MELDETIO"] == 0).all() and (adsl.loc[~e0, "MELDETIO"] == 1).all()
     ended = ds[(ds["DSCAT"] == "DISPOSITION EVENT") & (ds["DSDECOD"] != "SCREEN FAILURE")].set_index("USUBJID")
     assert (adsl.loc[ended.index, "EOSSTT"] != "ONGOING").all()
