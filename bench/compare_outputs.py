@@ -1,6 +1,7 @@
-"""Compare two nights' outputs value by value: every XPT (values, labels, formats), every define.xml
-and Dataset-JSON file (their creation timestamps and code version aside), every finding (id, status and content; the wall-clock first/last
-seen aside). Used to prove that a refactor or a speed-up changed nothing a user sees.
+"""Compare two nights' outputs: every XPT (values, labels, formats, then its bytes apart from the
+headers' timestamps), every define.xml and Dataset-JSON file (creation timestamps and code version
+aside), every finding (id, status and content; the wall-clock first/last seen aside). Used to prove
+that a refactor or a speed-up changed nothing a user sees.
 
     python bench/compare_outputs.py OUTPUT_A OUTPUT_B     # exit 1 and a list when they differ
 """
@@ -15,6 +16,8 @@ import pyreadstat
 
 STAMPS = re.compile(rb'(CreationDateTime|AsOfDateTime)="[^"]*"')
 JSON_STAMPS = re.compile(rb'"(datasetJSONCreationDateTime|version)": "[^"]*"')   # the run's time, the code version
+XPT_STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")   # ddMMMyy:hh:mm:ss
+XPT_HEADERS = 8 * 80                                             # the records that hold them
 WALL_CLOCK = ["first_seen", "last_seen", "closed_at"]
 
 
@@ -35,7 +38,14 @@ def _xpt(a: Path, b: Path) -> list[str]:
             row = int((~same).to_numpy().nonzero()[0][0])
             out.append(f"{a.name}.{col}: {int((~same).sum())} values differ, first at row {row + 1}: "
                        f"{sa_.tolist()[row]!r} != {sb.tolist()[row]!r}")
+    if not out and _unstamped(a) != _unstamped(b):
+        out.append(f"{a.name}: the same values, but the files differ beyond their timestamps")
     return out
+
+
+def _unstamped(path: Path) -> bytes:
+    data = path.read_bytes()
+    return XPT_STAMP.sub(b"", data[:XPT_HEADERS]) + data[XPT_HEADERS:]
 
 
 def _package_files(root: Path) -> set[Path]:
@@ -80,5 +90,5 @@ if __name__ == "__main__":
     if absent:                 # two missing folders are not two identical outputs
         sys.exit(f"no output folder: {', '.join(absent)}")
     found = compare(Path(sys.argv[1]), Path(sys.argv[2]))
-    print("\n".join(found) or "identical: every XPT value, define.xml and Dataset-JSON (timestamps aside) and finding")
+    print("\n".join(found) or "identical: every XPT value and byte, define.xml and Dataset-JSON (timestamps aside) and finding")
     sys.exit(1 if found else 0)

@@ -1,5 +1,6 @@
-"""SAS transport (XPT version 5) files for submission, written with pyreadstat after checking what it
-lets through or quietly changes (names, labels, ASCII, lengths, types, keys) against the spec.
+"""SAS transport (XPT version 5) files for submission: checked against the spec for everything the
+format cannot hold or a writer would quietly change (names, labels, ASCII, lengths, types, keys),
+then written by cdisc.xpt_v5 (the bytes pyreadstat writes) and read back with pyreadstat.
 
 Conversion and checks are column-wise: a column already of one kind (numbers, or strings) is
 converted and checked with pandas/numpy, or per distinct value; only a column that mixes kinds, or
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
+from cdisc import xpt_v5
 from cdisc.columns import rstripped
 from cdisc.spec import Dataset, Variable
 
@@ -27,8 +29,8 @@ NAME = re.compile(r"[A-Z][A-Z0-9]{0,7}")
 MAX_LABEL = 40
 MAX_VALUE_BYTES = 200
 EXAMPLES = 3
-# The IBM floating point of v5: pyreadstat writes 0 < |x| < 16**-65 as 0, and |x| >= 2**249 (and inf)
-# as the largest IBM number, which it reads back as inf and pandas as 7.2e75.
+# The IBM floating point of v5: the writer (as pyreadstat) writes 0 < |x| < 16**-65 as 0, and
+# |x| >= 2**249 (and inf) as the largest IBM number, which it reads back as inf and pandas as 7.2e75.
 SMALLEST = 16.0 ** -65
 LARGEST = 2.0 ** 249
 
@@ -338,8 +340,8 @@ def write_xpt(frame: pd.DataFrame, ds: Dataset, path: Path, checked: bool = Fals
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
     try:
-        pyreadstat.write_xport(data, os.fspath(partial), file_format_version=5, table_name=ds.name,
-                               file_label=ds.label, column_labels=labels, variable_format=formats or None)
+        with open(partial, "wb") as out:
+            xpt_v5.write(out, data, name=ds.name, label=ds.label, labels=labels, formats=formats)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
