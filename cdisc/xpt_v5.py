@@ -60,19 +60,34 @@ def ibm_doubles(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fixed(series: pd.Series, width: int) -> np.ndarray:
-    """Text values as blank-padded fields of ``width`` bytes, one row of uint8 per value."""
-    codes, distinct = pd.factorize(series)
-    padded = np.array([v.encode("utf-8").ljust(width) for v in distinct], dtype=f"S{width}")
-    return padded[codes].view(np.uint8).reshape(-1, width)
+class _Text:
+    """A text column as blank-padded fields, encoded once per distinct value (missing as blanks)."""
+
+    def __init__(self, series: pd.Series):
+        codes, distinct = pd.factorize(series)
+        encoded = [v.encode("utf-8") for v in distinct]
+        self.width = max([1, *map(len, encoded)])                 # ReadStat: at least 1
+        fields = np.array([*(e.ljust(self.width) for e in encoded), b" " * self.width], dtype=f"S{self.width}")
+        self.fields = fields.view(np.uint8).reshape(-1, self.width)  # code -1 (missing): the last, blank
+        self.codes = codes
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        return self.fields[self.codes[start:stop]]
 
 
-def _text_width(series: pd.Series) -> int:
-    return max([1, *(len(v.encode("utf-8")) for v in pd.unique(series))])    # ReadStat: at least 1
+class _Number:
+    width = 8
+
+    def __init__(self, series: pd.Series):
+        self.values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        return ibm_doubles(self.values[start:stop])
 
 
-def _pad(out: BinaryIO, written: int, fill: bytes = b" ") -> None:
-    out.write(fill * (-written % RECORD))
+def _pad(out: BinaryIO, written: int) -> None:
+    """Blanks up to the end of the 80-byte record."""
+    out.write(b" " * (-written % RECORD))
 
 
 def _record(out: BinaryIO, text: str) -> None:
@@ -96,8 +111,7 @@ def write(out: BinaryIO, frame: pd.DataFrame, *, name: str, label: str, labels: 
           formats: dict[str, str], stamp: str | None = None) -> None:
     """Write ``frame`` (float64 columns numeric, every other column text) as one v5 member."""
     stamp = stamp or timestamp()
-    numeric = [pd.api.types.is_float_dtype(frame[c]) for c in frame.columns]
-    widths = [8 if num else _text_width(frame[c]) for c, num in zip(frame.columns, numeric)]
+    columns = [(_Number if pd.api.types.is_float_dtype(frame[c]) else _Text)(frame[c]) for c in frame.columns]
     _header(out, "LIBRARY")
     _record(out, f"{'SAS':<8}{'SAS':<8}{'SASLIB':<8}{'6.06':<8}{'bsd4.2':<8}{'':<24}{stamp:>16}")
     _record(out, stamp)
@@ -105,25 +119,25 @@ def write(out: BinaryIO, frame: pd.DataFrame, *, name: str, label: str, labels: 
     _header(out, "DSCRPTR")
     _record(out, f"{'SAS':<8}{name[:8]:<8}{'SASDATA':<8}{'6.06':<8}{'bsd4.2':<8}{'':<24}{stamp:>16}")
     _record(out, f"{stamp:>16}{'':<16}{label[:40]:<40}{'':<8}")
-    _header(out, "NAMESTR", f"00000{len(widths):05d}" + "0" * 20)
+    _header(out, "NAMESTR", f"00000{len(columns):05d}" + "0" * 20)
     position = 0
-    for number, (column, num, width, text) in enumerate(zip(frame.columns, numeric, widths, labels), 1):
-        fmt, fmt_width, decimals = _format(formats.get(column))
-        form = fmt.ljust(8) if fmt else b" " * 8
+    for number, (variable, column, text) in enumerate(zip(frame.columns, columns, labels), 1):
+        num, width = isinstance(column, _Number), column.width
+        fmt, fmt_width, decimals = _format(formats.get(variable))
+        form = fmt.ljust(8)
         # pyreadstat 1.3.7 right-aligns numbers (nfj) and leaves the informat blank
-        out.write(_NAMESTR.pack(1 if num else 2, 0, width, number, column.encode("ascii").ljust(8),
+        out.write(_NAMESTR.pack(1 if num else 2, 0, width, number, variable.encode("ascii").ljust(8),
                                 text.encode("utf-8").ljust(40), form, fmt_width, decimals, int(num), b"\0\0",
                                 b" " * 8, 0, 0, position))
         position += width
-    _pad(out, _NAMESTR.size * len(widths))
+    _pad(out, _NAMESTR.size * len(columns))
     _header(out, "OBS")
     for start in range(0, len(frame), ROWS_PER_BLOCK):
-        block = frame.iloc[start:start + ROWS_PER_BLOCK]
-        rows = np.empty((len(block), position), dtype=np.uint8)
+        stop = min(start + ROWS_PER_BLOCK, len(frame))
+        rows = np.empty((stop - start, position), dtype=np.uint8)
         offset = 0
-        for column, num, width in zip(frame.columns, numeric, widths):
-            values = block[column]
-            rows[:, offset:offset + width] = ibm_doubles(values.to_numpy()) if num else _fixed(values, width)
-            offset += width
+        for column in columns:
+            rows[:, offset:offset + column.width] = column.rows(start, stop)
+            offset += column.width
         out.write(rows.data)
     _pad(out, len(frame) * position)

@@ -45,7 +45,7 @@ def test_edge_values_are_written_byte_for_byte_as_pyreadstat_writes_them(tmp_pat
     n = len(numbers)
     frame = pd.DataFrame({
         "AVAL": numbers, "ADT": numbers[::-1].copy(), "NONE": np.full(n, np.nan),
-        "TEXT": pd.Series(rng.choice(["", "A", "ABC  X", "x" * 199], n), dtype=object),
+        "TEXT": pd.Series(rng.choice(np.array(["", "A", "ABC  X", "x" * 199, None], dtype=object), n), dtype=object),
         "EMPTY": pd.Series([""] * n, dtype=object),
     })
     meta = dict(name="ADLB", label="Lab Analysis Dataset", labels=["Value", "Date", "Nothing", "Text", "Blank"],
