@@ -86,7 +86,7 @@ def write_dataset_json(frame: pd.DataFrame, ds: Dataset, spec: Spec, path: Path,
         out.write(head[:-len("[]}")] + "[")
         for start in range(0, len(frame) if columns else 0, ROWS_PER_CHUNK):
             part = frame.iloc[start:start + ROWS_PER_CHUNK]
-            rows = [list(row) for row in zip(*(_values(part[col["name"]], col) for col in columns))]
+            rows = list(zip(*(_values(part[col["name"]], col) for col in columns)))   # tuples: JSON arrays too
             out.write((", " if start else "") + json.dumps(rows, ensure_ascii=False, allow_nan=False)[1:-1])
         out.write("]}")
     return path

@@ -10,6 +10,8 @@ from typing import Callable, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from aclf.isodate import per_distinct
+
 Condition = Union[None, str, pd.Series, Callable[[pd.DataFrame], pd.Series]]
 
 FLAG = "Y"
@@ -25,15 +27,18 @@ def as_datetime(values) -> pd.Series:
     if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
         non_null = s.dropna()
         if len(non_null) and isinstance(non_null.iloc[0], str):
-            text = s.astype("string")
-            parts = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2})(:\d{2})?)?")
-            clock = (parts[1] + parts[2].fillna(":00")).fillna("00:00:00")
-            return pd.to_datetime(parts[0] + "T" + clock, format="%Y-%m-%dT%H:%M:%S",
-                                  errors="coerce")
+            return _iso_datetime(s)
     out = pd.to_datetime(s, errors="coerce")
     if isinstance(out.dtype, pd.DatetimeTZDtype):
         out = out.dt.tz_localize(None)
     return out
+
+
+@per_distinct
+def _iso_datetime(values: pd.Series) -> pd.Series:
+    parts = values.astype("string").str.extract(r"^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2})(:\d{2})?)?")
+    clock = (parts[1] + parts[2].fillna(":00")).fillna("00:00:00")
+    return pd.to_datetime(parts[0] + "T" + clock, format="%Y-%m-%dT%H:%M:%S", errors="coerce")
 
 
 def as_date(values) -> pd.Series:
@@ -48,8 +53,12 @@ def time_of_day(values: pd.Series) -> pd.Series:
         if isinstance(s.dtype, pd.DatetimeTZDtype):
             s = s.dt.tz_localize(None)
         return (s - s.dt.normalize()).dt.total_seconds()
-    text = s.astype("string")
-    parts = text.str.extract(r"(?:^|T)(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?$")
+    return _clock_seconds(s)
+
+
+@per_distinct
+def _clock_seconds(values: pd.Series) -> pd.Series:
+    parts = values.astype("string").str.extract(r"(?:^|T)(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?$")
     h, m, sec = (pd.to_numeric(parts[i], errors="coerce") for i in range(3))
     return (h * 3600 + m * 60 + sec.fillna(0)).astype(float)
 

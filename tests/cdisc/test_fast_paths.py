@@ -9,6 +9,7 @@ from aclf.isodate import date_part, valid_iso
 from aclf.store import make_engine
 from cdisc.area import AreaFolders
 from cdisc.columns import max_bytes
+from cdisc.derive._common import _clock_seconds, _iso_datetime
 from cdisc.handoff import load_handoff
 from cdisc.xpt import _float, _float_column, _text, _text_column
 from support import generated_night
@@ -48,3 +49,5 @@ def test_dates_parsed_per_distinct_value_match_parsing_every_row(night):
         assert date_part(values).equals(date_part.__wrapped__(values))
         for partial in (False, True):
             assert valid_iso(values, partial).equals(valid_iso.__wrapped__(values, partial))
+        for parse in (_iso_datetime, _clock_seconds):      # the derivations' date and clock parsing
+            assert parse(values).equals(parse.__wrapped__(values)), (parse.__name__, values.name)
