@@ -97,7 +97,7 @@ def _plain_numbers(series: pd.Series) -> bool:
 def _text_column(series: pd.Series) -> pd.Series:
     if _all_strings(series):
         return rstripped(series)
-    return pd.Series([_text(v) for v in series.tolist()], index=series.index, dtype=object)
+    return pd.Series([_text(v) for v in series.tolist()], index=series.index, dtype="str")
 
 
 def _float(value, strict: bool) -> float:
@@ -129,7 +129,7 @@ def _written(frame: pd.DataFrame, ds: Dataset) -> list[str]:
 
 
 def conform(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
-    """The frame's spec variables in spec order: text as str ('' for missing, trailing blanks
+    """The frame's spec variables in spec order: text as Arrow strings ('' for missing, trailing blanks
     removed, dates and date-times in ISO 8601), numbers as float64 (NaN for missing or blank).
 
     Columns not in the spec are left out and spec variables absent from the frame are not added;

@@ -32,7 +32,7 @@ def test_text_and_number_conversion_match_the_reference(night):
     checked = 0
     for column in _columns(night):
         reference = pd.Series([_text(v) for v in column.tolist()], index=column.index, dtype=object)
-        assert _text_column(column).equals(reference), column.name
+        assert _text_column(column).astype(object).equals(reference), column.name   # Arrow strings, the same values
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             numbers = pd.Series([_float(v, True) for v in column.tolist()], index=column.index, dtype="float64")
             assert _float_column(column).equals(numbers), column.name

@@ -145,8 +145,8 @@ def test_conform_orders_and_types_without_adding_variables():
                            "USUBJID": pd.array(["S-1", None], dtype="str")})
     out = conform(source, ds)
     assert list(out.columns) == ["USUBJID", "XXORRES", "XXVAL"]
-    assert out["USUBJID"].dtype == object and out["USUBJID"].tolist() == ["S-1", ""]
-    assert out["XXORRES"].tolist() == ["12", "2.5"]
+    assert out["USUBJID"].dtype == "str" and out["USUBJID"].tolist() == ["S-1", ""]
+    assert out["XXORRES"].dtype == "str" and out["XXORRES"].tolist() == ["12", "2.5"]
     assert out["XXVAL"].dtype == np.float64 and out["XXVAL"][0] == 1.0 and math.isnan(out["XXVAL"][1])
 
 
