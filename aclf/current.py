@@ -9,10 +9,13 @@ import sqlalchemy as sa
 from aclf.store import LAB_VALUE_COLUMNS, form_record, lab_result, quarantine, transfer
 
 
-def lab_in_force(engine: sa.Engine) -> pd.DataFrame:
-    """Every lab record in force (vanished ones excluded), values as text ('' for empty)."""
+def lab_in_force(engine: sa.Engine, sources: list[str] | None = None) -> pd.DataFrame:
+    """Every lab record in force (vanished ones excluded), or those of ``sources``, values as text
+    ('' for empty), by source."""
     cols = ["source", "record_key", *LAB_VALUE_COLUMNS, "transfer_id", "row_number"]
     query = sa.select(*[lab_result.c[c] for c in cols]).where(lab_result.c.vanished_transfer_id.is_(None))
+    if sources is not None:
+        query = query.where(lab_result.c.source.in_(sources))
     with engine.connect() as conn:
         # in chunks: one read_sql of 800,000 records peaks at several times its result's size
         chunks = pd.read_sql(query.order_by(lab_result.c.source, lab_result.c.id), conn, chunksize=100_000)

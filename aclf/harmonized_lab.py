@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from aclf.config import Study, config_hash
+from aclf.config import LabDialect, Study, config_hash
+from aclf.current import form_in_force, lab_in_force
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
-from aclf.store import bulk_insert, lab_harmonized, lab_harmonized_failure, lab_harmonized_version, transfer
+from aclf.store import (bulk_insert, lab_harmonized, lab_harmonized_failure, lab_harmonized_source,
+                        lab_harmonized_version, transfer)
 from aclf.version import code_version
-from aclf.timing import analysis_visits, labelled_visitnum, study_days
+from aclf.timing import analysis_visits, first_infusion_dates, labelled_visitnum, study_days
 
 LINEAGE = ["source", "record_key", "transfer_id", "row_number"]
 READ_CHUNK = 100_000
@@ -36,6 +41,21 @@ def build_harmonized_lab(staged: pd.DataFrame, first_infusion: pd.Series, study:
 FAILURE_COLUMNS = ["column", "check", "failure_case", "index"]
 
 
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _loaded(engine: sa.Engine) -> dict[str, list[int]]:
+    """The ids of the transfers in force, by source."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(transfer.c.source, transfer.c.id).where(transfer.c.status == "loaded")
+                            .order_by(transfer.c.id)).all()
+    loaded: dict[str, list[int]] = {}
+    for source, id_ in rows:
+        loaded.setdefault(source, []).append(id_)
+    return loaded
+
+
 def inputs_fingerprint(engine: sa.Engine, study_dir: Path) -> str | None:
     """What the table is built from: the transfers in force (lab and forms), the configuration and
     the code. Equal fingerprints, the same table: a night without a new transfer rebuilds nothing.
@@ -43,10 +63,25 @@ def inputs_fingerprint(engine: sa.Engine, study_dir: Path) -> str | None:
     version = code_version()
     if version.endswith(".dirty"):
         return None
-    with engine.connect() as conn:
-        loaded = conn.execute(sa.select(transfer.c.id).where(transfer.c.status == "loaded")
-                              .order_by(transfer.c.id)).scalars().all()
-    return hashlib.sha256(f"{version}|{config_hash(study_dir)}|{loaded}".encode()).hexdigest()
+    loaded = sorted(id_ for ids in _loaded(engine).values() for id_ in ids)
+    return _sha(f"{version}|{config_hash(study_dir)}|{loaded}")
+
+
+def lab_source_names(study: Study) -> list[str]:
+    return sorted(name for name, source in study.sources.items() if isinstance(source, LabDialect))
+
+
+def source_fingerprints(engine: sa.Engine, study: Study, study_dir: Path) -> dict[str, str] | None:
+    """Per lab source, what its rows of the table are built from: its transfers in force, those of
+    the form that dates the first infusion (study days and visits count from it), the configuration
+    and the code. None for code with uncommitted changes."""
+    version = code_version()
+    if version.endswith(".dirty"):
+        return None
+    loaded = _loaded(engine)
+    infusion_source, _ = study.form("infusion")
+    common = f"{version}|{config_hash(study_dir)}|{loaded.get(infusion_source, [])}"
+    return {name: _sha(f"{common}|{name}|{loaded.get(name, [])}") for name in lab_source_names(study)}
 
 
 def built_from(engine: sa.Engine) -> str | None:
@@ -55,19 +90,71 @@ def built_from(engine: sa.Engine) -> str | None:
         return conn.execute(sa.select(lab_harmonized_version.c.inputs)).scalar()
 
 
+def _built_sources(engine: sa.Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(lab_harmonized_source.c.source, lab_harmonized_source.c.inputs)).all())
+
+
+@dataclass
+class Refreshed:
+    lab: pd.DataFrame             # the table in force
+    failures: pd.DataFrame        # its schema failure cases
+    rebuilt: list[str]            # the lab sources whose rows were built tonight (none: kept whole)
+
+
+def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
+                           schema_failures: Callable[[pd.DataFrame], pd.DataFrame],
+                           mirror: Path | None = None) -> Refreshed:
+    """Tonight's harmonized table, rebuilt only where its inputs changed: kept whole when no
+    transfer, configuration or code changed; else the rows of each lab source whose own transfers
+    changed are built again and replace its rows in the store, the others kept (a change to the
+    infusion form, the configuration or the code rebuilds every source). The schema runs on the
+    whole table (a key must be unique across sources). Equal to a full rebuild, row for row."""
+    inputs = inputs_fingerprint(engine, study_dir)
+    if inputs is not None and inputs == built_from(engine):
+        return Refreshed(load_harmonized_lab(engine, mirror), load_schema_failures(engine), [])
+    wanted = source_fingerprints(engine, study, study_dir)
+    names = lab_source_names(study)
+    built = _built_sources(engine) if wanted else {}
+    stale = [name for name in names if not wanted or built.get(name) != wanted[name]]
+    form_source, spec = study.form("infusion")
+    first = first_infusion_dates(form_in_force(engine, form_source, "infusion", spec.columns))
+    if stale == names:
+        lab, only = build_harmonized_lab(lab_in_force(engine), first, study), None
+    else:
+        kept = load_harmonized_lab(engine, mirror)
+        fresh = _as_stored(build_harmonized_lab(lab_in_force(engine, stale), first, study))
+        lab = pd.concat([kept[~kept["source"].isin(stale)], fresh], ignore_index=True)
+        lab = lab.iloc[np.argsort(lab["source"].to_numpy(dtype=object), kind="stable")].reset_index(drop=True)
+        only = stale
+    cases = schema_failures(lab)
+    save_harmonized_lab(engine, lab, cases, inputs, sources=wanted or {}, only=only)
+    return Refreshed(lab, cases, stale)
+
+
 def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame, failures: pd.DataFrame,
-                        inputs: str | None = None) -> None:
+                        inputs: str | None = None, sources: dict[str, str] | None = None,
+                        only: list[str] | None = None) -> None:
     """Tonight's table and its schema failure cases (``index`` = row position) replace last night's;
-    ``inputs``: the fingerprint of what it was built from."""
+    ``inputs``: the fingerprint of what it was built from, ``sources`` each lab source's. With
+    ``only``, the rows of those sources alone are replaced, the others stay as they are."""
     columns = [c.name for c in lab_harmonized.columns if c.name != "id"]
     cases = pd.DataFrame({"row_index": failures["index"], "column_name": failures["column"].astype(str),
                           "check_name": failures["check"].astype(str), "failure_case": failures["failure_case"].astype(str)})
+    rows = lab.reset_index(drop=True)
     with engine.begin() as conn:
-        conn.execute(lab_harmonized.delete())
+        if only is None:
+            conn.execute(lab_harmonized.delete())
+        else:
+            conn.execute(lab_harmonized.delete().where(lab_harmonized.c.source.in_(only)))
+            rows = rows[rows["source"].isin(only)]
         conn.execute(lab_harmonized_failure.delete())
         conn.execute(lab_harmonized_version.delete())
+        conn.execute(lab_harmonized_source.delete())
         conn.execute(lab_harmonized_version.insert().values(token=uuid.uuid4().hex, inputs=inputs))
-        bulk_insert(conn, lab_harmonized, lab.reset_index(drop=True), columns)
+        if sources:
+            conn.execute(lab_harmonized_source.insert(), [{"source": k, "inputs": v} for k, v in sources.items()])
+        bulk_insert(conn, lab_harmonized, rows, columns)
         bulk_insert(conn, lab_harmonized_failure, cases.astype({"row_index": "Int64"}), list(cases.columns))
 
 
@@ -84,17 +171,24 @@ def load_harmonized_lab(engine: sa.Engine, mirror: Path | None = None) -> pd.Dat
         path = mirror / f"lab_harmonized_{token}.parquet" if mirror and token else None
         if path and path.exists():
             return pd.read_parquet(path)
-        # in chunks: one read_sql of the whole table peaks at several times its result's size
-        query = sa.select(lab_harmonized).order_by(lab_harmonized.c.id)
+        # in chunks: one read_sql of the whole table peaks at several times its result's size;
+        # by source, as built (a source's rows replaced by a later night come last by id)
+        query = sa.select(lab_harmonized).order_by(lab_harmonized.c.source, lab_harmonized.c.id)
         frame = pd.concat(list(pd.read_sql(query, conn, chunksize=READ_CHUNK)), ignore_index=True)
         unchanged = _version(conn) == token      # not rewritten while it was read
-    text = [c.name for c in lab_harmonized.columns if isinstance(c.type, sa.Text)]
-    numbers = [c.name for c in lab_harmonized.columns if isinstance(c.type, sa.Float)]
-    frame[text] = frame[text].fillna("").astype("str")    # an all-empty column reads back as None objects
-    frame[numbers] = frame[numbers].astype("float64")
-    frame = frame.drop(columns="id")
+    frame = _as_stored(frame.drop(columns="id"))
     if path and unchanged:
         _keep_mirror(frame, path)
+    return frame
+
+
+def _as_stored(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text as ``str`` ('' for empty: an all-empty column reads back as None objects), numbers as
+    float64: the table as a reader of the store gets it."""
+    text = [c.name for c in lab_harmonized.columns if isinstance(c.type, sa.Text)]
+    numbers = [c.name for c in lab_harmonized.columns if isinstance(c.type, sa.Float)]
+    frame[text] = frame[text].fillna("").astype("str")
+    frame[numbers] = frame[numbers].astype("float64")
     return frame
 
 

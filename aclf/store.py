@@ -129,10 +129,16 @@ lab_harmonized_version = sa.Table(
     sa.Column("inputs", sa.String(64)),   # fingerprint of what it was built from (aclf.harmonized_lab)
 )
 
+lab_harmonized_source = sa.Table(
+    "lab_harmonized_source", metadata,    # per lab source, the fingerprint its rows were built from
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("inputs", sa.String(64), nullable=False),
+)
+
 lab_harmonized_failure = sa.Table(
     "lab_harmonized_failure", metadata,   # the harmonized table's schema failures, found once a night
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("row_index", sa.Integer),   # position in lab_harmonized (id order); NULL: a whole-column case
+    sa.Column("row_index", sa.Integer),   # position in lab_harmonized (source, id order); NULL: a whole-column case
     sa.Column("column_name", sa.Text),
     sa.Column("check_name", sa.Text),
     sa.Column("failure_case", sa.Text),
