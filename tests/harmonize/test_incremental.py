@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import aclf.harmonized_lab
 from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
 from aclf.settings import Settings
-from aclf.store import lab_harmonized, lab_harmonized_source, make_engine
+from aclf.store import lab_harmonized, lab_harmonized_source, lab_harmonized_version, make_engine
 from aclf.synth import generate
 from bench.compare_outputs import compare
 from pipelines.cli import deliver_night
@@ -30,10 +30,22 @@ def _night(settings: Settings) -> None:
     assert run_nightly(settings, instance=dg.DagsterInstance.ephemeral(), log_level="ERROR").success
 
 
+def _deliver_only(root, settings: Settings, source: str, night: str) -> None:
+    staged = root / f"{source}_only"
+    shutil.copytree(root / "incoming" / source, staged / source)
+    assert deliver_night(staged, settings.landing, night)
+
+
+def _token(engine) -> str:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(lab_harmonized_version.c.token)).scalar()
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory):
-    """Night 1 in full, then night 2 in which only site01 sent a snapshot; then the same data
-    recomputed in full (every source's fingerprint forgotten) into a second output folder."""
+    """Night 1 in full, then night 2 in which only site01 sent a snapshot, then one in which only
+    the IWRS did; then the same data recomputed in full (every source's fingerprint forgotten) into
+    a second output folder."""
     root = tmp_path_factory.mktemp("incremental")
     summary = generate(root / "incoming", subjects=60, seed=13, nights=2, in_flight=())
     first, second = (n.replace("-", "") for n in summary.nights)
@@ -45,17 +57,18 @@ def nights(tmp_path_factory):
         deliver_night(root / "incoming", settings.landing, first)
         _night(settings)
         before = _ids_by_source(engine)
-        staged = root / "site01_only"
-        shutil.copytree(root / "incoming" / "site01", staged / "site01")
-        assert deliver_night(staged, settings.landing, second)
+        _deliver_only(root, settings, "site01", second)
         _night(settings)
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
-                       "failures": load_schema_failures(engine)}
+                       "failures": load_schema_failures(engine), "token": _token(engine)}
+        _deliver_only(root, settings, "iwrs", second)
+        _night(settings)
+        iwrs_night = {"ids": _ids_by_source(engine), "token": _token(engine)}
         with engine.begin() as conn:
             conn.execute(lab_harmonized_source.delete())
         full = replace(settings, output=root / "output_full")
         _night(full)
-        yield {"before": before, "incremental": incremental, "full_lab": load_harmonized_lab(engine),
+        yield {"before": before, "incremental": incremental, "iwrs_night": iwrs_night, "full_lab": load_harmonized_lab(engine),
                "full_failures": load_schema_failures(engine), "outputs": (settings.output, full.output)}
 
 
@@ -66,6 +79,12 @@ def test_only_the_changed_site_is_rewritten_in_the_store(nights):
     assert set(others["id"]) <= set(after["id"])                       # the other sites' rows kept as they were
     site01 = after[after["source"] == "site01"]
     assert len(site01) > 0 and site01["id"].min() > before["id"].max()   # site01's rows written anew
+
+
+def test_a_night_with_no_new_lab_transfer_keeps_the_table_as_it_is(nights):
+    """The IWRS list does not enter the harmonized table: nothing rebuilt, the same version."""
+    assert nights["iwrs_night"]["token"] == nights["incremental"]["token"]
+    assert nights["iwrs_night"]["ids"].equals(nights["incremental"]["ids"])
 
 
 def test_an_incremental_night_equals_a_full_recomputation(nights):
