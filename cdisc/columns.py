@@ -2,7 +2,6 @@
 repeat a few values over many rows (test codes, visits, dates, subject ids)."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 
