@@ -95,6 +95,14 @@ def _built_sources(engine: sa.Engine) -> dict[str, str]:
         return dict(conn.execute(sa.select(lab_harmonized_source.c.source, lab_harmonized_source.c.inputs)).all())
 
 
+def _store_order(engine: sa.Engine) -> dict[str, int]:
+    """The rank of each source as the store sorts them (its collation, not Python's): the table's
+    rows are by source, and a failure's row index is a position in the store's order."""
+    with engine.connect() as conn:
+        names = conn.execute(sa.select(transfer.c.source).distinct().order_by(transfer.c.source)).scalars()
+        return {name: rank for rank, name in enumerate(names)}
+
+
 @dataclass
 class Refreshed:
     lab: pd.DataFrame             # the table in force
@@ -129,7 +137,8 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
         kept = load_harmonized_lab(engine, mirror)
         fresh = _as_stored(build_harmonized_lab(lab_in_force(engine, stale), first, study))
         lab = pd.concat([kept[~kept["source"].isin(stale)], fresh], ignore_index=True)
-        lab = lab.iloc[np.argsort(lab["source"].to_numpy(dtype=object), kind="stable")].reset_index(drop=True)
+        rank = lab["source"].map(_store_order(engine)).to_numpy()
+        lab = lab.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
         only = stale
     cases = schema_failures(lab)
     save_harmonized_lab(engine, lab, cases, inputs, sources=wanted or {}, only=only)
