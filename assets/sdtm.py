@@ -70,9 +70,9 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
     level = aclf.unblinding().level if not area.blinded else "blinded"
     key = aclf.randomization_key() if not area.blinded else None
     with restricted(area, folders.root):
-        lab = load_harmonized_lab(engine, aclf.mirror())
         published = publish_sdtm(area, folders, aclf.output, study, config.design, spec,
-                                 forms_in_force(engine, study), lab, now_iso(study),
+                                 forms_in_force(engine, study), lambda: load_harmonized_lab(engine, aclf.mirror()),
+                                 now_iso(study),
                                  level=level, key=key, data_cut=data_night(engine),
                                  eligibility=open_findings(engine, "eligibility"))
         if published.written and area.blinded:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import pandas as pd
 
+TEXT = pd.array([], dtype="str").dtype       # Arrow-backed strings, NaN as their missing value
+
 
 def rstripped(series: pd.Series) -> pd.Series:
     """A column of strings (or missing) as Arrow strings (``str``), trailing blanks removed, missing
-    as ''. Arrow, not Python objects: a conformed LB or ADLB in objects takes gigabytes."""
+    as ''. Arrow, not Python objects: a conformed LB or ADLB in objects takes gigabytes. A column
+    that is that already (a conformed one, checked and written again) is returned as it is: its
+    Arrow buffers are shared, not copied."""
+    if series.dtype == TEXT and not series.hasnans and not series.str.endswith(" ").any():
+        return series
     codes, distinct = pd.factorize(series)                # a missing value gets code -1: the last, ''
-    values = pd.array([v.rstrip(" ") for v in distinct] + [""], dtype="str")
+    values = pd.array([v.rstrip(" ") for v in distinct] + [""], dtype=TEXT)
     return pd.Series(values.take(codes), index=series.index)
 
 

@@ -5,10 +5,11 @@ Why Parquet beside the package rather than the store: the hand-off belongs to th
 unblinded area's SDTM must never enter the blinded store or folder), it keeps every dtype exactly
 (no text round trip as with XPT or SQL), and it is read whole in a fraction of a second. It is
 replaced only together with a package that passed its spec check, so ADaM never reads the SDTM of
-another night than the package in force.
+another night than the package in force. ADaM reads each dataset when a derivation asks for it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -25,9 +26,35 @@ def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame]) -> None:
     swap_in(fresh, folder)
 
 
-def load_handoff(folder: Path) -> dict[str, pd.DataFrame]:
+class HandOff(Mapping[str, pd.DataFrame]):
+    """The SDTM datasets of the hand-off in force, each read from its file when asked for and not
+    kept: a dataset (LB above all) lives only as long as the derivation that asked for it. The run
+    holds the store's lock, so no other night replaces the hand-off between two reads."""
+
+    def __init__(self, folder: Path):
+        self._folder = folder / "sdtm"
+
+    def _path(self, name: str) -> Path:
+        return self._folder / f"{name}.parquet"
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self:
+            raise KeyError(name)
+        return pd.read_parquet(self._path(name))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._path(name).is_file()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(p.stem for p in self._folder.glob("*.parquet")))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def load_handoff(folder: Path) -> HandOff:
     """The SDTM datasets written with the package in force; FileNotFoundError when there is none yet."""
     recover(folder)
     if not (folder / "sdtm").is_dir():
         raise FileNotFoundError(f"no SDTM hand-off in {folder}: the area's SDTM package was never written")
-    return {p.stem: pd.read_parquet(p) for p in sorted((folder / "sdtm").glob("*.parquet"))}
+    return HandOff(folder)

@@ -6,6 +6,7 @@ hand-off only, so the two packages of an area always come from the same night's 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,14 +68,15 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
 
 
 def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, spec: Spec,
-                 forms: dict[str, pd.DataFrame], harmonized_lab: pd.DataFrame, created: str,
+                 forms: dict[str, pd.DataFrame], load_lab: Callable[[], pd.DataFrame], created: str,
                  level: str = "blinded", key: pd.DataFrame | None = None, data_cut: str | None = None,
                  eligibility: pd.DataFrame | None = None) -> Published:
     """The area's SDTM package and, only when it is written, the hand-off to its ADaM. The unblinded
-    area is built at an unblinding level with the randomization key."""
+    area is built at an unblinding level with the randomization key. ``load_lab`` reads the
+    harmonized lab table: a loader, so that the table lives only while the domains are built."""
     ctx = build_context(study, design, forms, level=level, key=key, data_cut=data_cut, ct_release=spec.ct_version,
                         eligibility=eligibility)
-    datasets, trace = build_domains(ctx, spec, harmonized_lab)
+    datasets, trace = build_domains(ctx, spec, load_lab())
     violations = check_all(datasets, spec)
     guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)

@@ -41,6 +41,6 @@ def build_adam(sdtm: dict[str, pd.DataFrame], study: Study, analysis: Analysis, 
     out = {}
     for name in sorted(spec.datasets):
         frame = full.pop(name)
-        keys = [k for k in spec.datasets[name].keys if k in frame]
-        out[name] = conform(frame.sort_values(keys).reset_index(drop=True), spec.datasets[name])
+        frame = frame.sort_values([k for k in spec.datasets[name].keys if k in frame], ignore_index=True)
+        out[name] = conform(frame, spec.datasets[name])     # the unsorted frame is gone already
     return out

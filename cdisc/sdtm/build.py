@@ -65,10 +65,13 @@ def build_domains(ctx: Context, spec: Spec, harmonized_lab: pd.DataFrame
     """Every dataset of the spec, conformed to it (variable order and types), and the trace of each
     subject-level record (dataset, record number in the file) to its source transfer and row."""
     built = {name: build(ctx) for name, build in BUILDERS.items() if name in spec.datasets}
-    built["LB"] = lb.build_lb(ctx, harmonized_lab[harmonized_lab["subjid"].isin(ctx.forms["enrollment"]["SUBJID"])])
+    enrolled = harmonized_lab["subjid"].isin(ctx.forms["enrollment"]["SUBJID"])
+    built["LB"] = lb.build_lb(ctx, harmonized_lab if enrolled.all() else harmonized_lab[enrolled])
+    del harmonized_lab, enrolled      # the caller passes the table without keeping it: freed here
     missing = sorted(set(spec.datasets) - set(built))
     if missing:
         raise ValueError(f"the spec lists datasets no builder makes: {missing}")
     trace = pd.concat([trace_of(name, frame) for name, frame in built.items() if LINEAGE[0] in frame],
                       ignore_index=True)
-    return {name: conform(built[name], spec.datasets[name]) for name in sorted(spec.datasets)}, trace
+    # each built frame is let go as soon as it is conformed: never two copies of LB beside each other
+    return {name: conform(built.pop(name), spec.datasets[name]) for name in sorted(spec.datasets)}, trace

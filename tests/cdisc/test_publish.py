@@ -76,3 +76,23 @@ def test_a_swap_interrupted_between_its_renames_recovers_the_package_in_force(tm
     assert (folder / "dm.xpt").read_text() == "tonight's"
     swap_in(fresh, folder)
     assert (folder / "dm.xpt").read_text() == "new" and not (tmp_path / ".sdtm.old").exists()
+
+
+def test_the_hand_off_reads_each_dataset_when_asked_and_keeps_none(night):
+    """ADaM's view of the SDTM hand-off: a mapping over its Parquet files, each read on access, so
+    that LB lives only while ADLB is derived from it."""
+    import pandas as pd
+    from cdisc.handoff import load_handoff
+
+    folder = night.output / "blinded" / "handoff"
+    sdtm = load_handoff(folder)
+    files = sorted(p.stem for p in (folder / "sdtm").glob("*.parquet"))
+    assert list(sdtm) == files and len(sdtm) == len(files) and "LB" in files
+    assert "DM" in sdtm and "EX" not in sdtm and 3 not in sdtm       # the blinded area has no EX
+    with pytest.raises(KeyError):
+        sdtm["EX"]
+    assert sdtm["LB"].equals(pd.read_parquet(folder / "sdtm" / "LB.parquet"))
+    assert sdtm["DM"] is not sdtm["DM"]                               # nothing is cached
+    with pytest.raises(FileNotFoundError):
+        load_handoff(night.output / "nowhere")
+

@@ -318,3 +318,34 @@ def test_a_subject_still_in_screening_is_no_screen_failure(package):
     ie = build_ie(ctx)
     assert not ctx.usubjid(pd.Series([pending, waiting, unmapped])).isin(ie["USUBJID"]).any()
     assert unmapped_screen_failures(ctx) == [unmapped]     # the asset warns until the reason is mapped
+
+
+def test_the_lab_table_is_let_go_once_lb_is_built(package, monkeypatch):
+    """The largest input of the layer is not held while the domains are conformed (the peak of a
+    large night): the caller passes it without keeping it, and build_domains drops it after LB."""
+    import gc
+    import weakref
+
+    import cdisc.sdtm.build as build
+
+    _, built, _, _, engine = package
+    study = load_study()
+    ctx = build_context(study, load_design(), forms_in_force(engine, study), data_cut=data_night(engine),
+                        ct_release=BLINDED_SPEC().ct_version, eligibility=open_findings(engine, "eligibility"))
+    tables, alive = [], []
+
+    def load():
+        lab = load_harmonized_lab(engine)
+        tables.append(weakref.ref(lab))
+        return lab
+
+    def conform(frame, ds):
+        gc.collect()
+        alive.append(tables[0]() is not None)
+        return real(frame, ds)
+
+    real = build.conform
+    monkeypatch.setattr(build, "conform", conform)
+    again, _ = build_domains(ctx, BLINDED_SPEC(), load())
+    assert len(alive) == len(again) and not any(alive)
+    assert all(again[name].equals(built[name]) for name in built)
