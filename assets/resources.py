@@ -10,6 +10,7 @@ from aclf.blinding import BLINDED, Unblinding, load_unblinding
 from aclf.config import ConfigError, Study
 from aclf.ingest import Paths
 from aclf.lock import store_lock
+from aclf.memory import return_freed_memory
 from aclf.randkey import read_key
 from aclf.settings import Settings
 from aclf.store import make_engine
@@ -54,6 +55,9 @@ class AclfResource(dg.ConfigurableResource):
                    study_dir=str(settings.study_dir),
                    unblinding_file=str(settings.unblinding) if unblinded else "",
                    unblinded_output_dir=str(settings.unblinded_output) if unblinded else "")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        return_freed_memory()          # before any step of the run allocates its frames
 
     def config(self) -> Configuration:
         return load_configuration(self.study_dir)

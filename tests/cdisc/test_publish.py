@@ -96,3 +96,12 @@ def test_the_hand_off_reads_each_dataset_when_asked_and_keeps_none(night):
     with pytest.raises(FileNotFoundError):
         load_handoff(night.output / "nowhere")
 
+
+def test_a_run_hands_freed_memory_back_to_the_system(night):
+    """The resource sets the process's allocators (aclf.memory): Arrow's buffers on the system
+    allocator, so that what a layer frees leaves the process."""
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    assert run_nightly(night, instance=dg.DagsterInstance.ephemeral()).success
+    assert pa.default_memory_pool().backend_name == "system"
