@@ -1,7 +1,7 @@
 """How the process hands freed memory back to the system: a night's largest frames (LB, ADLB) are
 built, written and let go one after another, and the peak is what matters on a shared machine.
 
-Measured on a 10,000-subject night (``make bench``): with Arrow's default pool (mimalloc, which
+Measured on a 10,000-subject night: with Arrow's default pool (mimalloc, which
 keeps freed pages for reuse) and glibc's sliding mmap threshold, what the layers free stays
 resident and the SDTM and ADaM layer peaks about 200 MB higher. Arrow's buffers go to the system
 allocator instead, and glibc serves every block of 1 MiB and more by its own mmap, given back

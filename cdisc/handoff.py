@@ -3,7 +3,7 @@ as Parquet files beside the package. ADaM reads nothing else, so every analysis 
 
 Why Parquet beside the package rather than the store: the hand-off belongs to the area (the
 unblinded area's SDTM must never enter the blinded store or folder), it keeps every dtype exactly
-(no text round trip as with XPT or SQL), and it is read whole in a fraction of a second. It is
+(no text round trip as with XPT or SQL), and a dataset is read in a fraction of a second. It is
 replaced only together with a package that passed its spec check, so ADaM never reads the SDTM of
 another night than the package in force. ADaM reads each dataset when a derivation asks for it.
 """

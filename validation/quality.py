@@ -3,6 +3,7 @@ one quality gate over the study-wide data that a data manager can also read in a
 from __future__ import annotations
 
 import datetime
+import gc
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.data_context.context_factory import project_manager
 from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
@@ -61,6 +63,11 @@ def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir
     results = {name: validate(context, source, frame, suite, run_id) for name, (frame, suite) in batches.items()}
     clear_docs(output_dir)
     context.build_data_docs(site_names=[SITE])
+    # GX keeps its last context, and with it every frame validated, in objects that refer to each
+    # other: let the context go and collect them now, before the next layer builds its frames
+    project_manager.set_project(None)
+    del context, source
+    gc.collect()
 
     failed = [failure(name, r) for name, result in results.items() for r in result.results if not r.success]
     return QualityResult(

@@ -1,6 +1,8 @@
 """Build every ADaM dataset of one area from that area's SDTM, conformed to the ADaM spec."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from aclf.config import Study
@@ -15,7 +17,7 @@ from cdisc.spec import Spec
 from cdisc.xpt import conform
 
 
-def build_adam(sdtm: dict[str, pd.DataFrame], study: Study, analysis: Analysis, spec: Spec,
+def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysis, spec: Spec,
                design: Design) -> dict[str, pd.DataFrame]:
     """The datasets conformed to ``spec`` (already the area's view), sorted by their keys; each
     working frame is released once conformed. From an unblinded SDTM (it has EX) the treatment
