@@ -5,7 +5,9 @@ Measured on a 10,000-subject night: with Arrow's default pool (mimalloc, which
 keeps freed pages for reuse) and glibc's sliding mmap threshold, what the layers free stays
 resident and the SDTM and ADaM layer peaks about 200 MB higher. Arrow's buffers go to the system
 allocator instead, and glibc serves every block of 1 MiB and more by its own mmap, given back
-when freed; smaller blocks, the many, are served as before.
+when freed; smaller blocks, the many, are served as before. What a run freed in small blocks stays
+in glibc's heap, scattered among live objects (about 350 MB after validation): each run starts by
+trimming it, so that the next layer does not peak on top of it.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ MMAP_THRESHOLD = 1 << 20
 
 
 def return_freed_memory() -> None:
-    """Set the allocators of this process as above; a no-op where the C library is not glibc."""
+    """Set the allocators of this process as above and give back the heap's free pages; a no-op
+    where the C library is not glibc."""
     pa.set_memory_pool(pa.system_memory_pool())
     name = ctypes.util.find_library("c")
     try:
@@ -28,3 +31,4 @@ def return_freed_memory() -> None:
     except (OSError, AttributeError, TypeError):
         return
     libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    libc.malloc_trim(0)

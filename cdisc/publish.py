@@ -76,7 +76,7 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     harmonized lab table: a loader, so that the table lives only while the domains are built."""
     ctx = build_context(study, design, forms, level=level, key=key, data_cut=data_cut, ct_release=spec.ct_version,
                         eligibility=eligibility)
-    datasets, trace = build_domains(ctx, spec, load_lab())
+    datasets, trace = build_domains(ctx, spec, load_lab)
     violations = check_all(datasets, spec)
     guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)

@@ -45,7 +45,9 @@ def _baseline_and_change(frame: pd.DataFrame, dtc: str, order: list[str]) -> pd.
 
 
 def build_adlb(lb: pd.DataFrame, adsl: pd.DataFrame, study: Study, analysis: Analysis) -> pd.DataFrame:
-    lb = lb[lb["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True)
+    used = ["STUDYID", "USUBJID", "LBTESTCD", "LBTEST", "LBSTRESU", "LBDTC", "LBSTRESN", "LBSTRESC", "LBSTNRLO",
+            "LBSTNRHI", "LBSEQ"]
+    lb = lb.loc[lb["USUBJID"].isin(adsl["USUBJID"]), used].reset_index(drop=True)   # the rest of LB is let go
     frame = pd.DataFrame({"STUDYID": lb["STUDYID"], "USUBJID": lb["USUBJID"], "PARAMCD": lb["LBTESTCD"],
                           "PARAM": lb["LBTEST"] + np.where(lb["LBSTRESU"] != "", " (" + lb["LBSTRESU"] + ")", ""),
                           "LBDTC": lb["LBDTC"], "AVAL": lb["LBSTRESN"],

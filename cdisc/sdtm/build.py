@@ -60,14 +60,13 @@ def build_context(study: Study, design: Design, forms: dict[str, pd.DataFrame], 
                    data_cut=data_cut, ct_release=ct_release, eligibility=eligibility)
 
 
-def build_domains(ctx: Context, spec: Spec, harmonized_lab: pd.DataFrame
+def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
                   ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Every dataset of the spec, conformed to it (variable order and types), and the trace of each
-    subject-level record (dataset, record number in the file) to its source transfer and row."""
+    subject-level record (dataset, record number in the file) to its source transfer and row.
+    ``load_lab`` reads the harmonized lab table, which lives only while LB's records are made."""
     built = {name: build(ctx) for name, build in BUILDERS.items() if name in spec.datasets}
-    enrolled = harmonized_lab["subjid"].isin(ctx.forms["enrollment"]["SUBJID"])
-    built["LB"] = lb.build_lb(ctx, harmonized_lab if enrolled.all() else harmonized_lab[enrolled])
-    del harmonized_lab, enrolled      # the caller passes the table without keeping it: freed here
+    built["LB"] = lb.build_lb(ctx, load_lab)
     missing = sorted(set(spec.datasets) - set(built))
     if missing:
         raise ValueError(f"the spec lists datasets no builder makes: {missing}")

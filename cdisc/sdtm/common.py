@@ -80,10 +80,14 @@ def lineage(source: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def sequence(frame: pd.DataFrame, prefix: str, keys: list[str]) -> pd.DataFrame:
-    """Sort by the dataset keys and number the records 1.. per USUBJID (--SEQ)."""
-    frame = frame.sort_values(keys, kind="stable").reset_index(drop=True)
-    frame.insert(3, f"{prefix}SEQ", frame.groupby("USUBJID").cumcount().astype(float) + 1)
-    return frame
+    """Sort by the dataset keys and number the records 1.. per USUBJID (--SEQ). The frame is consumed
+    (left without columns): each column is moved to the new order and let go, so that a domain the
+    size of LB never exists in both orders at once."""
+    order = frame[keys].reset_index(drop=True).sort_values(keys, kind="stable").index.to_numpy()
+    columns = {name: frame.pop(name).take(order).reset_index(drop=True) for name in list(frame.columns)}
+    out = pd.DataFrame(columns, copy=False)
+    out.insert(3, f"{prefix}SEQ", out.groupby("USUBJID").cumcount().astype(float) + 1)
+    return out
 
 
 def visit_numbers(visit: pd.Series, dtc: pd.Series, subjid: pd.Series, ctx: Context) -> pd.Series:

@@ -1,12 +1,13 @@
 """LB: every harmonized lab record, not-done and censored ones included, with LBBLFL."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 from cdisc import derive
 from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_columns
-
 
 
 def _ascii(values: pd.Series) -> pd.Series:
@@ -27,8 +28,21 @@ def baseline_flag(lab: pd.DataFrame, rfstdtc: pd.Series) -> pd.Series:
     return flag.fillna("")
 
 
-def build_lb(ctx: Context, harmonized: pd.DataFrame) -> pd.DataFrame:
-    h = harmonized.reset_index(drop=True)
+def build_lb(ctx: Context, load_lab: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """LB of the enrolled subjects' records. ``load_lab`` reads the harmonized table: a loader, so that
+    the table (the layer's largest input) is let go before the records are sorted."""
+    frame, rfstdtc = _records(ctx, _enrolled(load_lab(), ctx))
+    frame["LBBLFL"] = baseline_flag(frame, rfstdtc)
+    return sequence(frame, "LB", ["USUBJID", "LBTESTCD", "VISITNUM", "LBDTC", "LBREFID"])
+
+
+def _enrolled(lab: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    enrolled = lab["subjid"].isin(ctx.forms["enrollment"]["SUBJID"])
+    return (lab if enrolled.all() else lab[enrolled]).reset_index(drop=True)
+
+
+def _records(ctx: Context, h: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """The LB records in the table's order, and each one's RFSTDTC."""
     rfstdtc = h["subjid"].map(ctx.reference["RFSTDTC"]).fillna("")
     visit = h["visit"].where(h["visit"] != "", ctx.study.unscheduled_visit)
     known_unit = h["unit_status"] != "unknown_unit"
@@ -49,5 +63,4 @@ def build_lb(ctx: Context, harmonized: pd.DataFrame) -> pd.DataFrame:
         "EPOCH": epoch(h["lbdtc"], h["subjid"], ctx), "LBDTC": h["lbdtc"], "LBDY": study_day(h["lbdtc"], rfstdtc),
         **lineage(h),
     })
-    frame["LBBLFL"] = baseline_flag(frame, rfstdtc)
-    return sequence(frame, "LB", ["USUBJID", "LBTESTCD", "VISITNUM", "LBDTC", "LBREFID"])
+    return frame, rfstdtc

@@ -30,7 +30,7 @@ def package(tmp_path_factory):
         ctx = build_context(study, load_design(), forms_in_force(engine, study), data_cut=data_night(engine),
                             ct_release=BLINDED_SPEC().ct_version,      # as the SDTM asset builds it
                             eligibility=open_findings(engine, "eligibility"))
-        built, _ = build_domains(ctx, BLINDED_SPEC(), load_harmonized_lab(engine))
+        built, _ = build_domains(ctx, BLINDED_SPEC(), lambda: load_harmonized_lab(engine))
         folder = AreaFolders(settings.output / "blinded", study.study.studyid).sdtm
         yield folder, built, settings, summary, engine
 
@@ -160,7 +160,7 @@ def test_missing_forms_or_no_data_build_valid_datasets(package, engine, empty):
     if empty != "everything":
         forms[empty] = forms[empty].iloc[0:0]
     ctx = build_context(study, load_design(), forms)
-    datasets, _ = build_domains(ctx, BLINDED_SPEC(), load_harmonized_lab(source))
+    datasets, _ = build_domains(ctx, BLINDED_SPEC(), lambda: load_harmonized_lab(source))
     assert not {name: v for name, v in check_all(datasets, BLINDED_SPEC()).items() if v}
 
 
@@ -321,12 +321,13 @@ def test_a_subject_still_in_screening_is_no_screen_failure(package):
 
 
 def test_the_lab_table_is_let_go_once_lb_is_built(package, monkeypatch):
-    """The largest input of the layer is not held while the domains are conformed (the peak of a
-    large night): the caller passes it without keeping it, and build_domains drops it after LB."""
+    """The largest input of the layer is not held while LB is sorted nor while the domains are
+    conformed (the peaks of a large night): it is read by a loader and let go once LB's records are made."""
     import gc
     import weakref
 
     import cdisc.sdtm.build as build
+    import cdisc.sdtm.lb as lb
 
     _, built, _, _, engine = package
     study = load_study()
@@ -344,8 +345,30 @@ def test_the_lab_table_is_let_go_once_lb_is_built(package, monkeypatch):
         alive.append(tables[0]() is not None)
         return real(frame, ds)
 
-    real = build.conform
+    def sequence(frame, *args):
+        gc.collect()
+        alive.append(tables[0]() is not None)
+        return real_sequence(frame, *args)
+
+    real, real_sequence = build.conform, lb.sequence
     monkeypatch.setattr(build, "conform", conform)
-    again, _ = build_domains(ctx, BLINDED_SPEC(), load())
-    assert len(alive) == len(again) and not any(alive)
+    monkeypatch.setattr(lb, "sequence", sequence)
+    again, _ = build_domains(ctx, BLINDED_SPEC(), load)
+    assert len(alive) == len(again) + 1 and not any(alive)     # gone before LB is sorted, and after
     assert all(again[name].equals(built[name]) for name in built)
+
+
+def test_sequence_sorts_stably_numbers_per_subject_and_consumes_its_input():
+    """--SEQ in key order (ties in input order, missing keys last), 1.. per subject; the input is
+    emptied so that a large domain never exists in both row orders."""
+    from cdisc.sdtm.common import sequence
+
+    frame = pd.DataFrame({"STUDYID": "S", "DOMAIN": "XX", "USUBJID": ["B", "A", "B", "A", "A"],
+                          "XXTESTCD": ["T2", "T1", "T1", None, "T1"], "XXORRES": ["5", "4", "3", "2", "1"],
+                          "XXSTRESN": [5.0, 4.0, 3.0, 2.0, 1.0]}, index=[10, 11, 12, 13, 14])
+    expected = frame.sort_values(["USUBJID", "XXTESTCD"], kind="stable").reset_index(drop=True)
+    out = sequence(frame, "XX", ["USUBJID", "XXTESTCD"])
+    assert out.columns.tolist() == ["STUDYID", "DOMAIN", "USUBJID", "XXSEQ", "XXTESTCD", "XXORRES", "XXSTRESN"]
+    assert out["XXORRES"].tolist() == ["4", "1", "2", "3", "5"] and out["XXSEQ"].tolist() == [1, 2, 3, 1, 2]
+    pd.testing.assert_frame_equal(out.drop(columns="XXSEQ"), expected)
+    assert frame.columns.empty
