@@ -13,6 +13,7 @@ from cdisc.adam.bds import build_adlb, build_adscore
 from cdisc.adam.analysis import Analysis
 from cdisc.adam.treatment import adsl_treatments, blinded_treatments, treatment_at_onset
 from cdisc.design import Design
+from cdisc.frames import sorted_consuming
 from cdisc.spec import Spec
 from cdisc.xpt import conform
 
@@ -43,6 +44,6 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
     out = {}
     for name in sorted(spec.datasets):
         frame = full.pop(name)
-        frame = frame.sort_values([k for k in spec.datasets[name].keys if k in frame], ignore_index=True)
-        out[name] = conform(frame, spec.datasets[name])     # the unsorted frame is gone already
+        keys = [k for k in spec.datasets[name].keys if k in frame]
+        out[name] = conform(sorted_consuming(frame, keys), spec.datasets[name])   # never in both orders
     return out
