@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from aclf.config import LabDialect, Study, config_hash
 from aclf.current import form_in_force, lab_in_force
+from aclf.frames import reordered
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
 from aclf.store import (bulk_insert, lab_harmonized, lab_harmonized_failure, lab_harmonized_source,
@@ -134,11 +135,15 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
     if stale == names:
         lab, only = build_harmonized_lab(lab_in_force(engine), first, study), None
     else:
+        # one copy of the table at a time: the kept rows replace the table read, the joined table
+        # both parts, and it is put in the store's order a column at a time
         kept = load_harmonized_lab(engine, mirror)
+        kept = kept[~kept["source"].isin(stale)]
         fresh = _as_stored(build_harmonized_lab(lab_in_force(engine, stale), first, study))
-        lab = pd.concat([kept[~kept["source"].isin(stale)], fresh], ignore_index=True)
+        lab = pd.concat([kept, fresh], ignore_index=True)
+        del kept, fresh
         rank = lab["source"].map(_store_order(engine)).to_numpy()
-        lab = lab.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+        lab = reordered(lab, np.argsort(rank, kind="stable"))
         only = stale
     cases = schema_failures(lab)
     save_harmonized_lab(engine, lab, cases, inputs, sources=wanted or {}, only=only)

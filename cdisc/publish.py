@@ -73,7 +73,7 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
                  eligibility: pd.DataFrame | None = None) -> Published:
     """The area's SDTM package and, only when it is written, the hand-off to its ADaM. The unblinded
     area is built at an unblinding level with the randomization key. ``load_lab`` reads the
-    harmonized lab table: a loader, so that the table lives only while the domains are built."""
+    harmonized lab table: a loader, so that the table lives only while LB's records are made."""
     ctx = build_context(study, design, forms, level=level, key=key, data_cut=data_cut, ct_release=spec.ct_version,
                         eligibility=eligibility)
     datasets, trace = build_domains(ctx, spec, load_lab)

@@ -13,7 +13,7 @@ from cdisc.adam.bds import build_adlb, build_adscore
 from cdisc.adam.analysis import Analysis
 from cdisc.adam.treatment import adsl_treatments, blinded_treatments, treatment_at_onset
 from cdisc.design import Design
-from cdisc.frames import sorted_consuming
+from aclf.frames import sorted_consuming
 from cdisc.spec import Spec
 from cdisc.xpt import conform
 

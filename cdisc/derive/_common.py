@@ -105,7 +105,7 @@ def select_extreme(frame: pd.DataFrame, mask: pd.Series, by, order, mode: str) -
         raise ValueError("mode must be 'first' or 'last'")
     by, (cols, asc) = keys(by), sort_spec(order)
     positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-    sub = frame[by + [c for c in cols if c not in by]].iloc[positions].reset_index(drop=True)  # columns first: no copy of the rest
+    sub = frame[by + [c for c in cols if c not in by]].iloc[positions].reset_index(drop=True)  # only these copied
     for c in cols:  # dates as datetimes so that object/date columns sort correctly
         if sub[c].dtype == object and len(sub[c].dropna()) and hasattr(sub[c].dropna().iloc[0], "year"):
             sub[c] = as_datetime(sub[c])

@@ -12,7 +12,7 @@ from aclf.config import Study
 from aclf.isodate import date_part
 from aclf.timing import analysis_visits, before_first_dose, labelled_visitnum, study_day, visit_labels
 from cdisc.design import Design
-from cdisc.frames import sorted_consuming
+from aclf.frames import sorted_consuming
 
 
 @dataclass
@@ -82,7 +82,7 @@ def lineage(source: pd.DataFrame) -> dict[str, pd.Series]:
 
 def sequence(frame: pd.DataFrame, prefix: str, keys: list[str]) -> pd.DataFrame:
     """Sort by the dataset keys and number the records 1.. per USUBJID (--SEQ). The frame is consumed
-    (cdisc.frames.sorted_consuming): a domain the size of LB never exists in both orders at once."""
+    (aclf.frames.sorted_consuming): a domain the size of LB never exists in both orders at once."""
     out = sorted_consuming(frame, keys, kind="stable")
     out.insert(3, f"{prefix}SEQ", out.groupby("USUBJID").cumcount().astype(float) + 1)
     return out

@@ -1,9 +1,9 @@
-"""cdisc.frames: reordering a large dataset without a second copy gives what sort_values gives."""
+"""aclf.frames: reordering a large dataset without a second copy gives what sort_values gives."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from cdisc.frames import sorted_consuming
+from aclf.frames import sorted_consuming
 
 
 def _frame() -> pd.DataFrame:
