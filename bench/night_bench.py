@@ -143,7 +143,8 @@ def main() -> int:
     print(f"incremental night {incremental['seconds']:>8.1f} s   (site01 sent a new snapshot; success: "
           f"{incremental['success']})")
     _print_layers(incremental)
-    print(f"incremental/full  {share:>8.2f} x   (target <= 0.2)\n")
+    print(f"incremental/full  {share:>8.2f} x   (target <= 0.2)")
+    print(f"peak RSS          {max(p for _, _, p in incremental['layers']):>8.0f} MB  (target <= 1536)\n")
 
     small = small_night(args.out / "small", args.small)
     print(f"{args.small}-subject night, end to end in a new process: {small:.1f} s   (target <= 8)")

@@ -69,7 +69,7 @@ class _Text:
         self.width = max([1, *map(len, encoded)])                 # ReadStat: at least 1
         fields = np.array([*(e.ljust(self.width) for e in encoded), b" " * self.width], dtype=f"S{self.width}")
         self.fields = fields.view(np.uint8).reshape(-1, self.width)  # code -1 (missing): the last, blank
-        self.codes = codes
+        self.codes = codes.astype(np.min_scalar_type(-len(fields)))   # int8/16 mostly: LB's codes in int64 take 200 MB
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         return self.fields[self.codes[start:stop]]

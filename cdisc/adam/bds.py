@@ -76,7 +76,7 @@ def _finish(frame: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
 
 def _visit_values(adlb: pd.DataFrame, code: str) -> pd.Series:
     """The analysis value of one lab parameter per (USUBJID, AVISITN), from its ANL01FL record."""
-    rows = adlb[(adlb["PARAMCD"] == code) & (adlb["ANL01FL"] == "Y")]
+    rows = adlb.loc[(adlb["PARAMCD"] == code) & (adlb["ANL01FL"] == "Y"), ["USUBJID", "AVISITN", "AVAL"]]
     return rows.set_index(["USUBJID", "AVISITN"])["AVAL"]
 
 
@@ -184,7 +184,8 @@ def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, pr: pd.DataFrame, adsl: 
     frame = _score_parameters(comp, adsl, components)
     code_of = {visitnums[c]: c for c in analysis.score_visits}
     frame["AVISIT"] = frame["AVISITN"].map(lambda n: labels[code_of[n]])
-    dates = adlb[adlb["ANL01FL"] == "Y"].groupby(["USUBJID", "AVISITN"])["ADT_D"].max()
+    analysed = adlb.loc[adlb["ANL01FL"] == "Y", ["USUBJID", "AVISITN", "ADT_D"]]     # these columns only copied
+    dates = analysed.groupby(["USUBJID", "AVISITN"])["ADT_D"].max()
     frame["ADT_D"] = pd.MultiIndex.from_frame(frame[["USUBJID", "AVISITN"]]).map(dates.to_dict().get)
     frame["ADT_D"] = pd.to_datetime(frame["ADT_D"])
     frame["STUDYID"] = study.study.studyid
