@@ -217,3 +217,16 @@ def test_the_data_docs_front_page_reads_offline_and_links_each_validation_result
         assert (result.data_docs.parent / link).is_file() and not link.startswith(("/", "http"))
     assert "harmonized_lab" in page.xpath("string(//h2[.='Failed expectations']/following-sibling::table[1])")
     assert (result.data_docs.parent / "gx_index.html").is_file()
+
+
+def test_no_validated_frame_outlives_the_run(tmp_path):
+    """Great Expectations keeps its last context, and every frame it validated with it, in reference
+    cycles: run_quality lets it go, so the lab columns are not resident through SDTM and ADaM."""
+    import gc
+
+    lab = clean_lab()
+    lab.attrs["probe"] = True        # pandas carries attrs to the frames made from this one
+    run(tmp_path, lab=lab)
+    gc.collect()
+    left = [o for o in gc.get_objects() if isinstance(o, pd.DataFrame) and o.attrs.get("probe") and o is not lab]
+    assert left == []
