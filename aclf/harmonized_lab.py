@@ -135,8 +135,8 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
     if stale == names:
         lab, only = build_harmonized_lab(lab_in_force(engine), first, study), None
     else:
-        # one copy of the table at a time: the kept rows replace the table read, the joined table
-        # both parts, and it is put in the store's order a column at a time
+        # never more than two copies of the table: the kept rows replace the table read, the two
+        # parts go once joined, and the joined table is put in the store's order a column at a time
         kept = load_harmonized_lab(engine, mirror)
         kept = kept[~kept["source"].isin(stale)]
         fresh = _as_stored(build_harmonized_lab(lab_in_force(engine, stale), first, study))
