@@ -2,7 +2,6 @@
 built here and kept here (the store's ``lab_harmonized`` table)."""
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from aclf.config import LabDialect, Study, config_hash
 from aclf.current import form_in_force, lab_in_force
 from aclf.frames import reordered
+from aclf.inputs import libraries, sha
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
 from aclf.store import (bulk_insert, lab_harmonized, lab_harmonized_failure, lab_harmonized_source,
@@ -42,10 +42,6 @@ def build_harmonized_lab(staged: pd.DataFrame, first_infusion: pd.Series, study:
 FAILURE_COLUMNS = ["column", "check", "failure_case", "index"]
 
 
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _loaded(engine: sa.Engine) -> dict[str, list[int]]:
     """The ids of the transfers in force, by source."""
     with engine.connect() as conn:
@@ -58,14 +54,15 @@ def _loaded(engine: sa.Engine) -> dict[str, list[int]]:
 
 
 def inputs_fingerprint(engine: sa.Engine, study_dir: Path) -> str | None:
-    """What the table is built from: the transfers in force (lab and forms), the configuration and
-    the code. Equal fingerprints, the same table: a night without a new transfer rebuilds nothing.
-    None (always rebuild) for code with uncommitted changes, whose version does not say what it is."""
+    """What the table is built from: the transfers in force (lab and forms), the configuration, the
+    code and the libraries. Equal fingerprints, the same table: a night without a new transfer
+    rebuilds nothing. None (always rebuild) for code with uncommitted changes, whose version does
+    not say what it is."""
     version = code_version()
     if version.endswith(".dirty"):
         return None
     loaded = sorted(id_ for ids in _loaded(engine).values() for id_ in ids)
-    return _sha(f"{version}|{config_hash(study_dir)}|{loaded}")
+    return sha(f"{version}|{libraries()}|{config_hash(study_dir)}|{loaded}")
 
 
 def lab_source_names(study: Study) -> list[str]:
@@ -74,15 +71,15 @@ def lab_source_names(study: Study) -> list[str]:
 
 def source_fingerprints(engine: sa.Engine, study: Study, study_dir: Path) -> dict[str, str] | None:
     """Per lab source, what its rows of the table are built from: its transfers in force, those of
-    the form that dates the first infusion (study days and visits count from it), the configuration
-    and the code. None for code with uncommitted changes."""
+    the form that dates the first infusion (study days and visits count from it), the configuration,
+    the code and the libraries. None for code with uncommitted changes."""
     version = code_version()
     if version.endswith(".dirty"):
         return None
     loaded = _loaded(engine)
     infusion_source, _ = study.form("infusion")
-    common = f"{version}|{config_hash(study_dir)}|{loaded.get(infusion_source, [])}"
-    return {name: _sha(f"{common}|{name}|{loaded.get(name, [])}") for name in lab_source_names(study)}
+    common = f"{version}|{libraries()}|{config_hash(study_dir)}|{loaded.get(infusion_source, [])}"
+    return {name: sha(f"{common}|{name}|{loaded.get(name, [])}") for name in lab_source_names(study)}
 
 
 def built_from(engine: sa.Engine) -> str | None:

@@ -48,7 +48,7 @@ def _packages(output: Path | None) -> dict:
     for path in sorted(output.glob("*/status/*.json")) if output else []:
         status = json.loads(path.read_text(encoding="utf-8"))
         found[status["folder"]] = {k: status[k] for k in ("package", "refreshed", "written_at", "datasets", "reason",
-                                                           "violations")}
+                                                           "violations")} | {"unchanged": status.get("unchanged", False)}
     return found
 
 
@@ -224,6 +224,8 @@ def _findings_lines(findings: dict) -> list[str]:
 def _package_line(folder: str, package: dict) -> str:
     """One package: refreshed tonight, or NOT REFRESHED with the reason and the package in force."""
     held = f"{len(package['datasets'])} datasets and define.xml"
+    if package["refreshed"] and package["unchanged"]:
+        return f"package: {folder}/ ({held}; kept: no transfer, configuration or code changed since {package['written_at']})"
     if package["refreshed"]:
         return f"package: {folder}/ ({held})"
     in_force = f"in force: {held} of {package['written_at']}" if package["written_at"] else "no package in force"

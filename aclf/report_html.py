@@ -37,7 +37,7 @@ records {% for change, n in r.tonight.changed_records.items() %}{{ n }} {{ chang
 <a href="{{ r.quality.data_docs }}">Data Docs</a></p>{% endif %}
 <h2>Packages</h2>
 <table><tr><th>Package</th><th>Refreshed tonight</th><th>Datasets</th><th>Reason</th></tr>
-{% for folder, p in r.packages.items() %}<tr><td>{{ folder }}</td><td>{{ 'yes' if p.refreshed else 'NO' }}</td>
+{% for folder, p in r.packages.items() %}<tr><td>{{ folder }}</td><td>{{ ('kept: inputs unchanged since ' ~ p.written_at) if p.unchanged else ('yes' if p.refreshed else 'NO') }}</td>
 <td class="n">{{ p.datasets | length }}</td><td>{{ p.reason or '' }}</td></tr>{% endfor %}
 </table>
 {% if r.run.get('stages') %}<h2>Stage durations</h2>

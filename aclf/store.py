@@ -166,6 +166,13 @@ finding = sa.Table(
     sa.Column("level", sa.String(8), nullable=False, server_default="blinded"),
 )
 
+layer_input = sa.Table(
+    "layer_input", metadata,          # per layer step: what its outputs in force were built from (aclf.inputs)
+    sa.Column("layer", sa.String(32), primary_key=True),
+    sa.Column("inputs", sa.String(64), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),   # JSON: what the step reports again when it is kept
+)
+
 sdtm_trace = sa.Table(
     "sdtm_trace", metadata,           # each submitted record's source, kept here, not in the submission
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -6,11 +6,13 @@ from graphlib import TopologicalSorter
 import dagster as dg
 
 from aclf.ingest import now_iso
+from aclf.inputs import kept, night_inputs, remember
 from aclf.registry import data_night
 from assets.catalog import column_schema, layer
 from assets.resources import AclfResource
 from assets.sdtm import sdtm_key, violations_md
 from cdisc.area import Area, restricted
+from cdisc.package import kept_in_force
 from cdisc.publish import publish_adam
 from cdisc.spec import Spec
 
@@ -62,25 +64,45 @@ def adam_asset(area: Area, spec: Spec, sdtm_spec: Spec, figures_of: dict[str, li
 
 
 def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area, figures_of: dict[str, list[str]]):
-    config = aclf.config()
+    config, engine = aclf.config(), aclf.engine()
     spec = config.spec("adam", area.name)
     folders = aclf.folders(area)
+    created, km = now_iso(config.study), config.analysis.figures.km
+    step = f"adam_{area.name}"
+    inputs = night_inputs(engine, aclf.study_dir) if area.blinded else None   # the unblinded area keeps no store
+    summary = kept(engine, step, inputs)
+    figures = {k: folders.figures / v for k, v in summary["figures"].items()} if summary is not None else {}
+    if summary is not None and all(p.exists() for p in figures.values()) and \
+            kept_in_force(folders.root, "adam", folders.adam, summary["records"], created):
+        context.log.info("no transfer, configuration or code changed since the ADaM package in force: kept")
+        yield from _results(area, spec, km, figures_of, summary["records"], {}, True, figures, summary["rates"], kept=True)
+        return
     with restricted(area, folders.root):
         published = publish_adam(area, folders, aclf.output, config.study, config.design, config.analysis, spec,
-                                 now_iso(config.study), data_night(aclf.engine()))
-    km = config.analysis.figures.km
-    for name in _in_build_order(spec, published.datasets):
-        frame = published.datasets[name]
-        meta = {"records": dg.MetadataValue.int(len(frame)), "refreshed": published.written}
-        for key in figures_of.get(name, []):
-            meta[key] = _image(published.figures[key]) if key in published.figures else "no data"
-            if key == km.metadata:
-                meta.update({f"{km.paramcd.lower()}_{k.replace(' ', '')}": round(v, 3)
-                             for k, v in published.rates.items()})
-        yield dg.MaterializeResult(asset_key=adam_key(area, name), metadata=meta)
-        yield dg.AssetCheckResult(asset_key=adam_key(area, name), check_name="spec",
-                                  passed=not published.violations[name],
-                                  metadata={"violations": violations_md(published, name)})
-    yield dg.AssetCheckResult(asset_key=adam_key(area, "ADSL"), check_name=DEFINE_CHECK, passed=published.written)
+                                 created, data_night(engine))
+    records = {name: len(frame) for name, frame in published.datasets.items()}
+    if area.blinded:
+        remember(engine, step, inputs if published.written else None,
+                 {"records": records, "rates": published.rates,
+                  "figures": {k: str(p.relative_to(folders.figures)) for k, p in published.figures.items()}})
+    yield from _results(area, spec, km, figures_of, records, published.violations, published.written,
+                        published.figures, published.rates)
     if not published.written:
         context.log.error(f"ADaM package of the {area.name} area not written: {published.status.reason}")
+
+
+def _results(area: Area, spec: Spec, km, figures_of: dict[str, list[str]], records: dict[str, int], violations: dict,
+             written: bool, figures: dict, rates: dict[str, float], kept: bool = False):
+    """The materializations (with the figures and ``km``'s estimates) and check results: built tonight,
+    or kept (then written and without violations, as when it was built from the same inputs)."""
+    for name in _in_build_order(spec, records):
+        meta = {"records": dg.MetadataValue.int(records[name]), "refreshed": written, "kept": kept}
+        for key in figures_of.get(name, []):
+            meta[key] = _image(figures[key]) if key in figures else "no data"
+            if key == km.metadata:
+                meta.update({f"{km.paramcd.lower()}_{k.replace(' ', '')}": round(v, 3) for k, v in rates.items()})
+        yield dg.MaterializeResult(asset_key=adam_key(area, name), metadata=meta)
+        yield dg.AssetCheckResult(asset_key=adam_key(area, name), check_name="spec",
+                                  passed=not violations.get(name),
+                                  metadata={"violations": violations_md(violations.get(name, []))})
+    yield dg.AssetCheckResult(asset_key=adam_key(area, "ADSL"), check_name=DEFINE_CHECK, passed=written)

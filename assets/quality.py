@@ -9,11 +9,13 @@ from assets.catalog import layer
 from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
 from aclf.harmonized_lab import load_harmonized_lab
-from validation.quality import run_quality
+from aclf.inputs import kept, night_inputs, remember
+from validation.quality import QualityResult, run_quality
 
 QUALITY_DIR = "quality"
 RESULT_FILE = "result.json"
 CHECK = "expectations"
+STEP = "quality_docs"    # its record in the store's layer_input (aclf.inputs)
 
 
 def quality_inputs(study) -> tuple[dict, dict]:
@@ -34,19 +36,28 @@ def quality_docs(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.Ma
     """The nightly expectation suites and their HTML Data Docs under ``<output>/quality/``, on the
     forms as a blinded reader may see them (no stage-2 rows: their values and counts would tell)."""
     study, engine = aclf.study(), aclf.engine()
-    tests, form_rules = quality_inputs(study)
-    forms = {k: v for k, v in blinded_forms(study, forms_in_force(engine, study)).items() if k in form_rules}
     folder = aclf.output / QUALITY_DIR
-    result = run_quality(load_harmonized_lab(engine, aclf.mirror()), forms, folder, tests=tests, form_rules=form_rules)
-    summary = {"success": result.success, "evaluated": result.evaluated, "failed": result.failed,
-               "data_docs": result.data_docs.name}   # relative: no path of this machine in an output
-    (folder / RESULT_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    inputs = night_inputs(engine, aclf.study_dir)
+    keep = kept(engine, STEP, inputs) is not None and (folder / RESULT_FILE).exists()
+    if keep:        # the same inputs give the same results: the Data Docs in force stay
+        summary = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
+        result = QualityResult(success=summary["success"], evaluated=summary["evaluated"], failed=summary["failed"],
+                               data_docs=folder.resolve() / summary["data_docs"])
+    else:
+        tests, form_rules = quality_inputs(study)
+        forms = {k: v for k, v in blinded_forms(study, forms_in_force(engine, study)).items() if k in form_rules}
+        result = run_quality(load_harmonized_lab(engine, aclf.mirror()), forms, folder, tests=tests,
+                             form_rules=form_rules)
+        summary = {"success": result.success, "evaluated": result.evaluated, "failed": result.failed,
+                   "data_docs": result.data_docs.name}   # relative: no path of this machine in an output
+        (folder / RESULT_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+        remember(engine, STEP, inputs, {})
     table = "\n".join(["| suite | expectation | column | detail |", "|---|---|---|---|"] +
                       [f"| {f['suite']} | {f['expectation']} | {f['column']} | {f['detail']} |" for f in result.failed])
     context.log.info(f"{result.evaluated} expectations, {len(result.failed)} failed; Data Docs {result.data_docs}")
     return dg.MaterializeResult(
         metadata={"data_docs": dg.MetadataValue.path(str(result.data_docs)),
-                  "evaluated": dg.MetadataValue.int(result.evaluated)},
+                  "evaluated": dg.MetadataValue.int(result.evaluated), "kept": dg.MetadataValue.bool(keep)},
         check_results=[dg.AssetCheckResult(
             check_name=CHECK, passed=result.success, severity=dg.AssetCheckSeverity.WARN,
             metadata={"failed": dg.MetadataValue.int(len(result.failed)),

@@ -6,12 +6,14 @@ import dagster as dg
 from aclf.current import forms_in_force
 from aclf.harmonized_lab import load_harmonized_lab
 from aclf.ingest import now_iso
+from aclf.inputs import kept, night_inputs, remember
 from aclf.registry import data_night
 from assets.harmonized import harmonized_lab
 from assets.catalog import column_schema, layer
 from assets.resources import AclfResource
 from cdisc.area import Area, restricted
-from cdisc.publish import Published, publish_sdtm
+from cdisc.package import kept_in_force
+from cdisc.publish import publish_sdtm
 from cdisc.sdtm.trace import save_trace
 from cdisc.spec import Spec
 from validation.findings import open_findings
@@ -31,8 +33,7 @@ def define_holder(names) -> str:
     return "DM" if "DM" in names else names[0]
 
 
-def violations_md(published: Published, name: str) -> dg.MetadataValue:
-    problems = published.violations[name]
+def violations_md(problems: list) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(f"- {v.rule}: {v.message}" for v in problems[:50]) or "none")
 
 
@@ -67,37 +68,55 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
     study = config.study
     spec = config.spec("sdtm", area.name)
     folders = aclf.folders(area)
+    created = now_iso(study)
+    step = f"sdtm_{area.name}"
+    inputs = night_inputs(engine, aclf.study_dir) if area.blinded else None   # the unblinded area keeps no store
+    summary = kept(engine, step, inputs)
+    if summary is not None and folders.handoff.exists() and \
+            kept_in_force(folders.root, "sdtm", folders.sdtm, summary["records"], created):
+        context.log.info("no transfer, configuration or code changed since the SDTM package in force: kept")
+        yield from _results(area, folders, summary["records"], {}, {}, True, summary["unmapped"], kept=True)
+        return
     level = aclf.unblinding().level if not area.blinded else "blinded"
     key = aclf.randomization_key() if not area.blinded else None
     with restricted(area, folders.root):
         published = publish_sdtm(area, folders, aclf.output, study, config.design, spec,
                                  forms_in_force(engine, study), lambda: load_harmonized_lab(engine, aclf.mirror()),
-                                 now_iso(study),
-                                 level=level, key=key, data_cut=data_night(engine),
+                                 created, level=level, key=key, data_cut=data_night(engine),
                                  eligibility=open_findings(engine, "eligibility"))
         if published.written and area.blinded:
             save_trace(engine, area.name, published.trace)
         elif published.written:      # no store for the unblinded area: its trace stays in its folder
             published.trace.to_parquet(folders.handoff / "trace.parquet", index=False)
-    for name, frame in published.datasets.items():
+    records = {name: len(frame) for name, frame in published.datasets.items()}
+    if area.blinded:
+        remember(engine, step, inputs if published.written else None,
+                 {"records": records, "unmapped": published.unmapped_screen_failures})
+    yield from _results(area, folders, records, published.paths, published.violations, published.written,
+                        published.unmapped_screen_failures)
+    if not published.written:
+        context.log.error(f"SDTM package of the {area.name} area not written: {published.status.reason}")
+
+
+def _results(area: Area, folders, records: dict[str, int], paths: dict, violations: dict, written: bool,
+             unmapped: list[str], kept: bool = False):
+    """The materializations and check results of the package: built tonight, or kept (then written and
+    without violations, as it was when built from the same inputs)."""
+    for name, count in records.items():
         yield dg.MaterializeResult(
             asset_key=sdtm_key(area, name),
-            metadata={"records": dg.MetadataValue.int(len(frame)),
-                      "path": dg.MetadataValue.path(str(published.paths.get(name, folders.sdtm / f"{name.lower()}.xpt"))),
-                      "refreshed": published.written})
-        problems = published.violations[name]
+            metadata={"records": dg.MetadataValue.int(count),
+                      "path": dg.MetadataValue.path(str(paths.get(name, folders.sdtm / f"{name.lower()}.xpt"))),
+                      "refreshed": written, "kept": kept})
+        problems = violations.get(name, [])
         yield dg.AssetCheckResult(asset_key=sdtm_key(area, name), check_name=SPEC_CHECK, passed=not problems,
                                   metadata={"violations": dg.MetadataValue.int(len(problems)),
-                                            "details": violations_md(published, name)})
-    yield dg.AssetCheckResult(asset_key=sdtm_key(area, define_holder(published.datasets)), check_name=DEFINE_CHECK,
-                              passed=published.written,
-                              metadata={"define": dg.MetadataValue.path(str(folders.sdtm / "define.xml"))})
-    if "IE" in published.datasets:
-        unmapped = published.unmapped_screen_failures
+                                            "details": violations_md(problems)})
+    yield dg.AssetCheckResult(asset_key=sdtm_key(area, define_holder(records)), check_name=DEFINE_CHECK,
+                              passed=written, metadata={"define": dg.MetadataValue.path(str(folders.sdtm / "define.xml"))})
+    if "IE" in records:
         yield dg.AssetCheckResult(   # a warning: the subject is in DS; IE needs the reason mapped
             asset_key=sdtm_key(area, "IE"), check_name=IE_CHECK, passed=not unmapped,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"subjects": dg.MetadataValue.int(len(unmapped)),
                       "subjids": dg.MetadataValue.text(", ".join(unmapped[:50]) or "none")})
-    if not published.written:
-        context.log.error(f"SDTM package of the {area.name} area not written: {published.status.reason}")

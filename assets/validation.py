@@ -3,6 +3,7 @@ import dagster as dg
 
 from aclf.config import Study
 from aclf.ingest import now_iso
+from aclf.inputs import kept, night_inputs, remember
 from aclf.registry import data_night
 from assets.catalog import layer
 from assets.checks import site_rule_table, warn_check
@@ -10,8 +11,10 @@ from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
 from validation.evaluate import evaluate
 from validation.export import write_findings
-from validation.findings import BLINDED, readable, save_findings
+from validation.findings import BLINDED, readable, save_findings, stored_findings
 from validation.inputs import read_inputs
+
+STEP = "findings"      # its record in the store's layer_input (aclf.inputs)
 
 
 def findings_asset(study: Study) -> dg.AssetsDefinition:
@@ -35,11 +38,20 @@ def findings_asset(study: Study) -> dg.AssetsDefinition:
 
 def track_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     study, engine = aclf.study(), aclf.engine()
-    with aclf.locked():
-        evaluation = evaluate(read_inputs(engine, study, aclf.mirror()))
-        night = data_night(engine) or now_iso(study)[:10]     # findings are seen on data nights
-        tracked = readable(save_findings(engine, evaluation.findings, night), BLINDED)
-    written = write_findings(tracked, aclf.output, study, night)
+    inputs = night_inputs(engine, aclf.study_dir)
+    summary = kept(engine, STEP, inputs)
+    keep = summary is not None and (aclf.output / summary["csv"]).exists()
+    if keep:
+        # the store and the listings are what tonight's rules would make of the same inputs again
+        tracked, csv = readable(stored_findings(engine), BLINDED), aclf.output / summary["csv"]
+        context.log.info("no transfer, configuration or code changed since the findings in force: kept")
+    else:
+        with aclf.locked():
+            evaluation = evaluate(read_inputs(engine, study, aclf.mirror()))
+            night = data_night(engine) or now_iso(study)[:10]     # findings are seen on data nights
+            tracked = readable(save_findings(engine, evaluation.findings, night), BLINDED)
+        csv = write_findings(tracked, aclf.output, study, night)["csv"]
+        remember(engine, STEP, inputs, {"csv": str(csv.relative_to(aclf.output))})
     open_ = tracked[tracked["status"] == "open"]
     results = [warn_check(f"rules_{family}", open_[open_["family"] == family],
                           site_rule_table(open_[open_["family"] == family]))
@@ -52,5 +64,5 @@ def track_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.
         metadata={"open": dg.MetadataValue.int(len(open_)),
                   "closed": dg.MetadataValue.int(int((tracked["status"] == "closed").sum())),
                   "open_by_site_and_rule": dg.MetadataValue.md(site_rule_table(open_)),
-                  "findings_csv": dg.MetadataValue.path(str(written["csv"]))},
+                  "findings_csv": dg.MetadataValue.path(str(csv)), "kept": dg.MetadataValue.bool(keep)},
         check_results=results)

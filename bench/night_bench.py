@@ -1,6 +1,7 @@
 """Nightly-job benchmark (``make bench``): a full night on a large synthetic study against its I/O
 floor measured in the same run, peak memory per layer, an incremental night in which one site
-sent a new snapshot, and a small study's night end to end (a fresh process, Dagster included).
+sent a new snapshot, a night in which no source sent one, and a small study's night end to end (a
+fresh process, Dagster included).
 
 Each night runs in its own process, so that its peak resident memory (VmHWM) is its own; the peak
 is reset after each layer (/proc/self/clear_refs), so each layer shows its own. The I/O floor is
@@ -145,6 +146,12 @@ def main() -> int:
     _print_layers(incremental)
     print(f"incremental/full  {share:>8.2f} x   (target <= 0.2)")
     print(f"peak RSS          {max(p for _, _, p in incremental['layers']):>8.0f} MB  (target <= 1536)\n")
+
+    unchanged = in_process(_night, str(big))
+    print(f"night, no new transfer {unchanged['seconds']:>6.1f} s   ({unchanged['seconds'] / full['seconds']:.2f}x "
+          f"of the full night; every step after ingestion kept; success: {unchanged['success']})")
+    _print_layers(unchanged)
+    print()
 
     small = small_night(args.out / "small", args.small)
     print(f"{args.small}-subject night, end to end in a new process: {small:.1f} s   (target <= 8)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -90,6 +90,7 @@ class PackageStatus:
     datasets: list[str] = field(default_factory=list)
     reason: str = ""
     violations: list[dict] = field(default_factory=list)
+    unchanged: bool = False            # refreshed by keeping it: tonight's inputs are those it was written from
 
 
 def violations_status(violations: dict[str, list[Violation]]) -> tuple[str, list[dict]]:
@@ -115,6 +116,19 @@ def write_status(area_root: Path, status: PackageStatus) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(status), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def kept_in_force(area_root: Path, package: str, folder: Path, datasets, checked_at: str) -> PackageStatus | None:
+    """The package in force as tonight's, when it was written and its files are all there (None: build
+    it). The caller knows that tonight's inputs are those it was written from."""
+    before = read_status(area_root, package)
+    files = [folder / "define.xml", *(folder / f"{name.lower()}.xpt" for name in datasets)]
+    if before is None or not before.refreshed or sorted(before.datasets) != sorted(datasets) or \
+            not all(path.exists() for path in files):
+        return None
+    status = replace(before, checked_at=checked_at, unchanged=True)
+    write_status(area_root, status)
+    return status
 
 
 def refused(area_root: Path, package: str, folder: str, checked_at: str, reason: str,

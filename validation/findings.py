@@ -72,6 +72,12 @@ def readable(findings: pd.DataFrame, level: str) -> pd.DataFrame:
     return findings[findings["level"].fillna(BLINDED).isin(allowed)]
 
 
+def stored_findings(engine: sa.Engine) -> pd.DataFrame:
+    """Every finding in the store with its state, as ``save_findings`` left them."""
+    with engine.connect() as conn:
+        return pd.read_sql(sa.select(finding), conn)
+
+
 def save_findings(engine: sa.Engine, tonight: pd.DataFrame, now: str) -> pd.DataFrame:
     """Open, refresh, reopen and close findings against the stored ones; returns them all."""
     with engine.begin() as conn:

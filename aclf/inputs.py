@@ -1,0 +1,63 @@
+"""What a night's outputs are built from, so that a step whose inputs did not change is kept, not redone.
+
+Every change to the store comes through ingestion, which records it in the transfer registry (a new
+row, or a row whose status changed); with the configuration, the code and the libraries, the registry therefore
+says what every layer after ingestion reads. A step records the fingerprint it was built from with
+a summary of what it reported; a later night with the same fingerprint keeps its outputs and
+reports the summary again. Code with uncommitted changes has no fingerprint: it always rebuilds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from importlib.metadata import distributions
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from aclf.config import config_hash
+from aclf.store import layer_input, transfer
+from aclf.version import code_version
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def libraries() -> str:
+    """The installed distributions and their versions, hashed: upgrading a library can change an output."""
+    return sha(str(sorted((d.metadata["Name"] or "", d.version) for d in distributions())))
+
+
+def night_inputs(engine: sa.Engine, study_dir: Path) -> str | None:
+    """The fingerprint of everything a layer after ingestion reads: every registry row (a transfer
+    loaded, quarantined, rejected or superseded, as tonight's ingestion left it), the configuration,
+    the code and the libraries. None for code with uncommitted changes, whose version does not say what it is."""
+    version = code_version()
+    if version.endswith(".dirty"):
+        return None
+    columns = [transfer.c.id, transfer.c.status, transfer.c.sha256, transfer.c.processed_at]
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(*columns).order_by(transfer.c.id)).all()
+    return sha(f"{version}|{libraries()}|{config_hash(study_dir)}|{[tuple(r) for r in rows]}")
+
+
+def kept(engine: sa.Engine, step: str, inputs: str | None) -> dict | None:
+    """The summary recorded by ``step`` when it was last built from ``inputs`` (None: build it)."""
+    if inputs is None:
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(layer_input.c.inputs, layer_input.c.summary)
+                           .where(layer_input.c.layer == step)).first()
+    return json.loads(row.summary) if row is not None and row.inputs == inputs else None
+
+
+def remember(engine: sa.Engine, step: str, inputs: str | None, summary: dict) -> None:
+    """Record what ``step`` was built from (nothing for code without a fingerprint: it is forgotten)."""
+    with engine.begin() as conn:
+        conn.execute(layer_input.delete().where(layer_input.c.layer == step))
+        if inputs is not None:
+            conn.execute(layer_input.insert().values(layer=step, inputs=inputs,
+                                                     summary=json.dumps(summary, ensure_ascii=False)))

@@ -1,0 +1,57 @@
+"""The fingerprint of a night's inputs changes with every registry change, the configuration, the
+code and the libraries, and a step's record is found again only under the same fingerprint."""
+import shutil
+
+import pytest
+import sqlalchemy as sa
+
+import aclf.inputs
+from aclf.config import DEFAULT_STUDY_DIR
+from aclf.inputs import kept, night_inputs, remember
+from aclf.store import make_engine, transfer
+
+
+@pytest.fixture
+def engine(tmp_path, monkeypatch):
+    monkeypatch.setattr(aclf.inputs, "code_version", lambda: "1.0+gabc")
+    return make_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+
+
+def _register(engine, status: str = "loaded") -> int:
+    with engine.begin() as conn:
+        return conn.execute(transfer.insert().values(source="site01", name=f"x{status}.csv", sha256="ab",
+                                                     first_seen_at="t", processed_at="t1", status=status)
+                            ).inserted_primary_key[0]
+
+
+def test_every_registry_change_the_configuration_and_the_code_change_the_fingerprint(engine, tmp_path, monkeypatch):
+    study = tmp_path / "study"
+    shutil.copytree(DEFAULT_STUDY_DIR, study)
+    empty = night_inputs(engine, study)
+    assert empty == night_inputs(engine, study)
+    id_ = _register(engine)
+    loaded = night_inputs(engine, study)
+    _register(engine, status="rejected")                      # a refused file brings findings too
+    rejected = night_inputs(engine, study)
+    with engine.begin() as conn:
+        conn.execute(transfer.update().where(transfer.c.id == id_).values(status="superseded", processed_at="t2"))
+    superseded = night_inputs(engine, study)
+    (study / "study.yaml").write_text((study / "study.yaml").read_text() + "\n# a comment\n")
+    configured = night_inputs(engine, study)
+    monkeypatch.setattr(aclf.inputs, "code_version", lambda: "1.1+gdef")
+    coded = night_inputs(engine, study)
+    monkeypatch.setattr(aclf.inputs, "libraries", lambda: "pandas 9.9")
+    upgraded = night_inputs(engine, study)
+    assert len({empty, loaded, rejected, superseded, configured, coded, upgraded}) == 7
+    monkeypatch.setattr(aclf.inputs, "code_version", lambda: "1.1+gdef.dirty")
+    assert night_inputs(engine, study) is None
+
+
+def test_a_record_is_found_only_under_its_fingerprint(engine):
+    remember(engine, "findings", "a" * 64, {"csv": "findings/findings.csv"})
+    assert kept(engine, "findings", "a" * 64) == {"csv": "findings/findings.csv"}
+    assert kept(engine, "findings", "b" * 64) is None and kept(engine, "sdtm_blinded", "a" * 64) is None
+    assert kept(engine, "findings", None) is None               # code without a fingerprint always builds
+    remember(engine, "findings", None, {})                      # ... and forgets what was built before
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from layer_input")).scalar() == 0
