@@ -85,6 +85,14 @@ def read_table(engine, name: str, where: str = "") -> "pd.DataFrame":
     return pd.read_sql(sa.text(f"select * from {name} {where} order by id"), engine)
 
 
+def building_every_step(monkeypatch) -> None:
+    """Runs as code with uncommitted changes runs: no step is kept for unchanged inputs (aclf.inputs),
+    so that a test re-running a night without a new transfer sees every step built again."""
+    import aclf.inputs
+
+    monkeypatch.setattr(aclf.inputs, "code_version", lambda: "0+g0.dirty")
+
+
 @contextlib.contextmanager
 def generated_night(root: Path, subjects: int, seed: int):
     """A generated study's first night delivered and run through the real nightly job; yields

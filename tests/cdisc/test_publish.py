@@ -11,7 +11,7 @@ import cdisc.publish
 from cdisc.package import recover, swap_in
 from pipelines.cli import deliver_night
 from pipelines.nightly import run_nightly
-from support import generated_night
+from support import building_every_step, generated_night
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,7 @@ def _status(settings, package):
 
 
 def test_sdtm_is_built_once_a_night_and_adam_reads_its_hand_off(night, monkeypatch):
+    building_every_step(monkeypatch)
     calls = []
     real = cdisc.publish.build_domains
     monkeypatch.setattr(cdisc.publish, "build_domains", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -39,6 +40,7 @@ def test_a_spec_violation_in_sdtm_keeps_both_packages_of_the_night_before(night,
     """A 300-character adverse event term breaks the 200-byte rule: SDTM is not written, ADaM is not
     built (the spec check blocks it), the run is not a pipeline failure, and the run report says
     which package was not refreshed and why."""
+    building_every_step(monkeypatch)
     adam_before = _status(night, "adam")["written_at"]
     xpt_before = (night.output / "blinded" / "m5" / "datasets" / "nct05985863" / "analysis" / "adam" / "datasets"
                   / "adsl.xpt").read_bytes()
