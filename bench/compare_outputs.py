@@ -1,7 +1,7 @@
 """Compare two nights' outputs: every XPT (values, labels, formats, then its bytes apart from the
 headers' timestamps), every define.xml and Dataset-JSON file (creation timestamps and code version
-aside), every finding (id, status and content; the wall-clock first/last seen aside). Used to prove
-that a refactor or a speed-up changed nothing a user sees.
+aside), the expectation results, every finding (id, status and content; the wall-clock first/last
+seen aside). Used to prove that a refactor or a speed-up changed nothing a user sees.
 
     python bench/compare_outputs.py OUTPUT_A OUTPUT_B     # exit 1 and a list when they differ
 """
@@ -71,6 +71,10 @@ def compare(a: Path, b: Path) -> list[str]:
                 diffs.append(f"{rel}: differs beyond its timestamp")
         elif STAMPS.sub(b"", (a / rel).read_bytes()) != STAMPS.sub(b"", (b / rel).read_bytes()):
             diffs.append(f"{rel}: differs beyond its timestamps")
+    results = [p / "quality" / "result.json" for p in (a, b)]
+    if sum(p.exists() for p in results) == 1 or all(p.exists() for p in results) and \
+            results[0].read_bytes() != results[1].read_bytes():
+        diffs.append("quality/result.json: the expectation results differ")
     listings = [p / "findings" / "findings.csv" for p in (a, b)]
     missing = [p for p in listings if not p.exists()]
     if missing:   # an area without findings (the unblinded area before any) on both sides is no difference
@@ -90,5 +94,6 @@ if __name__ == "__main__":
     if absent:                 # two missing folders are not two identical outputs
         sys.exit(f"no output folder: {', '.join(absent)}")
     found = compare(Path(sys.argv[1]), Path(sys.argv[2]))
-    print("\n".join(found) or "identical: every XPT value and byte, define.xml and Dataset-JSON (timestamps aside) and finding")
+    print("\n".join(found) or "identical: every XPT value and byte, define.xml and Dataset-JSON (timestamps aside), "
+          "expectation result and finding")
     sys.exit(1 if found else 0)

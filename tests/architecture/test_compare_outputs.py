@@ -1,5 +1,5 @@
 """The comparator that proves a refactor changed nothing: it sees a changed value, a missing file, a
-changed define.xml and a changed finding, and ignores only timestamps."""
+changed define.xml, a changed finding and changed expectation results, and ignores only timestamps."""
 from __future__ import annotations
 
 import shutil
@@ -10,7 +10,7 @@ import pyreadstat
 from bench.compare_outputs import compare
 
 
-def _output(root, value: float, stamp: str, status: str = "open"):
+def _output(root, value: float, stamp: str, status: str = "open", failed: int = 0):
     folder = root / "blinded" / "m5" / "sdtm"
     folder.mkdir(parents=True)
     pyreadstat.write_xport(pd.DataFrame({"USUBJID": ["A", "B"], "AGE": [50.0, value]}), str(folder / "dm.xpt"),
@@ -19,6 +19,8 @@ def _output(root, value: float, stamp: str, status: str = "open"):
     (root / "findings").mkdir()
     pd.DataFrame({"finding_id": ["f1"], "status": [status], "first_seen": [stamp]}).to_csv(
         root / "findings" / "findings.csv", index=False)
+    (root / "quality").mkdir()
+    (root / "quality" / "result.json").write_text(f'{{"success": {str(not failed).lower()}, "failed": {failed}}}')
     return root
 
 
@@ -28,7 +30,7 @@ def test_identical_outputs_apart_from_timestamps(tmp_path):
 
 def test_every_kind_of_difference_is_reported(tmp_path):
     a = _output(tmp_path / "a", 61.0, "t1")
-    b = _output(tmp_path / "b", 62.0, "t2", status="closed")
+    b = _output(tmp_path / "b", 62.0, "t2", status="closed", failed=1)
     (b / "blinded" / "m5" / "sdtm" / "define.xml").write_text('<ODM CreationDateTime="t2"><y/></ODM>')
     shutil.copy(b / "blinded" / "m5" / "sdtm" / "dm.xpt", b / "blinded" / "m5" / "sdtm" / "ae.xpt")
     found = "\n".join(compare(a, b))
@@ -36,3 +38,4 @@ def test_every_kind_of_difference_is_reported(tmp_path):
     assert "only in" in found and "ae.xpt" in found
     assert "define.xml: differs beyond its timestamps" in found
     assert "findings differ" in found
+    assert "quality/result.json: the expectation results differ" in found
