@@ -11,7 +11,10 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdisc.columns import max_bytes
 from cdisc.spec import Dataset, Spec, Variable
@@ -42,24 +45,44 @@ def _column(ds: Dataset, var: Variable, frame: pd.DataFrame) -> dict:
     return col
 
 
-def _values(series: pd.Series, col: dict) -> list:
-    """JSON values of one column: null for a missing number, ISO text for a SAS date or datetime."""
+def _cells(series: pd.Series, col: dict) -> pa.Array:
+    """The JSON text of each value of one column, as ``json.dumps`` writes it: null for a missing
+    value, ISO text for a SAS date or datetime. Each distinct value is encoded once and the texts
+    are put in place with Arrow: a column repeats few values over many rows, and a Python list per
+    column (then ``json.dumps`` of every row) took a fifth of the SDTM and ADaM layer at 10,000 subjects."""
     kind, target = col["dataType"], col.get("targetDataType")
     if kind == "string":
         if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-            return series.astype(object).where(series.notna(), None).tolist()
-        return [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in series]
+            return _encoded(*pd.factorize(series), _text)
+        values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in series]
+        return pa.array([_text(v) for v in values])          # not text: rare, and value by value
     numbers = pd.to_numeric(series, errors="coerce")
-    missing = numbers.isna().to_numpy()
     if target and kind in ("date", "datetime"):
         unit, shown = ("D", "%Y-%m-%d") if kind == "date" else ("s", "%Y-%m-%dT%H:%M:%S")
-        values = (SAS_EPOCH + pd.to_timedelta(numbers, unit=unit)).dt.strftime(shown).to_numpy(dtype=object)
-    elif kind == "integer":
-        values = numbers.fillna(0).to_numpy(dtype="int64").astype(object)      # Python ints
+        return _encoded(*pd.factorize((SAS_EPOCH + pd.to_timedelta(numbers, unit=unit)).dt.strftime(shown)), _text)
+    missing = numbers.isna().to_numpy()
+    if kind == "integer":
+        codes, distinct = pd.factorize(numbers.fillna(0).to_numpy(dtype="int64"))
+        encode = str
     else:
-        values = numbers.to_numpy(dtype="float64").astype(object)              # Python floats
-    values[missing] = None
-    return values.tolist()
+        floats = numbers.to_numpy(dtype="float64")
+        if np.isinf(floats).any():
+            raise ValueError("Out of range float values are not JSON compliant")
+        # distinct bit patterns, so that -0.0 keeps its sign: equal as numbers, not as JSON text
+        codes, bits = pd.factorize(floats.view("int64"))
+        distinct, encode = bits.view("float64"), lambda v: repr(float(v))
+    codes[missing] = -1
+    return _encoded(codes, distinct, encode)
+
+
+def _text(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _encoded(codes: np.ndarray, distinct, encode) -> pa.Array:
+    """Each row's text: the distinct values encoded once, code -1 (missing) as null."""
+    texts = pa.array([encode(v) for v in distinct] + ["null"], type=pa.string())
+    return texts.take(pa.array(np.where(codes < 0, len(distinct), codes)))
 
 
 ROWS_PER_CHUNK = 50_000      # rows turned into JSON at a time: a whole LB as Python lists takes GBs
@@ -79,14 +102,14 @@ def _header(frame: pd.DataFrame, ds: Dataset, spec: Spec, columns: list[dict], *
 
 def write_dataset_json(frame: pd.DataFrame, ds: Dataset, spec: Spec, path: Path, **meta) -> Path:
     """The Dataset-JSON document of one dataset (its columns in the frame's order), written as
-    ``json.dumps`` would write it whole, but the rows a chunk at a time."""
+    ``json.dumps`` would write it whole, but the rows a chunk at a time, a column at a time."""
     columns = [_column(ds, ds.variable[name], frame) for name in frame.columns]
     head = json.dumps(_header(frame, ds, spec, columns, **meta), ensure_ascii=False, allow_nan=False)
     with path.open("w", encoding="utf-8") as out:
         out.write(head[:-len("[]}")] + "[")
         for start in range(0, len(frame) if columns else 0, ROWS_PER_CHUNK):
             part = frame.iloc[start:start + ROWS_PER_CHUNK]
-            rows = list(zip(*(_values(part[col["name"]], col) for col in columns)))   # tuples: JSON arrays too
-            out.write((", " if start else "") + json.dumps(rows, ensure_ascii=False, allow_nan=False)[1:-1])
+            rows = pc.binary_join_element_wise(*(_cells(part[col["name"]], col) for col in columns), ", ")
+            out.write((", [" if start else "[") + "], [".join(rows.to_pylist()) + "]")
         out.write("]}")
     return path

@@ -60,3 +60,48 @@ def test_read_back_with_dsjframe_equals_the_xpt(packages):
             assert list(dsj.columns) == list(xpt.columns), path.name
             for column in columns:
                 assert _same(xpt[column["name"]], dsj[column["name"]], column), (path.name, column["name"])
+
+
+@pytest.mark.parametrize(("series", "column", "expected"), [
+    (pd.Series(["a", 'quo"te', "back\\slash", "tab\t", "中文", "", None, "a"], dtype="str"),
+     {"dataType": "string"}, ["a", 'quo"te', "back\\slash", "tab\t", "中文", "", None, "a"]),
+    (pd.Series([1, 2.5, None, float("nan"), "x"], dtype=object), {"dataType": "string"}, ["1", "2.5", None, None, "x"]),
+    (pd.Series([None, None], dtype="str"), {"dataType": "string"}, [None, None]),
+    (pd.Series([1.0, None, 3.0, 2.0 ** 40, 1.0]), {"dataType": "integer"}, [1, None, 3, 2 ** 40, 1]),
+    (pd.Series([0.1, -0.0, 0.0, 1e16, None, 1 / 3, 123456789.123, 0.1]), {"dataType": "double"},
+     [0.1, -0.0, 0.0, 1e16, None, 1 / 3, 123456789.123, 0.1]),
+    (pd.Series([0.0, 23000.0, None]), {"dataType": "date", "targetDataType": "integer"},
+     ["1960-01-01", "2022-12-21", None]),
+    (pd.Series([86399.0, None, 2e9]), {"dataType": "datetime", "targetDataType": "integer"},
+     ["1960-01-01T23:59:59", None, "2023-05-18T03:33:20"]),
+])
+def test_each_value_is_written_as_json_dumps_writes_it(series, column, expected):
+    from cdisc.dataset_json import _cells
+
+    assert _cells(series, column).to_pylist() == [json.dumps(v, ensure_ascii=False) for v in expected]
+
+
+def test_an_infinite_number_is_refused_as_json_dumps_refuses_it():
+    from cdisc.dataset_json import _cells
+
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        _cells(pd.Series([1.0, np.inf]), {"dataType": "double"})
+
+
+def test_the_document_is_what_json_dumps_writes_whole_across_chunks(tmp_path, monkeypatch):
+    import cdisc.dataset_json
+    from aclf.config import DEFAULT_STUDY_DIR
+    from assets.configuration import load_configuration
+
+    spec = load_configuration(DEFAULT_STUDY_DIR).spec("sdtm", "blinded")
+    frame = pd.DataFrame({"USUBJID": pd.Series(["S-1", "S-2", 'S-"3"', "S-4", None], dtype="str"),
+                          "AGE": [61.0, None, 45.0, 70.0, 33.0], "BRTHDTC": ["1960", "", "1971-05-04", "x", None]})
+    monkeypatch.setattr(cdisc.dataset_json, "ROWS_PER_CHUNK", 2)
+    path = cdisc.dataset_json.write_dataset_json(frame, spec.datasets["DM"], spec, tmp_path / "dm.json",
+                                                 created="2026-12-01T00:00:00", file_oid="F", originator="o",
+                                                 system_version="1")
+    text = path.read_text(encoding="utf-8")
+    doc = json.loads(text)
+    assert doc["rows"] == [["S-1", 61, "1960"], ["S-2", None, ""], ['S-"3"', 45, "1971-05-04"], ["S-4", 70, "x"],
+                           [None, 33, None]]
+    assert text == json.dumps(doc, ensure_ascii=False, allow_nan=False)
