@@ -184,11 +184,16 @@ def _common_index(**values: Any) -> pd.Index:
     return pd.RangeIndex(length if length is not None else 1)
 
 
+_NO_TEXT = {"floating", "integer", "mixed-integer-float", "decimal", "boolean", "empty"}
+
+
 def _is_missing_text(values: np.ndarray) -> np.ndarray:
     """True where a value is missing: None, NaN, pd.NA, NaT, or text that is blank."""
-    missing = pd.isna(values)
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    if pd.api.types.infer_dtype(values, skipna=True) in _NO_TEXT:    # no text to look at, value by value
+        return missing
     blank = np.array([isinstance(v, str) and not v.strip() for v in values], dtype=bool)
-    return np.asarray(missing, dtype=bool) | blank
+    return missing | blank
 
 
 def _raw(value: Any, index: pd.Index) -> np.ndarray:
@@ -546,9 +551,11 @@ def missing_reason(**components) -> pd.Series:
     if not components:
         raise TypeError("missing_reason needs at least one component")
     index = _common_index(**components)
-    flags = {name: _is_missing_text(_raw(value, index)) for name, value in components.items()}
-    reasons = []
-    for k in range(len(index)):
-        names = [name for name, flag in flags.items() if flag[k]]
-        reasons.append("missing: " + ", ".join(names) if names else "")
-    return pd.Series(reasons, index=index, name="missing_reason", dtype=object)
+    names = list(components)
+    # each row's missing components as the bits of one number, each distinct combination worded once
+    bits = sum(_is_missing_text(_raw(value, index)).astype(np.int64) << k
+               for k, value in enumerate(components.values()))
+    codes, combinations = pd.factorize(np.asarray(bits, dtype=np.int64).reshape(len(index)))
+    texts = ["missing: " + ", ".join(n for k, n in enumerate(names) if combination >> k & 1) if combination else ""
+             for combination in combinations]
+    return pd.Series(np.array(texts + [""], dtype=object)[codes], index=index, name="missing_reason", dtype=object)

@@ -3,6 +3,8 @@ repeat a few values over many rows (test codes, visits, dates, subject ids)."""
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 TEXT = pd.array([], dtype="str").dtype       # Arrow-backed strings, NaN as their missing value
 
@@ -21,4 +23,7 @@ def rstripped(series: pd.Series) -> pd.Series:
 
 def max_bytes(series: pd.Series) -> int:
     """The longest value as UTF-8 text, at least 1 (an all-empty column still needs a length)."""
+    if series.dtype == TEXT:        # Arrow counts the bytes of each string in place
+        longest = pc.max(pc.binary_length(pa.array(series))).as_py()
+        return max(1, longest or 0)
     return max([1, *(len(str(v).encode("utf-8")) for v in pd.unique(series.dropna()))])

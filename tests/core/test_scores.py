@@ -460,6 +460,23 @@ def test_child_pugh_missing_component_and_reason():
     assert reason.tolist() == ["", "missing: ascites"]
 
 
+def test_missing_reason_names_every_missing_component_of_every_row():
+    rng = np.random.default_rng(3)
+    choices = np.array([1.5, np.nan, None, pd.NA, "", "  ", "2.0", 0], dtype=object)
+    parts = {name: pd.Series(rng.choice(choices, 400), index=rng.permutation(400) + 1000)
+             for name in ("bilirubin", "INR", "creatinine", "ascites")}
+    index = parts["bilirubin"].index
+    parts = {name: part.set_axis(index) for name, part in parts.items()}
+    reason = scores.missing_reason(**parts)
+
+    def missing(v) -> bool:
+        return v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
+    expected = [", ".join(n for n, part in parts.items() if missing(part[i])) for i in index]
+    assert reason.index.equals(index)
+    assert reason.tolist() == [f"missing: {e}" if e else "" for e in expected]
+    assert {"", "missing: bilirubin, INR, creatinine, ascites"} <= set(reason)
+
+
 def test_vectorized_over_a_non_default_index():
     table = pd.DataFrame(KIM21_TABLE4, columns=["sex", "tbil", "na", "inr", "cr", "alb", "m3"],
                          index=pd.Index([907, 12, 450, 3, 88, 61, 5000, 2], name="visit_id"))
