@@ -45,17 +45,21 @@ def _column(ds: Dataset, var: Variable, frame: pd.DataFrame) -> dict:
     return col
 
 
-def _cells(series: pd.Series, col: dict) -> pa.Array:
-    """The JSON text of each value of one column, as ``json.dumps`` writes it: null for a missing
-    value, ISO text for a SAS date or datetime. Each distinct value is encoded once and the texts
-    are put in place with Arrow: a column repeats few values over many rows, and a Python list per
-    column (then ``json.dumps`` of every row) took a fifth of the SDTM and ADaM layer at 10,000 subjects."""
+Cells = tuple[pa.Array, np.ndarray]     # each distinct value's JSON text; each row's position in them
+
+
+def _cells(series: pd.Series, col: dict) -> Cells:
+    """The JSON text of one column's values, as ``json.dumps`` writes them: null for a missing value,
+    ISO text for a SAS date or datetime. Each distinct value is encoded once, for the whole column,
+    and put in place with Arrow a chunk of rows at a time: a column repeats few values over many
+    rows, and a Python list per column (then ``json.dumps`` of every row) took a fifth of the SDTM
+    and ADaM layer at 10,000 subjects."""
     kind, target = col["dataType"], col.get("targetDataType")
     if kind == "string":
         if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
             return _encoded(*pd.factorize(series), _text)
         values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in series]
-        return pa.array([_text(v) for v in values])          # not text: rare, and value by value
+        return _encoded(np.arange(len(values)), values, _text)     # not text: rare, and value by value
     numbers = pd.to_numeric(series, errors="coerce")
     if target and kind in ("date", "datetime"):
         unit, shown = ("D", "%Y-%m-%d") if kind == "date" else ("s", "%Y-%m-%dT%H:%M:%S")
@@ -70,19 +74,27 @@ def _cells(series: pd.Series, col: dict) -> pa.Array:
             raise ValueError("Out of range float values are not JSON compliant")
         # distinct bit patterns, so that -0.0 keeps its sign: equal as numbers, not as JSON text
         codes, bits = pd.factorize(floats.view("int64"))
-        distinct, encode = bits.view("float64"), lambda v: repr(float(v))
+        distinct, encode = bits.view("float64"), float.__repr__        # what json writes for a float
     codes[missing] = -1
     return _encoded(codes, distinct, encode)
 
 
-def _text(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def _text(value: str | None) -> str:
+    # json.dumps(value, ensure_ascii=False) without building an encoder per value: for a string
+    # the encoder calls this function, for None it writes null
+    return "null" if value is None else json.encoder.encode_basestring(value)
 
 
-def _encoded(codes: np.ndarray, distinct, encode) -> pa.Array:
-    """Each row's text: the distinct values encoded once, code -1 (missing) as null."""
+def _encoded(codes: np.ndarray, distinct, encode) -> Cells:
+    """The distinct values encoded once, and the rows' codes (-1, missing, pointing at null)."""
     texts = pa.array([encode(v) for v in distinct] + ["null"], type=pa.string())
-    return texts.take(pa.array(np.where(codes < 0, len(distinct), codes)))
+    smallest = np.min_scalar_type(-len(texts))       # a signed type: what Arrow's take accepts
+    return texts, np.where(codes < 0, len(distinct), codes).astype(smallest)
+
+
+def _rows(cells: list[Cells], start: int, stop: int) -> pa.Array:
+    """Rows ``start:stop`` as JSON arrays without their brackets: the cells joined by ', '."""
+    return pc.binary_join_element_wise(*(texts.take(codes[start:stop]) for texts, codes in cells), ", ")
 
 
 ROWS_PER_CHUNK = 50_000      # rows turned into JSON at a time: a whole LB as Python lists takes GBs
@@ -107,9 +119,9 @@ def write_dataset_json(frame: pd.DataFrame, ds: Dataset, spec: Spec, path: Path,
     head = json.dumps(_header(frame, ds, spec, columns, **meta), ensure_ascii=False, allow_nan=False)
     with path.open("w", encoding="utf-8") as out:
         out.write(head[:-len("[]}")] + "[")
+        cells = [_cells(frame[col["name"]], col) for col in columns]
         for start in range(0, len(frame) if columns else 0, ROWS_PER_CHUNK):
-            part = frame.iloc[start:start + ROWS_PER_CHUNK]
-            rows = pc.binary_join_element_wise(*(_cells(part[col["name"]], col) for col in columns), ", ")
+            rows = _rows(cells, start, start + ROWS_PER_CHUNK)
             out.write((", [" if start else "[") + "], [".join(rows.to_pylist()) + "]")
         out.write("]}")
     return path

@@ -78,7 +78,8 @@ def test_read_back_with_dsjframe_equals_the_xpt(packages):
 def test_each_value_is_written_as_json_dumps_writes_it(series, column, expected):
     from cdisc.dataset_json import _cells
 
-    assert _cells(series, column).to_pylist() == [json.dumps(v, ensure_ascii=False) for v in expected]
+    texts, codes = _cells(series, column)
+    assert texts.take(codes).to_pylist() == [json.dumps(v, ensure_ascii=False) for v in expected]
 
 
 def test_an_infinite_number_is_refused_as_json_dumps_refuses_it():
