@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from aclf.config import LabConfig
+from aclf.isodate import per_distinct
 
 NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 _NUMERIC = re.compile(rf"^{NUMBER}$")
@@ -78,23 +79,42 @@ def classify_results(result: pd.Series, comment: pd.Series, lab: LabConfig) -> p
     return out
 
 
-def _convert_column(values: pd.Series, fractions: pd.Series, decimals: pd.Series) -> pd.Series:
-    """Decimal conversion of the rows that have a value and a factor (others: None)."""
+def _convert_column(values: pd.Series, fractions: pd.Series, decimals: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Decimal conversion of the rows that have a value and a factor: the standard value as text
+    (SDTM --STRESC; '' for the others) and as a float (NaN for the others). Each distinct (value,
+    factor, decimals) is converted once: results repeat, and 800,000 rows took seconds row by row."""
     ok = values.notna() & (values != "") & fractions.notna()
-    converted = [convert(v, f, int(d)) for v, f, d in zip(values[ok], fractions[ok], decimals[ok])]
-    return pd.Series(converted, index=values[ok].index, dtype=object).reindex(values.index)
+    codes, distinct = pd.MultiIndex.from_arrays([values[ok], fractions[ok], decimals[ok]]).factorize()
+    converted = [convert(v, f, int(d)) for v, f, d in distinct]
+    texts = np.array([decimal_text(d) for d in converted] + [""], dtype=object)
+    numbers = np.array([_as_float(d) for d in converted] + [np.nan], dtype=float)
+    rows = np.full(len(values), len(converted))                   # the last entry: no value
+    rows[ok.to_numpy()] = codes
+    return (pd.Series(texts[rows], index=values.index, dtype=object),
+            pd.Series(numbers[rows], index=values.index, dtype=float))
+
+
+@per_distinct
+def _limit_in_range(text: pd.Series, limit: str) -> pd.Series:
+    """The ``low`` or ``high`` limit of a range sent as one string ('3.4-20.5', '<40', '>35'), or NaN."""
+    text = text.fillna("").astype(str).str.strip()
+    both, one = text.str.extract(_RANGE), text.str.extract(_UPPER if limit == "high" else _LOWER)
+    return both[limit].fillna(one[limit])
+
+
+@per_distinct
+def _numeric_or_empty(text: pd.Series) -> pd.Series:
+    return text.where(text.str.fullmatch(_NUMERIC.pattern), "")
 
 
 def _split_range(low: pd.Series, high: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Reference limits from separate columns, or parsed from one string ('3.4-20.5', '<40', '>35')."""
+    """Reference limits from separate columns, or parsed from one string ('3.4-20.5', '<40', '>35');
+    parsed once per distinct text (the ranges of a lab repeat over its rows)."""
     low = low.fillna("").astype(str).str.strip()
     high = high.fillna("").astype(str).str.strip()
-    text = text.fillna("").astype(str).str.strip()
-    both, upper, lower = text.str.extract(_RANGE), text.str.extract(_UPPER), text.str.extract(_LOWER)
-    low = low.where(low != "", both["low"].fillna(lower["low"]).fillna(""))
-    high = high.where(high != "", both["high"].fillna(upper["high"]).fillna(""))
-    numeric = lambda s: s.where(s.str.fullmatch(_NUMERIC.pattern), "")  # noqa: E731
-    return numeric(low), numeric(high)
+    low = low.where(low != "", _limit_in_range(text, "low").fillna("").astype(str))
+    high = high.where(high != "", _limit_in_range(text, "high").fillna("").astype(str))
+    return _numeric_or_empty(low).astype(str), _numeric_or_empty(high).astype(str)
 
 
 def normal_range_indicator(value: pd.Series, low: pd.Series, high: pd.Series) -> pd.Series:
@@ -133,20 +153,17 @@ def harmonize_results(staged: pd.DataFrame, lab: LabConfig) -> pd.DataFrame:
     out["censor_op"] = kinds["operator"]
     out["lbstat"] = np.where(kinds["kind"] == "not_done", "NOT DONE", "")
     out["lbreasnd"] = kinds["reason"]
-    standard = _convert_column(kinds["value"].where(kinds["kind"].isin(["number", "censored"])), fraction, decimals)
-    text = standard.map(lambda d: decimal_text(d) if isinstance(d, Decimal) else "")
+    text, number = _convert_column(kinds["value"].where(kinds["kind"].isin(["number", "censored"])), fraction,
+                                   decimals)
     out["lbstresc"] = np.where(kinds["kind"] == "censored", kinds["operator"] + text, text)
-    out["lbstresn"] = standard.where(kinds["kind"] == "number").map(
-        _as_float).astype(float)
-    out["censor_limit"] = standard.where(kinds["kind"] == "censored").map(
-        _as_float).astype(float)
+    out["lbstresn"] = number.where(kinds["kind"] == "number")
+    out["censor_limit"] = number.where(kinds["kind"] == "censored")
 
     low, high = _split_range(staged.get("ref_low", pd.Series(index=staged.index)),
                              staged.get("ref_high", pd.Series(index=staged.index)),
                              staged.get("ref_range", pd.Series(index=staged.index)))
     out["lbornrlo"], out["lbornrhi"] = low, high
     for name, raw in (("lbstnrlo", low), ("lbstnrhi", high)):
-        out[name] = _convert_column(raw.where(raw != ""), fraction, decimals).map(
-            _as_float).astype(float)
+        out[name] = _convert_column(raw.where(raw != ""), fraction, decimals)[1]
     out["lbnrind"] = normal_range_indicator(out["lbstresn"], out["lbstnrlo"], out["lbstnrhi"])
     return out

@@ -95,6 +95,38 @@ def test_reference_ranges_in_both_units(study):
     assert out["lbnrind"].tolist() == ["HIGH", "LOW", "NORMAL"]
 
 
+def test_each_row_is_converted_as_it_would_be_alone():
+    """Values are converted once per distinct (value, factor, decimals) and spread back: each row
+    gets what converting it alone gives, '-0.0' and '0.0' apart, rows without a value or a factor
+    nothing."""
+    from decimal import Decimal
+
+    from aclf.units import _convert_column, decimal_text
+
+    values = pd.Series(["1.5", "85.5", None, "", "1.5", "-0.0", "0.0", "1e400", "85.5", "7"], index=range(10, 20))
+    fractions = pd.Series(["1/17.1", "1/17.1", "1", "1", "1", "1", "1", "17.1", "1/17.1", None], index=values.index)
+    decimals = pd.Series([2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 2.0, 1.0], index=values.index)
+    text, number = _convert_column(values, fractions, decimals)
+    for row in values.index:
+        if pd.notna(values[row]) and values[row] and pd.notna(fractions[row]):
+            alone = convert(values[row], fractions[row], int(decimals[row]))
+            assert text[row] == decimal_text(alone)
+            assert number[row] == float(alone) if abs(alone) < Decimal("1e308") else pd.isna(number[row])
+        else:
+            assert text[row] == "" and pd.isna(number[row])
+    assert text[15] == "-0" and text[16] == "0" and text[11] == text[18] == "5"
+    assert text.index.equals(values.index) and number.index.equals(values.index)
+
+
+def test_reference_ranges_sent_as_one_string_are_split_as_each_would_be_alone(study):
+    from aclf.units import _split_range
+
+    ranges = pd.Series(["3.4-20.5", "<40", ">35", "3.4 - 20.5", "", None, "<40", "abc", "3.4-20.5"])
+    low, high = _split_range(pd.Series([None] * 9), pd.Series([None] * 9), ranges)
+    assert low.tolist() == ["3.4", "", "35", "3.4", "", "", "", "", "3.4"]
+    assert high.tolist() == ["20.5", "40", "", "20.5", "", "", "40", "", "20.5"]
+
+
 def test_study_days_have_no_day_zero_and_protocol_days_do():
     dates = pd.to_datetime(pd.Series(["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-08"]))
     first = pd.to_datetime(pd.Series(["2024-03-05"] * 4))
