@@ -190,9 +190,13 @@ sa.Index("ix_form_source_form", form_record.c.source, form_record.c.form)
 
 
 def _column_values(series: pd.Series) -> list:
-    """A column as Python values, with NaN/NA and empty text as None (SQL NULL)."""
-    values = series.astype(object)
-    return values.where(values.notna() & (values != ""), None).tolist()
+    """A column as Python values, with NaN/NA and empty text as None (SQL NULL). Empty text is
+    looked for before the values become Python objects, and not at all in numbers: comparing
+    every object of a numeric column with '' was a third of what an insert cost."""
+    keep = series.notna()
+    if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+        keep &= series != ""
+    return series.astype(object).where(keep.to_numpy(), None).tolist()
 
 
 BULK_CHUNK = 50_000   # rows per statement: the Python rows of a whole 800,000-row table take GBs
