@@ -84,8 +84,9 @@ def _convert_column(values: pd.Series, fractions: pd.Series, decimals: pd.Series
     (SDTM --STRESC; '' for the others) and as a float (NaN for the others). Each distinct (value,
     factor, decimals) is converted once: results repeat, and 800,000 rows took seconds row by row."""
     ok = values.notna() & (values != "") & fractions.notna()
-    codes, distinct = pd.MultiIndex.from_arrays([values[ok], fractions[ok], decimals[ok]]).factorize()
-    converted = [convert(v, f, int(d)) for v, f, d in distinct]
+    sent = pd.DataFrame({"value": values[ok], "fraction": fractions[ok], "decimals": decimals[ok]})
+    codes = sent.groupby(list(sent.columns), sort=False, dropna=False).ngroup().to_numpy()   # as first seen
+    converted = [convert(v, f, int(d)) for v, f, d in sent.drop_duplicates().itertuples(index=False)]
     texts = np.array([decimal_text(d) for d in converted] + [""], dtype=object)
     numbers = np.array([_as_float(d) for d in converted] + [np.nan], dtype=float)
     rows = np.full(len(values), len(converted))                   # the last entry: no value
