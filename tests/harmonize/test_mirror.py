@@ -46,3 +46,20 @@ def test_a_table_is_written_in_chunks_without_losing_a_row(engine, monkeypatch):
     save_harmonized_lab(engine, _table(5, 1.5), pd.DataFrame(columns=FAILURE_COLUMNS))
     back = load_harmonized_lab(engine)
     assert back["subjid"].tolist() == [f"01-{i:03d}" for i in range(5)] and back["row_number"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_a_saved_table_as_read_is_what_the_store_gives_back(engine):
+    """Harmonization writes the mirror of the version it saves from the table in memory (no reader
+    pays the store read): that table, as_read, must be what a store read returns, dtypes included."""
+    from aclf.harmonized_lab import as_read
+
+    with engine.begin() as conn:
+        conn.execute(transfer.insert().values(id=1, source="site01", name="a", status="loaded",
+                                              first_seen_at="x", processed_at="x"))
+    table = _table(4, 1.5)
+    table["comment"] = ["", None, "ok", "  spaced "]
+    table["lbstnrlo"] = [0.1, np.nan, -0.0, 1e300]
+    table["row_number"] = table["row_number"].astype("int32")
+    table = table[list(reversed(table.columns))].set_axis([7, 3, 9, 1])          # any order, any index
+    save_harmonized_lab(engine, table, pd.DataFrame(columns=FAILURE_COLUMNS))
+    pd.testing.assert_frame_equal(as_read(table), load_harmonized_lab(engine))
