@@ -11,15 +11,14 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from aclf.config import LabDialect, Study, config_hash
+from aclf.config import LabDialect, Study
 from aclf.current import form_in_force, lab_in_force
 from aclf.frames import reordered
-from aclf.inputs import libraries, sha
+from aclf.inputs import built_by, sha
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
 from aclf.store import (bulk_insert, lab_harmonized, lab_harmonized_failure, lab_harmonized_source,
                         lab_harmonized_version, transfer)
-from aclf.version import code_version
 from aclf.timing import analysis_visits, first_infusion_dates, labelled_visitnum, study_days
 
 LINEAGE = ["source", "record_key", "transfer_id", "row_number"]
@@ -58,11 +57,11 @@ def inputs_fingerprint(engine: sa.Engine, study_dir: Path) -> str | None:
     code and the libraries. Equal fingerprints, the same table: a night without a new transfer
     rebuilds nothing. None (always rebuild) for code with uncommitted changes, whose version does
     not say what it is."""
-    version = code_version()
-    if version.endswith(".dirty"):
+    by = built_by(study_dir)
+    if by is None:
         return None
     loaded = sorted(id_ for ids in _loaded(engine).values() for id_ in ids)
-    return sha(f"{version}|{libraries()}|{config_hash(study_dir)}|{loaded}")
+    return sha(f"{by}|{loaded}")
 
 
 def lab_source_names(study: Study) -> list[str]:
@@ -73,12 +72,12 @@ def source_fingerprints(engine: sa.Engine, study: Study, study_dir: Path) -> dic
     """Per lab source, what its rows of the table are built from: its transfers in force, those of
     the form that dates the first infusion (study days and visits count from it), the configuration,
     the code and the libraries. None for code with uncommitted changes."""
-    version = code_version()
-    if version.endswith(".dirty"):
+    by = built_by(study_dir)
+    if by is None:
         return None
     loaded = _loaded(engine)
     infusion_source, _ = study.form("infusion")
-    common = f"{version}|{libraries()}|{config_hash(study_dir)}|{loaded.get(infusion_source, [])}"
+    common = f"{by}|{loaded.get(infusion_source, [])}"
     return {name: sha(f"{common}|{name}|{loaded.get(name, [])}") for name in lab_source_names(study)}
 
 

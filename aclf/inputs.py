@@ -1,8 +1,8 @@
 """What a night's outputs are built from, so that a step whose inputs did not change is kept, not redone.
 
 Every change to the store comes through ingestion, which records it in the transfer registry (a new
-row, or a row whose status changed); with the configuration, the code and the libraries, the registry therefore
-says what every layer after ingestion reads. A step records the fingerprint it was built from with
+row, or a row whose status changed); with the configuration, the code and the libraries, the
+registry therefore says what every layer after ingestion reads. A step records the fingerprint it was built from with
 a summary of what it reported; a later night with the same fingerprint keeps its outputs and
 reports the summary again. Code with uncommitted changes has no fingerprint: it always rebuilds.
 """
@@ -31,17 +31,25 @@ def libraries() -> str:
     return sha(str(sorted((d.metadata["Name"] or "", d.version) for d in distributions())))
 
 
-def night_inputs(engine: sa.Engine, study_dir: Path) -> str | None:
-    """The fingerprint of everything a layer after ingestion reads: every registry row (a transfer
-    loaded, quarantined, rejected or superseded, as tonight's ingestion left it), the configuration,
-    the code and the libraries. None for code with uncommitted changes, whose version does not say what it is."""
+def built_by(study_dir: Path) -> str | None:
+    """What turns the data into outputs: the code, the libraries and the configuration. None for
+    code with uncommitted changes, whose version does not say what it is (then always rebuild)."""
     version = code_version()
     if version.endswith(".dirty"):
+        return None
+    return sha(f"{version}|{libraries()}|{config_hash(study_dir)}")
+
+
+def night_inputs(engine: sa.Engine, study_dir: Path) -> str | None:
+    """The fingerprint of everything a layer after ingestion reads: every registry row (a transfer
+    loaded, quarantined, rejected or superseded, as tonight's ingestion left it) and ``built_by``."""
+    by = built_by(study_dir)
+    if by is None:
         return None
     columns = [transfer.c.id, transfer.c.status, transfer.c.sha256, transfer.c.processed_at]
     with engine.connect() as conn:
         rows = conn.execute(sa.select(*columns).order_by(transfer.c.id)).all()
-    return sha(f"{version}|{libraries()}|{config_hash(study_dir)}|{[tuple(r) for r in rows]}")
+    return sha(f"{by}|{[tuple(r) for r in rows]}")
 
 
 def kept(engine: sa.Engine, step: str, inputs: str | None) -> dict | None:

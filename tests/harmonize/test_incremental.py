@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-import aclf.harmonized_lab
+import aclf.inputs
 from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
 from aclf.settings import Settings
 from aclf.store import lab_harmonized, lab_harmonized_source, lab_harmonized_version, make_engine
@@ -50,7 +50,7 @@ def nights(tmp_path_factory):
     summary = generate(root / "incoming", subjects=60, seed=13, nights=2, in_flight=())
     first, second = (n.replace("-", "") for n in summary.nights)
     with pytest.MonkeyPatch.context() as patch, store_url(root) as url:
-        patch.setattr(aclf.harmonized_lab, "code_version", lambda: "1.0+gabc")    # a clean checkout
+        patch.setattr(aclf.inputs, "code_version", lambda: "1.0+gabc")    # a clean checkout
         settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
                                     database_url=url)
         engine = make_engine(url)

@@ -8,7 +8,6 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-import aclf.harmonized_lab
 import aclf.inputs
 from aclf.report import format_summary
 from aclf.store import make_engine
@@ -48,8 +47,7 @@ def nights(tmp_path_factory):
     first, second = (n.replace("-", "") for n in summary.nights)
     instance = dg.DagsterInstance.ephemeral()
     with pytest.MonkeyPatch.context() as patch, store_url(root) as url:
-        for module in (aclf.harmonized_lab, aclf.inputs):          # as in a clean checkout
-            patch.setattr(module, "code_version", lambda: "1.0+gabc")
+        patch.setattr(aclf.inputs, "code_version", lambda: "1.0+gabc")          # as in a clean checkout
         settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
                                     database_url=url)
         deliver_night(root / "incoming", settings.landing, first)
