@@ -44,7 +44,7 @@ def test_harmonized_lab_asset_stores_the_table_and_its_schema_failures_once(path
 def test_a_night_without_a_new_transfer_keeps_the_harmonized_table(paths, aclf, engine, monkeypatch):
     """Same transfers in force, configuration and code: nothing is rebuilt and the asset reports the
     same table and schema check; a new transfer rebuilds it."""
-    import aclf.harmonized_lab as module
+    import aclf.inputs as module
     monkeypatch.setattr(module, "code_version", lambda: "1.0+gabc")     # a clean checkout
     land(paths, "site01", "SITE01_20250601.csv", FIXTURES / "SITE01_20250601.csv")
     land_edc(paths, "EDC_20250601")
