@@ -15,6 +15,7 @@ from importlib.metadata import distributions
 from pathlib import Path
 
 import sqlalchemy as sa
+from packaging.utils import canonicalize_name
 
 from aclf.config import config_hash
 from aclf.store import layer_input, transfer
@@ -27,8 +28,13 @@ def sha(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def libraries() -> str:
-    """The installed distributions and their versions, hashed: upgrading a library can change an output."""
-    return sha(str(sorted((d.metadata["Name"] or "", d.version) for d in distributions())))
+    """The installed distributions and their versions, hashed: upgrading a library can change an output.
+    Each name once, as the first on ``sys.path`` (the one imported): a folder on the path twice lists
+    its distributions twice, which must not make a new fingerprint of the same libraries."""
+    found: dict[str, str] = {}
+    for dist in distributions():
+        found.setdefault(canonicalize_name(dist.metadata["Name"] or ""), dist.version)
+    return sha(str(sorted(found.items())))
 
 
 def built_by(study_dir: Path) -> str | None:

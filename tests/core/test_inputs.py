@@ -1,6 +1,8 @@
 """The fingerprint of a night's inputs changes with every registry change, the configuration, the
 code and the libraries, and a step's record is found again only under the same fingerprint."""
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -55,3 +57,17 @@ def test_a_record_is_found_only_under_its_fingerprint(engine):
     remember(engine, "findings", None, {})                      # ... and forgets what was built before
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from layer_input")).scalar() == 0
+
+
+def test_the_libraries_fingerprint_does_not_depend_on_how_often_a_folder_is_on_the_path(monkeypatch):
+    """A process that puts the project folder on sys.path again (a benchmark, a spawned child, a code
+    server) sees its distribution twice: the same libraries, the same fingerprint, nothing rebuilt."""
+    aclf.inputs.libraries.cache_clear()
+    once = aclf.inputs.libraries()
+    root = str(Path(aclf.inputs.__file__).resolve().parents[1])
+    monkeypatch.setattr(sys, "path", [root, root, *sys.path])
+    aclf.inputs.libraries.cache_clear()
+    try:
+        assert aclf.inputs.libraries() == once
+    finally:
+        aclf.inputs.libraries.cache_clear()
