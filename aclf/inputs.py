@@ -46,15 +46,19 @@ def built_by(study_dir: Path) -> str | None:
     return sha(f"{version}|{libraries()}|{config_hash(study_dir)}")
 
 
-def night_inputs(engine: sa.Engine, study_dir: Path) -> str | None:
+def night_inputs(engine: sa.Engine, study_dir: Path, sources: list[str] | None = None) -> str | None:
     """The fingerprint of everything a layer after ingestion reads: every registry row (a transfer
-    loaded, quarantined, rejected or superseded, as tonight's ingestion left it) and ``built_by``."""
+    loaded, quarantined, rejected or superseded, as tonight's ingestion left it) and ``built_by``;
+    with ``sources``, the rows of those sources only (what the store holds for them)."""
     by = built_by(study_dir)
     if by is None:
         return None
     columns = [transfer.c.id, transfer.c.status, transfer.c.sha256, transfer.c.processed_at]
+    query = sa.select(*columns).order_by(transfer.c.id)
+    if sources is not None:
+        query = query.where(transfer.c.source.in_(sources))
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(*columns).order_by(transfer.c.id)).all()
+        rows = conn.execute(query).all()
     return sha(f"{by}|{[tuple(r) for r in rows]}")
 
 

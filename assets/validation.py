@@ -47,7 +47,7 @@ def track_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.
         context.log.info("no transfer, configuration or code changed since the findings in force: kept")
     else:
         with aclf.locked():
-            evaluation = evaluate(read_inputs(engine, study, aclf.mirror()))
+            evaluation = evaluate(read_inputs(engine, study, aclf.mirror(), aclf.study_dir))
             night = data_night(engine) or now_iso(study)[:10]     # findings are seen on data nights
             tracked = readable(save_findings(engine, evaluation.findings, night), BLINDED)
         csv = write_findings(tracked, aclf.output, study, night)["csv"]
