@@ -72,7 +72,10 @@ def merge_snapshot(old: pd.DataFrame, new: pd.DataFrame, transfer_id: int) -> pd
     new["vanished_transfer_id"] = None
     first = old.set_index("record_key")["first_transfer_id"] if not old.empty else pd.Series(dtype=object)
     new["first_transfer_id"] = new["record_key"].map(first).fillna(transfer_id).astype(int)
-    gone = old[~old["record_key"].isin(new["record_key"])].copy()
+    # not Series.isin: pandas 3 makes a Python scalar of each value of an Arrow string set (1.4 s
+    # for a site's 225,000 keys); an index of the new keys answers the same in a tenth of that
+    still_held = pd.Index(new["record_key"]).unique().get_indexer(old["record_key"]) >= 0
+    gone = old[~still_held].copy()
     gone["vanished_transfer_id"] = gone["vanished_transfer_id"].fillna(transfer_id).astype(int)
     return pd.concat([new, gone], ignore_index=True) if not gone.empty else new
 
