@@ -183,11 +183,10 @@ def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, pr: pd.DataFrame, adsl: 
     comp = _scoreable(comp.join(_assessments(rs, pr, adsl, study, components).reindex(grid)), study, components)
     frame = _score_parameters(comp, adsl, components)
     code_of = {visitnums[c]: c for c in analysis.score_visits}
-    frame["AVISIT"] = frame["AVISITN"].map(lambda n: labels[code_of[n]])
+    frame["AVISIT"] = frame["AVISITN"].map({n: labels[code] for n, code in code_of.items()})
     analysed = adlb.loc[adlb["ANL01FL"] == "Y", ["USUBJID", "AVISITN", "ADT_D"]]     # these columns only copied
     dates = analysed.groupby(["USUBJID", "AVISITN"])["ADT_D"].max()
-    frame["ADT_D"] = pd.MultiIndex.from_frame(frame[["USUBJID", "AVISITN"]]).map(dates.to_dict().get)
-    frame["ADT_D"] = pd.to_datetime(frame["ADT_D"])
+    frame["ADT_D"] = pd.to_datetime(dates.reindex(pd.MultiIndex.from_frame(frame[["USUBJID", "AVISITN"]])).to_numpy())
     frame["STUDYID"] = study.study.studyid
     frame = frame.merge(adsl[["USUBJID"]], on="USUBJID")
     subject_dates = adsl.set_index("USUBJID")

@@ -57,7 +57,7 @@ def _records(ctx: Context, h: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         "LBSTRESU": h["lbstresu"].where(h["lbstresc"].fillna("") != "", ""),   # no unit without a result (CORE/P21)
         "LBSTNRLO": h["lbstnrlo"], "LBSTNRHI": h["lbstnrhi"], "LBNRIND": h["lbnrind"],
         "LBSTAT": h["lbstat"], "LBREASND": h["lbreasnd"],
-        "LBNAM": h["site_id"].map(lambda s: ctx.design.lab_name.format(site=s)),
+        "LBNAM": h["site_id"].map({s: ctx.design.lab_name.format(site=s) for s in h["site_id"].unique()}),
         "LBLOINC": h["lbtestcd"].map(loinc).fillna(""),
         **visit_columns(visit, h["lbdtc"], h["subjid"], ctx),
         "EPOCH": epoch(h["lbdtc"], h["subjid"], ctx), "LBDTC": h["lbdtc"], "LBDY": study_day(h["lbdtc"], rfstdtc),
