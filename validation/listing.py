@@ -46,18 +46,19 @@ def _columns(sheet: Worksheet, headers: list[str], answer: bool) -> None:
     """Widths, bold header, wrapped top-aligned text and row heights from the longest wrapped cell
     (openpyxl cannot measure text; a character is about one width unit, a CJK one about two)."""
     fill = PatternFill("solid", fgColor="FFF2CC")
+    wrap = Alignment(wrap_text=True, vertical="top")    # one object shared by every cell, not one each
     for index, header in enumerate(headers, start=1):
         letter = sheet.cell(row=HEADER_ROW, column=index).column_letter
         sheet.column_dimensions[letter].width = WIDTHS.get(header, 14)
         head = sheet.cell(row=HEADER_ROW, column=index)
         head.font = Font(bold=True)
-        head.alignment = Alignment(wrap_text=True, vertical="top")
+        head.alignment = wrap
         if answer and header in RESPONSE_COLUMNS:
             head.fill = fill
     for row in sheet.iter_rows(min_row=HEADER_ROW + 1, max_row=sheet.max_row):
         lines = 1
         for cell, header in zip(row, headers):
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            cell.alignment = wrap
             if answer and header in RESPONSE_COLUMNS:
                 cell.fill = fill
             lines = max(lines, _wrapped_lines(cell.value, WIDTHS.get(header, 14)))
