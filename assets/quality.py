@@ -45,7 +45,8 @@ def quality_docs(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.Ma
                                data_docs=folder.resolve() / summary["data_docs"])
     else:
         tests, form_rules = quality_inputs(study)
-        forms = {k: v for k, v in blinded_forms(study, forms_in_force(engine, study, aclf.mirror(), aclf.study_dir)).items() if k in form_rules}
+        in_force = forms_in_force(engine, study, aclf.mirror(), aclf.study_dir)
+        forms = {k: v for k, v in blinded_forms(study, in_force).items() if k in form_rules}
         result = run_quality(load_harmonized_lab(engine, aclf.mirror()), forms, folder, tests=tests,
                              form_rules=form_rules)
         summary = {"success": result.success, "evaluated": result.evaluated, "failed": result.failed,

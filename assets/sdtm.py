@@ -81,7 +81,8 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
     key = aclf.randomization_key() if not area.blinded else None
     with restricted(area, folders.root):
         published = publish_sdtm(area, folders, aclf.output, study, config.design, spec,
-                                 forms_in_force(engine, study, aclf.mirror(), aclf.study_dir), lambda: load_harmonized_lab(engine, aclf.mirror()),
+                                 forms_in_force(engine, study, aclf.mirror(), aclf.study_dir),
+                                 lambda: load_harmonized_lab(engine, aclf.mirror()),
                                  created, level=level, key=key, data_cut=data_night(engine),
                                  eligibility=open_findings(engine, "eligibility"))
         if published.written and area.blinded:

@@ -33,5 +33,6 @@ def read_inputs(engine: sa.Engine, study: Study, mirror: Path | None = None,
     """The harmonized table with the schema failures found when it was built, and the rest in force;
     ``mirror``, ``study_dir``: see aclf.harmonized_lab.load_harmonized_lab and aclf.current.forms_in_force."""
     return RuleInputs(study=study, lab=load_harmonized_lab(engine, mirror), lab_failures=load_schema_failures(engine),
-                      forms=current.forms_in_force(engine, study, mirror, study_dir), transfers=current.transfers(engine),
+                      forms=current.forms_in_force(engine, study, mirror, study_dir),
+                      transfers=current.transfers(engine),
                       quarantine=current.quarantine_in_force(engine), vanished=current.vanished_records(engine))

@@ -186,7 +186,8 @@ def build_adscore(adlb: pd.DataFrame, rs: pd.DataFrame, pr: pd.DataFrame, adsl: 
     frame["AVISIT"] = frame["AVISITN"].map({n: labels[code] for n, code in code_of.items()})
     analysed = adlb.loc[adlb["ANL01FL"] == "Y", ["USUBJID", "AVISITN", "ADT_D"]]     # these columns only copied
     dates = analysed.groupby(["USUBJID", "AVISITN"])["ADT_D"].max()
-    frame["ADT_D"] = pd.to_datetime(dates.reindex(pd.MultiIndex.from_frame(frame[["USUBJID", "AVISITN"]])).to_numpy())
+    at = pd.MultiIndex.from_frame(frame[["USUBJID", "AVISITN"]])
+    frame["ADT_D"] = pd.to_datetime(dates.reindex(at).to_numpy())
     frame["STUDYID"] = study.study.studyid
     frame = frame.merge(adsl[["USUBJID"]], on="USUBJID")
     subject_dates = adsl.set_index("USUBJID")
