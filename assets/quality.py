@@ -10,7 +10,7 @@ from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
 from aclf.harmonized_lab import load_harmonized_lab
 from aclf.inputs import kept, night_inputs, remember
-from validation.quality import QualityResult, run_quality
+from validation.quality_result import QualityResult
 
 QUALITY_DIR = "quality"
 RESULT_FILE = "result.json"
@@ -44,6 +44,10 @@ def quality_docs(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.Ma
         result = QualityResult(success=summary["success"], evaluated=summary["evaluated"], failed=summary["failed"],
                                data_docs=folder.resolve() / summary["data_docs"])
     else:
+        # imported here: Great Expectations takes 3-4 s to import, which every process that loads the
+        # definitions paid (the code server, each step's process under the multiprocess executor)
+        from validation.quality import run_quality
+
         tests, form_rules = quality_inputs(study)
         in_force = forms_in_force(engine, study, aclf.mirror(), aclf.study_dir)
         forms = {k: v for k, v in blinded_forms(study, in_force).items() if k in form_rules}

@@ -17,7 +17,6 @@ from cdisc.adam.analysis import Analysis
 from cdisc.adam.build import build_adam
 from cdisc.area import Area, AreaFolders
 from cdisc.design import Design
-from cdisc.figures import km_plot, trajectory_plot
 from cdisc.handoff import load_handoff, save_handoff
 from cdisc.package import PackageStatus, check_all, refused, violations_status, write_package, write_status
 from cdisc.reviewer_guide import load_guide_config, render_guide
@@ -107,6 +106,10 @@ def draw_figures(datasets: dict[str, pd.DataFrame], analysis: Analysis, study: S
                  ) -> tuple[dict[str, Path], dict[str, float]]:
     """The configured figures: the Kaplan-Meier curve (with its weekly estimates) and trajectories,
     each with its population, N and data cut in a footnote."""
+    # imported here: matplotlib and statsmodels take about 2 s to import, which every process that
+    # loads the definitions paid, whether it draws or not
+    from cdisc.figures import km_plot, trajectory_plot
+
     km = analysis.figures.km
     tte = datasets[km.dataset]
     tte = tte[tte["PARAMCD"] == km.paramcd].dropna(subset=["AVAL"])

@@ -6,7 +6,6 @@ import datetime
 import gc
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import great_expectations as gx
@@ -22,6 +21,7 @@ from great_expectations.data_context.types.base import (
 from great_expectations.expectations.row_conditions import Column
 
 from validation.quality_index import GX_INDEX, write_index
+from validation.quality_result import QualityResult
 
 LAB_SUITE = "harmonized_lab"
 LAB_COLUMNS = ("subjid", "site_id", "lbtestcd", "lbdtc", "lbstresu", "lbstat", "lbreasnd", "lborres", "lbstresn")
@@ -35,14 +35,6 @@ RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 SHOWN_VALUES = 5
 # What the Data Docs site builder writes under its base directory.
 DOCS_ENTRIES = ("index.html", GX_INDEX, "static", "expectations", "validations")
-
-
-@dataclass(frozen=True)
-class QualityResult:
-    success: bool  # every expectation of every suite passed
-    evaluated: int  # expectations evaluated
-    failed: list[dict]  # per failed expectation: suite, expectation, column, detail
-    data_docs: Path  # index.html of the rendered Data Docs
 
 
 def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir: Path, *,
