@@ -8,7 +8,6 @@ from assets.catalog import layer
 from assets.adam import adam_key
 from assets.resources import AclfResource
 from cdisc.area import UNBLINDED, restricted
-from cdisc.reports.write import write_reports
 
 REPORTS = dg.AssetKey(["unblinded", "reports"])
 
@@ -19,6 +18,8 @@ def unblinded_reports(context: dg.AssetExecutionContext, aclf: AclfResource) -> 
     """Kaplan-Meier of transplant-free survival by stage-1 arm with the numbers at risk and the log-rank
     test, the rates at the protocol weeks with 95% CIs, TEAE incidence by arm and stage: PNG/SVG, CSV
     and one self-contained HTML report under ``<unblinded-output>/reports/``."""
+    from cdisc.reports.write import write_reports     # here: matplotlib and statsmodels cost about 2 s to import
+
     config, folders = aclf.config(), aclf.folders(UNBLINDED)
     adam = {name: pyreadstat.read_xport(str(folders.adam / f"{name}.xpt"), disable_datetime_conversion=True)[0]
             for name in ("adsl", "adtte", "adae")}   # SAS day numbers, as the derivations wrote them
