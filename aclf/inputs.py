@@ -2,9 +2,10 @@
 
 Every change to the store comes through ingestion, which records it in the transfer registry (a new
 row, or a row whose status changed); with the configuration, the code and the libraries, the
-registry therefore says what every layer after ingestion reads. A step records the fingerprint it was built from with
-a summary of what it reported; a later night with the same fingerprint keeps its outputs and
-reports the summary again. Code with uncommitted changes has no fingerprint: it always rebuilds.
+registry therefore says what every layer after ingestion reads. A step records the fingerprint it
+was built from with a summary of what it reported; a later night with the same fingerprint keeps
+its outputs and reports the summary again. Code with uncommitted changes has no fingerprint: it
+always rebuilds.
 """
 from __future__ import annotations
 
