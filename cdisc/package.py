@@ -3,13 +3,16 @@ into a fresh folder and swapped in whole, so a kill or a full disk never leaves 
 the package's status (refreshed tonight, or why not) for the run report."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
+from aclf.inputs import libraries
 from aclf.version import PACKAGE, code_version
 from cdisc.codelist_check import codelist_values
 from cdisc.dataset_json import write_dataset_json
@@ -53,17 +56,60 @@ def fresh_folder(folder: Path) -> Path:
     return fresh
 
 
+def dataset_digest(frame: pd.DataFrame, spec: Spec, name: str) -> str | None:
+    """What a dataset's files are made of: its values (a 64-bit hash per row), columns and dtypes, its
+    spec, and the code and libraries that write it. None for code with uncommitted changes."""
+    version = code_version()
+    if version.endswith(".dirty"):
+        return None
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    head = f"{version}|{libraries()}|{spec.study_name}|{spec.standard}|{spec.datasets[name].model_dump_json()}|" \
+           f"{list(frame.columns)}|{[str(t) for t in frame.dtypes]}|{len(frame)}"
+    return hashlib.sha256(head.encode() + rows.tobytes()).hexdigest()
+
+
+def digests_path(area_root: Path, package: str) -> Path:
+    """The digests of the datasets of the package in force: in the area, not in the package."""
+    return area_root / "digests" / f"{package}.json"
+
+
+def _read_digests(path: Path | None) -> dict[str, str]:
+    return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.exists() else {}
+
+
+def _reuse(old: Path, new: Path) -> None:
+    """The file of the package in force in the fresh folder: a hard link where the disk allows one."""
+    try:
+        os.link(old, new)
+    except OSError:
+        shutil.copy2(old, new)
+
+
 def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, created: str,
-                  value_level: dict | None = None, documents: dict[str, str] | None = None) -> dict[str, Path]:
+                  value_level: dict | None = None, documents: dict[str, str] | None = None,
+                  digests: Path | None = None) -> dict[str, Path]:
     """Write every dataset (XPT v5 and Dataset-JSON 1.1 beside it), define.xml (XSD-valid, or this
     raises) and the ``documents`` (file name -> text), and swap the package in; returns the paths
     written. Files of an earlier night that the spec no longer has are gone. The datasets have
-    passed ``check_all``: the writer does not check them a second time."""
+    passed ``check_all``: the writer does not check them a second time.
+
+    With ``digests`` (a file), a dataset whose digest equals that of the package in force keeps its
+    files as they are (written on the night its values last changed) instead of being written
+    again: a night in which one site sent labs rewrites LB, not the fifteen domains from the forms.
+    The digests are removed before the swap and saved after it, so a crash leaves none (no reuse)."""
     fresh = fresh_folder(folder)
     file_oid = f"DEFINE.{spec.study_name}.{spec.standard}"
+    before, after = _read_digests(digests), {}
     for name, frame in datasets.items():
-        write_xpt(frame, spec.datasets[name], fresh / f"{name.lower()}.xpt", checked=True)
-        write_dataset_json(frame, spec.datasets[name], spec, fresh / f"{name.lower()}.json", created=created,
+        files = [f"{name.lower()}.xpt", f"{name.lower()}.json"]
+        after[name] = dataset_digest(frame, spec, name) if digests is not None else None
+        if after[name] is not None and before.get(name) == after[name] and \
+                all((folder / f).is_file() for f in files):
+            for f in files:
+                _reuse(folder / f, fresh / f)
+            continue
+        write_xpt(frame, spec.datasets[name], fresh / files[0], checked=True)
+        write_dataset_json(frame, spec.datasets[name], spec, fresh / files[1], created=created,
                            file_oid=file_oid, originator=PACKAGE, system_version=code_version())
     tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid)
     errors = validate_define(tree)
@@ -73,7 +119,12 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
     write_define(tree, fresh)
     for name, text in (documents or {}).items():       # the reviewer's guide
         (fresh / name).write_text(text, encoding="utf-8")
+    if digests is not None:
+        digests.unlink(missing_ok=True)
     swap_in(fresh, folder)
+    if digests is not None and None not in after.values():
+        digests.parent.mkdir(parents=True, exist_ok=True)
+        digests.write_text(json.dumps(after, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return {**{name: folder / f"{name.lower()}.xpt" for name in datasets}, "define": folder / "define.xml",
             **{name: folder / name for name in documents or {}}}
 

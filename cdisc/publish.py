@@ -18,7 +18,8 @@ from cdisc.adam.build import build_adam
 from cdisc.area import Area, AreaFolders
 from cdisc.design import Design
 from cdisc.handoff import load_handoff, save_handoff
-from cdisc.package import PackageStatus, check_all, refused, violations_status, write_package, write_status
+from cdisc.package import (PackageStatus, check_all, digests_path, refused, violations_status, write_package,
+                           write_status)
 from cdisc.reviewer_guide import load_guide_config, render_guide
 from cdisc.sdtm.build import build_context, build_domains
 from cdisc.sdtm.clinical import unmapped_screen_failures
@@ -59,7 +60,8 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
         status = refused(folders.root, package, relative, created, reason, shown)
         paths: dict[str, Path] = {}
     else:
-        paths = write_package(datasets, spec, folder, created, value_level, dict([guide]) if guide else None)
+        paths = write_package(datasets, spec, folder, created, value_level, dict([guide]) if guide else None,
+                              digests=digests_path(folders.root, package))
         status = PackageStatus(package=package, folder=relative, refreshed=True, checked_at=created,
                                written_at=created, datasets=sorted(datasets))
     write_status(folders.root, status)

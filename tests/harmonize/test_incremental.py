@@ -1,7 +1,7 @@
 """An incremental night (one site sent a new snapshot) rebuilds that site's harmonized rows only,
-replaces them in the store by source (the other sites' rows are not rewritten), and gives exactly
-what a full recomputation on the same data gives: the harmonized table, its schema failures, every
-finding and every output file."""
+replaces them in the store by source (the other sites' rows are not rewritten), keeps the package
+files of the datasets it did not change, and gives exactly what a full recomputation on the same
+data gives: the harmonized table, its schema failures, every finding and every output file."""
 import shutil
 from dataclasses import replace
 
@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 import aclf.inputs
+import cdisc.package
 from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
 from aclf.settings import Settings
 from aclf.store import lab_harmonized, lab_harmonized_source, lab_harmonized_version, make_engine
@@ -36,6 +37,11 @@ def _deliver_only(root, settings: Settings, source: str, night: str) -> None:
     assert deliver_night(staged, settings.landing, night)
 
 
+def _inodes(output) -> dict[str, int]:
+    sdtm = output / "blinded" / "m5" / "datasets" / "nct05985863" / "tabulations" / "sdtm"
+    return {p.name: p.stat().st_ino for p in sdtm.iterdir()}
+
+
 def _token(engine) -> str:
     with engine.connect() as conn:
         return conn.execute(sa.select(lab_harmonized_version.c.token)).scalar()
@@ -50,17 +56,19 @@ def nights(tmp_path_factory):
     summary = generate(root / "incoming", subjects=60, seed=13, nights=2, in_flight=())
     first, second = (n.replace("-", "") for n in summary.nights)
     with pytest.MonkeyPatch.context() as patch, store_url(root) as url:
-        patch.setattr(aclf.inputs, "code_version", lambda: "1.0+gabc")    # a clean checkout
+        for module in (aclf.inputs, cdisc.package):                        # a clean checkout
+            patch.setattr(module, "code_version", lambda: "1.0+gabc")
         settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
                                     database_url=url)
         engine = make_engine(url)
         deliver_night(root / "incoming", settings.landing, first)
         _night(settings)
-        before = _ids_by_source(engine)
+        before, files_before = _ids_by_source(engine), _inodes(settings.output)
         _deliver_only(root, settings, "site01", second)
         _night(settings)
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
-                       "failures": load_schema_failures(engine), "token": _token(engine)}
+                       "failures": load_schema_failures(engine), "token": _token(engine),
+                       "files": (files_before, _inodes(settings.output))}
         _deliver_only(root, settings, "iwrs", second)
         _night(settings)
         iwrs_night = {"ids": _ids_by_source(engine), "token": _token(engine)}
@@ -79,6 +87,14 @@ def test_only_the_changed_site_is_rewritten_in_the_store(nights):
     assert set(others["id"]) <= set(after["id"])                       # the other sites' rows kept as they were
     site01 = after[after["source"] == "site01"]
     assert len(site01) > 0 and site01["id"].min() > before["id"].max()   # site01's rows written anew
+
+
+def test_only_the_datasets_the_site_changed_are_written_again(nights):
+    """A site's labs change LB (and the data cut in TS); the domains from the forms keep their files."""
+    before, after = nights["incremental"]["files"]
+    assert after["lb.xpt"] != before["lb.xpt"] and after["define.xml"] != before["define.xml"]
+    for name in ("dm.xpt", "dm.json", "ae.xpt", "mh.xpt", "ta.xpt"):
+        assert after[name] == before[name], name
 
 
 def test_a_night_with_no_new_lab_transfer_keeps_the_table_as_it_is(nights):
