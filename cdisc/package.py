@@ -95,7 +95,7 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
 
     With ``digests`` (a file), a dataset whose digest equals that of the package in force keeps its
     files as they are (written on the night its values last changed) instead of being written
-    again: a night in which one site sent labs rewrites LB, not the fifteen domains from the forms.
+    again: a night in which one site sent labs rewrites LB, not the domains made from the forms.
     The digests are removed before the swap and saved after it, so a crash leaves none (no reuse)."""
     fresh = fresh_folder(folder)
     file_oid = f"DEFINE.{spec.study_name}.{spec.standard}"
