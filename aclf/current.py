@@ -43,6 +43,11 @@ def form_in_force(engine: sa.Engine, source: str, form: str, columns: list[str])
     return pd.concat([values.fillna("").astype(str), stored[["transfer_id", "row_number"]]], axis=1)
 
 
+def form_sources(study) -> list[str]:
+    """The sources that send forms (the EDC, the IWRS list)."""
+    return [s.source for s in study.sources.values() if getattr(s, "forms", None)]
+
+
 def forms_in_force(engine: sa.Engine, study, mirror: Path | None = None,
                    study_dir: Path | None = None) -> dict[str, pd.DataFrame]:
     """Every EDC form and the IWRS list, keyed by form name. With ``mirror`` (a folder) and the
@@ -52,7 +57,7 @@ def forms_in_force(engine: sa.Engine, study, mirror: Path | None = None,
     of JSON; a night in which no form source sent a transfer reads none. Code with uncommitted
     changes has no fingerprint: it always reads the store."""
     sources = [s for s in study.sources.values() if getattr(s, "forms", None)]
-    token = night_inputs(engine, study_dir, [s.source for s in sources]) if mirror and study_dir else None
+    token = night_inputs(engine, study_dir, form_sources(study)) if mirror and study_dir else None
     folder = mirror / f"forms_{token}" if token else None
     if folder is not None:
         try:

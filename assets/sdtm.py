@@ -3,7 +3,7 @@ inputs and the define.xml that describes them all. Each dataset's spec check is 
 check: a package that breaks its spec is not written, and the ADaM of the area is not built from it."""
 import dagster as dg
 
-from aclf.current import forms_in_force
+from aclf.current import form_sources, forms_in_force
 from aclf.harmonized_lab import load_harmonized_lab
 from aclf.ingest import now_iso
 from aclf.inputs import kept, night_inputs, remember
@@ -71,6 +71,7 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
     created = now_iso(study)
     step = f"sdtm_{area.name}"
     inputs = night_inputs(engine, aclf.study_dir) if area.blinded else None   # the unblinded area keeps no store
+    forms_key = night_inputs(engine, aclf.study_dir, form_sources(study)) if area.blinded else None
     summary = kept(engine, step, inputs)
     if summary is not None and folders.handoff.exists() and \
             kept_in_force(folders.root, "sdtm", folders.sdtm, summary["records"], created):
@@ -84,11 +85,9 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
                                  forms_in_force(engine, study, aclf.mirror(), aclf.study_dir),
                                  lambda: load_harmonized_lab(engine, aclf.mirror()),
                                  created, level=level, key=key, data_cut=data_night(engine),
-                                 eligibility=open_findings(engine, "eligibility"))
-        if published.written and area.blinded:
+                                 eligibility=open_findings(engine, "eligibility"), forms_key=forms_key)
+        if published.written and area.blinded:    # the unblinded area's trace stays in its hand-off
             save_trace(engine, area.name, published.trace)
-        elif published.written:      # no store for the unblinded area: its trace stays in its folder
-            published.trace.to_parquet(folders.handoff / "trace.parquet", index=False)
     records = {name: len(frame) for name, frame in published.datasets.items()}
     if area.blinded:
         remember(engine, step, inputs if published.written else None,

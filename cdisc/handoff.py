@@ -9,6 +9,7 @@ another night than the package in force. ADaM reads each dataset when a derivati
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -17,13 +18,37 @@ import pandas as pd
 from cdisc.package import fresh_folder, recover, swap_in
 
 
-def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame]) -> None:
-    """Write the datasets into a fresh folder, then swap it in (a reader never sees half of one)."""
+KEYS = "keys.json"
+
+
+TRACE = "trace.parquet"
+
+
+def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame], trace: pd.DataFrame,
+                 keys: dict[str, str] | None = None) -> None:
+    """Write the datasets and their records' trace (cdisc.sdtm.trace) into a fresh folder, then swap
+    it in (a reader never sees half of one); with ``keys``, what each dataset was built from
+    (``handoff_keys``): a later night takes a dataset of the same key, and its trace, from here."""
     fresh = fresh_folder(folder)
     (fresh / "sdtm").mkdir()
     for name, frame in datasets.items():
         frame.to_parquet(fresh / "sdtm" / f"{name}.parquet", index=False)
+    trace.to_parquet(fresh / TRACE, index=False)
+    (fresh / KEYS).write_text(json.dumps(keys or {}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     swap_in(fresh, folder)
+
+
+def handoff_keys(folder: Path) -> dict[str, str]:
+    """What each dataset of the hand-off in force was built from ({}: unknown, or no hand-off)."""
+    recover(folder)
+    path = folder / KEYS
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() and (folder / TRACE).is_file() else {}
+
+
+def handoff_trace(folder: Path, datasets: list[str]) -> pd.DataFrame:
+    """The trace of those datasets' records as the hand-off in force holds it."""
+    trace = pd.read_parquet(folder / TRACE)
+    return trace[trace["dataset"].isin(datasets)]
 
 
 class HandOff(Mapping[str, pd.DataFrame]):

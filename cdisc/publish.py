@@ -17,12 +17,13 @@ from cdisc.adam.analysis import Analysis
 from cdisc.adam.build import build_adam
 from cdisc.area import Area, AreaFolders
 from cdisc.design import Design
-from cdisc.handoff import load_handoff, save_handoff
+from cdisc.handoff import handoff_keys, handoff_trace, load_handoff, save_handoff
 from cdisc.package import (PackageStatus, check_all, digests_path, refused, violations_status, write_package,
                            write_status)
 from cdisc.reviewer_guide import load_guide_config, render_guide
-from cdisc.sdtm.build import build_context, build_domains
+from cdisc.sdtm.build import build_context, build_domains, dataset_keys, domain_order
 from cdisc.sdtm.clinical import unmapped_screen_failures
+from cdisc.sdtm.trace import in_order
 from cdisc.spec import Spec
 from cdisc.xpt import Violation
 
@@ -71,20 +72,30 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
 def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, spec: Spec,
                  forms: dict[str, pd.DataFrame], load_lab: Callable[[], pd.DataFrame], created: str,
                  level: str = "blinded", key: pd.DataFrame | None = None, data_cut: str | None = None,
-                 eligibility: pd.DataFrame | None = None) -> Published:
+                 eligibility: pd.DataFrame | None = None, forms_key: str | None = None) -> Published:
     """The area's SDTM package and, only when it is written, the hand-off to its ADaM. The unblinded
     area is built at an unblinding level with the randomization key. ``load_lab`` reads the
-    harmonized lab table: a loader, so that the table lives only while LB's records are made."""
+    harmonized lab table: a loader, so that the table lives only while LB's records are made.
+    ``forms_key`` fingerprints the forms in force (aclf.inputs): a blinded dataset built from the
+    forms alone whose key is that of the hand-off in force is taken from it, not built again (nor
+    checked again: it passed the same checks when it was written)."""
     ctx = build_context(study, design, forms, level=level, key=key, data_cut=data_cut, ct_release=spec.ct_version,
                         eligibility=eligibility)
-    datasets, trace = build_domains(ctx, spec, load_lab)
-    violations = check_all(datasets, spec)
+    keys = dataset_keys(ctx, forms_key)
+    before = handoff_keys(folders.handoff) if keys else {}
+    same = sorted(name for name in spec.datasets if name in keys and before.get(name) == keys[name])
+    handoff = load_handoff(folders.handoff) if same else {}
+    datasets, trace = build_domains(ctx, spec, load_lab, {name: handoff[name] for name in same})
+    if same:
+        trace = in_order([handoff_trace(folders.handoff, same), trace], domain_order(spec))
+    checked = check_all({name: frame for name, frame in datasets.items() if name not in same}, spec)
+    violations = {name: checked.get(name, []) for name in datasets}
     guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)
     status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
                             lb_value_level(study), guide)
     if status.refreshed:
-        save_handoff(folders.handoff, datasets)
+        save_handoff(folders.handoff, datasets, trace, keys)
     return Published(datasets, violations, status, paths, trace=trace,
                      unmapped_screen_failures=unmapped_screen_failures(ctx))
 

@@ -1,7 +1,9 @@
 """Build every SDTM domain of one area (blinded by default) in the spec's variable order."""
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import pandas as pd
 
@@ -23,6 +25,30 @@ BUILDERS: dict[str, Callable[[Context], pd.DataFrame]] = {
     "TA": trial_design.build_ta, "TE": trial_design.build_te, "TV": trial_design.build_tv,
     "TI": trial_design.build_ti, "TS": trial_design.build_ts,
 }
+
+
+# What of the context, beyond the forms and the configuration, each builder may read: the others are
+# given a context without it, so a builder that starts reading one cannot be kept on a stale key.
+READS_DATA_CUT = {"TS"}
+READS_ELIGIBILITY = {"IE"}
+
+
+def _own_context(ctx: Context, name: str) -> Context:
+    return replace(ctx, data_cut=ctx.data_cut if name in READS_DATA_CUT else None,
+                   eligibility=ctx.eligibility if name in READS_ELIGIBILITY else None)
+
+
+def dataset_keys(ctx: Context, forms_key: str | None) -> dict[str, str]:
+    """Per dataset built from the context alone, what it is built from: ``forms_key`` (the form
+    sources' transfers in force, the configuration, the code and the libraries; None: unknown, no
+    keys), the blinding level, and the data cut or eligibility findings where the builder reads them."""
+    if forms_key is None or not ctx.blinded:
+        return {}
+    eligibility = ctx.eligibility.sort_values(list(ctx.eligibility.columns)).to_csv(index=False) \
+        if ctx.eligibility is not None else ""
+    extra = {"TS": str(ctx.data_cut), "IE": eligibility}
+    return {name: hashlib.sha256(f"{forms_key}|{ctx.level}|{name}|{extra.get(name, '')}".encode()).hexdigest()
+            for name in BUILDERS}
 
 
 def submittable_dates(forms: dict[str, pd.DataFrame], study: Study) -> dict[str, pd.DataFrame]:
@@ -60,17 +86,27 @@ def build_context(study: Study, design: Design, forms: dict[str, pd.DataFrame], 
                    data_cut=data_cut, ct_release=ct_release, eligibility=eligibility)
 
 
-def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
-                  ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def domain_order(spec: Spec) -> list[str]:
+    """The order in which the domains are built (and their records traced): LB last."""
+    return [name for name in BUILDERS if name in spec.datasets] + ["LB"]
+
+
+def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame],
+                  kept: Mapping[str, pd.DataFrame] | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Every dataset of the spec, conformed to it (variable order and types), and the trace of each
     subject-level record (dataset, record number in the file) to its source transfer and row.
-    ``load_lab`` reads the harmonized lab table, which lives only while LB's records are made."""
-    built = {name: build(ctx) for name, build in BUILDERS.items() if name in spec.datasets}
+    ``load_lab`` reads the harmonized lab table, which lives only while LB's records are made.
+    ``kept``: conformed datasets built from the same inputs on an earlier night, taken as they are
+    (the trace then covers only the datasets built tonight)."""
+    kept = dict(kept or {})
+    built = {name: build(_own_context(ctx, name)) for name, build in BUILDERS.items()
+             if name in spec.datasets and name not in kept}
     built["LB"] = lb.build_lb(ctx, load_lab)
-    missing = sorted(set(spec.datasets) - set(built))
+    missing = sorted(set(spec.datasets) - set(built) - set(kept))
     if missing:
         raise ValueError(f"the spec lists datasets no builder makes: {missing}")
     trace = pd.concat([trace_of(name, frame) for name, frame in built.items() if LINEAGE[0] in frame],
                       ignore_index=True)
     # each built frame is let go as soon as it is conformed: never two copies of LB beside each other
-    return {name: conform(built.pop(name), spec.datasets[name]) for name in sorted(spec.datasets)}, trace
+    return {name: kept[name] if name in kept else conform(built.pop(name), spec.datasets[name])
+            for name in sorted(spec.datasets)}, trace

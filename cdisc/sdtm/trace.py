@@ -13,6 +13,13 @@ def trace_of(name: str, frame: pd.DataFrame) -> pd.DataFrame:
                          "transfer_id": frame["_TRANSFER"].to_numpy(), "row_number": frame["_ROW"].to_numpy()})
 
 
+def in_order(parts: list[pd.DataFrame], datasets: list[str]) -> pd.DataFrame:
+    """Traces of some datasets joined, by dataset in the order of ``datasets``, each as it was."""
+    joined = pd.concat([p for p in parts if not p.empty] or parts[:1], ignore_index=True)
+    rank = joined["dataset"].map({name: i for i, name in enumerate(datasets)})
+    return joined.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
+
+
 def save_trace(engine: sa.Engine, area: str, trace: pd.DataFrame) -> None:
     """Tonight's submitted records of an area and the source transfer and row of each."""
     with engine.begin() as conn:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 import aclf.inputs
 import cdisc.package
+from cdisc.sdtm.build import BUILDERS
 from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
 from aclf.settings import Settings
 from aclf.store import lab_harmonized, lab_harmonized_source, lab_harmonized_version, make_engine
@@ -42,6 +43,12 @@ def _inodes(output) -> dict[str, int]:
     return {p.name: p.stat().st_ino for p in sdtm.iterdir()}
 
 
+def _trace(engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql(sa.text("select area, dataset, record, usubjid, transfer_id, row_number from sdtm_trace "
+                                   "order by id"), conn)
+
+
 def _token(engine) -> str:
     with engine.connect() as conn:
         return conn.execute(sa.select(lab_harmonized_version.c.token)).scalar()
@@ -49,39 +56,43 @@ def _token(engine) -> str:
 
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory):
-    """Night 1 in full, then night 2 in which only site01 sent a snapshot, then one in which only
-    the IWRS did; then the same data recomputed in full (every source's fingerprint forgotten) into
-    a second output folder."""
+    """Night 1 in full, then night 2 in which only the IWRS sent a list, then one in which only
+    site01 sent a snapshot; then the same data recomputed in full (every source's fingerprint
+    forgotten, no package or hand-off of an earlier night) into a second output folder."""
     root = tmp_path_factory.mktemp("incremental")
     summary = generate(root / "incoming", subjects=60, seed=13, nights=2, in_flight=())
     first, second = (n.replace("-", "") for n in summary.nights)
     with pytest.MonkeyPatch.context() as patch, store_url(root) as url:
         for module in (aclf.inputs, cdisc.package):                        # a clean checkout
             patch.setattr(module, "code_version", lambda: "1.0+gabc")
+        built, build_dm = [], BUILDERS["DM"]
+        patch.setitem(BUILDERS, "DM", lambda ctx: built.append(1) or build_dm(ctx))
         settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
                                     database_url=url)
         engine = make_engine(url)
         deliver_night(root / "incoming", settings.landing, first)
         _night(settings)
-        before, files_before = _ids_by_source(engine), _inodes(settings.output)
+        first_night = {"ids": _ids_by_source(engine), "token": _token(engine)}
+        _deliver_only(root, settings, "iwrs", second)
+        _night(settings)
+        iwrs_night = {"ids": _ids_by_source(engine), "token": _token(engine), "files": _inodes(settings.output),
+                      "dm_built": len(built)}
         _deliver_only(root, settings, "site01", second)
         _night(settings)
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
-                       "failures": load_schema_failures(engine), "token": _token(engine),
-                       "files": (files_before, _inodes(settings.output))}
-        _deliver_only(root, settings, "iwrs", second)
-        _night(settings)
-        iwrs_night = {"ids": _ids_by_source(engine), "token": _token(engine)}
+                       "failures": load_schema_failures(engine), "files": _inodes(settings.output),
+                       "trace": _trace(engine), "dm_built": len(built)}
         with engine.begin() as conn:
             conn.execute(lab_harmonized_source.delete())
         full = replace(settings, output=root / "output_full")
         _night(full)
-        yield {"before": before, "incremental": incremental, "iwrs_night": iwrs_night, "full_lab": load_harmonized_lab(engine),
-               "full_failures": load_schema_failures(engine), "outputs": (settings.output, full.output)}
+        yield {"first": first_night, "iwrs_night": iwrs_night, "incremental": incremental,
+               "full_lab": load_harmonized_lab(engine), "full_failures": load_schema_failures(engine),
+               "outputs": (settings.output, full.output), "full_trace": _trace(engine)}
 
 
 def test_only_the_changed_site_is_rewritten_in_the_store(nights):
-    before, after = nights["before"], nights["incremental"]["ids"]
+    before, after = nights["iwrs_night"]["ids"], nights["incremental"]["ids"]
     others = before[before["source"] != "site01"]
     assert len(others) > 0 and set(before["source"]) >= {"site01", "site02"}
     assert set(others["id"]) <= set(after["id"])                       # the other sites' rows kept as they were
@@ -91,16 +102,21 @@ def test_only_the_changed_site_is_rewritten_in_the_store(nights):
 
 def test_only_the_datasets_the_site_changed_are_written_again(nights):
     """A site's labs change LB (and the data cut in TS); the domains from the forms keep their files."""
-    before, after = nights["incremental"]["files"]
+    before, after = nights["iwrs_night"]["files"], nights["incremental"]["files"]
     assert after["lb.xpt"] != before["lb.xpt"] and after["define.xml"] != before["define.xml"]
     for name in ("dm.xpt", "dm.json", "ae.xpt", "mh.xpt", "ta.xpt"):
         assert after[name] == before[name], name
 
 
+def test_the_domains_from_the_forms_are_taken_from_the_hand_off_not_built(nights):
+    assert nights["iwrs_night"]["dm_built"] == 2                 # the first night, and the IWRS list's
+    assert nights["incremental"]["dm_built"] == 2                # not again for a site's labs
+
+
 def test_a_night_with_no_new_lab_transfer_keeps_the_table_as_it_is(nights):
     """The IWRS list does not enter the harmonized table: nothing rebuilt, the same version."""
-    assert nights["iwrs_night"]["token"] == nights["incremental"]["token"]
-    assert nights["iwrs_night"]["ids"].equals(nights["incremental"]["ids"])
+    assert nights["iwrs_night"]["token"] == nights["first"]["token"]
+    assert nights["iwrs_night"]["ids"].equals(nights["first"]["ids"])
 
 
 def test_an_incremental_night_equals_a_full_recomputation(nights):
@@ -108,3 +124,4 @@ def test_an_incremental_night_equals_a_full_recomputation(nights):
     assert incremental["lab"].equals(nights["full_lab"])
     assert incremental["failures"].equals(nights["full_failures"])
     assert compare(*nights["outputs"]) == []
+    pd.testing.assert_frame_equal(incremental["trace"], nights["full_trace"])
