@@ -295,11 +295,14 @@ def _item_defs(mdv: etree._Element, plan: _Plan) -> None:
 
 def _value_level_item_defs(mdv: etree._Element, plan: _Plan, ds: Dataset) -> None:
     frame = plan.frames[ds.name]
-    for var in plan.vl_targets(ds):
+    targets = plan.vl_targets(ds)
+    # each test's rows found once: a filter of the whole frame per variable and test took 1.2 s of LB
+    positions = frame.groupby(ds.value_level, sort=False).indices if targets else {}
+    for var in targets:
         for test, info in plan.value_level[ds.name].items():
             unit = info.get("unit") or ""
             label = f"{var.label}: {info.get('label') or test}" + (f" ({unit})" if unit else "")
-            rows = frame[frame[ds.value_level] == test]
+            rows = frame[[var.name]].iloc[positions.get(test, [])]
             _item_def(mdv, _it_oid(ds, var, test), ds, var, length=_length(var, rows), label=label,
                       comment=_vl_comment_oid(ds, test))
 

@@ -2,6 +2,7 @@
 the store's ``sdtm_trace`` table (never in the submission)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -16,8 +17,10 @@ def trace_of(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 def in_order(parts: list[pd.DataFrame], datasets: list[str]) -> pd.DataFrame:
     """Traces of some datasets joined, by dataset in the order of ``datasets``, each as it was."""
     joined = pd.concat([p for p in parts if not p.empty] or parts[:1], ignore_index=True)
-    rank = joined["dataset"].map({name: i for i, name in enumerate(datasets)})
-    return joined.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
+    codes, names = pd.factorize(joined["dataset"])        # a rank per distinct name, not per record
+    rank = pd.Index(datasets).get_indexer(names)[codes]
+    rank[rank < 0] = len(datasets)                         # a dataset not in the list: last
+    return joined.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
 
 
 def save_trace(engine: sa.Engine, area: str, trace: pd.DataFrame) -> None:
