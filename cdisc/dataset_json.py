@@ -63,7 +63,8 @@ def _cells(series: pd.Series, col: dict) -> Cells:
     numbers = pd.to_numeric(series, errors="coerce")
     if target and kind in ("date", "datetime"):
         unit, shown = ("D", "%Y-%m-%d") if kind == "date" else ("s", "%Y-%m-%dT%H:%M:%S")
-        return _encoded(*pd.factorize((SAS_EPOCH + pd.to_timedelta(numbers, unit=unit)).dt.strftime(shown)), _text)
+        codes, distinct = pd.factorize(numbers)           # each distinct date formatted once
+        return _encoded(codes, list((SAS_EPOCH + pd.to_timedelta(distinct, unit=unit)).strftime(shown)), _text)
     missing = numbers.isna().to_numpy()
     if kind == "integer":
         codes, distinct = pd.factorize(numbers.fillna(0).to_numpy(dtype="int64"))
