@@ -154,15 +154,14 @@ def _score_parameters(comp: pd.DataFrame, adsl: pd.DataFrame, components: Scores
         "CTPCLASN": (lambda w: ctp(w)["class"].map({"A": 1.0, "B": 2.0, "C": 3.0}), ctp_parts),
     }
     records = _component_records(comp, components)
-    frame = records
-    for paramcd, (aval, used) in derived.items():
-        frame = derive.derive_param_computed(
-            frame, by=["USUBJID", "AVISITN"], parameters=list(comp.columns), source_vars=["AVAL", "AVALC"],
-            keep_nas=True, set_values={
-                "PARAMCD": paramcd, "PARAM": components.parameters[paramcd],
-                "AVAL": lambda w, aval=aval: aval(w).astype(float),
-                "AREASND": lambda w, used=used: scores.missing_reason(**used(w)),
-                "AVALC": lambda w, code=paramcd: ctp(w)["class"].fillna("") if code == "CTPCLASN" else ""})
+    frame = derive.derive_param_computed(
+        records, by=["USUBJID", "AVISITN"], parameters=list(comp.columns), source_vars=["AVAL", "AVALC"],
+        keep_nas=True, set_values=[{
+            "PARAMCD": paramcd, "PARAM": components.parameters[paramcd],
+            "AVAL": lambda w, aval=aval: aval(w).astype(float),
+            "AREASND": lambda w, used=used: scores.missing_reason(**used(w)),
+            "AVALC": lambda w, code=paramcd: ctp(w)["class"].fillna("") if code == "CTPCLASN" else ""}
+            for paramcd, (aval, used) in derived.items()])
     frame = frame.iloc[len(records):].reset_index(drop=True)
     frame["AREASND"] = frame["AREASND"].where(frame["AVAL"].isna(), "")   # MELD-Na may not need sodium
     return frame

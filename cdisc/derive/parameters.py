@@ -32,7 +32,7 @@ def derive_param_computed(
     frame: pd.DataFrame,
     by: str | Sequence[str],
     parameters: Sequence[str],
-    set_values: Mapping[str, Any | Callable[[pd.DataFrame], Any]],
+    set_values: Mapping[str, Any | Callable[[pd.DataFrame], Any]] | Sequence[Mapping[str, Any]],
     source_vars: Sequence[str] = ("AVAL",),
     filter: Condition = None,
     constant_parameters: Sequence[str] = (),
@@ -53,7 +53,9 @@ def derive_param_computed(
     e.g. a missing score with its reason). ``skip_existing``: no new record where the by-group
     already has one of the new parameter (admiral's derive_param_wbc_abs: an absolute count only
     where none was collected). Returns the input followed by the new records (fresh RangeIndex);
-    new records carry only ``by`` and ``set_values``."""
+    new records carry only ``by`` and ``set_values``. A list of ``set_values`` adds one parameter
+    per mapping, in that order, from one wide frame: what successive calls add when no new
+    parameter is a source or repeats another (several scores of the same components)."""
     by = keys(by)
     src = frame.loc[condition(frame, filter)]
     wide = _wide(src, by, parameters, source_vars, paramcd)
@@ -64,6 +66,17 @@ def derive_param_computed(
     used = [c for c in wide.columns if c.split(".", 1)[0] in source_vars]
     if not keep_nas:
         wide = wide.dropna(subset=used)
+    added = [_new_records(frame, wide, by, values, skip_existing, paramcd)
+             for values in ([set_values] if isinstance(set_values, Mapping) else set_values)]
+    added = [new for new in added if not new.empty]
+    if not added:
+        return frame.reset_index(drop=True)
+    return pd.concat([frame, *added], ignore_index=True)
+
+
+def _new_records(frame: pd.DataFrame, wide: pd.DataFrame, by: list[str], set_values: Mapping[str, Any],
+                 skip_existing: bool, paramcd: str) -> pd.DataFrame:
+    """One new parameter's records from the wide frame (indexed by ``by``)."""
     if skip_existing:
         code = set_values.get(paramcd)
         if code is None or callable(code):
@@ -75,6 +88,4 @@ def derive_param_computed(
     for name, value in set_values.items():
         result = value(wide) if callable(value) else value
         new[name] = result.to_numpy() if isinstance(result, pd.Series) else result
-    if new.empty:
-        return frame.reset_index(drop=True)
-    return pd.concat([frame, new], ignore_index=True)
+    return new

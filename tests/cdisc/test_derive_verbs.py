@@ -54,6 +54,18 @@ def test_derive_param_computed_mean_arterial_pressure(vitals):
     assert kept["PARAMCD"].eq("MAP").sum() == 5 and kept.loc[kept["PARAMCD"].eq("MAP"), "AVAL"].isna().sum() == 2
 
 
+def test_derive_param_computed_several_parameters_equal_successive_calls(vitals):
+    """A list of set_values builds the wide frame once and adds what successive calls add."""
+    mean = {"PARAMCD": "MAP", "AVAL": lambda w: (w["AVAL.SYSBP"] + 2 * w["AVAL.DIABP"]) / 3}
+    pulse = {"PARAMCD": "PP", "AVAL": lambda w: w["AVAL.SYSBP"] - w["AVAL.DIABP"], "DTYPE": "DERIVED"}
+    args = (["USUBJID", "AVISIT"], ["SYSBP", "DIABP"])
+    successive = d.derive_param_computed(d.derive_param_computed(vitals, *args, mean, keep_nas=True), *args, pulse,
+                                         keep_nas=True)
+    at_once = d.derive_param_computed(vitals, *args, [mean, pulse], keep_nas=True)
+    pd.testing.assert_frame_equal(at_once, successive)
+    assert at_once["PARAMCD"].value_counts()[["MAP", "PP"]].tolist() == [5, 5]
+
+
 def test_derive_param_computed_constant_parameter_and_duplicates():
     frame = pd.DataFrame({"USUBJID": ["A", "A", "A"], "AVISIT": ["Screening", "Week 2", "Week 4"],
                           "PARAMCD": ["HEIGHT", "WEIGHT", "WEIGHT"], "AVAL": [200.0, 80.0, 100.0]})
