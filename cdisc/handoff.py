@@ -6,6 +6,8 @@ unblinded area's SDTM must never enter the blinded store or folder), it keeps ev
 (no text round trip as with XPT or SQL), and a dataset is read in a fraction of a second. It is
 replaced only together with a package that passed its spec check, so ADaM never reads the SDTM of
 another night than the package in force. ADaM reads each dataset when a derivation asks for it.
+Beside the datasets, the trace of their records and what each was built from: the next night's
+SDTM takes a domain whose inputs did not change from here (cdisc.publish).
 """
 from __future__ import annotations
 
@@ -17,11 +19,7 @@ import pandas as pd
 
 from cdisc.package import fresh_folder, recover, swap_in
 
-
-KEYS = "keys.json"
-
-
-TRACE = "trace.parquet"
+KEYS, TRACE = "keys.json", "trace.parquet"
 
 
 def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame], trace: pd.DataFrame,
