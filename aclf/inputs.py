@@ -38,13 +38,18 @@ def libraries() -> str:
     return sha(str(sorted(found.items())))
 
 
-def built_by(study_dir: Path) -> str | None:
-    """What turns the data into outputs: the code, the libraries and the configuration. None for
-    code with uncommitted changes, whose version does not say what it is (then always rebuild)."""
+def code_and_libraries() -> str | None:
+    """The code version and the installed libraries. None for code with uncommitted changes, whose
+    version does not say what it is (then always rebuild)."""
     version = code_version()
-    if version.endswith(".dirty"):
-        return None
-    return sha(f"{version}|{libraries()}|{config_hash(study_dir)}")
+    return None if version.endswith(".dirty") else f"{version}|{libraries()}"
+
+
+def built_by(study_dir: Path) -> str | None:
+    """What turns the data into outputs: the code, the libraries and the configuration (None: code
+    with uncommitted changes)."""
+    code = code_and_libraries()
+    return None if code is None else sha(f"{code}|{config_hash(study_dir)}")
 
 
 def night_inputs(engine: sa.Engine, study_dir: Path, sources: list[str] | None = None) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from aclf.inputs import libraries
+from aclf.inputs import code_and_libraries
 from aclf.version import PACKAGE, code_version
 from cdisc.codelist_check import codelist_values
 from cdisc.dataset_json import write_dataset_json
@@ -59,11 +59,11 @@ def fresh_folder(folder: Path) -> Path:
 def dataset_digest(frame: pd.DataFrame, spec: Spec, name: str) -> str | None:
     """What a dataset's files are made of: its values (a 64-bit hash per row), columns and dtypes, its
     spec, and the code and libraries that write it. None for code with uncommitted changes."""
-    version = code_version()
-    if version.endswith(".dirty"):
+    code = code_and_libraries()
+    if code is None:
         return None
     rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    head = f"{version}|{libraries()}|{spec.study_name}|{spec.standard}|{spec.datasets[name].model_dump_json()}|" \
+    head = f"{code}|{spec.study_name}|{spec.standard}|{spec.datasets[name].model_dump_json()}|" \
            f"{list(frame.columns)}|{[str(t) for t in frame.dtypes]}|{len(frame)}"
     return hashlib.sha256(head.encode() + rows.tobytes()).hexdigest()
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-import cdisc.package
+import aclf.inputs
 from cdisc.package import digests_path, write_package
 from cdisc.spec import load_spec
 from cdisc.xpt import conform
@@ -25,7 +25,7 @@ def spec():
 @pytest.fixture(autouse=True)
 def clean_code(monkeypatch):
     """The digests are those of committed code: a test run from a working copy with changes has none."""
-    monkeypatch.setattr(cdisc.package, "code_version", lambda: "1.0+gabc")
+    monkeypatch.setattr(aclf.inputs, "code_version", lambda: "1.0+gabc")
 
 
 def _frame(spec, name, rows):
@@ -80,7 +80,7 @@ def test_nothing_is_reused_without_digests_or_from_code_with_changes(spec, tmp_p
     _write(spec, _datasets(spec), folder, digests, CREATED[1])
     assert (folder / "dm.xpt").stat().st_ino != inode
     assert CREATED[1] in (folder / "dm.json").read_text()
-    monkeypatch.setattr(cdisc.package, "code_version", lambda: "1.0+gabc.dirty")
+    monkeypatch.setattr(aclf.inputs, "code_version", lambda: "1.0+gabc.dirty")
     _write(spec, _datasets(spec), folder, digests, CREATED[0])
     assert not digests.exists()              # what it was written by is unknown: no reuse next night
 

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 
 import aclf.inputs
-import cdisc.package
 from cdisc.sdtm.build import BUILDERS
 from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
 from aclf.settings import Settings
@@ -63,8 +62,7 @@ def nights(tmp_path_factory):
     summary = generate(root / "incoming", subjects=60, seed=13, nights=2, in_flight=())
     first, second = (n.replace("-", "") for n in summary.nights)
     with pytest.MonkeyPatch.context() as patch, store_url(root) as url:
-        for module in (aclf.inputs, cdisc.package):                        # a clean checkout
-            patch.setattr(module, "code_version", lambda: "1.0+gabc")
+        patch.setattr(aclf.inputs, "code_version", lambda: "1.0+gabc")    # a clean checkout
         built, build_dm = [], BUILDERS["DM"]
         patch.setitem(BUILDERS, "DM", lambda ctx: built.append(1) or build_dm(ctx))
         settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
