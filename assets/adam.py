@@ -6,7 +6,7 @@ from graphlib import TopologicalSorter
 import dagster as dg
 
 from aclf.ingest import now_iso
-from aclf.inputs import kept, night_inputs, remember
+from aclf.inputs import built_by, kept, night_inputs, remember
 from aclf.registry import data_night
 from assets.catalog import column_schema, layer
 from assets.resources import AclfResource
@@ -79,7 +79,8 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area, 
         return
     with restricted(area, folders.root):
         published = publish_adam(area, folders, aclf.output, config.study, config.design, config.analysis, spec,
-                                 created, data_night(engine))
+                                 created, data_night(engine),
+                                 reuse_key=built_by(aclf.study_dir) if area.blinded else None)
     records = {name: len(frame) for name, frame in published.datasets.items()}
     if area.blinded:
         remember(engine, step, inputs if published.written else None,

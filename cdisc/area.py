@@ -70,3 +70,8 @@ class AreaFolders:
     def handoff(self) -> Path:
         """SDTM of the package in force, as Parquet, for the ADaM of the same area (see handoff.py)."""
         return self.root / "handoff"
+
+    @property
+    def adam_by_subject(self) -> Path:
+        """The BDS datasets in force and each subject's input digest, for the next night (cdisc.adam.previous)."""
+        return self.root / "adam_by_subject"

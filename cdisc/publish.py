@@ -14,7 +14,8 @@ import pandas as pd
 
 from aclf.config import Study
 from cdisc.adam.analysis import Analysis
-from cdisc.adam.build import build_adam
+from cdisc.adam.build import BY_SUBJECT, build_adam
+from cdisc.adam.previous import load_previous, save_previous
 from cdisc.area import Area, AreaFolders
 from cdisc.design import Design
 from cdisc.handoff import handoff_keys, handoff_trace, load_handoff, save_handoff
@@ -101,14 +102,18 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
 
 
 def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, analysis: Analysis,
-                 spec: Spec, created: str, data_cut: str | None = None) -> Published:
-    """The area's ADaM package from the SDTM hand-off, and the statistician's figures."""
+                 spec: Spec, created: str, data_cut: str | None = None, reuse_key: str | None = None) -> Published:
+    """The area's ADaM package from the SDTM hand-off, and the statistician's figures. ``reuse_key``
+    names the code and configuration (aclf.inputs.built_by): the BDS records of the subjects whose
+    inputs did not change since a package written under the same key are taken from it."""
     sdtm = load_handoff(folders.handoff)
-    datasets = build_adam(sdtm, study, analysis, spec, design)
+    datasets, digests = build_adam(sdtm, study, analysis, spec, design, load_previous(folders.adam_by_subject, reuse_key))
     violations = check_all(datasets, spec)
     guide = render_guide(spec, datasets, sdtm["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)
     status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created, guide=guide)
+    if status.refreshed and reuse_key is not None:
+        save_previous(folders.adam_by_subject, reuse_key, digests, {name: datasets[name] for name in BY_SUBJECT})
     if not area.blinded:      # the unblinded area's figures are by arm: cdisc.reports
         return Published(datasets, violations, status, paths)
     figures, rates = draw_figures(datasets, analysis, study, folders.figures, data_cut or created[:10])

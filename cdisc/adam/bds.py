@@ -13,6 +13,8 @@ from cdisc.adam.analysis import Analysis, Scores
 from aclf.timing import before_first_dose, visit_labels
 
 BY = ["USUBJID", "PARAMCD"]
+LB_USED = ["STUDYID", "USUBJID", "LBTESTCD", "LBTEST", "LBSTRESU", "LBDTC", "LBSTRESN", "LBSTRESC", "LBSTNRLO",
+           "LBSTNRHI", "LBSEQ"]     # the LB variables ADLB is derived from
 
 
 def _timeline(frame: pd.DataFrame, adsl: pd.DataFrame, dtc: str, study: Study) -> pd.DataFrame:
@@ -45,9 +47,7 @@ def _baseline_and_change(frame: pd.DataFrame, dtc: str, order: list[str]) -> pd.
 
 
 def build_adlb(lb: pd.DataFrame, adsl: pd.DataFrame, study: Study, analysis: Analysis) -> pd.DataFrame:
-    used = ["STUDYID", "USUBJID", "LBTESTCD", "LBTEST", "LBSTRESU", "LBDTC", "LBSTRESN", "LBSTRESC", "LBSTNRLO",
-            "LBSTNRHI", "LBSEQ"]
-    lb = lb.loc[lb["USUBJID"].isin(adsl["USUBJID"]), used].reset_index(drop=True)   # the rest of LB is let go
+    lb = lb.loc[lb["USUBJID"].isin(adsl["USUBJID"]), LB_USED].reset_index(drop=True)   # the rest of LB is let go
     frame = pd.DataFrame({"STUDYID": lb["STUDYID"], "USUBJID": lb["USUBJID"], "PARAMCD": lb["LBTESTCD"],
                           "PARAM": lb["LBTEST"] + np.where(lb["LBSTRESU"] != "", " (" + lb["LBSTRESU"] + ")", ""),
                           "LBDTC": lb["LBDTC"], "AVAL": lb["LBSTRESN"],

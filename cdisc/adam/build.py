@@ -9,7 +9,9 @@ from aclf.config import Study
 from cdisc.adam.adae import build_adae
 from cdisc.adam.adsl import build_adsl
 from cdisc.adam.adtte import build_adtte
-from cdisc.adam.bds import build_adlb, build_adscore
+from cdisc.adam.bds import LB_USED, build_adlb, build_adscore
+from cdisc.adam.by_subject import changed_subjects, merge_by_subject, subject_digests
+from cdisc.adam.previous import Previous
 from cdisc.adam.analysis import Analysis
 from cdisc.adam.treatment import adsl_treatments, blinded_treatments, treatment_at_onset
 from cdisc.design import Design
@@ -18,32 +20,50 @@ from cdisc.spec import Spec
 from cdisc.xpt import conform
 
 
-def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysis, spec: Spec,
-               design: Design) -> dict[str, pd.DataFrame]:
-    """The datasets conformed to ``spec`` (already the area's view), sorted by their keys; each
-    working frame is released once conformed. From an unblinded SDTM (it has EX) the treatment
-    variables are added."""
+BY_SUBJECT = ("ADLB", "ADSCORE")    # each subject's records from its own LB, RS, PR and ADSL rows
+
+
+def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysis, spec: Spec, design: Design,
+               previous: Previous | None = None) -> tuple[dict[str, pd.DataFrame], pd.Series]:
+    """The datasets conformed to ``spec`` (already the area's view), sorted by their keys, and the
+    digest of each subject's inputs to the BDS datasets; each working frame is released once
+    conformed. From an unblinded SDTM (it has EX) the treatment variables are added. With
+    ``previous`` (built under the same code and configuration), the BDS records of a subject whose
+    digest did not change are taken from it instead of being derived again."""
     adsl = build_adsl(sdtm, analysis, design.etiology_category)
-    unblinded = "EX" in sdtm
-    if not adsl.empty:
-        treatments = adsl_treatments(adsl, sdtm, design) if unblinded else blinded_treatments(adsl, sdtm["DM"], design)
-        adsl = pd.concat([adsl, treatments], axis=1)
     if adsl.empty:  # nobody randomized yet: an empty but valid package
         empty = {name: pd.DataFrame(columns=ds.names) for name, ds in spec.datasets.items()}
-        return {name: conform(frame, spec.datasets[name]) for name, frame in empty.items()}
-    adlb = build_adlb(sdtm["LB"], adsl, study, analysis)
-    full = {"ADSL": adsl, "ADLB": adlb, "ADSCORE": build_adscore(adlb, sdtm["RS"], sdtm["PR"], adsl, study, analysis),
+        return {name: conform(frame, spec.datasets[name]) for name, frame in empty.items()}, pd.Series(dtype="uint64")
+    unblinded = "EX" in sdtm
+    treatments = adsl_treatments(adsl, sdtm, design) if unblinded else blinded_treatments(adsl, sdtm["DM"], design)
+    adsl = pd.concat([adsl, treatments], axis=1)
+    lb, rs, pr = sdtm["LB"], sdtm["RS"], sdtm["PR"]
+    digests = subject_digests([lb[LB_USED], rs, pr, adsl])
+    reuse = previous is not None and set(BY_SUBJECT) <= set(previous.datasets)
+    changed = adsl["USUBJID"].isin(changed_subjects(previous.digests, digests)) if reuse else None
+    full = {"ADSL": adsl, **_bds(lb, rs, pr, adsl if changed is None else adsl[changed], study, analysis),
             "ADTTE": build_adtte(adsl, analysis), "ADAE": build_adae(sdtm["AE"], adsl, analysis)}
+    del lb
     if unblinded:
         full["ADAE"] = pd.concat([full["ADAE"], treatment_at_onset(full["ADAE"], adsl)], axis=1)
         full["ADTTE"] = full["ADTTE"].merge(adsl[["USUBJID", "TRT01P", "TRT01PN"]], on="USUBJID", how="left")
-    missing = sorted(set(spec.datasets) - set(full))
+    missing = sorted(set(spec.datasets) - set(full) - (set(BY_SUBJECT) if reuse else set()))
     if missing:
         raise ValueError(f"the ADaM spec lists datasets no builder makes: {missing}")
-    del adlb                  # held by ``full`` only from here: released once conformed
     out = {}
     for name in sorted(spec.datasets):
-        frame = full.pop(name)
-        keys = [k for k in spec.datasets[name].keys if k in frame]
-        out[name] = conform(sorted_consuming(frame, keys), spec.datasets[name])   # never in both orders
-    return out
+        frame, ds = full.pop(name, None), spec.datasets[name]
+        if frame is not None:
+            out[name] = conform(sorted_consuming(frame, [k for k in ds.keys if k in frame]), ds)   # never in both orders
+        if changed is not None and name in BY_SUBJECT:
+            out[name] = merge_by_subject(previous.datasets[name], out.get(name), adsl.loc[~changed, "USUBJID"])
+    return out, digests
+
+
+def _bds(lb: pd.DataFrame, rs: pd.DataFrame, pr: pd.DataFrame, adsl: pd.DataFrame, study: Study,
+         analysis: Analysis) -> dict[str, pd.DataFrame]:
+    """ADLB and ADSCORE of the subjects of ``adsl`` (none when it is empty)."""
+    if adsl.empty:
+        return {}
+    adlb = build_adlb(lb, adsl, study, analysis)
+    return {"ADLB": adlb, "ADSCORE": build_adscore(adlb, rs, pr, adsl, study, analysis)}

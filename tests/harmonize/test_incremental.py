@@ -1,6 +1,7 @@
 """An incremental night (one site sent a new snapshot) rebuilds that site's harmonized rows only,
 replaces them in the store by source (the other sites' rows are not rewritten), keeps the package
-files of the datasets it did not change, and gives exactly what a full recomputation on the same
+files of the datasets it did not change, derives the analysis records of that site's subjects only,
+and gives exactly what a full recomputation on the same
 data gives: the harmonized table, its schema failures, every finding and every output file."""
 import shutil
 from dataclasses import replace
@@ -11,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 import aclf.inputs
+from cdisc.adam import build as adam_build
 from cdisc.sdtm.build import BUILDERS
 from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
 from aclf.settings import Settings
@@ -65,6 +67,9 @@ def nights(tmp_path_factory):
         patch.setattr(aclf.inputs, "code_version", lambda: "1.0+gabc")    # a clean checkout
         built, build_dm = [], BUILDERS["DM"]
         patch.setitem(BUILDERS, "DM", lambda ctx: built.append(1) or build_dm(ctx))
+        derived, build_adlb = [], adam_build.build_adlb       # the sites of the subjects whose ADLB is derived
+        patch.setattr(adam_build, "build_adlb", lambda lb, adsl, *rest: derived.append(set(adsl["SITEID"])) or
+                      build_adlb(lb, adsl, *rest))
         settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
                                     database_url=url)
         engine = make_engine(url)
@@ -79,7 +84,7 @@ def nights(tmp_path_factory):
         _night(settings)
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
                        "failures": load_schema_failures(engine), "files": _inodes(settings.output),
-                       "trace": _trace(engine), "dm_built": len(built)}
+                       "trace": _trace(engine), "dm_built": len(built), "adlb_sites": derived[-1]}
         with engine.begin() as conn:
             conn.execute(lab_harmonized_source.delete())
         full = replace(settings, output=root / "output_full")
@@ -109,6 +114,10 @@ def test_only_the_datasets_the_site_changed_are_written_again(nights):
 def test_the_domains_from_the_forms_are_taken_from_the_hand_off_not_built(nights):
     assert nights["iwrs_night"]["dm_built"] == 2                 # the first night, and the IWRS list's
     assert nights["incremental"]["dm_built"] == 2                # not again for a site's labs
+
+
+def test_the_analysis_records_of_the_other_sites_subjects_are_not_derived_again(nights):
+    assert nights["incremental"]["adlb_sites"] == {"01"}
 
 
 def test_a_night_with_no_new_lab_transfer_keeps_the_table_as_it_is(nights):

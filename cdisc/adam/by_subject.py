@@ -1,0 +1,50 @@
+"""Rebuilding a subject-level dataset for the subjects whose inputs changed only.
+
+A BDS dataset's records of one subject are derived from that subject's input rows alone (the
+derivations group by USUBJID), so on a night when one site sent new lab results the records of
+every other subject are those of the night before. Each subject's inputs are summarized by a
+digest; the subjects whose digest changed, appeared or vanished are rebuilt, the others' records
+are taken from the previous night's dataset. Pure functions: cdisc.adam.previous keeps the
+previous datasets and digests.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+SUBJECT = "USUBJID"
+
+
+def subject_digests(parts: Sequence[pd.DataFrame]) -> pd.Series:
+    """A 64-bit digest per subject of its rows in every part, in their order: each row's values, its
+    position among the subject's rows and its part are hashed together (pandas' hash_pandas_object)
+    and the subject's row hashes are added (modulo 2**64)."""
+    sums = []
+    for number, part in enumerate(parts):
+        position = part.groupby(SUBJECT, sort=False).cumcount().to_numpy()
+        rows = pd.util.hash_pandas_object(part.assign(_position=position, _part=number), index=False)
+        sums.append(rows.groupby(part[SUBJECT].to_numpy()).sum())
+    joined = pd.concat(sums)
+    return joined.groupby(level=0).sum().astype("uint64").rename_axis(SUBJECT)
+
+
+def changed_subjects(before: pd.Series, now: pd.Series) -> pd.Index:
+    """Tonight's subjects whose digest differs from the previous one's, or who had none."""
+    known = now.index.isin(before.index)
+    same = np.zeros(len(now), dtype=bool)
+    same[known] = before.reindex(now.index[known]).to_numpy() == now.to_numpy()[known]
+    return now.index[~same]
+
+
+def merge_by_subject(previous: pd.DataFrame, rebuilt: pd.DataFrame | None, keep: pd.Series) -> pd.DataFrame:
+    """The previous records of the subjects in ``keep`` and the rebuilt records (None: no subject was
+    rebuilt), in subject order.
+    Both frames are in their key order, which begins with the subject: each subject's records come
+    from one of them, so a stable sort on the subject alone gives the key order of a full build."""
+    kept = previous[previous[SUBJECT].isin(keep)]
+    joined = pd.concat([kept] if rebuilt is None else [kept, rebuilt], ignore_index=True)
+    codes, _ = pd.factorize(joined[SUBJECT], sort=True)      # codes in the subjects' sort order
+    order = np.argsort(codes, kind="stable")
+    return joined.take(order).reset_index(drop=True)

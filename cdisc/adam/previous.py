@@ -1,0 +1,52 @@
+"""The subject-level ADaM datasets of the package in force and the digest of each subject's inputs
+they were built from, as Parquet beside the package (``<area>/adam_by_subject``): the next night
+rebuilds only the subjects whose inputs changed (cdisc.adam.by_subject). Written only with a
+package that was written, and under the key of what built them (code, libraries, configuration):
+whichever package is in force, a subject with the same digest under the same key gets the same records."""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from cdisc.package import fresh_folder, recover, swap_in
+
+KEY, DIGESTS = "key.json", "digests.parquet"
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What a night left for the next: each subject's input digest and the datasets built from them."""
+
+    digests: pd.Series
+    datasets: Mapping[str, pd.DataFrame]
+
+
+def save_previous(folder: Path, key: str, digests: pd.Series, datasets: Mapping[str, pd.DataFrame]) -> None:
+    """Write the digests and datasets into a fresh folder, then swap it in (never half of one)."""
+    fresh = fresh_folder(folder)
+    digests.rename("digest").reset_index().to_parquet(fresh / DIGESTS, index=False)
+    for name, frame in datasets.items():
+        frame.to_parquet(fresh / f"{name}.parquet", index=False)
+    (fresh / KEY).write_text(json.dumps({"key": key, "datasets": sorted(datasets)}) + "\n", encoding="utf-8")
+    swap_in(fresh, folder)
+
+
+def load_previous(folder: Path, key: str | None) -> Previous | None:
+    """The previous night's digests and datasets when they were built under ``key``, else None."""
+    if key is None:
+        return None
+    recover(folder)
+    path = folder / KEY
+    if not path.is_file():
+        return None
+    written = json.loads(path.read_text(encoding="utf-8"))
+    if written.get("key") != key:
+        return None
+    digests = pd.read_parquet(folder / DIGESTS)
+    return Previous(digests=digests.set_index(digests.columns[0])["digest"],
+                    datasets={name: pd.read_parquet(folder / f"{name}.parquet") for name in written["datasets"]})
+

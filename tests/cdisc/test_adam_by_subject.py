@@ -1,0 +1,104 @@
+"""ADLB and ADSCORE rebuilt for the subjects whose inputs changed only: the digests see a changed
+value, a row moved or removed and a new subject; the rest of the records come from the previous
+night; and the datasets equal a full build, value for value and dtype for dtype."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assets.configuration import load_configuration
+from cdisc.adam import build as adam_build
+from cdisc.adam.build import BY_SUBJECT, build_adam
+from cdisc.adam.by_subject import changed_subjects, merge_by_subject, subject_digests
+from cdisc.adam.previous import Previous, load_previous, save_previous
+from cdisc.handoff import load_handoff
+from support import generated_night
+
+STUDY_DIR = Path(__file__).resolve().parents[2] / "study"
+
+
+def _lb(rows):
+    return pd.DataFrame(rows, columns=["USUBJID", "LBTESTCD", "LBSTRESN"])
+
+
+def test_a_subject_digest_sees_its_own_rows_only():
+    lb = _lb([("A", "BILI", 1.0), ("A", "INR", 2.0), ("B", "BILI", 3.0)])
+    before = subject_digests([lb])
+    assert subject_digests([lb]).equals(before)                                   # stable
+    changed = subject_digests([lb.assign(LBSTRESN=[1.0, 2.5, 3.0])])
+    assert changed["A"] != before["A"] and changed["B"] == before["B"]
+    swapped = subject_digests([lb.iloc[[1, 0, 2]]])                               # the same rows, another order
+    assert swapped["A"] != before["A"]
+    other_part = subject_digests([lb.iloc[:2], lb.iloc[2:]])                      # the part a row is in counts
+    assert other_part["B"] != before["B"]
+
+
+def test_changed_subjects_are_the_new_and_the_different_ones():
+    before = pd.Series([1, 2, 3], index=["A", "B", "C"], dtype="uint64")
+    now = pd.Series([1, 5, 7], index=["A", "B", "D"], dtype="uint64")            # C vanished, D is new
+    assert list(changed_subjects(before, now)) == ["B", "D"]
+    assert list(changed_subjects(pd.Series(dtype="uint64"), now)) == ["A", "B", "D"]
+
+
+def test_merged_records_are_in_subject_order_each_subject_from_one_side():
+    previous = pd.DataFrame({"USUBJID": ["A", "A", "B", "C"], "AVAL": [1.0, 2.0, 3.0, 4.0]})
+    rebuilt = pd.DataFrame({"USUBJID": ["B", "B"], "AVAL": [30.0, 31.0]})
+    merged = merge_by_subject(previous, rebuilt, pd.Series(["A", "C"]))
+    assert merged["AVAL"].tolist() == [1.0, 2.0, 30.0, 31.0, 4.0]
+    assert merge_by_subject(previous, None, pd.Series(["C"]))["AVAL"].tolist() == [4.0]
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    """A generated night's SDTM hand-off, the configuration, and the ADaM built from it in full."""
+    with generated_night(tmp_path_factory.mktemp("by_subject"), subjects=40, seed=21) as (settings, _, _):
+        handoff = load_handoff(settings.output / "blinded" / "handoff")
+        sdtm = {name: handoff[name] for name in handoff}
+    config = load_configuration(STUDY_DIR)
+    args = (config.study, config.analysis, config.spec("adam", "blinded"), config.design)
+    datasets, digests = build_adam(sdtm, *args)
+    return sdtm, args, Previous(digests, {name: datasets[name] for name in BY_SUBJECT})
+
+
+def _next_night(sdtm: dict) -> dict:
+    """One subject's lab value corrected, another's samples withdrawn, a third's ascites grade changed."""
+    lb, rs = sdtm["LB"].copy(), sdtm["RS"].copy()
+    subjects = lb.loc[lb["LBSTRESN"].notna(), "USUBJID"].unique()
+    corrected = np.flatnonzero(((lb["USUBJID"] == subjects[0]) & lb["LBSTRESN"].notna()).to_numpy())[0]
+    lb.loc[corrected, "LBSTRESN"] += 1.0
+    lb = lb[lb["USUBJID"] != subjects[1]].reset_index(drop=True)
+    rs.loc[rs.index[-1], "RSORRES"] = "" if rs["RSORRES"].iloc[-1] else "1"
+    return {**sdtm, "LB": lb, "RS": rs}
+
+
+def test_a_build_from_the_previous_night_equals_a_full_build(night, monkeypatch):
+    sdtm, args, previous = night
+    tonight = _next_night(sdtm)
+    full, digests = build_adam(tonight, *args)
+    derived, build_adlb = [], adam_build.build_adlb
+    monkeypatch.setattr(adam_build, "build_adlb", lambda lb, adsl, *rest: derived.append(len(adsl)) or
+                        build_adlb(lb, adsl, *rest))
+    reused, reused_digests = build_adam(tonight, *args, previous=previous)
+    assert 0 < derived[0] <= 3 < len(full["ADSL"])                  # the changed subjects only
+    assert reused_digests.equals(digests)
+    for name in full:
+        pd.testing.assert_frame_equal(reused[name], full[name], check_exact=True)
+
+
+def test_a_night_with_the_same_inputs_derives_no_bds_record(night, monkeypatch):
+    sdtm, args, previous = night
+    monkeypatch.setattr(adam_build, "build_adlb", lambda *a: pytest.fail("ADLB derived again"))
+    reused, _ = build_adam(sdtm, *args, previous=previous)
+    for name in BY_SUBJECT:
+        pd.testing.assert_frame_equal(reused[name], previous.datasets[name], check_exact=True)
+
+
+def test_the_previous_night_is_read_back_only_under_its_key(night, tmp_path):
+    _, _, previous = night
+    save_previous(tmp_path / "kept", "key-1", previous.digests, previous.datasets)
+    assert load_previous(tmp_path / "kept", "key-2") is None and load_previous(tmp_path / "kept", None) is None
+    again = load_previous(tmp_path / "kept", "key-1")
+    assert again.digests.equals(previous.digests)
+    for name in BY_SUBJECT:
+        pd.testing.assert_frame_equal(again.datasets[name], previous.datasets[name], check_exact=True)
