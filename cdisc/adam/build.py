@@ -37,13 +37,17 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
     unblinded = "EX" in sdtm
     treatments = adsl_treatments(adsl, sdtm, design) if unblinded else blinded_treatments(adsl, sdtm["DM"], design)
     adsl = pd.concat([adsl, treatments], axis=1)
-    lb, rs, pr = sdtm["LB"], sdtm["RS"], sdtm["PR"]
-    digests = subject_digests([lb[LB_USED], rs, pr, adsl])
+    lb, rs, pr = sdtm["LB"][LB_USED], sdtm["RS"], sdtm["PR"]    # only what ADLB reads: the rest of LB let go
+    digests = subject_digests([lb, rs, pr, adsl])
     reuse = previous is not None and set(BY_SUBJECT) <= set(previous.datasets)
     changed = adsl["USUBJID"].isin(changed_subjects(previous.digests, digests)) if reuse else None
-    full = {"ADSL": adsl, **_bds(lb, rs, pr, adsl if changed is None else adsl[changed], study, analysis),
-            "ADTTE": build_adtte(adsl, analysis), "ADAE": build_adae(sdtm["AE"], adsl, analysis)}
+    derived = adsl if changed is None else adsl[changed]
+    adlb = build_adlb(lb, derived, study, analysis) if len(derived) else None
     del lb
+    full = {"ADSL": adsl, "ADTTE": build_adtte(adsl, analysis), "ADAE": build_adae(sdtm["AE"], adsl, analysis)}
+    if adlb is not None:
+        full.update(ADLB=adlb, ADSCORE=build_adscore(adlb, rs, pr, derived, study, analysis))
+    del adlb                  # held by ``full`` only from here: released once conformed
     if unblinded:
         full["ADAE"] = pd.concat([full["ADAE"], treatment_at_onset(full["ADAE"], adsl)], axis=1)
         full["ADTTE"] = full["ADTTE"].merge(adsl[["USUBJID", "TRT01P", "TRT01PN"]], on="USUBJID", how="left")
@@ -59,11 +63,3 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
             out[name] = merge_by_subject(previous.datasets[name], out.get(name), adsl.loc[~changed, "USUBJID"])
     return out, digests
 
-
-def _bds(lb: pd.DataFrame, rs: pd.DataFrame, pr: pd.DataFrame, adsl: pd.DataFrame, study: Study,
-         analysis: Analysis) -> dict[str, pd.DataFrame]:
-    """ADLB and ADSCORE of the subjects of ``adsl`` (none when it is empty)."""
-    if adsl.empty:
-        return {}
-    adlb = build_adlb(lb, adsl, study, analysis)
-    return {"ADLB": adlb, "ADSCORE": build_adscore(adlb, rs, pr, adsl, study, analysis)}

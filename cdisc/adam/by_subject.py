@@ -20,12 +20,18 @@ SUBJECT = "USUBJID"
 def subject_digests(parts: Sequence[pd.DataFrame]) -> pd.Series:
     """A 64-bit digest per subject of its rows in every part, in their order: each row's values, its
     position among the subject's rows and its part are hashed together (pandas' hash_pandas_object)
-    and the subject's row hashes are added (modulo 2**64)."""
+    and the subject's row hashes are added (modulo 2**64). Text is hashed as categories: each
+    distinct value once, without a Python string per row."""
     sums = []
     for number, part in enumerate(parts):
-        position = part.groupby(SUBJECT, sort=False).cumcount().to_numpy()
-        rows = pd.util.hash_pandas_object(part.assign(_position=position, _part=number), index=False)
-        sums.append(rows.groupby(part[SUBJECT].to_numpy()).sum())
+        codes, subjects = pd.factorize(part[SUBJECT])
+        text = [c for c in part.columns if pd.api.types.is_string_dtype(part[c])]
+        rows = pd.util.hash_pandas_object(
+            part.astype(dict.fromkeys(text, "category")).assign(
+                _position=pd.Series(codes).groupby(codes).cumcount().to_numpy(), _part=number), index=False)
+        total = np.zeros(len(subjects), dtype="uint64")
+        np.add.at(total, codes, rows.to_numpy())
+        sums.append(pd.Series(total, index=subjects))
     joined = pd.concat(sums)
     return joined.groupby(level=0).sum().astype("uint64").rename_axis(SUBJECT)
 
