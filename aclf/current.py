@@ -12,22 +12,28 @@ import pandas as pd
 import sqlalchemy as sa
 
 from aclf.inputs import night_inputs
+from aclf.lab_rows import stored_lab_rows
 from aclf.store import LAB_VALUE_COLUMNS, form_record, lab_result, quarantine, transfer
 
 
-def lab_in_force(engine: sa.Engine, sources: list[str] | None = None) -> pd.DataFrame:
+def lab_in_force(engine: sa.Engine, sources: list[str] | None = None, mirror: Path | None = None) -> pd.DataFrame:
     """Every lab record in force (vanished ones excluded), or those of ``sources``, values as text
-    ('' for empty), by source."""
+    ('' for empty), by source in the store's order of names (its collation), then as written. With
+    ``mirror``, each source's rows are read from their copy when it is the store's version."""
     cols = ["source", "record_key", *LAB_VALUE_COLUMNS, "transfer_id", "row_number"]
-    query = sa.select(*[lab_result.c[c] for c in cols]).where(lab_result.c.vanished_transfer_id.is_(None))
+    names = sa.select(lab_result.c.source).distinct().order_by(lab_result.c.source)
     if sources is not None:
-        query = query.where(lab_result.c.source.in_(sources))
+        names = names.where(lab_result.c.source.in_(sources))
+    parts = []
     with engine.connect() as conn:
-        # in chunks: one read_sql of 800,000 records peaks at several times its result's size
-        chunks = pd.read_sql(query.order_by(lab_result.c.source, lab_result.c.id), conn, chunksize=100_000)
-        frame = pd.concat(list(chunks), ignore_index=True)
-    frame[LAB_VALUE_COLUMNS] = frame[LAB_VALUE_COLUMNS].fillna("").astype(str)
-    return frame
+        for source in conn.execute(names).scalars():
+            rows = stored_lab_rows(conn, source, mirror)
+            parts.append(rows[rows["vanished_transfer_id"].isna().to_numpy()].assign(source=source)[cols])
+            del rows
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("transfer_id", "row_number") else "str")
+                             for c in cols})
+    return pd.concat(parts, ignore_index=True)
 
 
 def form_in_force(engine: sa.Engine, source: str, form: str, columns: list[str]) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from aclf.frames import reordered
 from aclf.inputs import built_by, sha
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
+from aclf.mirror import keep_copy
 from aclf.store import (bulk_insert, lab_harmonized, lab_harmonized_failure, lab_harmonized_source,
                         lab_harmonized_version, transfer)
 from aclf.timing import analysis_visits, first_infusion_dates, labelled_visitnum, study_days
@@ -129,13 +130,13 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
     form_source, spec = study.form("infusion")
     first = first_infusion_dates(form_in_force(engine, form_source, "infusion", spec.columns))
     if stale == names:
-        lab, only = build_harmonized_lab(lab_in_force(engine), first, study), None
+        lab, only = build_harmonized_lab(lab_in_force(engine, mirror=mirror), first, study), None
     else:
         # never more than two copies of the table: the kept rows replace the table read, the two
         # parts go once joined, and the joined table is put in the store's order a column at a time
         kept = load_harmonized_lab(engine, mirror)
         kept = kept[~kept["source"].isin(stale)]
-        fresh = _as_stored(build_harmonized_lab(lab_in_force(engine, stale), first, study))
+        fresh = _as_stored(build_harmonized_lab(lab_in_force(engine, stale, mirror), first, study))
         lab = pd.concat([kept, fresh], ignore_index=True)
         del kept, fresh
         rank = lab["source"].map(_store_order(engine)).to_numpy()
@@ -145,7 +146,7 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
     token = save_harmonized_lab(engine, lab, cases, inputs, sources=wanted or {}, only=only)
     if mirror is not None:    # the night's readers start from Parquet: no reader pays the store read
         lab = as_read(lab)
-        _keep_mirror(lab, _mirror_path(mirror, token))
+        keep_copy(lab, _mirror_path(mirror, token), "lab_harmonized_*.parquet")
     return Refreshed(lab, cases, stale)
 
 
@@ -199,7 +200,7 @@ def load_harmonized_lab(engine: sa.Engine, mirror: Path | None = None) -> pd.Dat
         unchanged = _version(conn) == token      # not rewritten while it was read
     frame = _as_stored(frame.drop(columns="id"))
     if path and unchanged:
-        _keep_mirror(frame, path)
+        keep_copy(frame, path, "lab_harmonized_*.parquet")
     return frame
 
 
@@ -223,17 +224,6 @@ def _as_stored(frame: pd.DataFrame) -> pd.DataFrame:
     frame[text] = frame[text].fillna("").astype("str")
     frame[numbers] = frame[numbers].astype("float64")
     return frame
-
-
-def _keep_mirror(frame: pd.DataFrame, path: Path) -> None:
-    """Write the Parquet copy whole (a reader never sees half of one) and drop older versions."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    frame.to_parquet(partial, index=False)
-    partial.replace(path)
-    for old in path.parent.glob("lab_harmonized_*.parquet"):
-        if old != path:
-            old.unlink(missing_ok=True)
 
 
 def load_schema_failures(engine: sa.Engine) -> pd.DataFrame:

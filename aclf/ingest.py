@@ -20,7 +20,9 @@ from aclf.blinding import stage2_data, stage2_of_entities, stage2_rows
 from aclf.config import FormsSource, LabDialect, Study
 from aclf.forms import read_form
 from aclf.lab import read_lab
+from aclf.lab_rows import rows_written, stored_lab_rows
 from aclf.landing import Candidate, discover
+from aclf.mirror import mirror_folder
 from aclf.readers import UnreadableTransfer
 from aclf.reconcile import count_source_records, stored_counts
 from aclf.registry import Registry, TransferOutcome
@@ -81,11 +83,13 @@ def _read_transfer(cand: Candidate, source: LabDialect | FormsSource, study: Stu
 
 
 def _write_transfer(conn: sa.Connection, read: _Read, cand: Candidate, source: LabDialect | FormsSource,
-                    transfer_id: int, now: str) -> Changes:
+                    transfer_id: int, now: str, mirror: Path) -> Changes:
     totals = Changes()
     for entity, records, held in read.parts:
         if isinstance(source, LabDialect):
-            changes = replace_lab_snapshot(conn, cand.source, records, transfer_id, now)
+            changes, stored = replace_lab_snapshot(conn, cand.source, stored_lab_rows(conn, cand.source, mirror),
+                                                   records, transfer_id, now)
+            rows_written(conn, cand.source, stored, mirror)
         else:
             changes = replace_form_snapshot(conn, cand.source, entity, records, source.forms[entity], transfer_id,
                                             now)
@@ -144,7 +148,7 @@ def ingest_source(engine: sa.Engine, study: Study, name: str, paths: Paths) -> l
                 outcomes.append(registry.outcome(tid))
                 continue
             tid = registry.record(cand, "loaded", "", received, archive, [*cand.notes, *read.notes])
-            changes = _write_transfer(conn, read, cand, source, tid, now)
+            changes = _write_transfer(conn, read, cand, source, tid, now, mirror_folder(paths.archive))
             loaded, held = stored_counts(conn, source, tid)
             registry.set_counts(tid, rows_read=count_source_records(cand.path, source),
                                 rows_loaded=loaded, rows_quarantined=held, **_stage2_counts(read, source))

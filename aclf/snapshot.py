@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from aclf.blinding import stage2_keys
 from aclf.config import FormSpec
-from aclf.store import LAB_VALUE_COLUMNS, audit_event, bulk_insert, form_record, lab_result
+from aclf.lab_rows import COLUMNS as LAB_ROWS
+from aclf.store import LAB_VALUE_COLUMNS, LINEAGE, audit_event, bulk_insert, form_record, lab_result
 
 AUDIT_COLUMNS = ["record_key", "subjid", "change", "field", "old_value", "new_value", "old_transfer_id"]
 
@@ -94,21 +95,16 @@ def _count(events: pd.DataFrame) -> Changes:
                    vanished=int(counts.get("vanished", 0)), reappeared=int(counts.get("reappeared", 0)))
 
 
-LINEAGE = ["first_transfer_id", "transfer_id", "row_number", "vanished_transfer_id"]
-
-
-def replace_lab_snapshot(conn: sa.Connection, source: str, new: pd.DataFrame, transfer_id: int,
-                         now: str) -> Changes:
-    """Put a site's new lab snapshot in force, auditing what changed."""
-    cols = ["record_key", *LAB_VALUE_COLUMNS, *LINEAGE]
-    old = pd.read_sql(sa.select(*[lab_result.c[c] for c in cols]).where(lab_result.c.source == source), conn)
-    old[LAB_VALUE_COLUMNS] = old[LAB_VALUE_COLUMNS].fillna("")
+def replace_lab_snapshot(conn: sa.Connection, source: str, old: pd.DataFrame, new: pd.DataFrame, transfer_id: int,
+                         now: str) -> tuple[Changes, pd.DataFrame]:
+    """Put a site's new lab snapshot in force over its stored rows ``old`` (aclf.lab_rows), auditing
+    what changed; returns the changes and the rows now stored, in the order written."""
     events = diff_snapshots(old, new, LAB_VALUE_COLUMNS)
     _write_audit(conn, events, source, "lab", transfer_id, now)
     merged = merge_snapshot(old, new, transfer_id)
     conn.execute(lab_result.delete().where(lab_result.c.source == source))
-    bulk_insert(conn, lab_result, merged, cols, source=source)
-    return _count(events)
+    bulk_insert(conn, lab_result, merged, LAB_ROWS, source=source)
+    return _count(events), merged
 
 
 def replace_form_snapshot(conn: sa.Connection, source: str, form: str, new: pd.DataFrame,

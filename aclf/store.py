@@ -30,6 +30,9 @@ def _lineage() -> list[sa.Column]:
     ]
 
 
+LINEAGE = [column.name for column in _lineage()]     # of every stored record: where it came from, when it vanished
+
+
 transfer = sa.Table(
     "transfer", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -120,6 +123,12 @@ lab_harmonized = sa.Table(
         "lbdy", "pday", "avisitn", "visitnum", "lbstresn", "censor_limit", "lbstnrlo", "lbstnrhi")],
     sa.Column("transfer_id", sa.Integer, sa.ForeignKey("transfer.id"), nullable=False),
     sa.Column("row_number", sa.Integer, nullable=False),
+)
+
+lab_result_version = sa.Table(
+    "lab_result_version", metadata,       # per lab source, a new token each time its rows are rewritten
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("token", sa.String(32), nullable=False),
 )
 
 lab_harmonized_version = sa.Table(

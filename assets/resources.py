@@ -11,6 +11,7 @@ from aclf.config import ConfigError, Study
 from aclf.ingest import Paths
 from aclf.lock import store_lock
 from aclf.memory import return_freed_memory
+from aclf.mirror import mirror_folder
 from aclf.randkey import read_key
 from aclf.settings import Settings
 from aclf.store import make_engine
@@ -76,7 +77,7 @@ class AclfResource(dg.ConfigurableResource):
     def mirror(self) -> Path:
         """Parquet copies of store tables for the night's readers (aclf.harmonized_lab), kept with
         the raw archive, apart from the outputs people read."""
-        return Path(self.archive_dir) / "mirror"
+        return mirror_folder(Path(self.archive_dir))
 
     def paths(self) -> Paths:
         return Paths(landing=Path(self.landing_dir), archive=Path(self.archive_dir))

@@ -1,0 +1,27 @@
+"""Parquet copies of store tables, kept with the raw archive, apart from the outputs people read.
+
+Each copy is written under the version token the store holds for what it copies; a reader takes
+the copy only when its token is the store's, and reads the store otherwise (no copy yet, or a
+crash between the store's commit and the copy). A copy is a cache: deleting the folder loses
+nothing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def mirror_folder(archive: Path) -> Path:
+    return Path(archive) / "mirror"
+
+
+def keep_copy(frame: pd.DataFrame, path: Path, versions: str) -> None:
+    """Write the copy whole (a reader never sees half of one), then drop the other versions: the
+    files of ``path``'s folder matching the glob ``versions``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    frame.to_parquet(partial, index=False)
+    partial.replace(path)
+    for old in path.parent.glob(versions):
+        if old != path:
+            old.unlink(missing_ok=True)
