@@ -193,6 +193,13 @@ sdtm_trace = sa.Table(
     sa.Column("row_number", sa.Integer),
 )
 
+sdtm_trace_key = sa.Table(
+    "sdtm_trace_key", metadata,       # per area and dataset: what its rows in sdtm_trace were built from
+    sa.Column("area", sa.String(16), primary_key=True),
+    sa.Column("dataset", sa.String(8), primary_key=True),
+    sa.Column("key", sa.String(64), nullable=False),
+)
+
 sa.Index("ix_quarantine_transfer", quarantine.c.transfer_id)
 sa.Index("ix_audit_source_key", audit_event.c.source, audit_event.c.record_key)
 sa.Index("ix_form_source_form", form_record.c.source, form_record.c.form)

@@ -87,7 +87,7 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
                                  created, level=level, key=key, data_cut=data_night(engine),
                                  eligibility=open_findings(engine, "eligibility"), forms_key=forms_key)
         if published.written and area.blinded:    # the unblinded area's trace stays in its hand-off
-            save_trace(engine, area.name, published.trace)
+            save_trace(engine, area.name, published.trace, published.keys)
     records = {name: len(frame) for name, frame in published.datasets.items()}
     if area.blinded:
         remember(engine, step, inputs if published.written else None,

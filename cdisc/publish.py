@@ -41,6 +41,7 @@ class Published:
     figures: dict[str, Path] = field(default_factory=dict)  # ADaM: figure name -> PNG
     rates: dict[str, float] = field(default_factory=dict)   # ADaM: KM estimates at the protocol weeks
     unmapped_screen_failures: list[str] = field(default_factory=list)   # SDTM: SUBJIDs IE cannot show
+    keys: dict[str, str] = field(default_factory=dict)      # SDTM: what each dataset was built from (blinded)
 
     @property
     def written(self) -> bool:
@@ -98,7 +99,7 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     if status.refreshed:
         save_handoff(folders.handoff, datasets, trace, keys)
     return Published(datasets, violations, status, paths, trace=trace,
-                     unmapped_screen_failures=unmapped_screen_failures(ctx))
+                     unmapped_screen_failures=unmapped_screen_failures(ctx), keys=keys)
 
 
 def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, analysis: Analysis,

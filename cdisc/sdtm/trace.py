@@ -2,11 +2,13 @@
 the store's ``sdtm_trace`` table (never in the submission)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from aclf.store import bulk_insert, sdtm_trace
+from aclf.store import bulk_insert, sdtm_trace, sdtm_trace_key
 
 
 def trace_of(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -23,9 +25,20 @@ def in_order(parts: list[pd.DataFrame], datasets: list[str]) -> pd.DataFrame:
     return joined.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
 
 
-def save_trace(engine: sa.Engine, area: str, trace: pd.DataFrame) -> None:
-    """Tonight's submitted records of an area and the source transfer and row of each."""
+def save_trace(engine: sa.Engine, area: str, trace: pd.DataFrame, keys: Mapping[str, str] | None = None) -> None:
+    """Tonight's submitted records of an area and the source transfer and row of each. With ``keys``
+    (cdisc.sdtm.build.dataset_keys), the rows of a dataset whose key is the one its stored rows were
+    written under are left as they are: the same key, the same records. The keys are written with
+    the rows, in one transaction."""
+    keys = dict(keys or {})
     with engine.begin() as conn:
-        conn.execute(sdtm_trace.delete().where(sdtm_trace.c.area == area))
-        bulk_insert(conn, sdtm_trace, trace.astype({"transfer_id": "Int64", "row_number": "Int64"}),
+        stored = dict(conn.execute(sa.select(sdtm_trace_key.c.dataset, sdtm_trace_key.c.key)
+                                   .where(sdtm_trace_key.c.area == area)).all())
+        same = sorted(name for name, key in keys.items() if stored.get(name) == key)
+        conn.execute(sdtm_trace.delete().where((sdtm_trace.c.area == area) & sdtm_trace.c.dataset.not_in(same)))
+        conn.execute(sdtm_trace_key.delete().where(sdtm_trace_key.c.area == area))
+        if keys:
+            conn.execute(sdtm_trace_key.insert(), [{"area": area, "dataset": d, "key": k} for d, k in keys.items()])
+        rows = trace[~trace["dataset"].isin(same)]
+        bulk_insert(conn, sdtm_trace, rows.astype({"transfer_id": "Int64", "row_number": "Int64"}),
                     ["dataset", "record", "usubjid", "transfer_id", "row_number"], area=area)

@@ -13,10 +13,11 @@ import sqlalchemy as sa
 
 import aclf.inputs
 from cdisc.adam import build as adam_build
+from cdisc.sdtm import trace as trace_module
 from cdisc.sdtm.build import BUILDERS
 from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
 from aclf.settings import Settings
-from aclf.store import lab_harmonized, lab_harmonized_source, lab_harmonized_version, make_engine
+from aclf.store import lab_harmonized, lab_harmonized_source, lab_harmonized_version, make_engine, sdtm_trace_key
 from aclf.synth import generate
 from bench.compare_outputs import compare
 from pipelines.cli import deliver_night
@@ -47,7 +48,7 @@ def _inodes(output) -> dict[str, int]:
 def _trace(engine) -> pd.DataFrame:
     with engine.connect() as conn:
         return pd.read_sql(sa.text("select area, dataset, record, usubjid, transfer_id, row_number from sdtm_trace "
-                                   "order by id"), conn)
+                                   "order by area, dataset, record"), conn)
 
 
 def _token(engine) -> str:
@@ -67,6 +68,9 @@ def nights(tmp_path_factory):
         patch.setattr(aclf.inputs, "code_version", lambda: "1.0+gabc")    # a clean checkout
         built, build_dm = [], BUILDERS["DM"]
         patch.setitem(BUILDERS, "DM", lambda ctx: built.append(1) or build_dm(ctx))
+        traced, insert = [], trace_module.bulk_insert     # the datasets whose trace rows are written
+        patch.setattr(trace_module, "bulk_insert", lambda conn, table, frame, *a, **k: traced.append(
+            set(frame["dataset"])) or insert(conn, table, frame, *a, **k))
         derived, build_adlb = [], adam_build.build_adlb       # the sites of the subjects whose ADLB is derived
         patch.setattr(adam_build, "build_adlb", lambda lb, adsl, *rest: derived.append(set(adsl["SITEID"])) or
                       build_adlb(lb, adsl, *rest))
@@ -84,9 +88,11 @@ def nights(tmp_path_factory):
         _night(settings)
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
                        "failures": load_schema_failures(engine), "files": _inodes(settings.output),
-                       "trace": _trace(engine), "dm_built": len(built), "adlb_sites": derived[-1]}
+                       "trace": _trace(engine), "dm_built": len(built), "adlb_sites": derived[-1],
+                       "trace_written": traced[-1]}
         with engine.begin() as conn:
             conn.execute(lab_harmonized_source.delete())
+            conn.execute(sdtm_trace_key.delete())
         full = replace(settings, output=root / "output_full")
         _night(full)
         yield {"first": first_night, "iwrs_night": iwrs_night, "incremental": incremental,
@@ -118,6 +124,11 @@ def test_the_domains_from_the_forms_are_taken_from_the_hand_off_not_built(nights
 
 def test_the_analysis_records_of_the_other_sites_subjects_are_not_derived_again(nights):
     assert nights["incremental"]["adlb_sites"] == {"01"}
+
+
+def test_the_stored_trace_of_a_dataset_taken_from_the_hand_off_is_not_written_again(nights):
+    written = nights["incremental"]["trace_written"]
+    assert "LB" in written and not written & {"DM", "AE", "MH", "SV"}
 
 
 def test_a_night_with_no_new_lab_transfer_keeps_the_table_as_it_is(nights):
