@@ -17,23 +17,49 @@ from pathlib import Path
 
 import pandas as pd
 
+from cdisc.by_subject import Previous
 from cdisc.package import fresh_folder, recover, swap_in
 
 KEYS, TRACE = "keys.json", "trace.parquet"
+LB_KEY, LB_DIGESTS = "lb_subjects.json", "lb_subjects.parquet"
 
 
 def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame], trace: pd.DataFrame,
-                 keys: dict[str, str] | None = None) -> None:
+                 keys: dict[str, str] | None = None, lb_subjects: tuple[str, pd.Series] | None = None) -> None:
     """Write the datasets and their records' trace (cdisc.sdtm.trace) into a fresh folder, then swap
     it in (a reader never sees half of one); with ``keys``, what each dataset was built from
-    (``handoff_keys``): a later night takes a dataset of the same key, and its trace, from here."""
+    (``handoff_keys``): a later night takes a dataset of the same key, and its trace, from here.
+    With ``lb_subjects`` (a key and each subject's digest), a later night of the same key takes
+    LB's records of a subject with the same digest from here (``handoff_lb``)."""
     fresh = fresh_folder(folder)
     (fresh / "sdtm").mkdir()
     for name, frame in datasets.items():
         frame.to_parquet(fresh / "sdtm" / f"{name}.parquet", index=False)
     trace.to_parquet(fresh / TRACE, index=False)
     (fresh / KEYS).write_text(json.dumps(keys or {}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    if lb_subjects is not None:
+        key, digests = lb_subjects
+        digests.rename("digest").reset_index().to_parquet(fresh / LB_DIGESTS, index=False)
+        (fresh / LB_KEY).write_text(json.dumps({"key": key}) + "\n", encoding="utf-8")
     swap_in(fresh, folder)
+
+
+def handoff_lb(folder: Path, key: str | None) -> Previous | None:
+    """LB of the hand-off in force with its records' lineage (``_TRANSFER``, ``_ROW``) and each
+    subject's digest, when it was built under ``key``; else None."""
+    recover(folder)
+    if key is None or not (folder / LB_KEY).is_file() or not (folder / "sdtm" / "LB.parquet").is_file():
+        return None
+    if json.loads((folder / LB_KEY).read_text(encoding="utf-8")).get("key") != key:
+        return None
+    lb = pd.read_parquet(folder / "sdtm" / "LB.parquet")
+    trace = pd.read_parquet(folder / TRACE, filters=[("dataset", "==", "LB")]).sort_values("record", kind="stable")
+    if len(trace) != len(lb):
+        return None
+    lb["_TRANSFER"] = trace["transfer_id"].astype("int64").to_numpy()
+    lb["_ROW"] = trace["row_number"].astype("int64").to_numpy()
+    digests = pd.read_parquet(folder / LB_DIGESTS)
+    return Previous(digests.set_index(digests.columns[0])["digest"], {"LB": lb})
 
 
 def handoff_keys(folder: Path) -> dict[str, str]:

@@ -18,11 +18,11 @@ from cdisc.adam.build import BY_SUBJECT, build_adam
 from cdisc.adam.previous import load_previous, save_previous
 from cdisc.area import Area, AreaFolders
 from cdisc.design import Design
-from cdisc.handoff import handoff_keys, handoff_trace, load_handoff, save_handoff
+from cdisc.handoff import handoff_keys, handoff_lb, handoff_trace, load_handoff, save_handoff
 from cdisc.package import (PackageStatus, check_all, digests_path, refused, violations_status, write_package,
                            write_status)
 from cdisc.reviewer_guide import load_guide_config, render_guide
-from cdisc.sdtm.build import build_context, build_domains, dataset_keys, domain_order
+from cdisc.sdtm.build import build_context, build_domains, dataset_keys, domain_order, lb_subject_key
 from cdisc.sdtm.clinical import unmapped_screen_failures
 from cdisc.sdtm.trace import in_order
 from cdisc.spec import Spec
@@ -87,7 +87,9 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     before = handoff_keys(folders.handoff) if keys else {}
     same = sorted(name for name in spec.datasets if name in keys and before.get(name) == keys[name])
     handoff = load_handoff(folders.handoff) if same else {}
-    datasets, trace = build_domains(ctx, spec, load_lab, {name: handoff[name] for name in same})
+    lb_key = lb_subject_key(ctx, forms_key)
+    datasets, trace, lb_digests = build_domains(ctx, spec, load_lab, {name: handoff[name] for name in same},
+                                                handoff_lb(folders.handoff, lb_key))
     if same:
         trace = in_order([handoff_trace(folders.handoff, same), trace], domain_order(spec))
     checked = check_all({name: frame for name, frame in datasets.items() if name not in same}, spec)
@@ -97,7 +99,7 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
                             lb_value_level(study), guide)
     if status.refreshed:
-        save_handoff(folders.handoff, datasets, trace, keys)
+        save_handoff(folders.handoff, datasets, trace, keys, (lb_key, lb_digests) if lb_key else None)
     return Published(datasets, violations, status, paths, trace=trace,
                      unmapped_screen_failures=unmapped_screen_failures(ctx), keys=keys)
 

@@ -1,28 +1,20 @@
 """The subject-level ADaM datasets of the package in force and the digest of each subject's inputs
 they were built from, as Parquet beside the package (``<area>/adam_by_subject``): the next night
-rebuilds only the subjects whose inputs changed (cdisc.adam.by_subject). Written only with a
+rebuilds only the subjects whose inputs changed (cdisc.by_subject). Written only with a
 package that was written, and under the key of what built them (code, libraries, configuration):
 whichever package is in force, a subject with the same digest under the same key gets the same records."""
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from cdisc.by_subject import Previous
 from cdisc.package import fresh_folder, recover, swap_in
 
 KEY, DIGESTS = "key.json", "digests.parquet"
-
-
-@dataclass(frozen=True)
-class Previous:
-    """What a night left for the next: each subject's input digest and the datasets built from them."""
-
-    digests: pd.Series
-    datasets: Mapping[str, pd.DataFrame]
 
 
 def save_previous(folder: Path, key: str, digests: pd.Series, datasets: Mapping[str, pd.DataFrame]) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import NamedTuple
 
 import pandas as pd
 
 from aclf.config import Study
 from aclf.isodate import valid_iso
+from cdisc.by_subject import Previous, merge_by_subject
 from cdisc.design import Design
 from cdisc.sdtm import clinical, events, ex, lb, rs, special, trial_design
 from cdisc.sdtm.assignment import assignments
@@ -51,6 +53,15 @@ def dataset_keys(ctx: Context, forms_key: str | None) -> dict[str, str]:
             for name in BUILDERS}
 
 
+def lb_subject_key(ctx: Context, forms_key: str | None) -> str | None:
+    """What LB's records of a subject are made from beside its harmonized rows: the forms, the
+    configuration, the code and the libraries (``forms_key``) and the blinding level (blinded only;
+    LB's builder is given a context without the data cut and the eligibility findings)."""
+    if forms_key is None or not ctx.blinded:
+        return None
+    return hashlib.sha256(f"{forms_key}|{ctx.level}|LB by subject".encode()).hexdigest()
+
+
 def submittable_dates(forms: dict[str, pd.DataFrame], study: Study) -> dict[str, pd.DataFrame]:
     """The forms with every invalid date blanked: a submission carries only real ISO 8601 dates
     (each invalid one is a schema finding of its form, for the site to correct)."""
@@ -91,22 +102,48 @@ def domain_order(spec: Spec) -> list[str]:
     return [name for name in BUILDERS if name in spec.datasets] + ["LB"]
 
 
+class Domains(NamedTuple):
+    datasets: dict[str, pd.DataFrame]   # every dataset of the spec, conformed
+    trace: pd.DataFrame                 # each subject-level record built tonight: its source transfer and row
+    lb_digests: pd.Series               # each enrolled subject's harmonized rows, digested (cdisc.by_subject)
+
+
 def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame],
-                  kept: Mapping[str, pd.DataFrame] | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+                  kept: Mapping[str, pd.DataFrame] | None = None, lb_before: Previous | None = None) -> Domains:
     """Every dataset of the spec, conformed to it (variable order and types), and the trace of each
     subject-level record (dataset, record number in the file) to its source transfer and row.
     ``load_lab`` reads the harmonized lab table, which lives only while LB's records are made.
     ``kept``: conformed datasets built from the same inputs on an earlier night, taken as they are
-    (the trace then covers only the datasets built tonight)."""
+    (the trace then covers only the datasets built tonight). ``lb_before``: LB built from the same
+    forms, configuration and code on an earlier night, with its records' lineage and each subject's
+    digest; the records of a subject whose harmonized rows did not change are taken from it."""
     kept = dict(kept or {})
     built = {name: build(_own_context(ctx, name)) for name, build in BUILDERS.items()
              if name in spec.datasets and name not in kept}
-    built["LB"] = lb.build_lb(ctx, load_lab)
-    missing = sorted(set(spec.datasets) - set(built) - set(kept))
+    missing = sorted(set(spec.datasets) - set(built) - set(kept) - {"LB"})
     if missing:
         raise ValueError(f"the spec lists datasets no builder makes: {missing}")
+    lab = lb.build_lb(_own_context(ctx, "LB"), load_lab, lb_before.digests if lb_before is not None else None)
+    records = lab.records
+    if lab.subjects is not None:     # the other subjects' records as they were, in key order
+        unchanged = lab.digests.index[~lab.digests.index.isin(lab.subjects)]
+        records = merge_by_subject(lb_before.datasets["LB"], _conformed_with_lineage(records, spec.datasets["LB"]),
+                                   ctx.usubjid(pd.Series(unchanged, dtype="str")))
+    built["LB"] = records
     trace = pd.concat([trace_of(name, frame) for name, frame in built.items() if LINEAGE[0] in frame],
                       ignore_index=True)
     # each built frame is let go as soon as it is conformed: never two copies of LB beside each other
-    return {name: kept[name] if name in kept else conform(built.pop(name), spec.datasets[name])
-            for name in sorted(spec.datasets)}, trace
+    datasets = {}
+    for name in sorted(spec.datasets):
+        if name in kept:
+            datasets[name] = kept[name]
+        elif name == "LB" and lab.subjects is not None:    # conformed already
+            datasets[name] = built.pop(name).drop(columns=LINEAGE)
+        else:
+            datasets[name] = conform(built.pop(name), spec.datasets[name])
+    return Domains(datasets, trace, lab.digests)
+
+
+def _conformed_with_lineage(frame: pd.DataFrame, ds) -> pd.DataFrame:
+    """The records conformed to the spec, with their lineage columns kept beside."""
+    return pd.concat([conform(frame, ds), frame[LINEAGE]], axis=1)

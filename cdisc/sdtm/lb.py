@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from cdisc import derive
+from cdisc.by_subject import changed_subjects, subject_digests
 from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_columns
 
 
@@ -28,12 +30,37 @@ def baseline_flag(lab: pd.DataFrame, rfstdtc: pd.Series) -> pd.Series:
     return flag.fillna("")
 
 
-def build_lb(ctx: Context, load_lab: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    """LB of the enrolled subjects' records. ``load_lab`` reads the harmonized table: a loader, so that
-    the table (the layer's largest input) is let go before the records are sorted."""
-    frame, rfstdtc = _records(ctx, _enrolled(load_lab(), ctx))
+# The harmonized table's columns LB is made of (the builder is given these only): a subject whose
+# rows of them did not change gets the same records, whatever else of the table changed.
+READS = ["subjid", "site_id", "sample_id", "lbtestcd", "lbtest", "visit", "lbdtc", "unit_status", "unit_cd", "lborres",
+         "lbornrlo", "lbornrhi", "lbstat", "lbreasnd", "lbstresc", "lbstresn", "lbstresu", "lbstnrlo", "lbstnrhi",
+         "lbnrind", "transfer_id", "row_number"]
+
+
+@dataclass
+class Built:
+    """LB's records built tonight (with their lineage, in key order), the digest of each enrolled
+    subject's harmonized rows (cdisc.by_subject), and the subjects built (None: every one)."""
+
+    records: pd.DataFrame
+    digests: pd.Series
+    subjects: pd.Index | None = None
+
+
+def build_lb(ctx: Context, load_lab: Callable[[], pd.DataFrame], before: pd.Series | None = None) -> Built:
+    """LB of the enrolled subjects' records; with ``before`` (each subject's digest when the LB in
+    force was built), of the subjects whose digest changed or who are new only. ``load_lab`` reads
+    the harmonized table: a loader, so that the table (the layer's largest input) is let go before
+    the records are sorted."""
+    lab = _enrolled(load_lab()[READS], ctx)
+    digests = subject_digests([lab], subject="subjid")
+    subjects = None if before is None else changed_subjects(before, digests)
+    if subjects is not None:
+        lab = lab[lab["subjid"].isin(subjects).to_numpy()].reset_index(drop=True)
+    frame, rfstdtc = _records(ctx, lab)
+    del lab
     frame["LBBLFL"] = baseline_flag(frame, rfstdtc)
-    return sequence(frame, "LB", ["USUBJID", "LBTESTCD", "VISITNUM", "LBDTC", "LBREFID"])
+    return Built(sequence(frame, "LB", ["USUBJID", "LBTESTCD", "VISITNUM", "LBDTC", "LBREFID"]), digests, subjects)
 
 
 def _enrolled(lab: pd.DataFrame, ctx: Context) -> pd.DataFrame:

@@ -47,9 +47,9 @@ def test_a_spec_violation_in_sdtm_keeps_both_packages_of_the_night_before(night,
     real = cdisc.publish.build_domains
 
     def long_term(*args, **kwargs):
-        datasets, trace = real(*args, **kwargs)
-        datasets["AE"].loc[0, "AETERM"] = "X" * 300
-        return datasets, trace
+        domains = real(*args, **kwargs)
+        domains.datasets["AE"].loc[0, "AETERM"] = "X" * 300
+        return domains
 
     monkeypatch.setattr(cdisc.publish, "build_domains", long_term)
     result = run_nightly(night, instance=dg.DagsterInstance.ephemeral())

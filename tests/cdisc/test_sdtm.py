@@ -30,7 +30,7 @@ def package(tmp_path_factory):
         ctx = build_context(study, load_design(), forms_in_force(engine, study), data_cut=data_night(engine),
                             ct_release=BLINDED_SPEC().ct_version,      # as the SDTM asset builds it
                             eligibility=open_findings(engine, "eligibility"))
-        built, _ = build_domains(ctx, BLINDED_SPEC(), lambda: load_harmonized_lab(engine))
+        built = build_domains(ctx, BLINDED_SPEC(), lambda: load_harmonized_lab(engine)).datasets
         folder = AreaFolders(settings.output / "blinded", study.study.studyid).sdtm
         yield folder, built, settings, summary, engine
 
@@ -160,7 +160,7 @@ def test_missing_forms_or_no_data_build_valid_datasets(package, engine, empty):
     if empty != "everything":
         forms[empty] = forms[empty].iloc[0:0]
     ctx = build_context(study, load_design(), forms)
-    datasets, _ = build_domains(ctx, BLINDED_SPEC(), lambda: load_harmonized_lab(source))
+    datasets = build_domains(ctx, BLINDED_SPEC(), lambda: load_harmonized_lab(source)).datasets
     assert not {name: v for name, v in check_all(datasets, BLINDED_SPEC()).items() if v}
 
 
@@ -353,7 +353,7 @@ def test_the_lab_table_is_let_go_once_lb_is_built(package, monkeypatch):
     real, real_sequence = build.conform, lb.sequence
     monkeypatch.setattr(build, "conform", conform)
     monkeypatch.setattr(lb, "sequence", sequence)
-    again, _ = build_domains(ctx, BLINDED_SPEC(), load)
+    again = build_domains(ctx, BLINDED_SPEC(), load).datasets
     assert len(alive) == len(again) + 1 and not any(alive)     # gone before LB is sorted, and after
     assert all(again[name].equals(built[name]) for name in built)
 

@@ -1,7 +1,7 @@
 """An incremental night (one site sent a new snapshot) rebuilds that site's harmonized rows only,
 replaces them in the store by source (the other sites' rows are not rewritten), keeps the package
-files of the datasets it did not change, derives the analysis records of that site's subjects only,
-and gives exactly what a full recomputation on the same
+files of the datasets it did not change, builds the LB, ADLB and ADSCORE records of that site's
+subjects only, and gives exactly what a full recomputation on the same
 data gives: the harmonized table, its schema failures, every finding and every output file."""
 import shutil
 from dataclasses import replace
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 import aclf.inputs
 from cdisc.adam import build as adam_build
-from cdisc.sdtm import trace as trace_module
+from cdisc.sdtm import lb as lb_module, trace as trace_module
 from cdisc.sdtm.build import BUILDERS
 from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
 from aclf.settings import Settings
@@ -71,6 +71,8 @@ def nights(tmp_path_factory):
         traced, insert = [], trace_module.bulk_insert     # the datasets whose trace rows are written
         patch.setattr(trace_module, "bulk_insert", lambda conn, table, frame, *a, **k: traced.append(
             set(frame["dataset"])) or insert(conn, table, frame, *a, **k))
+        lb_sites, records = [], lb_module._records          # the sites of the subjects whose LB is built
+        patch.setattr(lb_module, "_records", lambda ctx, h: lb_sites.append(set(h["site_id"])) or records(ctx, h))
         derived, build_adlb = [], adam_build.build_adlb       # the sites of the subjects whose ADLB is derived
         patch.setattr(adam_build, "build_adlb", lambda lb, adsl, *rest: derived.append(set(adsl["SITEID"])) or
                       build_adlb(lb, adsl, *rest))
@@ -89,7 +91,7 @@ def nights(tmp_path_factory):
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
                        "failures": load_schema_failures(engine), "files": _inodes(settings.output),
                        "trace": _trace(engine), "dm_built": len(built), "adlb_sites": derived[-1],
-                       "trace_written": traced[-1]}
+                       "trace_written": traced[-1], "lb_sites": lb_sites[-1]}
         with engine.begin() as conn:
             conn.execute(lab_harmonized_source.delete())
             conn.execute(sdtm_trace_key.delete())
@@ -122,7 +124,8 @@ def test_the_domains_from_the_forms_are_taken_from_the_hand_off_not_built(nights
     assert nights["incremental"]["dm_built"] == 2                # not again for a site's labs
 
 
-def test_the_analysis_records_of_the_other_sites_subjects_are_not_derived_again(nights):
+def test_the_records_of_the_other_sites_subjects_are_not_built_again(nights):
+    assert nights["incremental"]["lb_sites"] == {"01"}
     assert nights["incremental"]["adlb_sites"] == {"01"}
 
 

@@ -1,18 +1,23 @@
-"""ADLB and ADSCORE rebuilt for the subjects whose inputs changed only: the digests see a changed
+"""LB, ADLB and ADSCORE built for the subjects whose inputs changed only: the digests see a changed
 value, a row moved or removed and a new subject; the rest of the records come from the previous
-night; and the datasets equal a full build, value for value and dtype for dtype."""
+night; and the datasets (and LB's trace) equal a full build, value for value and dtype for dtype."""
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from aclf.current import forms_in_force
+from aclf.harmonized_lab import load_harmonized_lab
+from aclf.store import make_engine
 from assets.configuration import load_configuration
 from cdisc.adam import build as adam_build
 from cdisc.adam.build import BY_SUBJECT, build_adam
-from cdisc.adam.by_subject import changed_subjects, merge_by_subject, subject_digests
-from cdisc.adam.previous import Previous, load_previous, save_previous
+from cdisc.adam.previous import load_previous, save_previous
+from cdisc.by_subject import Previous, changed_subjects, merge_by_subject, subject_digests
 from cdisc.handoff import load_handoff
+from cdisc.sdtm import lb as lb_module
+from cdisc.sdtm.build import build_context, build_domains
 from support import generated_night
 
 STUDY_DIR = Path(__file__).resolve().parents[2] / "study"
@@ -50,11 +55,22 @@ def test_merged_records_are_in_subject_order_each_subject_from_one_side():
 
 
 @pytest.fixture(scope="module")
-def night(tmp_path_factory):
-    """A generated night's SDTM hand-off, the configuration, and the ADaM built from it in full."""
-    with generated_night(tmp_path_factory.mktemp("by_subject"), subjects=40, seed=21) as (settings, _, _):
+def generated(tmp_path_factory):
+    """A generated night: its SDTM hand-off, its harmonized table and the SDTM build context."""
+    config = load_configuration(STUDY_DIR)
+    with generated_night(tmp_path_factory.mktemp("by_subject"), subjects=40, seed=21) as (settings, _, url):
         handoff = load_handoff(settings.output / "blinded" / "handoff")
-        sdtm = {name: handoff[name] for name in handoff}
+        engine = make_engine(url)
+        ctx = build_context(config.study, config.design, forms_in_force(engine, config.study),
+                            ct_release=config.spec("sdtm", "blinded").ct_version)
+        yield {"sdtm": {name: handoff[name] for name in handoff}, "lab": load_harmonized_lab(engine), "ctx": ctx}
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def night(generated):
+    """The SDTM hand-off, the configuration, and the ADaM built from it in full."""
+    sdtm = generated["sdtm"]
     config = load_configuration(STUDY_DIR)
     args = (config.study, config.analysis, config.spec("adam", "blinded"), config.design)
     datasets, digests = build_adam(sdtm, *args)
@@ -102,3 +118,23 @@ def test_the_previous_night_is_read_back_only_under_its_key(night, tmp_path):
     assert again.digests.equals(previous.digests)
     for name in BY_SUBJECT:
         pd.testing.assert_frame_equal(again.datasets[name], previous.datasets[name], check_exact=True)
+
+
+def test_lb_built_from_the_previous_night_equals_a_full_build(generated, monkeypatch):
+    ctx, lab = generated["ctx"], generated["lab"]
+    spec = load_configuration(STUDY_DIR).spec("sdtm", "blinded")
+    first = build_domains(ctx, spec, lambda: lab)
+    trace = first.trace[first.trace["dataset"] == "LB"]
+    previous = Previous(first.lb_digests, {"LB": first.datasets["LB"].assign(
+        _TRANSFER=trace["transfer_id"].astype("int64").to_numpy(), _ROW=trace["row_number"].astype("int64").to_numpy())})
+    subjects = lab.loc[lab["lbstresn"].notna(), "subjid"].unique()
+    tonight = lab[lab["subjid"] != subjects[1]].reset_index(drop=True)          # one subject's samples withdrawn
+    tonight.loc[np.flatnonzero((tonight["subjid"] == subjects[0]).to_numpy())[0], "lbstresn"] += 1.0
+    full = build_domains(ctx, spec, lambda: tonight)
+    built, records = [], lb_module._records
+    monkeypatch.setattr(lb_module, "_records", lambda ctx_, h: built.append(set(h["subjid"])) or records(ctx_, h))
+    reused = build_domains(ctx, spec, lambda: tonight, lb_before=previous)
+    assert built == [{subjects[0]}]                                           # the changed subject only
+    pd.testing.assert_frame_equal(reused.datasets["LB"], full.datasets["LB"], check_exact=True)
+    pd.testing.assert_frame_equal(reused.trace, full.trace, check_exact=True)
+    assert reused.lb_digests.equals(full.lb_digests)

@@ -1,15 +1,16 @@
 """Rebuilding a subject-level dataset for the subjects whose inputs changed only.
 
-A BDS dataset's records of one subject are derived from that subject's input rows alone (the
-derivations group by USUBJID), so on a night when one site sent new lab results the records of
-every other subject are those of the night before. Each subject's inputs are summarized by a
-digest; the subjects whose digest changed, appeared or vanished are rebuilt, the others' records
-are taken from the previous night's dataset. Pure functions: cdisc.adam.previous keeps the
-previous datasets and digests.
+LB's records of one subject are made from that subject's harmonized rows alone, ADLB's and
+ADSCORE's from its LB, RS, PR and ADSL rows (the derivations group by subject), so on a night when
+one site sent new lab results the records of every other subject are those of the night before.
+Each subject's inputs are summarized by a digest; the subjects whose digest changed or who are new
+are built, the others' records are taken from the previous night's dataset. Pure functions: the
+SDTM hand-off (cdisc.handoff) and cdisc.adam.previous keep the previous datasets and digests.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,14 +18,22 @@ import pandas as pd
 SUBJECT = "USUBJID"
 
 
-def subject_digests(parts: Sequence[pd.DataFrame]) -> pd.Series:
+@dataclass(frozen=True)
+class Previous:
+    """What a night left for the next: each subject's input digest and the datasets built from them."""
+
+    digests: pd.Series
+    datasets: Mapping[str, pd.DataFrame]
+
+
+def subject_digests(parts: Sequence[pd.DataFrame], subject: str = SUBJECT) -> pd.Series:
     """A 64-bit digest per subject of its rows in every part, in their order: each row's values, its
     position among the subject's rows and its part are hashed together (pandas' hash_pandas_object)
     and the subject's row hashes are added (modulo 2**64). Text is hashed as categories: each
     distinct value once, without a Python string per row."""
     sums = []
     for number, part in enumerate(parts):
-        codes, subjects = pd.factorize(part[SUBJECT])
+        codes, subjects = pd.factorize(part[subject])
         text = [c for c in part.columns if pd.api.types.is_string_dtype(part[c])]
         rows = pd.util.hash_pandas_object(
             part.astype(dict.fromkeys(text, "category")).assign(
@@ -33,7 +42,7 @@ def subject_digests(parts: Sequence[pd.DataFrame]) -> pd.Series:
         np.add.at(total, codes, rows.to_numpy())
         sums.append(pd.Series(total, index=subjects))
     joined = pd.concat(sums)
-    return joined.groupby(level=0).sum().astype("uint64").rename_axis(SUBJECT)
+    return joined.groupby(level=0).sum().astype("uint64").rename_axis(subject)
 
 
 def changed_subjects(before: pd.Series, now: pd.Series) -> pd.Index:
