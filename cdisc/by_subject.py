@@ -9,7 +9,7 @@ SDTM hand-off (cdisc.handoff) and cdisc.adam.previous keep the previous datasets
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +24,23 @@ class Previous:
 
     digests: pd.Series
     datasets: Mapping[str, pd.DataFrame]
+
+
+class Stored(Mapping[str, pd.DataFrame]):
+    """Datasets read from their files each time one is asked for, never kept: a previous night's
+    LB or ADLB lives only while it is merged, not beside the whole of tonight's build."""
+
+    def __init__(self, readers: Mapping[str, Callable[[], pd.DataFrame]]):
+        self._readers = dict(readers)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self._readers[name]()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._readers)
+
+    def __len__(self) -> int:
+        return len(self._readers)
 
 
 def subject_digests(parts: Sequence[pd.DataFrame], subject: str = SUBJECT) -> pd.Series:
@@ -55,11 +72,17 @@ def changed_subjects(before: pd.Series, now: pd.Series) -> pd.Index:
 
 def merge_by_subject(previous: pd.DataFrame, rebuilt: pd.DataFrame | None, keep: pd.Series) -> pd.DataFrame:
     """The previous records of the subjects in ``keep`` and the rebuilt records (None: no subject was
-    rebuilt), in subject order.
-    Both frames are in their key order, which begins with the subject: each subject's records come
-    from one of them, so a stable sort on the subject alone gives the key order of a full build."""
-    kept = previous[previous[SUBJECT].isin(keep)]
-    joined = pd.concat([kept] if rebuilt is None else [kept, rebuilt], ignore_index=True)
-    codes, _ = pd.factorize(joined[SUBJECT], sort=True)      # codes in the subjects' sort order
+    rebuilt), in subject order. Both frames are in their key order, which begins with the subject:
+    each subject's records come from one of them, so a stable sort on the subject alone gives the
+    key order of a full build. Put together a column at a time: the result and ``previous`` are the
+    only whole tables held."""
+    mask = previous[SUBJECT].isin(keep).to_numpy()
+    parts = [previous] if rebuilt is None else [previous, rebuilt]
+    subjects = pd.concat([previous[SUBJECT][mask]] + [p[SUBJECT] for p in parts[1:]], ignore_index=True)
+    codes, _ = pd.factorize(subjects, sort=True)      # codes in the subjects' sort order
     order = np.argsort(codes, kind="stable")
-    return joined.take(order).reset_index(drop=True)
+    columns = {}
+    for name in previous.columns:
+        joined = pd.concat([previous[name][mask]] + [p[name] for p in parts[1:]], ignore_index=True)
+        columns[name] = joined.take(order).reset_index(drop=True)
+    return pd.DataFrame(columns, copy=False)

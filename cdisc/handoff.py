@@ -16,8 +16,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
-from cdisc.by_subject import Previous
+from cdisc.by_subject import Previous, Stored
 from cdisc.package import fresh_folder, recover, swap_in
 
 KEYS, TRACE = "keys.json", "trace.parquet"
@@ -45,21 +46,26 @@ def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame], trace: pd.Data
 
 
 def handoff_lb(folder: Path, key: str | None) -> Previous | None:
-    """LB of the hand-off in force with its records' lineage (``_TRANSFER``, ``_ROW``) and each
-    subject's digest, when it was built under ``key``; else None."""
+    """Each subject's digest when the hand-off in force was built under ``key`` (else None), and its
+    LB with the records' lineage (``_TRANSFER``, ``_ROW``), read when it is asked for."""
     recover(folder)
     if key is None or not (folder / LB_KEY).is_file() or not (folder / "sdtm" / "LB.parquet").is_file():
         return None
     if json.loads((folder / LB_KEY).read_text(encoding="utf-8")).get("key") != key:
         return None
+    traced = int((pd.read_parquet(folder / TRACE, columns=["dataset"])["dataset"] == "LB").sum())
+    if traced != pq.ParquetFile(folder / "sdtm" / "LB.parquet").metadata.num_rows:
+        return None        # not a hand-off this code wrote whole: LB is built in full
+    digests = pd.read_parquet(folder / LB_DIGESTS)
+    return Previous(digests.set_index(digests.columns[0])["digest"], Stored({"LB": lambda: _lb_with_lineage(folder)}))
+
+
+def _lb_with_lineage(folder: Path) -> pd.DataFrame:
     lb = pd.read_parquet(folder / "sdtm" / "LB.parquet")
     trace = pd.read_parquet(folder / TRACE, filters=[("dataset", "==", "LB")]).sort_values("record", kind="stable")
-    if len(trace) != len(lb):
-        return None
     lb["_TRANSFER"] = trace["transfer_id"].astype("int64").to_numpy()
     lb["_ROW"] = trace["row_number"].astype("int64").to_numpy()
-    digests = pd.read_parquet(folder / LB_DIGESTS)
-    return Previous(digests.set_index(digests.columns[0])["digest"], {"LB": lb})
+    return lb
 
 
 def handoff_keys(folder: Path) -> dict[str, str]:

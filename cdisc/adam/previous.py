@@ -6,12 +6,13 @@ whichever package is in force, a subject with the same digest under the same key
 from __future__ import annotations
 
 import json
+from functools import partial
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-from cdisc.by_subject import Previous
+from cdisc.by_subject import Previous, Stored
 from cdisc.package import fresh_folder, recover, swap_in
 
 KEY, DIGESTS = "key.json", "digests.parquet"
@@ -40,5 +41,6 @@ def load_previous(folder: Path, key: str | None) -> Previous | None:
         return None
     digests = pd.read_parquet(folder / DIGESTS)
     return Previous(digests=digests.set_index(digests.columns[0])["digest"],
-                    datasets={name: pd.read_parquet(folder / f"{name}.parquet") for name in written["datasets"]})
+                    datasets=Stored({name: partial(pd.read_parquet, folder / f"{name}.parquet")
+                                     for name in written["datasets"]}))
 
