@@ -10,9 +10,9 @@ from cdisc.adam.adae import build_adae
 from cdisc.adam.adsl import build_adsl
 from cdisc.adam.adtte import build_adtte
 from cdisc.adam.bds import LB_USED, build_adlb, build_adscore
-from cdisc.by_subject import Previous, changed_subjects, merge_by_subject, subject_digests
 from cdisc.adam.analysis import Analysis
 from cdisc.adam.treatment import adsl_treatments, blinded_treatments, treatment_at_onset
+from cdisc.by_subject import Previous, changed_subjects, merge_by_subject, subject_digests
 from cdisc.design import Design
 from aclf.frames import sorted_consuming
 from cdisc.spec import Spec

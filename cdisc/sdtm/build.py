@@ -16,7 +16,7 @@ from cdisc.sdtm import clinical, events, ex, lb, rs, special, trial_design
 from cdisc.sdtm.assignment import assignments
 from cdisc.sdtm.common import LINEAGE, Context, reference_dates
 from cdisc.sdtm.trace import trace_of
-from cdisc.spec import Spec
+from cdisc.spec import Dataset, Spec
 from cdisc.xpt import conform
 
 BUILDERS: dict[str, Callable[[Context], pd.DataFrame]] = {
@@ -144,6 +144,6 @@ def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
     return Domains(datasets, trace, lab.digests)
 
 
-def _conformed_with_lineage(frame: pd.DataFrame, ds) -> pd.DataFrame:
+def _conformed_with_lineage(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
     """The records conformed to the spec, with their lineage columns kept beside."""
     return pd.concat([conform(frame, ds), frame[LINEAGE]], axis=1)

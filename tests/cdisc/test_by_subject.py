@@ -14,7 +14,7 @@ from assets.configuration import load_configuration
 from cdisc.adam import build as adam_build
 from cdisc.adam.build import BY_SUBJECT, build_adam
 from cdisc.adam.previous import load_previous, save_previous
-from cdisc.by_subject import Previous, changed_subjects, merge_by_subject, subject_digests
+from cdisc.by_subject import Previous, Stored, changed_subjects, merge_by_subject, subject_digests
 from cdisc.handoff import load_handoff
 from cdisc.sdtm import lb as lb_module
 from cdisc.sdtm.build import build_context, build_domains
@@ -49,9 +49,10 @@ def test_changed_subjects_are_the_new_and_the_different_ones():
 def test_merged_records_are_in_subject_order_each_subject_from_one_side():
     previous = pd.DataFrame({"USUBJID": ["A", "A", "B", "C"], "AVAL": [1.0, 2.0, 3.0, 4.0]})
     rebuilt = pd.DataFrame({"USUBJID": ["B", "B"], "AVAL": [30.0, 31.0]})
-    merged = merge_by_subject(previous, rebuilt, pd.Series(["A", "C"]))
+    merged = merge_by_subject(previous.copy(), rebuilt, pd.Series(["A", "C"]))
     assert merged["AVAL"].tolist() == [1.0, 2.0, 30.0, 31.0, 4.0]
     assert merge_by_subject(previous, None, pd.Series(["C"]))["AVAL"].tolist() == [4.0]
+    assert previous.columns.empty                                               # consumed: each column let go
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def night(generated):
     config = load_configuration(STUDY_DIR)
     args = (config.study, config.analysis, config.spec("adam", "blinded"), config.design)
     datasets, digests = build_adam(sdtm, *args)
-    return sdtm, args, Previous(digests, {name: datasets[name] for name in BY_SUBJECT})
+    return sdtm, args, Previous(digests, Stored({name: datasets[name].copy for name in BY_SUBJECT}))
 
 
 def _next_night(sdtm: dict) -> dict:
