@@ -75,8 +75,8 @@ class AclfResource(dg.ConfigurableResource):
         return store_lock(self.engine(), wait_seconds=ASSET_LOCK_WAIT_SECONDS)
 
     def mirror(self) -> Path:
-        """Parquet copies of store tables for the night's readers (aclf.harmonized_lab), kept with
-        the raw archive, apart from the outputs people read."""
+        """Parquet copies of store tables for the night's readers (aclf.mirror), kept with the raw
+        archive, apart from the outputs people read."""
         return mirror_folder(Path(self.archive_dir))
 
     def paths(self) -> Paths:

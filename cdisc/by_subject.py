@@ -4,13 +4,14 @@ LB's records of one subject are made from that subject's harmonized rows alone, 
 ADSCORE's from its LB, RS, PR and ADSL rows (the derivations group by subject), so on a night when
 one site sent new lab results the records of every other subject are those of the night before.
 Each subject's inputs are summarized by a digest; the subjects whose digest changed or who are new
-are built, the others' records are taken from the previous night's dataset. Pure functions: the
-SDTM hand-off (cdisc.handoff) and cdisc.adam.previous keep the previous datasets and digests.
+are built, the others' records are taken from the previous night's dataset. The SDTM hand-off
+(cdisc.handoff) and cdisc.adam.previous keep the previous datasets and digests.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,15 @@ def subject_digests(parts: Sequence[pd.DataFrame], subject: str = SUBJECT) -> pd
         sums.append(pd.Series(total, index=subjects))
     joined = pd.concat(sums)
     return joined.groupby(level=0).sum().astype("uint64").rename_axis(subject)
+
+
+def write_digests(digests: pd.Series, path: Path) -> None:
+    digests.rename("digest").reset_index().to_parquet(path, index=False)
+
+
+def read_digests(path: Path) -> pd.Series:
+    table = pd.read_parquet(path)
+    return table.set_index(table.columns[0])["digest"]
 
 
 def changed_subjects(before: pd.Series, now: pd.Series) -> pd.Index:

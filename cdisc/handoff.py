@@ -7,7 +7,8 @@ unblinded area's SDTM must never enter the blinded store or folder), it keeps ev
 replaced only together with a package that passed its spec check, so ADaM never reads the SDTM of
 another night than the package in force. ADaM reads each dataset when a derivation asks for it.
 Beside the datasets, the trace of their records and what each was built from: the next night's
-SDTM takes a domain whose inputs did not change from here (cdisc.publish).
+SDTM takes a domain whose inputs did not change from here (cdisc.publish), and LB's records of each
+subject whose harmonized rows did not change (their digests are kept here too, cdisc.by_subject).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from cdisc.by_subject import Previous, Stored
+from cdisc.by_subject import Previous, Stored, read_digests, write_digests
 from cdisc.package import fresh_folder, recover, swap_in
 
 KEYS, TRACE = "keys.json", "trace.parquet"
@@ -40,7 +41,7 @@ def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame], trace: pd.Data
     (fresh / KEYS).write_text(json.dumps(keys or {}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     if lb_subjects is not None:
         key, digests = lb_subjects
-        digests.rename("digest").reset_index().to_parquet(fresh / LB_DIGESTS, index=False)
+        write_digests(digests, fresh / LB_DIGESTS)
         (fresh / LB_KEY).write_text(json.dumps({"key": key}) + "\n", encoding="utf-8")
     swap_in(fresh, folder)
 
@@ -56,8 +57,7 @@ def handoff_lb(folder: Path, key: str | None) -> Previous | None:
     traced = int((pd.read_parquet(folder / TRACE, columns=["dataset"])["dataset"] == "LB").sum())
     if traced != pq.ParquetFile(folder / "sdtm" / "LB.parquet").metadata.num_rows:
         return None        # not a hand-off this code wrote whole: LB is built in full
-    digests = pd.read_parquet(folder / LB_DIGESTS)
-    return Previous(digests.set_index(digests.columns[0])["digest"], Stored({"LB": lambda: _lb_with_lineage(folder)}))
+    return Previous(read_digests(folder / LB_DIGESTS), Stored({"LB": lambda: _lb_with_lineage(folder)}))
 
 
 def _lb_with_lineage(folder: Path) -> pd.DataFrame:

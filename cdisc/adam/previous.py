@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cdisc.by_subject import Previous, Stored
+from cdisc.by_subject import Previous, Stored, read_digests, write_digests
 from cdisc.package import fresh_folder, recover, swap_in
 
 KEY, DIGESTS = "key.json", "digests.parquet"
@@ -21,7 +21,7 @@ KEY, DIGESTS = "key.json", "digests.parquet"
 def save_previous(folder: Path, key: str, digests: pd.Series, datasets: Mapping[str, pd.DataFrame]) -> None:
     """Write the digests and datasets into a fresh folder, then swap it in (never half of one)."""
     fresh = fresh_folder(folder)
-    digests.rename("digest").reset_index().to_parquet(fresh / DIGESTS, index=False)
+    write_digests(digests, fresh / DIGESTS)
     for name, frame in datasets.items():
         frame.to_parquet(fresh / f"{name}.parquet", index=False)
     (fresh / KEY).write_text(json.dumps({"key": key, "datasets": sorted(datasets)}) + "\n", encoding="utf-8")
@@ -39,8 +39,7 @@ def load_previous(folder: Path, key: str | None) -> Previous | None:
     written = json.loads(path.read_text(encoding="utf-8"))
     if written.get("key") != key:
         return None
-    digests = pd.read_parquet(folder / DIGESTS)
-    return Previous(digests=digests.set_index(digests.columns[0])["digest"],
+    return Previous(digests=read_digests(folder / DIGESTS),
                     datasets=Stored({name: partial(pd.read_parquet, folder / f"{name}.parquet")
                                      for name in written["datasets"]}))
 
