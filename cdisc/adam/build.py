@@ -61,4 +61,3 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
         if changed is not None and name in BY_SUBJECT:
             out[name] = merge_by_subject(previous.datasets[name], out.get(name), adsl.loc[~changed, "USUBJID"])
     return out, digests
-

@@ -6,8 +6,8 @@ whichever package is in force, a subject with the same digest under the same key
 from __future__ import annotations
 
 import json
-from functools import partial
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -42,4 +42,3 @@ def load_previous(folder: Path, key: str | None) -> Previous | None:
     return Previous(digests=read_digests(folder / DIGESTS),
                     datasets=Stored({name: partial(pd.read_parquet, folder / f"{name}.parquet")
                                      for name in written["datasets"]}))
-
