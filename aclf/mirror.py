@@ -2,8 +2,8 @@
 
 Each copy is written under the version token the store holds for what it copies; a reader takes
 the copy only when its token is the store's, and reads the store otherwise (no copy yet, or a
-crash between the store's commit and the copy). A copy is a cache: deleting the folder loses
-nothing."""
+crash between the store's commit and the copy). The expectation suites keep their last results
+here too (validation.quality_reuse). All of it is a cache: deleting the folder loses nothing."""
 from __future__ import annotations
 
 from pathlib import Path

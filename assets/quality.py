@@ -9,7 +9,7 @@ from assets.catalog import layer
 from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
 from aclf.harmonized_lab import load_harmonized_lab
-from aclf.inputs import kept, night_inputs, remember
+from aclf.inputs import built_by, kept, night_inputs, remember
 from validation.quality_result import QualityResult
 
 QUALITY_DIR = "quality"
@@ -34,7 +34,8 @@ def quality_inputs(study) -> tuple[dict, dict]:
                                          description="every expectation of every suite passes")])
 def quality_docs(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
     """The nightly expectation suites and their HTML Data Docs under ``<output>/quality/``, on the
-    forms as a blinded reader may see them (no stage-2 rows: their values and counts would tell)."""
+    forms as a blinded reader may see them (no stage-2 rows: their values and counts would tell).
+    A suite whose frame is as it was last night is not run again: its result is reused."""
     study, engine = aclf.study(), aclf.engine()
     folder = aclf.output / QUALITY_DIR
     inputs = night_inputs(engine, aclf.study_dir)
@@ -52,7 +53,7 @@ def quality_docs(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.Ma
         in_force = forms_in_force(engine, study, aclf.mirror(), aclf.study_dir)
         forms = {k: v for k, v in blinded_forms(study, in_force).items() if k in form_rules}
         result = run_quality(load_harmonized_lab(engine, aclf.mirror()), forms, folder, tests=tests,
-                             form_rules=form_rules)
+                             form_rules=form_rules, kept=aclf.mirror() / QUALITY_DIR, version=built_by(aclf.study_dir))
         summary = {"success": result.success, "evaluated": result.evaluated, "failed": result.failed,
                    "data_docs": result.data_docs.name}   # relative: no path of this machine in an output
         (folder / RESULT_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")

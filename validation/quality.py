@@ -12,6 +12,10 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
 from great_expectations.data_context.data_context.context_factory import project_manager
 from great_expectations.data_context.types.base import (
     DataContextConfig,
@@ -22,6 +26,7 @@ from great_expectations.expectations.row_conditions import Column
 
 from validation.quality_index import GX_INDEX, write_index
 from validation.quality_result import QualityResult
+from validation.quality_reuse import keep_results, kept_result, suite_key
 
 LAB_SUITE = "harmonized_lab"
 LAB_COLUMNS = ("subjid", "site_id", "lbtestcd", "lbdtc", "lbstresu", "lbstat", "lbreasnd", "lborres", "lbstresn")
@@ -38,21 +43,34 @@ DOCS_ENTRIES = ("index.html", GX_INDEX, "static", "expectations", "validations")
 
 
 def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir: Path, *,
-                tests: Mapping[str, Mapping], form_rules: Mapping[str, Mapping]) -> QualityResult:
-    """Validate the lab table and every form in ``form_rules``; write Data Docs to ``output_dir``."""
+                tests: Mapping[str, Mapping], form_rules: Mapping[str, Mapping], kept: Path | None = None,
+                version: str | None = None) -> QualityResult:
+    """Validate the lab table, a suite per lab source, and every form in ``form_rules``; write Data
+    Docs to ``output_dir``. With ``kept`` (a folder) and ``version`` (aclf.inputs.built_by), each
+    suite's result is kept there, and a suite whose frame did not change since is not run again."""
     output_dir = Path(output_dir).resolve()
     missing = sorted(set(form_rules) - set(forms))
     if missing:
         raise KeyError(f"form rules without a form frame: {missing}")
-    # only the columns the suite looks at: GX copies and filters the frame per expectation
-    batches = {LAB_SUITE: (coded(lab[[c for c in LAB_COLUMNS if c in lab.columns]]), lab_suite(tests))}
+    batches = lab_batches(lab, tests)
     for form, rules in form_rules.items():
         batches[form_suite_name(form)] = (numeric_copy(forms[form], rules), form_suite(form, rules))
 
     context = quiet_context(output_dir)
     source = context.data_sources.add_pandas("frames")
     run_id = RunIdentifier(run_name="quality", run_time=datetime.datetime.now(datetime.timezone.utc))
-    results = {name: validate(context, source, frame, suite, run_id) for name, (frame, suite) in batches.items()}
+    results, keys = {}, {}
+    for name, (frame, suite) in batches.items():
+        keys[name] = suite_key(version, suite.to_json_dict(), frame) if kept and version else None
+        previous = kept_result(kept, name, keys[name]) if keys[name] else None
+        results[name] = (reused(context, suite, previous, run_id) if previous
+                         else validate(context, source, frame, suite, run_id))
+    del batches
+    if kept is not None:
+        store = context.validation_results_store
+        batch = {k.expectation_suite_identifier.name: k.batch_identifier for k in store.list_keys()}
+        keep_results(kept, {name: {"key": key, "batch": batch[name], "result": store.serialize(results[name])}
+                            for name, key in keys.items() if key})
     clear_docs(output_dir)
     context.build_data_docs(site_names=[SITE])
     # GX keeps its last context, and with it every frame validated, in objects that refer to each
@@ -70,7 +88,20 @@ def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir
     )
 
 
-def lab_suite(tests: Mapping[str, Mapping]) -> gx.ExpectationSuite:
+def lab_batches(lab: pd.DataFrame, tests: Mapping[str, Mapping]) -> dict[str, tuple[pd.DataFrame, gx.ExpectationSuite]]:
+    """The lab suite's frames: one per lab source (a source is what a night changes, and what a data
+    manager writes to), each with only the columns the suite looks at, as GX copies and filters the
+    frame per expectation; an empty table is one frame."""
+    columns = [c for c in LAB_COLUMNS if c in lab.columns]
+    if lab.empty or "source" not in lab.columns:
+        parts = {LAB_SUITE: lab[columns]}
+    else:
+        parts = {f"{LAB_SUITE}_{name}": part[columns].reset_index(drop=True)
+                 for name, part in lab[[*columns, "source"]].groupby("source", sort=True)}
+    return {name: (coded(part), lab_suite(tests, name)) for name, part in parts.items()}
+
+
+def lab_suite(tests: Mapping[str, Mapping], name: str = LAB_SUITE) -> gx.ExpectationSuite:
     """Structure, identifiers and, per test, the standard unit and the plausible range."""
     expectations = [gxe.ExpectColumnToExist(column=c) for c in LAB_COLUMNS]
     expectations += [
@@ -88,7 +119,7 @@ def lab_suite(tests: Mapping[str, Mapping]) -> gx.ExpectationSuite:
             gxe.ExpectColumnValuesToBeBetween(column="lbstresn", min_value=spec["low"], max_value=spec["high"],
                                               meta=meta, row_condition=is_test),
         ]
-    return gx.ExpectationSuite(name=LAB_SUITE, expectations=expectations)
+    return gx.ExpectationSuite(name=name, expectations=expectations)
 
 
 def form_suite_name(form: str) -> str:
@@ -164,6 +195,17 @@ def validate(context, source, frame: pd.DataFrame, suite: gx.ExpectationSuite, r
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=suite.name, data=batch, suite=context.suites.add(suite)))
     return definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT, run_id=run_id)
+
+
+def reused(context, suite: gx.ExpectationSuite, kept: dict, run_id: RunIdentifier):
+    """A kept result put in the context's store as tonight's, beside its suite, for Data Docs."""
+    store = context.validation_results_store
+    result = store.deserialize(kept["result"])
+    result.meta["run_id"], result.meta["validation_time"] = run_id, run_id.run_time
+    suite_id = ExpectationSuiteIdentifier(name=suite.name)
+    context.suites.add(suite)
+    store.store_validation_results(result, ValidationResultIdentifier(suite_id, run_id, kept["batch"]), suite_id)
+    return result
 
 
 def clear_docs(output_dir: Path) -> None:
