@@ -91,7 +91,7 @@ class _Plan:
         frame = self.frames[ds.name]
         if not ds.value_level or ds.value_level not in frame.columns or not self._result_variables(ds):
             return {}
-        present = set(frame[ds.value_level].dropna().astype(str))
+        present = set(frame[ds.value_level].dropna().astype(str).unique())   # distinct first: LB has 800,000 rows
         return {code: info for code, info in tests.items() if code in present}
 
     def _result_variables(self, ds: Dataset) -> list[Variable]:

@@ -59,9 +59,12 @@ def visits(inp: RuleInputs) -> pd.DataFrame:
     study = inp.study
     windows = {v.code: v.window for v in study.visits}
     lab = inp.lab
-    samples = lab[(lab["visit"] != "") & (lab["visit"] != study.unscheduled_visit) & lab["pday"].notna()] \
-        .drop_duplicates(["source", "sample_id"])
-    disagree = samples[samples["avisit"] != samples["visit"]]
+    dated = (lab["visit"] != "") & (lab["visit"] != study.unscheduled_visit) & lab["pday"].notna()
+    # the first record of each sample found on four columns, and only the few that disagree taken
+    # whole: a mask over every column of the table cost more than the rule
+    samples = lab.loc[dated, ["source", "sample_id", "visit", "avisit"]]
+    samples = samples[~samples.duplicated(["source", "sample_id"])]
+    disagree = lab.loc[samples.index[samples["avisit"] != samples["visit"]]]
     rows = _rows(inp, disagree).assign(test="", row_number=disagree["row_number"])
     day = disagree["pday"].astype(int).astype(str)
     label_window = disagree["visit"].map(lambda v: f"days {windows[v][0]} to {windows[v][1]}")

@@ -5,6 +5,7 @@ is reported, and the failures become findings and asset-check metadata.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -18,9 +19,13 @@ ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?$"
 def implausible(lab: pd.DataFrame, study: Study) -> pd.Series:
     """True where a numeric standard result lies outside its test's plausible range."""
     tests = study.lab.tests
-    low = lab["lbtestcd"].map({k: t.plausible[0] for k, t in tests.items()}).astype("float64")
-    high = lab["lbtestcd"].map({k: t.plausible[1] for k, t in tests.items()}).astype("float64")
-    return lab["lbstresn"].notna() & ((lab["lbstresn"] < low) | (lab["lbstresn"] > high))
+    # the bounds looked up once per distinct code (a map over every record cost 0.3 s at 800,000);
+    # an unknown or missing code has none (NaN: never outside)
+    codes, names = pd.factorize(lab["lbtestcd"])
+    low, high = (np.array([tests[n].plausible[i] if n in tests else np.nan for n in names] + [np.nan])[codes]
+                 for i in (0, 1))
+    result = lab["lbstresn"]
+    return result.notna() & ((result < low) | (result > high))
 
 
 def staged_lab_schema(study: Study) -> pa.DataFrameSchema:
