@@ -59,20 +59,26 @@ def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir
     context = quiet_context(output_dir)
     source = context.data_sources.add_pandas("frames")
     run_id = RunIdentifier(run_name="quality", run_time=datetime.datetime.now(datetime.timezone.utc))
-    results, keys = {}, {}
+    results, keys, fresh = {}, {}, set()
     for name, (frame, suite) in batches.items():
         keys[name] = suite_key(version, suite.to_json_dict(), frame) if kept and version else None
         previous = kept_result(kept, name, keys[name]) if keys[name] else None
-        results[name] = (reused(context, suite, previous, run_id) if previous
-                         else validate(context, source, frame, suite, run_id))
+        if previous:
+            results[name] = reused(context, suite, previous)
+        else:
+            results[name] = validate(context, source, frame, suite, run_id)
+            fresh.add(name)
     del batches
+    store = context.validation_results_store
+    ids = {k.expectation_suite_identifier.name: k for k in store.list_keys()}
     if kept is not None:
-        store = context.validation_results_store
-        batch = {k.expectation_suite_identifier.name: k.batch_identifier for k in store.list_keys()}
-        keep_results(kept, {name: {"key": key, "batch": batch[name], "result": store.serialize(results[name])}
-                            for name, key in keys.items() if key})
-    clear_docs(output_dir)
-    context.build_data_docs(site_names=[SITE])
+        keep_results(kept, {name: {"key": key, "batch": ids[name].batch_identifier, "run": ids[name].run_id.to_json_dict(),
+                                   "result": store.serialize(results[name])} for name, key in keys.items() if key})
+    # a reused suite's pages stay as its run wrote them; the others are drawn (GX draws all for none)
+    drawn = [name for name in results if name in fresh or not _page(output_dir, ids[name]).is_file()]
+    clear_docs(output_dir, keep=set(results) - set(drawn))
+    context.build_data_docs(site_names=[SITE], resource_identifiers=[
+        *(ids[name] for name in drawn), *(ExpectationSuiteIdentifier(name=name) for name in drawn)])
     # GX keeps its last context, and with it every frame validated, in objects that refer to each
     # other: let the context go and collect them now, before the next layer builds its frames
     project_manager.set_project(None)
@@ -197,10 +203,12 @@ def validate(context, source, frame: pd.DataFrame, suite: gx.ExpectationSuite, r
     return definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT, run_id=run_id)
 
 
-def reused(context, suite: gx.ExpectationSuite, kept: dict, run_id: RunIdentifier):
-    """A kept result put in the context's store as tonight's, beside its suite, for Data Docs."""
+def reused(context, suite: gx.ExpectationSuite, kept: dict):
+    """A kept result put in the context's store under the run that made it, beside its suite: the
+    index lists it, and its pages are those that run wrote."""
     store = context.validation_results_store
     result = store.deserialize(kept["result"])
+    run_id = RunIdentifier(**kept["run"])
     result.meta["run_id"], result.meta["validation_time"] = run_id, run_id.run_time
     suite_id = ExpectationSuiteIdentifier(name=suite.name)
     context.suites.add(suite)
@@ -208,11 +216,22 @@ def reused(context, suite: gx.ExpectationSuite, kept: dict, run_id: RunIdentifie
     return result
 
 
-def clear_docs(output_dir: Path) -> None:
-    """Remove an earlier run's pages: the index only lists this run, stale pages would linger."""
+def _page(output_dir: Path, result_id: ValidationResultIdentifier) -> Path:
+    """Where Data Docs put a validation result's page (GX's layout: suite, run name, run time, batch)."""
+    *folders, batch = result_id.to_tuple()
+    return output_dir.joinpath("validations", *folders, f"{batch}.html")
+
+
+def clear_docs(output_dir: Path, keep: set[str] = frozenset()) -> None:
+    """Remove an earlier run's pages but those of the suites in ``keep`` (reused tonight): the index
+    only lists this run, stale pages would linger."""
     for name in DOCS_ENTRIES:
         path = output_dir / name
-        if path.is_dir():
+        if name in ("validations", "expectations") and path.is_dir():
+            for entry in path.iterdir():
+                if entry.name.removesuffix(".html") not in keep:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        elif path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()

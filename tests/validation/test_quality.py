@@ -1,4 +1,7 @@
 """Great Expectations quality gate: clean data passes, each kind of fault fails the right expectation."""
+import re
+
+import lxml.html
 import numpy as np
 import pandas as pd
 import pytest
@@ -200,8 +203,6 @@ def test_200k_lab_rows_find_the_one_implausible_value(tmp_path):
 
 
 def test_the_data_docs_front_page_reads_offline_and_links_each_validation_result(tmp_path):
-    import lxml.html
-
     lab = clean_lab()
     lab.loc[0, "lbstresn"] = 500.0
     result = run(tmp_path, lab)
@@ -229,10 +230,6 @@ def test_no_validated_frame_outlives_the_run(tmp_path):
 
 
 def page_text(path):
-    import re
-
-    import lxml.html
-
     return re.sub(r"\d{4}-?\d{2}-?\d{2}T\d{2}:?\d{2}:?\d{2}(\.\d+)?Z", "", lxml.html.parse(str(path)).getroot().text_content())
 
 
@@ -250,21 +247,28 @@ def test_a_suite_whose_frame_did_not_change_is_not_run_again(tmp_path, monkeypat
     def night(folder, lab, **reuse):
         return run_quality(lab, clean_forms(), tmp_path / folder, tests=TESTS, form_rules=FORM_RULES, **reuse)
 
-    night("first", clean_lab(), kept=kept, version="v1")
+    night("docs", clean_lab(), kept=kept, version="v1")
+    pages = {suite: next((tmp_path / "docs" / "validations" / suite).rglob("*.html")) for suite in SUITES}
+    before = {suite: page.read_bytes() for suite, page in pages.items()}
     lab = clean_lab()
     lab.loc[4, "lbstresn"] = 500.0                      # site02's sodium, implausible
     monkeypatch.setattr(quality, "validate", counted)
-    second = night("second", lab, kept=kept, version="v1")
+    second = night("docs", lab, kept=kept, version="v1")
     assert ran == ["harmonized_lab_site02"]
 
     fresh = night("fresh", lab)
     assert (second.success, second.evaluated, second.failed) == (fresh.success, fresh.evaluated, fresh.failed)
     assert [f["suite"] for f in second.failed] == ["harmonized_lab_site02"]
     for suite in SUITES:                # every suite's pages as a run makes them, apart from the run's time
-        assert (tmp_path / "second" / "expectations" / f"{suite}.html").is_file()
-        [page] = (tmp_path / "second" / "validations" / suite).rglob("*.html")
+        assert (tmp_path / "docs" / "expectations" / f"{suite}.html").is_file()
+        [page] = (tmp_path / "docs" / "validations" / suite).rglob("*.html")
         [again] = (tmp_path / "fresh" / "validations" / suite).rglob("*.html")
         assert page_text(page) == page_text(again)
+        if suite != "harmonized_lab_site02":            # a reused suite's page is the one its run drew
+            assert page == pages[suite] and page.read_bytes() == before[suite]
+    links = lxml.html.parse(str(second.data_docs)).getroot().xpath("//a[.='validation result']/@href")
+    assert sorted(links) == sorted(p.relative_to(tmp_path / "docs").as_posix()
+                                   for p in (tmp_path / "docs" / "validations").rglob("*.html"))
 
     ran.clear()
     night("third", lab, kept=kept, version="v2")
