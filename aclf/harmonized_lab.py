@@ -13,7 +13,6 @@ import sqlalchemy as sa
 
 from aclf.config import LabDialect, Study
 from aclf.current import form_in_force, lab_in_force
-from aclf.frames import reordered
 from aclf.inputs import built_by, sha
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
@@ -101,6 +100,25 @@ def _store_order(engine: sa.Engine) -> dict[str, int]:
         return {name: rank for rank, name in enumerate(names)}
 
 
+def _ranks(sources: pd.Series, order: dict[str, int]) -> np.ndarray:
+    codes, names = pd.factorize(sources)        # a lookup per distinct source, not per row
+    return np.array([order.get(name, len(order)) for name in names] + [len(order)], dtype=np.int64)[codes]
+
+
+def _joined(kept: pd.DataFrame, fresh: pd.DataFrame, stale: list[str], order: dict[str, int]) -> pd.DataFrame:
+    """The table read (``kept``) without the rows of the ``stale`` sources, and the ``fresh`` rows
+    built for them, by source in the store's order, each part's rows in their order: as
+    ``concat([kept without stale, fresh])`` stably sorted by source rank, made a column at a time
+    with both parts consumed (never two copies of the table at once)."""
+    kept_rank, fresh_rank = _ranks(kept["source"], order), _ranks(fresh["source"], order)
+    held = np.flatnonzero(~np.isin(kept_rank, [order.get(name, -1) for name in stale]))
+    rows = np.concatenate([held, len(kept) + np.arange(len(fresh))])
+    rows = rows[np.argsort(np.concatenate([kept_rank[held], fresh_rank]), kind="stable")]
+    columns = {name: pd.concat([kept.pop(name), fresh.pop(name)], ignore_index=True).take(rows)
+               .reset_index(drop=True) for name in list(kept.columns)}
+    return pd.DataFrame(columns, copy=False)
+
+
 @dataclass
 class Refreshed:
     lab: pd.DataFrame             # the table in force
@@ -132,15 +150,8 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
     if stale == names:
         lab, only = build_harmonized_lab(lab_in_force(engine, mirror=mirror), first, study), None
     else:
-        # never more than two copies of the table: the kept rows replace the table read, the two
-        # parts go once joined, and the joined table is put in the store's order a column at a time
-        kept = load_harmonized_lab(engine, mirror)
-        kept = kept[~kept["source"].isin(stale)]
         fresh = _as_stored(build_harmonized_lab(lab_in_force(engine, stale, mirror), first, study))
-        lab = pd.concat([kept, fresh], ignore_index=True)
-        del kept, fresh
-        rank = lab["source"].map(_store_order(engine)).to_numpy()
-        lab = reordered(lab, np.argsort(rank, kind="stable"))
+        lab = _joined(load_harmonized_lab(engine, mirror), fresh, stale, _store_order(engine))
         only = stale
     cases = schema_failures(lab)
     token = save_harmonized_lab(engine, lab, cases, inputs, sources=wanted or {}, only=only)

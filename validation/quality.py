@@ -59,23 +59,23 @@ def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir
     context = quiet_context(output_dir)
     source = context.data_sources.add_pandas("frames")
     run_id = RunIdentifier(run_name="quality", run_time=datetime.datetime.now(datetime.timezone.utc))
-    results, keys, fresh = {}, {}, set()
+    results, keys, reuse = {}, {}, {}
     for name, (frame, suite) in batches.items():
         keys[name] = suite_key(version, suite.to_json_dict(), frame) if kept and version else None
         previous = kept_result(kept, name, keys[name]) if keys[name] else None
         if previous:
-            results[name] = reused(context, suite, previous)
+            results[name], reuse[name] = reused(context, suite, previous), previous
         else:
             results[name] = validate(context, source, frame, suite, run_id)
-            fresh.add(name)
     del batches
     store = context.validation_results_store
     ids = {k.expectation_suite_identifier.name: k for k in store.list_keys()}
     if kept is not None:
-        keep_results(kept, {name: {"key": key, "batch": ids[name].batch_identifier, "run": ids[name].run_id.to_json_dict(),
-                                   "result": store.serialize(results[name])} for name, key in keys.items() if key})
+        keep_results(kept, {name: reuse.get(name) or {
+            "key": key, "batch": ids[name].batch_identifier, "run": ids[name].run_id.to_json_dict(),
+            "result": store.serialize(results[name])} for name, key in keys.items() if key})
     # a reused suite's pages stay as its run wrote them; the others are drawn (GX draws all for none)
-    drawn = [name for name in results if name in fresh or not _page(output_dir, ids[name]).is_file()]
+    drawn = [name for name in results if name not in reuse or not _page(output_dir, ids[name]).is_file()]
     clear_docs(output_dir, keep=set(results) - set(drawn))
     context.build_data_docs(site_names=[SITE], resource_identifiers=[
         *(ids[name] for name in drawn), *(ExpectationSuiteIdentifier(name=name) for name in drawn)])

@@ -48,7 +48,9 @@ def _last_screening(inp: RuleInputs, test: str) -> pd.DataFrame:
     screening = inp.study.lab.eligibility.screening_visit
     lab = inp.lab
     at_screening = (lab["avisit"] == screening) | ((lab["avisit"] == "") & (lab["visit"] == screening))
-    values = lab[at_screening & (lab["lbtestcd"] == test) & lab["lbstresn"].notna()].sort_values("lbdtc")
+    wanted = at_screening & (lab["lbtestcd"] == test) & lab["lbstresn"].notna()
+    values = lab.loc[wanted, ["subjid", "lbdtc", "lbstresn", "visit", "test_raw", "transfer_id", "row_number"]] \
+        .sort_values("lbdtc")     # the columns it shows: every column of the table cost more than the rule
     last = values.groupby("subjid").tail(1).set_index("subjid")
     return last.assign(test=last["test_raw"], file=inp.file_of(last["transfer_id"]))[
         ["lbstresn", "visit", "test", "file", "row_number"]]
