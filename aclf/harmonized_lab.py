@@ -109,13 +109,15 @@ def _joined(kept: pd.DataFrame, fresh: pd.DataFrame, stale: list[str], order: di
     """The table read (``kept``) without the rows of the ``stale`` sources, and the ``fresh`` rows
     built for them, by source in the store's order, each part's rows in their order: as
     ``concat([kept without stale, fresh])`` stably sorted by source rank, made a column at a time
-    with both parts consumed (never two copies of the table at once)."""
+    with both parts consumed (never two copies of the table at once). Its columns are in the order
+    a build gives them, as in a full rebuild: pandera reports a table-wide check's failure cases
+    column by column, so the order decides which value a finding shows."""
     kept_rank, fresh_rank = _ranks(kept["source"], order), _ranks(fresh["source"], order)
     held = np.flatnonzero(~np.isin(kept_rank, [order.get(name, -1) for name in stale]))
     rows = np.concatenate([held, len(kept) + np.arange(len(fresh))])
     rows = rows[np.argsort(np.concatenate([kept_rank[held], fresh_rank]), kind="stable")]
     columns = {name: pd.concat([kept.pop(name), fresh.pop(name)], ignore_index=True).take(rows)
-               .reset_index(drop=True) for name in list(kept.columns)}
+               .reset_index(drop=True) for name in list(fresh.columns)}
     return pd.DataFrame(columns, copy=False)
 
 

@@ -1,7 +1,7 @@
 """An incremental night (one site sent a new snapshot) rebuilds that site's harmonized rows only,
 replaces them in the store by source (the other sites' rows are not rewritten), keeps the package
 files of the datasets it did not change, builds the LB, ADLB and ADSCORE records of that site's
-subjects only, and gives exactly what a full recomputation on the same
+subjects only, runs that site's expectation suite only, and gives exactly what a full recomputation on the same
 data gives: the harmonized table, its schema failures, every finding and every output file."""
 import shutil
 from dataclasses import replace
@@ -15,7 +15,9 @@ import aclf.inputs
 from cdisc.adam import build as adam_build
 from cdisc.sdtm import lb as lb_module, trace as trace_module
 from cdisc.sdtm.build import BUILDERS
+from validation import quality
 from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
+from aclf.mirror import mirror_folder
 from aclf.settings import Settings
 from aclf.store import lab_harmonized, lab_harmonized_source, lab_harmonized_version, make_engine, sdtm_trace_key
 from aclf.synth import generate
@@ -73,6 +75,9 @@ def nights(tmp_path_factory):
             set(frame["dataset"])) or insert(conn, table, frame, *a, **k))
         lb_sites, records = [], lb_module._records          # the sites of the subjects whose LB is built
         patch.setattr(lb_module, "_records", lambda ctx, h: lb_sites.append(set(h["site_id"])) or records(ctx, h))
+        suites, validate = [], quality.validate               # the expectation suites run, not reused
+        patch.setattr(quality, "validate", lambda context, source, frame, suite, run_id: suites.append(suite.name)
+                      or validate(context, source, frame, suite, run_id))
         derived, build_adlb = [], adam_build.build_adlb       # the sites of the subjects whose ADLB is derived
         patch.setattr(adam_build, "build_adlb", lambda lb, adsl, *rest: derived.append(set(adsl["SITEID"])) or
                       build_adlb(lb, adsl, *rest))
@@ -87,14 +92,16 @@ def nights(tmp_path_factory):
         iwrs_night = {"ids": _ids_by_source(engine), "token": _token(engine), "files": _inodes(settings.output),
                       "dm_built": len(built)}
         _deliver_only(root, settings, "site01", second)
+        suites.clear()
         _night(settings)
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
                        "failures": load_schema_failures(engine), "files": _inodes(settings.output),
                        "trace": _trace(engine), "dm_built": len(built), "adlb_sites": derived[-1],
-                       "trace_written": traced[-1], "lb_sites": lb_sites[-1]}
+                       "trace_written": traced[-1], "lb_sites": lb_sites[-1], "suites_run": list(suites)}
         with engine.begin() as conn:
             conn.execute(lab_harmonized_source.delete())
             conn.execute(sdtm_trace_key.delete())
+        shutil.rmtree(mirror_folder(settings.archive) / "quality")        # no suite result kept either
         full = replace(settings, output=root / "output_full")
         _night(full)
         yield {"first": first_night, "iwrs_night": iwrs_night, "incremental": incremental,
@@ -132,6 +139,11 @@ def test_the_records_of_the_other_sites_subjects_are_not_built_again(nights):
 def test_the_stored_trace_of_a_dataset_taken_from_the_hand_off_is_not_written_again(nights):
     written = nights["incremental"]["trace_written"]
     assert "LB" in written and not written & {"DM", "AE", "MH", "SV"}
+
+
+def test_only_the_changed_sites_expectation_suite_runs(nights):
+    """The forms and the other sites' lab rows are as they were: their suites' results are reused."""
+    assert nights["incremental"]["suites_run"] == ["harmonized_lab_site01"]
 
 
 def test_a_night_with_no_new_lab_transfer_keeps_the_table_as_it_is(nights):
