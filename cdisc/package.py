@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -100,17 +101,24 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
     fresh = fresh_folder(folder)
     file_oid = f"DEFINE.{spec.study_name}.{spec.standard}"
     before, after = _read_digests(digests), {}
-    for name, frame in datasets.items():
-        files = [f"{name.lower()}.xpt", f"{name.lower()}.json"]
-        after[name] = dataset_digest(frame, spec, name) if digests is not None else None
-        if after[name] is not None and before.get(name) == after[name] and \
-                all((folder / f).is_file() for f in files):
-            for f in files:
-                _reuse(folder / f, fresh / f)
-            continue
-        write_xpt(frame, spec.datasets[name], fresh / files[0], checked=True)
-        write_dataset_json(frame, spec.datasets[name], spec, fresh / files[1], created=created,
-                           file_oid=file_oid, originator=PACKAGE, system_version=code_version())
+    # the two files of a dataset are written at once: both writers spend their time in numpy, Arrow
+    # and file writes, which release the GIL (LB at 10,000 subjects: 1.9 s instead of 2.8 s on two
+    # cores, for about 150 MB more while both run)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for name, frame in datasets.items():
+            files = [f"{name.lower()}.xpt", f"{name.lower()}.json"]
+            after[name] = dataset_digest(frame, spec, name) if digests is not None else None
+            if after[name] is not None and before.get(name) == after[name] and \
+                    all((folder / f).is_file() for f in files):
+                for f in files:
+                    _reuse(folder / f, fresh / f)
+                continue
+            jobs = [pool.submit(write_xpt, frame, spec.datasets[name], fresh / files[0], checked=True),
+                    pool.submit(write_dataset_json, frame, spec.datasets[name], spec, fresh / files[1],
+                                created=created, file_oid=file_oid, originator=PACKAGE,
+                                system_version=code_version())]
+            for job in jobs:
+                job.result()
     tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid)
     errors = validate_define(tree)
     if errors:
