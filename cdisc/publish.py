@@ -89,7 +89,7 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     handoff = load_handoff(folders.handoff) if same else {}
     lb_key = lb_subject_key(ctx, forms_key)
     datasets, trace, lb_digests = build_domains(ctx, spec, load_lab, {name: handoff[name] for name in same},
-                                                handoff_lb(folders.handoff, lb_key))
+                                                handoff_lb(folders.handoff, lb_key), lb_digested=lb_key is not None)
     if same:
         trace = in_order([handoff_trace(folders.handoff, same), trace], domain_order(spec))
     checked = check_all({name: frame for name, frame in datasets.items() if name not in same}, spec)
@@ -110,7 +110,8 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
     names the code and configuration (aclf.inputs.built_by): the BDS records of the subjects whose
     inputs did not change since a package written under the same key are taken from it."""
     sdtm = load_handoff(folders.handoff)
-    datasets, digests = build_adam(sdtm, study, analysis, spec, design, load_previous(folders.adam_by_subject, reuse_key))
+    datasets, digests = build_adam(sdtm, study, analysis, spec, design, load_previous(folders.adam_by_subject, reuse_key),
+                                   digested=reuse_key is not None)
     violations = check_all(datasets, spec)
     guide = render_guide(spec, datasets, sdtm["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)

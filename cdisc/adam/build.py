@@ -23,12 +23,14 @@ BY_SUBJECT = ("ADLB", "ADSCORE")    # each subject's records from its own LB, RS
 
 
 def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysis, spec: Spec, design: Design,
-               previous: Previous | None = None) -> tuple[dict[str, pd.DataFrame], pd.Series]:
+               previous: Previous | None = None, digested: bool = True
+               ) -> tuple[dict[str, pd.DataFrame], pd.Series | None]:
     """The datasets conformed to ``spec`` (already the area's view), sorted by their keys, and the
     digest of each subject's inputs to the BDS datasets; each working frame is released once
     conformed. From an unblinded SDTM (it has EX) the treatment variables are added. With
     ``previous`` (built under the same code and configuration), the BDS records of a subject whose
-    digest did not change are taken from it instead of being derived again."""
+    digest did not change are taken from it instead of being derived again. Without ``previous`` and
+    not ``digested`` (no later night will use them), the digests are not made (None)."""
     adsl = build_adsl(sdtm, analysis, design.etiology_category)
     if adsl.empty:  # nobody randomized yet: an empty but valid package
         empty = {name: pd.DataFrame(columns=ds.names) for name, ds in spec.datasets.items()}
@@ -37,7 +39,7 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
     treatments = adsl_treatments(adsl, sdtm, design) if unblinded else blinded_treatments(adsl, sdtm["DM"], design)
     adsl = pd.concat([adsl, treatments], axis=1)
     lb, rs, pr = sdtm["LB"][LB_USED], sdtm["RS"], sdtm["PR"]    # only what ADLB reads: the rest of LB let go
-    digests = subject_digests([lb, rs, pr, adsl])
+    digests = subject_digests([lb, rs, pr, adsl]) if digested or previous is not None else None
     reuse = previous is not None and set(BY_SUBJECT) <= set(previous.datasets)
     changed = adsl["USUBJID"].isin(changed_subjects(previous.digests, digests)) if reuse else None
     derived = adsl if changed is None else adsl[changed]

@@ -105,25 +105,28 @@ def domain_order(spec: Spec) -> list[str]:
 class Domains(NamedTuple):
     datasets: dict[str, pd.DataFrame]   # every dataset of the spec, conformed
     trace: pd.DataFrame                 # each subject-level record built tonight: its source transfer and row
-    lb_digests: pd.Series               # each enrolled subject's harmonized rows, digested (cdisc.by_subject)
+    lb_digests: pd.Series | None        # each enrolled subject's harmonized rows, digested (cdisc.by_subject)
 
 
 def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame],
-                  kept: Mapping[str, pd.DataFrame] | None = None, lb_before: Previous | None = None) -> Domains:
+                  kept: Mapping[str, pd.DataFrame] | None = None, lb_before: Previous | None = None,
+                  lb_digested: bool = True) -> Domains:
     """Every dataset of the spec, conformed to it (variable order and types), and the trace of each
     subject-level record (dataset, record number in the file) to its source transfer and row.
     ``load_lab`` reads the harmonized lab table, which lives only while LB's records are made.
     ``kept``: conformed datasets built from the same inputs on an earlier night, taken as they are
     (the trace then covers only the datasets built tonight). ``lb_before``: LB built from the same
     forms, configuration and code on an earlier night, with its records' lineage and each subject's
-    digest; the records of a subject whose harmonized rows did not change are taken from it."""
+    digest; the records of a subject whose harmonized rows did not change are taken from it.
+    ``lb_digested``: digest each subject's rows for a later night (cdisc.sdtm.lb.build_lb)."""
     kept = dict(kept or {})
     built = {name: build(_own_context(ctx, name)) for name, build in BUILDERS.items()
              if name in spec.datasets and name not in kept}
     missing = sorted(set(spec.datasets) - set(built) - set(kept) - {"LB"})
     if missing:
         raise ValueError(f"the spec lists datasets no builder makes: {missing}")
-    lab = lb.build_lb(_own_context(ctx, "LB"), load_lab, lb_before.digests if lb_before is not None else None)
+    lab = lb.build_lb(_own_context(ctx, "LB"), load_lab, lb_before.digests if lb_before is not None else None,
+                      lb_digested)
     records = lab.records
     if lab.subjects is not None:     # the other subjects' records as they were, in key order
         unchanged = lab.digests.index[~lab.digests.index.isin(lab.subjects)]

@@ -40,20 +40,23 @@ READS = ["subjid", "site_id", "sample_id", "lbtestcd", "lbtest", "visit", "lbdtc
 @dataclass
 class Built:
     """LB's records built tonight (with their lineage, in key order), the digest of each enrolled
-    subject's harmonized rows (cdisc.by_subject), and the subjects built (None: every one)."""
+    subject's harmonized rows (cdisc.by_subject; None: not made), and the subjects built (None:
+    every one)."""
 
     records: pd.DataFrame
-    digests: pd.Series
+    digests: pd.Series | None
     subjects: pd.Index | None = None
 
 
-def build_lb(ctx: Context, load_lab: Callable[[], pd.DataFrame], before: pd.Series | None = None) -> Built:
+def build_lb(ctx: Context, load_lab: Callable[[], pd.DataFrame], before: pd.Series | None = None,
+             digested: bool = True) -> Built:
     """LB of the enrolled subjects' records; with ``before`` (each subject's digest when the LB in
     force was built), of the subjects whose digest changed or who are new only. ``load_lab`` reads
     the harmonized table: a loader, so that the table (the layer's largest input) is let go before
-    the records are sorted."""
+    the records are sorted. Without ``before`` and not ``digested`` (no later night will use them:
+    the unblinded area keeps nothing), the subjects' digests are not made."""
     lab = _enrolled(load_lab()[READS], ctx)
-    digests = subject_digests([lab], subject="subjid")
+    digests = subject_digests([lab], subject="subjid") if digested or before is not None else None
     subjects = None if before is None else changed_subjects(before, digests)
     if subjects is not None:
         lab = lab[lab["subjid"].isin(subjects).to_numpy()].reset_index(drop=True)

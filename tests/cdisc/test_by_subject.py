@@ -139,3 +139,20 @@ def test_lb_built_from_the_previous_night_equals_a_full_build(generated, monkeyp
     pd.testing.assert_frame_equal(reused.datasets["LB"], full.datasets["LB"], check_exact=True)
     pd.testing.assert_frame_equal(reused.trace, full.trace, check_exact=True)
     assert reused.lb_digests.equals(full.lb_digests)
+
+
+def test_a_build_no_later_night_will_reuse_makes_no_digest(generated, night, monkeypatch):
+    """The unblinded area keeps nothing for a later night: its LB and ADaM are built without the
+    subjects' digests, and are what a build with them gives."""
+    sdtm, args, _ = night
+    ctx, lab = generated["ctx"], generated["lab"]
+    spec = load_configuration(STUDY_DIR).spec("sdtm", "blinded")
+    with_digests, adam = build_domains(ctx, spec, lambda: lab), build_adam(sdtm, *args)[0]
+    monkeypatch.setattr(lb_module, "subject_digests", lambda *a, **k: pytest.fail("LB digested"))
+    monkeypatch.setattr(adam_build, "subject_digests", lambda *a, **k: pytest.fail("ADaM inputs digested"))
+    without = build_domains(ctx, spec, lambda: lab, lb_digested=False)
+    datasets, digests = build_adam(sdtm, *args, digested=False)
+    assert without.lb_digests is None and digests is None
+    pd.testing.assert_frame_equal(without.datasets["LB"], with_digests.datasets["LB"], check_exact=True)
+    for name in adam:
+        pd.testing.assert_frame_equal(datasets[name], adam[name], check_exact=True)
