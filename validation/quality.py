@@ -12,15 +12,15 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.types.resource_identifiers import (
-    ExpectationSuiteIdentifier,
-    ValidationResultIdentifier,
-)
 from great_expectations.data_context.data_context.context_factory import project_manager
 from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
     ProgressBarsConfig,
+)
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
 )
 from great_expectations.expectations.row_conditions import Column
 
@@ -45,14 +45,17 @@ DOCS_ENTRIES = ("index.html", GX_INDEX, "static", "expectations", "validations")
 def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir: Path, *,
                 tests: Mapping[str, Mapping], form_rules: Mapping[str, Mapping], kept: Path | None = None,
                 version: str | None = None) -> QualityResult:
-    """Validate the lab table, a suite per lab source, and every form in ``form_rules``; write Data
-    Docs to ``output_dir``. With ``kept`` (a folder) and ``version`` (aclf.inputs.built_by), each
-    suite's result is kept there, and a suite whose frame did not change since is not run again."""
+    """Validate the lab table and every form in ``form_rules``; write Data Docs to ``output_dir``.
+    With ``kept`` (a folder) and ``version`` (aclf.inputs.built_by), each suite's result is kept
+    there, and a suite whose frame did not change since is not run again."""
     output_dir = Path(output_dir).resolve()
     missing = sorted(set(form_rules) - set(forms))
     if missing:
         raise KeyError(f"form rules without a form frame: {missing}")
-    batches = lab_batches(lab, tests)
+    # only the columns the suite looks at: GX copies and filters the frame per expectation. One
+    # suite over the whole table: a suite per lab source, which a site's night could run alone,
+    # took 3.5 s instead of 0.9 s at 150 subjects (GX pays about 20 ms per expectation and batch)
+    batches = {LAB_SUITE: (coded(lab[[c for c in LAB_COLUMNS if c in lab.columns]]), lab_suite(tests))}
     for form, rules in form_rules.items():
         batches[form_suite_name(form)] = (numeric_copy(forms[form], rules), form_suite(form, rules))
 
@@ -94,20 +97,7 @@ def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir
     )
 
 
-def lab_batches(lab: pd.DataFrame, tests: Mapping[str, Mapping]) -> dict[str, tuple[pd.DataFrame, gx.ExpectationSuite]]:
-    """The lab suite's frames: one per lab source (a source is what a night changes, and what a data
-    manager writes to), each with only the columns the suite looks at, as GX copies and filters the
-    frame per expectation; an empty table is one frame."""
-    columns = [c for c in LAB_COLUMNS if c in lab.columns]
-    if lab.empty or "source" not in lab.columns:
-        parts = {LAB_SUITE: lab[columns]}
-    else:
-        parts = {f"{LAB_SUITE}_{name}": part[columns].reset_index(drop=True)
-                 for name, part in lab[[*columns, "source"]].groupby("source", sort=True)}
-    return {name: (coded(part), lab_suite(tests, name)) for name, part in parts.items()}
-
-
-def lab_suite(tests: Mapping[str, Mapping], name: str = LAB_SUITE) -> gx.ExpectationSuite:
+def lab_suite(tests: Mapping[str, Mapping]) -> gx.ExpectationSuite:
     """Structure, identifiers and, per test, the standard unit and the plausible range."""
     expectations = [gxe.ExpectColumnToExist(column=c) for c in LAB_COLUMNS]
     expectations += [
@@ -125,7 +115,7 @@ def lab_suite(tests: Mapping[str, Mapping], name: str = LAB_SUITE) -> gx.Expecta
             gxe.ExpectColumnValuesToBeBetween(column="lbstresn", min_value=spec["low"], max_value=spec["high"],
                                               meta=meta, row_condition=is_test),
         ]
-    return gx.ExpectationSuite(name=name, expectations=expectations)
+    return gx.ExpectationSuite(name=LAB_SUITE, expectations=expectations)
 
 
 def form_suite_name(form: str) -> str:

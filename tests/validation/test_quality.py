@@ -24,12 +24,12 @@ FORM_RULES = {
     "adverse_events": {"key": ["SUBJID", "AESPID"], "subject": "SUBJID",
                        "values": {"AESER": ["Y", "N"]}, "ranges": {"AETOXGR": [1, 5]}},
 }
-SUITES = ["harmonized_lab_site01", "harmonized_lab_site02", "edc_enrollment", "edc_clinical_assessment", "edc_adverse_events"]
+SUITES = ["harmonized_lab", "edc_enrollment", "edc_clinical_assessment", "edc_adverse_events"]
 
 
 def lab_row(subjid, code, value, *, unit=None, date="2024-03-05", stat=""):
     unit = TESTS[code]["unit"] if unit is None else unit
-    return {"source": f"site{subjid[:2]}", "subjid": subjid, "site_id": subjid[:2], "lbtestcd": code, "lbdtc": date, "lbstresu": unit,
+    return {"subjid": subjid, "site_id": subjid[:2], "lbtestcd": code, "lbdtc": date, "lbstresu": unit,
             "lbstat": stat, "lbreasnd": "HEMOLYZED" if stat else "", "lborres": "" if stat else str(value),
             "lbstresn": np.nan if stat else value}
 
@@ -44,7 +44,7 @@ def clean_lab():
         lab_row("02-1001", "PLAT", 88.0),
         lab_row("02-1001", "BILI", np.nan, unit="", stat="NOT DONE"),
     ]
-    return pd.DataFrame(rows, columns=["source", *LAB_COLUMNS])
+    return pd.DataFrame(rows, columns=list(LAB_COLUMNS))
 
 
 def clean_forms():
@@ -91,17 +91,17 @@ def set_form(form, row, column, value):
 
 
 FAULTS = {
-    "implausible BILI": (set_lab(0, "lbstresn", 500.0), "harmonized_lab_site01", "lbstresn",
+    "implausible BILI": (set_lab(0, "lbstresn", 500.0), "harmonized_lab", "lbstresn",
                          "expect_column_values_to_be_between", ["BILI", "500"]),
-    "wrong unit": (set_lab(1, "lbstresu", "g/dL"), "harmonized_lab_site01", "lbstresu",
+    "wrong unit": (set_lab(1, "lbstresu", "g/dL"), "harmonized_lab", "lbstresu",
                    "expect_column_values_to_be_in_set", ["ALB", "'g/dL'"]),
-    "unknown test": (set_lab(2, "lbtestcd", "GGT"), "harmonized_lab_site01", "lbtestcd",
+    "unknown test": (set_lab(2, "lbtestcd", "GGT"), "harmonized_lab", "lbtestcd",
                      "expect_column_values_to_be_in_set", ["'GGT'"]),
-    "bad SUBJID": (set_lab(4, "subjid", "2-1001"), "harmonized_lab_site02", "subjid",
+    "bad SUBJID": (set_lab(4, "subjid", "2-1001"), "harmonized_lab", "subjid",
                    "expect_column_values_to_match_regex", ["'2-1001'"]),
-    "bad date": (set_lab(0, "lbdtc", "05/03/2024"), "harmonized_lab_site01", "lbdtc",
+    "bad date": (set_lab(0, "lbdtc", "05/03/2024"), "harmonized_lab", "lbdtc",
                  "expect_column_values_to_match_regex", ["'05/03/2024'"]),
-    "bad status": (set_lab(0, "lbstat", "DONE"), "harmonized_lab_site01", "lbstat",
+    "bad status": (set_lab(0, "lbstat", "DONE"), "harmonized_lab", "lbstat",
                    "expect_column_values_to_be_in_set", ["'DONE'"]),
     "duplicate enrollment": (set_form("enrollment", 1, "SUBJID", "01-001"), "edc_enrollment", "SUBJID",
                              "expect_column_values_to_be_unique", ["2 of 2", "'01-001'"]),
@@ -135,9 +135,8 @@ def test_each_fault_fails_exactly_the_right_expectation(tmp_path, fault):
 def test_missing_lab_column_is_named(tmp_path):
     result = run(tmp_path, clean_lab().drop(columns=["lbreasnd"]))
 
-    assert result.success is False       # in each lab source's suite
-    assert [(f["suite"], f["expectation"], f["column"]) for f in result.failed] == [
-        (f"harmonized_lab_site0{n}", "expect_column_to_exist", "lbreasnd") for n in (1, 2)]
+    assert result.success is False
+    assert [(f["expectation"], f["column"]) for f in result.failed] == [("expect_column_to_exist", "lbreasnd")]
     assert "missing" in result.failed[0]["detail"]
 
 
@@ -234,8 +233,9 @@ def page_text(path):
 
 
 def test_a_suite_whose_frame_did_not_change_is_not_run_again(tmp_path, monkeypatch):
-    """Kept results: a second night runs only the suite of the source that changed, and reports what
-    a night without kept results reports; another code version runs every suite again."""
+    """Kept results: a second night runs only the suite whose frame changed, keeps the other suites'
+    pages as their run drew them, and reports what a night without kept results reports; another
+    code version runs every suite again."""
     import validation.quality as quality
 
     kept, ran, validate = tmp_path / "kept", [], quality.validate
@@ -244,32 +244,32 @@ def test_a_suite_whose_frame_did_not_change_is_not_run_again(tmp_path, monkeypat
         ran.append(suite.name)
         return validate(context, source, frame, suite, run_id)
 
-    def night(folder, lab, **reuse):
-        return run_quality(lab, clean_forms(), tmp_path / folder, tests=TESTS, form_rules=FORM_RULES, **reuse)
+    def night(folder, forms, **reuse):
+        return run_quality(clean_lab(), forms, tmp_path / folder, tests=TESTS, form_rules=FORM_RULES, **reuse)
 
-    night("docs", clean_lab(), kept=kept, version="v1")
+    night("docs", clean_forms(), kept=kept, version="v1")
     pages = {suite: next((tmp_path / "docs" / "validations" / suite).rglob("*.html")) for suite in SUITES}
     before = {suite: page.read_bytes() for suite, page in pages.items()}
-    lab = clean_lab()
-    lab.loc[4, "lbstresn"] = 500.0                      # site02's sodium, implausible
+    forms = clean_forms()
+    forms["adverse_events"].loc[1, "AETOXGR"] = "7"                # out of range
     monkeypatch.setattr(quality, "validate", counted)
-    second = night("docs", lab, kept=kept, version="v1")
-    assert ran == ["harmonized_lab_site02"]
+    second = night("docs", forms, kept=kept, version="v1")
+    assert ran == ["edc_adverse_events"]
 
-    fresh = night("fresh", lab)
+    fresh = night("fresh", forms)
     assert (second.success, second.evaluated, second.failed) == (fresh.success, fresh.evaluated, fresh.failed)
-    assert [f["suite"] for f in second.failed] == ["harmonized_lab_site02"]
+    assert [f["suite"] for f in second.failed] == ["edc_adverse_events"]
     for suite in SUITES:                # every suite's pages as a run makes them, apart from the run's time
         assert (tmp_path / "docs" / "expectations" / f"{suite}.html").is_file()
         [page] = (tmp_path / "docs" / "validations" / suite).rglob("*.html")
         [again] = (tmp_path / "fresh" / "validations" / suite).rglob("*.html")
         assert page_text(page) == page_text(again)
-        if suite != "harmonized_lab_site02":            # a reused suite's page is the one its run drew
+        if suite != "edc_adverse_events":                # a reused suite's page is the one its run drew
             assert page == pages[suite] and page.read_bytes() == before[suite]
     links = lxml.html.parse(str(second.data_docs)).getroot().xpath("//a[.='validation result']/@href")
     assert sorted(links) == sorted(p.relative_to(tmp_path / "docs").as_posix()
                                    for p in (tmp_path / "docs" / "validations").rglob("*.html"))
 
     ran.clear()
-    night("third", lab, kept=kept, version="v2")
+    night("third", forms, kept=kept, version="v2")
     assert sorted(ran) == sorted(SUITES)
