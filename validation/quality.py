@@ -36,6 +36,7 @@ ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2})?$"
 NUMBER_OR_EMPTY = r"^(?:[-+]?(?:\d+\.?\d*|\.\d+))?$"
 LBSTAT = ("", "NOT DONE")
 SITE = "quality"
+NO_PAGE = "(no page to draw)"
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 SHOWN_VALUES = 5
 # What the Data Docs site builder writes under its base directory.
@@ -77,11 +78,13 @@ def run_quality(lab: pd.DataFrame, forms: Mapping[str, pd.DataFrame], output_dir
         keep_results(kept, {name: reuse.get(name) or {
             "key": key, "batch": ids[name].batch_identifier, "run": ids[name].run_id.to_json_dict(),
             "result": store.serialize(results[name])} for name, key in keys.items() if key})
-    # a reused suite's pages stay as its run wrote them; the others are drawn (GX draws all for none)
+    # a reused suite's pages stay as its run drew them; GX draws the others and the index (given no
+    # identifier it draws every page: with none to draw, it is given one that names no page)
     drawn = [name for name in results if name not in reuse or not _page(output_dir, ids[name]).is_file()]
     clear_docs(output_dir, keep=set(results) - set(drawn))
     context.build_data_docs(site_names=[SITE], resource_identifiers=[
-        *(ids[name] for name in drawn), *(ExpectationSuiteIdentifier(name=name) for name in drawn)])
+        *(ids[name] for name in drawn), *(ExpectationSuiteIdentifier(name=name) for name in drawn)]
+        or [ExpectationSuiteIdentifier(name=NO_PAGE)])
     # GX keeps its last context, and with it every frame validated, in objects that refer to each
     # other: let the context go and collect them now, before the next layer builds its frames
     project_manager.set_project(None)
