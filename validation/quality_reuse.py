@@ -1,7 +1,7 @@
 """A suite's result kept for the next night: reused when the suite, the frame it validates, the code,
-the libraries and the configuration are all the same, so that a night in which one site sent a new
-snapshot validates that site's rows and no other's. The key is a digest of the frame's content,
-not of the transfers behind it: whatever changed a frame, its suite runs again."""
+the libraries and the configuration are all the same, so that a night in which only lab transfers
+came runs the lab suite and no form's. The key is a digest of the frame's content, not of the
+transfers behind it: whatever changed a frame, its suite runs again."""
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +25,8 @@ def _path(folder: Path, suite: str) -> Path:
 
 
 def kept_result(folder: Path, suite: str, key: str) -> dict | None:
-    """The kept result of ``suite`` (its batch identifier and the serialized result) if it was made
-    under ``key``; None otherwise."""
+    """The kept result of ``suite`` (its batch identifier, the run that made it and the serialized
+    result) if it was made under ``key``; None otherwise."""
     path = _path(folder, suite)
     if not path.exists():
         return None
@@ -35,7 +35,7 @@ def kept_result(folder: Path, suite: str, key: str) -> dict | None:
 
 
 def keep_results(folder: Path, results: dict[str, dict]) -> None:
-    """Replace the kept results by tonight's: suite -> {key, batch, result}; other suites' files go."""
+    """Replace the kept results by tonight's: suite -> {key, batch, run, result}; other suites' files go."""
     folder.mkdir(parents=True, exist_ok=True)
     for suite, kept in results.items():
         partial = folder / f".{suite}.json.partial"
