@@ -10,6 +10,7 @@ from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
 from aclf.harmonized_lab import load_harmonized_lab
 from aclf.inputs import built_by, kept, night_inputs, remember
+from aclf.warm_worker import submit
 from validation.quality_result import QualityResult
 
 QUALITY_DIR = "quality"
@@ -45,15 +46,14 @@ def quality_docs(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.Ma
         result = QualityResult(success=summary["success"], evaluated=summary["evaluated"], failed=summary["failed"],
                                data_docs=folder.resolve() / summary["data_docs"])
     else:
-        # imported here: Great Expectations takes 3-4 s to import, which every process that loads the
-        # definitions paid (the code server, each step's process under the multiprocess executor)
-        from validation.quality import run_quality
-
         tests, form_rules = quality_inputs(study)
         in_force = forms_in_force(engine, study, aclf.mirror(), aclf.study_dir)
         forms = {k: v for k, v in blinded_forms(study, in_force).items() if k in form_rules}
-        result = run_quality(load_harmonized_lab(engine, aclf.mirror()), forms, folder, tests=tests,
-                             form_rules=form_rules, kept=aclf.mirror() / QUALITY_DIR, version=built_by(aclf.study_dir))
+        # in the night's warm worker, which imported Great Expectations (3-4 s) during ingestion;
+        # named by module: every process that loads the definitions would pay that import
+        result = submit("validation.quality", "run_quality", load_harmonized_lab(engine, aclf.mirror()), forms,
+                        folder, tests=tests, form_rules=form_rules, kept=aclf.mirror() / QUALITY_DIR,
+                        version=built_by(aclf.study_dir)).result()
         summary = {"success": result.success, "evaluated": result.evaluated, "failed": result.failed,
                    "data_docs": result.data_docs.name}   # relative: no path of this machine in an output
         (folder / RESULT_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -4,7 +4,8 @@ sent a new snapshot, a night in which no source sent one, and a small study's ni
 fresh process, Dagster included), then again with no new transfer.
 
 Each night runs in its own process, so that its peak resident memory (VmHWM) is its own; the peak
-is reset after each layer (/proc/self/clear_refs), so each layer shows its own. The I/O floor is
+is reset after each layer (/proc/self/clear_refs), so each layer shows its own; the night's warm
+worker (the suites and figures, aclf.warm_worker) shows its peak beside. The I/O floor is
 pandas reading every raw transfer of the night plus pyreadstat writing every XPT the night wrote.
 A script, not a test: the figures depend on the machine and what else it runs.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -52,7 +54,9 @@ def _night(folder: str, queue) -> None:
 
     start = time.perf_counter()
     result = run_nightly(settings, log_level="ERROR", progress=progress)
-    queue.put({"seconds": time.perf_counter() - start, "success": result.success, "layers": layers})
+    # the warm worker (aclf.warm_worker) is this process's only child, stopped by now
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    queue.put({"seconds": time.perf_counter() - start, "success": result.success, "layers": layers, "worker": worker})
 
 
 def _deliver(incoming: Path, landing: Path, night: str, sources: set[str] | None = None) -> None:
@@ -141,7 +145,7 @@ def main() -> int:
           f"pyreadstat writing the night's XPT {floor['write']:.1f} s)")
     print(f"full / floor      {ratio:>8.2f} x   (target <= 2)")
     peak = max(p for _, _, p in full["layers"])
-    print(f"peak RSS          {peak:>8.0f} MB  (target <= 1536)\n")
+    print(f"peak RSS          {peak:>8.0f} MB  (target <= 1536; the warm worker beside it {full['worker']:.0f} MB)\n")
 
     _deliver(incoming, big / "landing", second, sources={"site01"})
     incremental = in_process(_night, str(big))
@@ -150,7 +154,8 @@ def main() -> int:
           f"{incremental['success']})")
     _print_layers(incremental)
     print(f"incremental/full  {share:>8.2f} x   (target <= 0.2)")
-    print(f"peak RSS          {max(p for _, _, p in incremental['layers']):>8.0f} MB  (target <= 1536)\n")
+    print(f"peak RSS          {max(p for _, _, p in incremental['layers']):>8.0f} MB  (target <= 1536; "
+          f"the warm worker beside it {incremental['worker']:.0f} MB)\n")
 
     unchanged = in_process(_night, str(big))
     print(f"night, no new transfer {unchanged['seconds']:>6.1f} s   ({unchanged['seconds'] / full['seconds']:.2f}x "

@@ -16,12 +16,36 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from statsmodels.duration.survfunc import SurvfuncRight  # noqa: E402
 
+from aclf.config import Study  # noqa: E402
+from cdisc.adam.analysis import Analysis  # noqa: E402
 from cdisc.reports.survival import curves, logrank  # noqa: E402
 
 AT_RISK_WEEKS = [0, 4, 8, 12, 24, 36, 53]   # columns of the number-at-risk table
 FORMATS = ("png", "svg", "pdf")
 PRINT_DPI = 300
 MIN_N_FOR_SPREAD = 5                        # fewer values at a visit: its median only, no IQR band
+
+
+def draw_figures(datasets: dict[str, pd.DataFrame], analysis: Analysis, study: Study, folder: Path, data_cut: str
+                 ) -> tuple[dict[str, Path], dict[str, float]]:
+    """The configured figures of the blinded area: the Kaplan-Meier curve (with its weekly estimates)
+    and trajectories, each with its population, N and data cut in a footnote."""
+    km = analysis.figures.km
+    tte = datasets[km.dataset]
+    tte = tte[tte["PARAMCD"] == km.paramcd].dropna(subset=["AVAL"])
+    cut = f"Data cut {data_cut}; blinded: arms pooled."
+    figures = {km.metadata: folder / f"{km.file}.png"}
+    rates = km_plot(tte, figures[km.metadata], km.title, analysis.reporting_weeks,
+                    f"Population: all stage-1 randomized subjects (N={len(tte)}). {cut}") if len(tte) else {}
+    if not rates:
+        figures.pop(km.metadata)
+    for fig in analysis.figures.trajectories:
+        test = study.lab.tests.get(fig.paramcd) if fig.dataset == "ADLB" else None
+        figures[fig.metadata] = folder / f"{fig.file}.png"
+        trajectory_plot(datasets[fig.dataset], fig.paramcd, figures[fig.metadata], fig.title,
+                        test.standard_unit if test else "",
+                        f"Population: randomized subjects, analysis records (ANL01FL = Y). {cut}")
+    return figures, rates
 
 
 def km_figure(tte: pd.DataFrame, arm: str, title: str, footnote: str, last_week: int) -> plt.Figure:

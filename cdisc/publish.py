@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import Study
+from aclf.warm_worker import submit
 from cdisc.adam.analysis import Analysis
 from cdisc.adam.build import BY_SUBJECT, build_adam
 from cdisc.adam.previous import load_previous, save_previous
@@ -112,39 +113,26 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
     sdtm = load_handoff(folders.handoff)
     datasets, digests = build_adam(sdtm, study, analysis, spec, design, load_previous(folders.adam_by_subject, reuse_key),
                                    digested=reuse_key is not None)
+    # the blinded area's figures are drawn in the night's warm worker while the package is checked
+    # and written (inline without one); the unblinded area's are by arm: cdisc.reports
+    drawn = submit("cdisc.figures", "draw_figures", figure_records(datasets, analysis), analysis, study,
+                   folders.figures, data_cut or created[:10]) if area.blinded else None
     violations = check_all(datasets, spec)
     guide = render_guide(spec, datasets, sdtm["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)
     status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created, guide=guide)
     if status.refreshed and reuse_key is not None:
         save_previous(folders.adam_by_subject, reuse_key, digests, {name: datasets[name] for name in BY_SUBJECT})
-    if not area.blinded:      # the unblinded area's figures are by arm: cdisc.reports
+    if drawn is None:
         return Published(datasets, violations, status, paths)
-    figures, rates = draw_figures(datasets, analysis, study, folders.figures, data_cut or created[:10])
+    figures, rates = drawn.result()
     return Published(datasets, violations, status, paths, figures=figures, rates=rates)
 
 
-def draw_figures(datasets: dict[str, pd.DataFrame], analysis: Analysis, study: Study, folder: Path, data_cut: str
-                 ) -> tuple[dict[str, Path], dict[str, float]]:
-    """The configured figures: the Kaplan-Meier curve (with its weekly estimates) and trajectories,
-    each with its population, N and data cut in a footnote."""
-    # imported here: matplotlib and statsmodels take about 2 s to import, which every process that
-    # loads the definitions paid, whether it draws or not
-    from cdisc.figures import km_plot, trajectory_plot
-
-    km = analysis.figures.km
-    tte = datasets[km.dataset]
-    tte = tte[tte["PARAMCD"] == km.paramcd].dropna(subset=["AVAL"])
-    cut = f"Data cut {data_cut}; blinded: arms pooled."
-    figures = {km.metadata: folder / f"{km.file}.png"}
-    rates = km_plot(tte, figures[km.metadata], km.title, analysis.reporting_weeks,
-                    f"Population: all stage-1 randomized subjects (N={len(tte)}). {cut}") if len(tte) else {}
-    if not rates:
-        figures.pop(km.metadata)
-    for fig in analysis.figures.trajectories:
-        test = study.lab.tests.get(fig.paramcd) if fig.dataset == "ADLB" else None
-        figures[fig.metadata] = folder / f"{fig.file}.png"
-        trajectory_plot(datasets[fig.dataset], fig.paramcd, figures[fig.metadata], fig.title,
-                        test.standard_unit if test else "",
-                        f"Population: randomized subjects, analysis records (ANL01FL = Y). {cut}")
-    return figures, rates
+def figure_records(datasets: dict[str, pd.DataFrame], analysis: Analysis) -> dict[str, pd.DataFrame]:
+    """Of each dataset a figure draws from, the records of the parameters drawn: all that the figures
+    read, and all that is sent to the worker."""
+    drawn: dict[str, set[str]] = {}
+    for fig in [analysis.figures.km, *analysis.figures.trajectories]:
+        drawn.setdefault(fig.dataset, set()).add(fig.paramcd)
+    return {name: datasets[name][datasets[name]["PARAMCD"].isin(codes)] for name, codes in drawn.items()}

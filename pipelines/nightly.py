@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from aclf import warm_worker
 from aclf.lock import store_lock
 from aclf.settings import Settings
 from aclf.store import check_reachable, make_engine
@@ -55,7 +56,7 @@ def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None, 
     ``progress`` receives one line per source and per layer as each finishes."""
     settings.check_layout(load_configuration(settings.study_dir).study.source_names)
     check_reachable(settings.database_url)
-    with store_lock(make_engine(settings.database_url), wait_seconds=lock_wait):
+    with store_lock(make_engine(settings.database_url), wait_seconds=lock_wait), warm_worker.running():
         return _run_nightly(settings, instance, log_level, progress or (lambda line: None))
 
 

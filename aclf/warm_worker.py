@@ -1,0 +1,60 @@
+"""A second process for the night's slow-to-import libraries (great-expectations, matplotlib and
+statsmodels: about 3.5 s of imports): started as the night begins, it imports them on the other
+core while the first ingests, then runs the expectation suites and draws the figures, the figures
+while the ADaM package is written. Only the nightly run starts one (pipelines.nightly); without it,
+as in a run that `dagster dev` launches, the same functions run inline."""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import multiprocessing as mp
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+
+WARM = ("validation.quality", "cdisc.figures")   # what the worker imports before it is asked anything
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _warm() -> None:
+    for module in WARM:
+        importlib.import_module(module)
+
+
+def _call(module: str, name: str, args: tuple, kwargs: dict):
+    return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+
+def submit(module: str, name: str, *args, **kwargs) -> Future:
+    """``module.name(*args, **kwargs)`` in the worker, or inline (done when this returns) without one.
+    Named by module, so that the caller need not import what the worker imports."""
+    if _pool is not None:
+        return _pool.submit(_call, module, name, args, kwargs)
+    future: Future = Future()
+    try:
+        future.set_result(_call(module, name, args, kwargs))
+    except Exception as error:      # raised again by result(), as the worker's would be
+        future.set_exception(error)
+    return future
+
+
+@contextlib.contextmanager
+def running() -> Iterator[None]:
+    """The worker for the duration of the block (none in a daemonic process, which may not have
+    children); it is stopped at the end even if it is still importing."""
+    global _pool
+    if _pool is not None or mp.current_process().daemon:
+        yield
+        return
+    # spawned, not forked: the night's process holds threads (Dagster's, the database's) and locks
+    _pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_warm)
+    _pool.submit(int)       # starts the process now, so that its imports overlap the night's ingestion
+    try:
+        yield
+    finally:
+        pool, _pool = _pool, None
+        pool.shutdown(wait=False, cancel_futures=True)
+        # a night that needed neither library need not wait for their imports (3.14 has terminate_workers())
+        for process in list((pool._processes or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True)
