@@ -217,6 +217,19 @@ def load_harmonized_lab(engine: sa.Engine, mirror: Path | None = None) -> pd.Dat
     return frame
 
 
+def harmonized_lab_file(engine: sa.Engine, mirror: Path) -> Path | None:
+    """The Parquet copy of the table in force in ``mirror``, made now if it has none, for a reader in
+    another process; None when the table has no version yet (or changed while it was copied)."""
+    with engine.connect() as conn:
+        token = _version(conn)
+    if token is None:
+        return None
+    path = _mirror_path(mirror, token)
+    if not path.exists():
+        load_harmonized_lab(engine, mirror)
+    return path if path.exists() else None
+
+
 def _mirror_path(mirror: Path, token: str) -> Path:
     return mirror / f"lab_harmonized_{token}.parquet"
 

@@ -8,7 +8,7 @@ from aclf.current import forms_in_force
 from assets.catalog import layer
 from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
-from aclf.harmonized_lab import load_harmonized_lab
+from aclf.harmonized_lab import harmonized_lab_file, load_harmonized_lab
 from aclf.inputs import built_by, kept, night_inputs, remember
 from aclf.warm_worker import submit
 from validation.quality_result import QualityResult
@@ -49,11 +49,13 @@ def quality_docs(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.Ma
         tests, form_rules = quality_inputs(study)
         in_force = forms_in_force(engine, study, aclf.mirror(), aclf.study_dir)
         forms = {k: v for k, v in blinded_forms(study, in_force).items() if k in form_rules}
-        # in the night's warm worker, which imported Great Expectations (3-4 s) during ingestion;
-        # named by module: every process that loads the definitions would pay that import
-        result = submit("validation.quality", "run_quality", load_harmonized_lab(engine, aclf.mirror()), forms,
-                        folder, tests=tests, form_rules=form_rules, kept=aclf.mirror() / QUALITY_DIR,
-                        version=built_by(aclf.study_dir)).result()
+        # in the night's warm worker, which imported Great Expectations (3-4 s) during ingestion
+        # (named by module: every process that loads the definitions would pay that import); it
+        # reads the lab table's Parquet copy itself, only the columns its suite looks at
+        mirror = aclf.mirror()
+        lab = harmonized_lab_file(engine, mirror) or load_harmonized_lab(engine, mirror)
+        result = submit("validation.quality", "run_quality", lab, forms, folder, tests=tests, form_rules=form_rules,
+                        kept=mirror / QUALITY_DIR, version=built_by(aclf.study_dir)).result()
         summary = {"success": result.success, "evaluated": result.evaluated, "failed": result.failed,
                    "data_docs": result.data_docs.name}   # relative: no path of this machine in an output
         (folder / RESULT_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -63,3 +63,21 @@ def test_a_saved_table_as_read_is_what_the_store_gives_back(engine):
     table = table[list(reversed(table.columns))].set_axis([7, 3, 9, 1])          # any order, any index
     save_harmonized_lab(engine, table, pd.DataFrame(columns=FAILURE_COLUMNS))
     pd.testing.assert_frame_equal(as_read(table), load_harmonized_lab(engine))
+
+
+def test_the_copy_handed_to_another_process_is_the_table_in_force(engine, tmp_path):
+    """harmonized_lab_file names the Parquet copy of the version in force (made from the store when
+    it has none), which reads back as the table; none before the first version."""
+    from aclf.harmonized_lab import harmonized_lab_file
+
+    mirror = tmp_path / "mirror"
+    assert harmonized_lab_file(engine, mirror) is None
+    with engine.begin() as conn:
+        conn.execute(transfer.insert().values(id=1, source="site01", name="a", status="loaded",
+                                              first_seen_at="x", processed_at="x"))
+    save_harmonized_lab(engine, _table(4, 1.5), pd.DataFrame(columns=FAILURE_COLUMNS))
+    path = harmonized_lab_file(engine, mirror)
+    assert path.parent == mirror and pd.read_parquet(path).equals(load_harmonized_lab(engine))
+    save_harmonized_lab(engine, _table(2, 2.5), pd.DataFrame(columns=FAILURE_COLUMNS))
+    again = harmonized_lab_file(engine, mirror)
+    assert again != path and not path.exists() and pd.read_parquet(again)["lbstresn"].tolist() == [2.5, 2.5]

@@ -280,3 +280,26 @@ def test_a_suite_whose_frame_did_not_change_is_not_run_again(tmp_path, monkeypat
 
     night("fourth", forms, kept=kept, version="v2")
     assert sorted(ran) == sorted(SUITES)
+
+
+def test_the_lab_tables_parquet_copy_is_validated_as_the_table_itself(tmp_path, monkeypatch):
+    """Given the Parquet copy (as the warm worker is), the suite reads the same frame: the result
+    kept from the table is reused, and the report is the table's."""
+    import validation.quality as quality
+
+    lab = clean_lab().assign(lbstresn=lambda f: f["lbstresn"].where(f["lbtestcd"] != "ALB", 99.0),
+                             extra="not read")                          # a failure, and a column no suite reads
+    copy = tmp_path / "lab.parquet"
+    lab.to_parquet(copy, index=False)
+    kept, ran, validate = tmp_path / "kept", [], quality.validate
+    first = run_quality(lab, clean_forms(), tmp_path / "docs", tests=TESTS, form_rules=FORM_RULES, kept=kept,
+                        version="v1")
+    monkeypatch.setattr(quality, "validate", lambda context, source, frame, suite, run_id:
+                        ran.append(suite.name) or validate(context, source, frame, suite, run_id))
+    second = run_quality(copy, clean_forms(), tmp_path / "docs", tests=TESTS, form_rules=FORM_RULES, kept=kept,
+                         version="v1")
+    assert ran == []
+    fresh = run_quality(copy, clean_forms(), tmp_path / "fresh", tests=TESTS, form_rules=FORM_RULES)
+    assert [f["expectation"] for f in first.failed] == ["expect_column_values_to_be_between"]
+    assert (second.success, second.evaluated, second.failed) == (first.success, first.evaluated, first.failed) \
+        == (fresh.success, fresh.evaluated, fresh.failed)
