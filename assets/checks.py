@@ -14,9 +14,11 @@ def site_rule_table(frame: pd.DataFrame, site: str = "site_id", rule: str = "rul
     return "\n".join(lines)
 
 
-def warn_check(name: str, problems: pd.DataFrame, table: str, **metadata) -> dg.AssetCheckResult:
-    """A check that fails with WARN severity (data findings never stop the nightly run)."""
+def warn_check(name: str, problems: pd.DataFrame, table: str, asset_key: dg.AssetKey | None = None,
+               **metadata) -> dg.AssetCheckResult:
+    """A check that fails with WARN severity (data findings never stop the nightly run); ``asset_key``
+    where the step computes several assets."""
     return dg.AssetCheckResult(
-        check_name=name, passed=problems.empty, severity=dg.AssetCheckSeverity.WARN,
+        asset_key=asset_key, check_name=name, passed=problems.empty, severity=dg.AssetCheckSeverity.WARN,
         metadata={"count": dg.MetadataValue.int(len(problems)), "by_site_and_rule": dg.MetadataValue.md(table),
                   **metadata})

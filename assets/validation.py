@@ -1,4 +1,6 @@
-"""Findings: every rule family and form schema each night, tracked by stable id, exported per site."""
+"""The validation step: the findings (every rule family and form schema each night, tracked by
+stable id, exported per site) and the expectation suites (assets.quality), two assets of one step
+so that the suites run in the night's warm worker while the rules run here."""
 import dagster as dg
 
 from aclf.config import Study
@@ -8,32 +10,44 @@ from aclf.registry import data_night
 from assets.catalog import layer
 from assets.checks import site_rule_table, warn_check
 from assets.harmonized import harmonized_lab
+from assets.quality import QUALITY, QUALITY_CHECK, QUALITY_SPEC, quality_materialization, start_quality
 from assets.resources import AclfResource
 from validation.evaluate import evaluate
 from validation.export import write_findings
 from validation.findings import BLINDED, readable, save_findings, stored_findings
 from validation.inputs import read_inputs
 
+FINDINGS = dg.AssetKey("findings")
 STEP = "findings"      # its record in the store's layer_input (aclf.inputs)
 
 
-def findings_asset(study: Study) -> dg.AssetsDefinition:
-    """The findings asset with one check per rule family and per form schema of the study."""
-    checks = [dg.AssetCheckSpec(f"rules_{family}", asset="findings", description=f"open findings of the {family} rules")
+def validation_asset(study: Study) -> dg.AssetsDefinition:
+    """The findings and quality_docs assets, with one check per rule family and per form schema of the
+    study and the suites' check; either can be materialized alone."""
+    checks = [dg.AssetCheckSpec(f"rules_{family}", asset=FINDINGS, description=f"open findings of the {family} rules")
               for family in study.families] + \
-             [dg.AssetCheckSpec(f"schema_{form}", asset="findings", description=f"pandera schema of the {form} form")
+             [dg.AssetCheckSpec(f"schema_{form}", asset=FINDINGS, description=f"pandera schema of the {form} form")
               for form in study.forms]
+    findings = dg.AssetSpec(
+        FINDINGS, deps=[harmonized_lab], **layer("validation"), kinds={"pandas", "excel"},
+        automation_condition=dg.AutomationCondition.eager(),
+        description="Tonight's data findings (ingestion, identity, units, results, visits, eligibility, chronology, "
+                    "schemas), merged with the stored ones by stable id: new ones open, fixed ones close. Writes "
+                    "``findings/findings.csv`` and each site's open findings as ``findings/siteNN_queries.xlsx``; "
+                    "the findings about stage-2 rows only in the unblinded area (they would reveal the stage-1 arm).")
 
-    @dg.asset(deps=[harmonized_lab], **layer("validation"), kinds={"pandas", "excel"},
-              automation_condition=dg.AutomationCondition.eager(), check_specs=checks)
-    def findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
-        """Tonight's data findings (ingestion, identity, units, results, visits, eligibility, chronology,
-        schemas), merged with the stored ones by stable id: new ones open, fixed ones close. Writes
-        ``findings/findings.csv`` and each site's open findings as ``findings/siteNN_queries.xlsx``; the
-        findings about stage-2 rows only in the unblinded area (they would reveal the stage-1 arm)."""
-        return track_findings(context, aclf)
+    @dg.multi_asset(name="validation", specs=[findings, QUALITY_SPEC], check_specs=[*checks, QUALITY_CHECK],
+                    can_subset=True)
+    def validation(context: dg.AssetExecutionContext, aclf: AclfResource):
+        """The suites are started first (in the warm worker), the findings tracked meanwhile."""
+        selected = context.selected_asset_keys
+        suites = start_quality(aclf) if QUALITY in selected else None
+        if FINDINGS in selected:
+            yield track_findings(context, aclf)
+        if suites is not None:
+            yield quality_materialization(context, *suites())
 
-    return findings
+    return validation
 
 
 def track_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.MaterializeResult:
@@ -54,13 +68,14 @@ def track_findings(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.
         remember(engine, STEP, inputs, {"csv": str(csv.relative_to(aclf.output))})
     open_ = tracked[tracked["status"] == "open"]
     results = [warn_check(f"rules_{family}", open_[open_["family"] == family],
-                          site_rule_table(open_[open_["family"] == family]))
+                          site_rule_table(open_[open_["family"] == family]), FINDINGS)
                for family in study.families]
     for form in study.forms:   # counted from the readable findings: pandera's cases include stage 2
         failing = open_[(open_["rule"] == "schema_violation") & open_["message"].str.startswith(f"{form}:")]
-        results.append(warn_check(f"schema_{form}", failing, site_rule_table(failing)))
+        results.append(warn_check(f"schema_{form}", failing, site_rule_table(failing), FINDINGS))
     context.log.info(f"{len(open_)} open findings ({(tracked['status'] == 'closed').sum()} closed)")
     return dg.MaterializeResult(
+        asset_key=FINDINGS,
         metadata={"open": dg.MetadataValue.int(len(open_)),
                   "closed": dg.MetadataValue.int(int((tracked["status"] == "closed").sum())),
                   "open_by_site_and_rule": dg.MetadataValue.md(site_rule_table(open_)),

@@ -43,12 +43,15 @@ def _print_locations(settings) -> None:
 def run_once(settings, show_locations: bool = True, lock_wait: float = 0, quiet: bool = False) -> int:
     """Run the nightly job in process (a line per source and per layer as each finishes, unless
     ``quiet``) and print the reconciliation summary of the run report it wrote."""
+    from aclf import warm_worker
     from aclf.report import REPORT_NAME, format_summary
-    from pipelines.nightly import run_nightly
 
     load_study(settings.study_dir)          # a broken configuration: exit 2 before any work
-    result = run_nightly(settings, log_level="WARNING", lock_wait=lock_wait,
-                         progress=None if quiet else lambda line: print(f"  {line}", flush=True))
+    with warm_worker.running():             # started before the job's own imports (1-2 s), which it overlaps too
+        from pipelines.nightly import run_nightly
+
+        result = run_nightly(settings, log_level="WARNING", lock_wait=lock_wait,
+                             progress=None if quiet else lambda line: print(f"  {line}", flush=True))
     if not result.success:
         print(f"PIPELINE FAILED: {', '.join(result.failures)} (see the run logs above); what was loaded "
               f"before the failure stays in the store, and the run report says which packages are not "

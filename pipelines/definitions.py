@@ -8,12 +8,11 @@ from aclf.settings import Settings
 from assets.configuration import Configuration, load_configuration
 from assets.harmonized import harmonized_lab
 from assets.ingestion import staged_source_asset
-from assets.quality import quality_docs
 from assets.reporting import run_report_asset
 from assets.area import area_assets
 from assets.catalog import for_ui
 from assets.resources import AclfResource
-from assets.validation import findings_asset
+from assets.validation import validation_asset
 from cdisc.area import BLINDED
 from pipelines.jobs import ingestion_job, study_job
 from pipelines.schedules import nightly_schedule
@@ -22,7 +21,7 @@ from pipelines.sensors import automation_sensor, new_transfer_sensor, run_failur
 
 def build_assets(config: Configuration) -> list[dg.AssetsDefinition]:
     """Ingestion (partitioned by source), harmonization, validation, the blinded area, the report."""
-    layers = [harmonized_lab, findings_asset(config.study), quality_docs, *area_assets(BLINDED, config)]
+    layers = [harmonized_lab, validation_asset(config.study), *area_assets(BLINDED, config)]
     upstream = [key for layer in layers for key in layer.keys]
     timezone = config.study.study.timezone
     return [for_ui(d, timezone) for d in [staged_source_asset(config.study), *layers, run_report_asset(upstream)]]

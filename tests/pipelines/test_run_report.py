@@ -17,7 +17,7 @@ def test_the_report_names_the_run_and_what_the_night_changed(two_nights):
     assert len(run["run_id"]) == 36 and run["code_version"].startswith("0.")
     assert run["config_hash"] == config_hash(DEFAULT_STUDY_DIR)
     stages = {s["stage"] for s in run["stages"]}
-    assert {"harmonized_lab", "findings", "staged_source[site01]", "staged_source[iwrs]"} <= stages
+    assert {"harmonized_lab", "validation", "staged_source[site01]", "staged_source[iwrs]"} <= stages
     assert all(s["seconds"] >= 0 for s in run["stages"])
     assert report["status"]["overall"] in ("complete", "attention")
     assert (report["status"]["overall"] == "complete") == (not report["status"]["reasons"])

@@ -11,7 +11,6 @@ from aclf.ingest import ingest_source
 from aclf.settings import Settings
 from validation.listing import HEADER_ROW
 from assets.harmonized import harmonized_lab
-from assets.quality import quality_docs
 from assets.resources import AclfResource
 from support import asset_named
 from support import land
@@ -49,7 +48,7 @@ def nights(tmp_path, paths, database_url, engine, study):
         land_edc(paths, f"EDC_{date}", edc)
         for source in ("site01", "iwrs", "edc"):
             ingest_source(engine, study, source, paths)
-        result = dg.materialize([harmonized_lab, asset_named("findings"), quality_docs], resources=resources)
+        result = dg.materialize([harmonized_lab, asset_named("findings")], resources=resources)
         assert result.success
         return stored_findings(engine)
 
