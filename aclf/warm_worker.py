@@ -53,8 +53,15 @@ def running() -> Iterator[None]:
         yield
     finally:
         pool, _pool = _pool, None
-        pool.shutdown(wait=False, cancel_futures=True)
-        # a night that needed neither library need not wait for their imports (3.14 has terminate_workers())
-        for process in list((pool._processes or {}).values()):
-            process.terminate()
-        pool.shutdown(wait=True)
+        _stop(pool)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop the worker now, idle or still importing: a night that needed neither library does not
+    wait for their imports, and a worker that has not read its stop message yet is not waited for."""
+    if hasattr(pool, "terminate_workers"):      # Python 3.14
+        pool.terminate_workers()
+        return
+    for process in list(pool._processes.values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)   # its thread sees the worker gone and reaps it

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import shutil
 import sys
 import time
@@ -20,12 +21,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def peak_mb() -> float:
-    """Peak resident memory of this process (VmHWM; ru_maxrss would carry the parent's over exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def peak_mb(process: str = "self") -> float:
+    """Peak resident memory of a process, this one by default (VmHWM; ru_maxrss would carry the
+    parent's over exec)."""
+    for line in Path(f"/proc/{process}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def children_peak_mb() -> float:
+    """The largest peak resident memory among this process's running children (the nightly run's warm
+    worker); 0 when it has none."""
+    me, peaks = str(os.getpid()), [0.0]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[1] == me:     # pid (comm) state ppid ...
+                peaks.append(peak_mb(stat.parent.name))
+        except (OSError, IndexError):      # gone meanwhile
+            continue
+    return max(peaks)
 
 
 def raw_read(landing: str, source_name: str) -> tuple[float, int]:

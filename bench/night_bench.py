@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest_bench import in_process, peak_mb, raw_read  # noqa: E402  (after the path is set)
+from bench.ingest_bench import children_peak_mb, in_process, peak_mb, raw_read  # noqa: E402  (after the path is set)
 
 
 def _reset_peak() -> None:
@@ -43,20 +42,20 @@ def _night(folder: str, queue) -> None:
     root = Path(folder)
     settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
                                 database_url=f"sqlite:///{root / 'store.sqlite'}")
-    layers, mark = [], [time.perf_counter()]
+    layers, mark, worker = [], [time.perf_counter()], [0.0]
     _reset_peak()
 
     def progress(line: str) -> None:
         now = time.perf_counter()
         layers.append((line.split(":")[0], now - mark[0], peak_mb()))
+        worker[0] = max(worker[0], children_peak_mb())     # the warm worker's peak so far (never reset)
         mark[0] = now
         _reset_peak()
 
     start = time.perf_counter()
     result = run_nightly(settings, log_level="ERROR", progress=progress)
-    # the warm worker (aclf.warm_worker) is this process's only child, stopped by now
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    queue.put({"seconds": time.perf_counter() - start, "success": result.success, "layers": layers, "worker": worker})
+    queue.put({"seconds": time.perf_counter() - start, "success": result.success, "layers": layers,
+               "worker": worker[0]})
 
 
 def _deliver(incoming: Path, landing: Path, night: str, sources: set[str] | None = None) -> None:

@@ -3,6 +3,7 @@ inline otherwise, and its errors reach the caller either way."""
 import contextlib
 import json
 import os
+import signal
 import sys
 
 import pytest
@@ -22,12 +23,11 @@ def test_without_a_worker_the_work_runs_inline_and_is_done_when_submitted():
 
 def test_with_a_worker_the_work_runs_in_another_process_that_stops_with_the_block():
     with warm_worker.running():
-        pool = warm_worker._pool
-        assert warm_worker.submit("os", "getpid").result() != os.getpid()
+        [process] = warm_worker._pool._processes.values()
+        assert warm_worker.submit("os", "getpid").result() == process.pid != os.getpid()
         # the worker imported the slow libraries before it was asked anything
         assert set(warm_worker.WARM) <= set(warm_worker.submit(__name__, "loaded_modules").result())
-    assert warm_worker._pool is None
-    assert all(not p.is_alive() for p in (pool._processes or {}).values())
+    assert warm_worker._pool is None and not process.is_alive()
     assert warm_worker.submit("os", "getpid").result() == os.getpid()
 
 
@@ -39,6 +39,15 @@ def test_an_error_in_the_work_reaches_the_caller(worker):
 
 
 def test_a_worker_that_is_still_importing_is_stopped_without_waiting():
+    """A night that asked nothing of it (every step kept) ends at once: the worker is stopped, not
+    left waiting for a stop message it never reads (which hung the night's process at exit)."""
     with warm_worker.running():
-        pool = warm_worker._pool
-    assert all(not p.is_alive() for p in (pool._processes or {}).values())
+        [process] = warm_worker._pool._processes.values()
+    assert not process.is_alive() and process.exitcode == -signal.SIGTERM
+
+
+def test_a_worker_that_finished_its_imports_is_stopped_too():
+    with warm_worker.running():
+        [process] = warm_worker._pool._processes.values()
+        warm_worker.submit("os", "getpid").result()
+    assert not process.is_alive()
