@@ -10,6 +10,7 @@ import importlib
 import multiprocessing as mp
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 WARM = ("validation.quality", "cdisc.figures")   # what the worker imports before it is asked anything
 
@@ -26,10 +27,14 @@ def _call(module: str, name: str, args: tuple, kwargs: dict):
 
 
 def submit(module: str, name: str, *args, **kwargs) -> Future:
-    """``module.name(*args, **kwargs)`` in the worker, or inline (done when this returns) without one.
-    Named by module, so that the caller need not import what the worker imports."""
+    """``module.name(*args, **kwargs)`` in the worker, or inline (done when this returns) without one
+    or when it is known to be gone. Named by module, so that the caller need not import what the
+    worker imports."""
     if _pool is not None:
-        return _pool.submit(_call, module, name, args, kwargs)
+        try:
+            return _pool.submit(_call, module, name, args, kwargs)
+        except BrokenProcessPool:   # the worker could not start (a __main__ it cannot import) or died: here
+            pass
     future: Future = Future()
     try:
         future.set_result(_call(module, name, args, kwargs))

@@ -5,6 +5,8 @@ import json
 import os
 import signal
 import sys
+import time
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -51,3 +53,18 @@ def test_a_worker_that_finished_its_imports_is_stopped_too():
         [process] = warm_worker._pool._processes.values()
         warm_worker.submit("os", "getpid").result()
     assert not process.is_alive()
+
+
+def test_work_runs_here_once_the_worker_is_known_to_be_gone():
+    """A worker that could not start or was killed does not fail the rest of the night's work."""
+    with warm_worker.running():
+        [process] = warm_worker._pool._processes.values()
+        process.kill()
+        process.join()
+        deadline, pid = time.monotonic() + 30, None
+        while pid is None and time.monotonic() < deadline:    # until the pool has seen its worker go
+            try:
+                pid = warm_worker.submit("os", "getpid").result()
+            except BrokenProcessPool:
+                time.sleep(0.1)
+        assert pid == os.getpid()
