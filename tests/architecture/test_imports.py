@@ -29,5 +29,6 @@ def test_the_nightly_run_leaves_them_to_its_warm_worker(tmp_path):
             f"print(status, sorted(m for m in {HEAVY!r} if m in sys.modules))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
+    assert "leaked" not in done.stderr          # the worker, stopped, released what its libraries took
     assert (tmp_path / "output" / "quality" / "index.html").is_file()
     assert len(list((tmp_path / "output" / "blinded" / "figures").glob("*.png"))) == 3
