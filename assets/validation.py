@@ -42,10 +42,16 @@ def validation_asset(study: Study) -> dg.AssetsDefinition:
         """The suites are started first (in the warm worker), the findings tracked meanwhile."""
         selected = context.selected_asset_keys
         suites = start_quality(aclf) if QUALITY in selected else None
+        failure = None
         if FINDINGS in selected:
-            yield track_findings(context, aclf)
+            try:
+                yield track_findings(context, aclf)
+            except Exception as error:      # as two steps would: the suites' result still lands
+                failure = error
         if suites is not None:
             yield quality_materialization(context, *suites())
+        if failure is not None:
+            raise failure
 
     return validation
 

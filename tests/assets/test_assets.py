@@ -82,6 +82,23 @@ def test_findings_asset_reuses_the_stored_schema_failures(paths, aclf, engine, m
     assert not (aclf.output / "quality").exists()
 
 
+def test_a_failure_of_the_findings_leaves_the_suites_result(paths, aclf, monkeypatch):
+    """Findings and quality_docs are one step: when the rules fail, the suites' result still lands
+    (as it did when they were two steps), and the step fails."""
+    import assets.validation
+
+    land(paths, "site01", "SITE01_20250601.csv", FIXTURES / "SITE01_20250601.csv")
+    land_edc(paths, "EDC_20250601")
+    for source in ("site01", "edc"):
+        _ingest(aclf, source)
+    harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
+    monkeypatch.setattr(assets.validation, "track_findings", lambda *a: 1 / 0)
+    run = dg.materialize([asset_named("findings")], resources={"aclf": aclf}, raise_on_error=False)
+    assert not run.success
+    assert [e.asset_key for e in run.asset_materializations_for_node("validation")] == [dg.AssetKey("quality_docs")]
+    assert (aclf.output / "quality" / "index.html").is_file()
+
+
 def test_sdtm_asset_of_the_blinded_area_writes_its_package_and_hand_off(paths, aclf):
     land(paths, "site01", "SITE01_20250601.csv", FIXTURES / "SITE01_20250601.csv")
     land_edc(paths, "EDC_20250601")
