@@ -14,12 +14,15 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from aclf.memory import return_freed_memory
+
 WARM = ("validation.quality", "cdisc.figures")   # what the worker imports before it is asked anything
 
 _pool: ProcessPoolExecutor | None = None
 
 
 def _warm() -> None:
+    return_freed_memory()
     for module in WARM:
         importlib.import_module(module)
     # stopped from now on, the worker exits as a process does, with its finalizers: they release the
@@ -32,13 +35,22 @@ def _call(module: str, name: str, args: tuple, kwargs: dict):
     return getattr(importlib.import_module(module), name)(*args, **kwargs)
 
 
+def _in_worker(module: str, name: str, args: tuple, kwargs: dict):
+    """``_call`` in the worker, which then hands what the task freed back to the system: it stays
+    idle beside the night's process, whose next layers peak higher."""
+    try:
+        return _call(module, name, args, kwargs)
+    finally:
+        return_freed_memory()
+
+
 def submit(module: str, name: str, *args, **kwargs) -> Future:
     """``module.name(*args, **kwargs)`` in the worker, or inline (done when this returns) without one
     or when it is known to be gone. Named by module, so that the caller need not import what the
     worker imports."""
     if _pool is not None:
         try:
-            return _pool.submit(_call, module, name, args, kwargs)
+            return _pool.submit(_in_worker, module, name, args, kwargs)
         except BrokenProcessPool:   # the worker could not start (a __main__ it cannot import) or died: here
             pass
     future: Future = Future()

@@ -21,26 +21,42 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def peak_mb(process: str = "self") -> float:
-    """Peak resident memory of a process, this one by default (VmHWM; ru_maxrss would carry the
-    parent's over exec)."""
-    for line in Path(f"/proc/{process}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+def _status_mb(process: str, field: str) -> float:
+    try:
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:            # gone meanwhile
+        return 0.0
     return float("nan")
 
 
-def children_peak_mb() -> float:
-    """The largest peak resident memory among this process's running children (the nightly run's warm
-    worker); 0 when it has none."""
-    me, peaks = str(os.getpid()), [0.0]
+def peak_mb(process: str = "self") -> float:
+    """Peak resident memory of a process, this one by default (VmHWM; ru_maxrss would carry the
+    parent's over exec)."""
+    return _status_mb(process, "VmHWM")
+
+
+def rss_mb(process: str = "self") -> float:
+    """Resident memory of a process now (VmRSS); 0 for one that is gone."""
+    return _status_mb(process, "VmRSS")
+
+
+def child_pids() -> list[str]:
+    """This process's running children (the nightly run's warm worker, the resource tracker)."""
+    me, found = str(os.getpid()), []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             if stat.read_text().rsplit(")", 1)[1].split()[1] == me:     # pid (comm) state ppid ...
-                peaks.append(peak_mb(stat.parent.name))
+                found.append(stat.parent.name)
         except (OSError, IndexError):      # gone meanwhile
             continue
-    return max(peaks)
+    return found
+
+
+def children_peak_mb() -> float:
+    """The largest peak resident memory among this process's running children; 0 without any."""
+    return max([0.0, *(peak_mb(pid) for pid in child_pids())])
 
 
 def raw_read(landing: str, source_name: str) -> tuple[float, int]:
