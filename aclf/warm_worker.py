@@ -1,8 +1,10 @@
-"""A second process for the night's slow-to-import libraries (great-expectations, matplotlib and
-statsmodels: about 3.5 s of imports): started as the night begins, it imports them on the other
-core while the first ingests, then runs the expectation suites and draws the figures, the figures
-while the ADaM package is written. Only the nightly run starts one (pipelines.nightly); without it,
-as in a run that `dagster dev` launches, the same functions run inline."""
+"""A second process for the night's slow-to-import libraries: it imports them on the other core
+while the night's process works on, then runs what needs them. One for the expectation suites
+(great-expectations, about 3 s of imports, overlapping ingestion), replaced by one for the figures
+(matplotlib and statsmodels, overlapping SDTM) that draws them while the ADaM package is written.
+One at a time, each holding only its own libraries: their memory adds to the night's process's.
+Only the nightly run starts them (pipelines.nightly); without one, as in a run that `dagster dev`
+launches, the same functions run inline."""
 from __future__ import annotations
 
 import contextlib
@@ -16,14 +18,17 @@ from concurrent.futures.process import BrokenProcessPool
 
 from aclf.memory import return_freed_memory
 
-WARM = ("validation.quality", "cdisc.figures")   # what the worker imports before it is asked anything
+SUITES = ("validation.quality",)    # what a worker imports before it is asked anything
+FIGURES = ("cdisc.figures",)
 
+_active = False                      # inside running(): workers may be started
 _pool: ProcessPoolExecutor | None = None
+_warmed: tuple[str, ...] = ()
 
 
-def _warm() -> None:
+def _warm(modules: tuple[str, ...]) -> None:
     return_freed_memory()
-    for module in WARM:
+    for module in modules:
         importlib.import_module(module)
     # stopped from now on, the worker exits as a process does, with its finalizers: they release the
     # semaphores the libraries took (tqdm's lock, taken in a suite's run), which the resource tracker
@@ -62,21 +67,40 @@ def submit(module: str, name: str, *args, **kwargs) -> Future:
 
 
 @contextlib.contextmanager
-def running() -> Iterator[None]:
-    """The worker for the duration of the block (none in a daemonic process, which may not have
-    children); it is stopped at the end even if it is still importing."""
-    global _pool
-    if _pool is not None or mp.current_process().daemon:
+def running(modules: tuple[str, ...] = SUITES) -> Iterator[None]:
+    """Workers for the duration of the block, the first importing ``modules`` (none in a daemonic
+    process, which may not have children; a block inside another leaves the outer one in charge);
+    the one running at the end is stopped, even if it is still importing."""
+    global _active
+    if _active or mp.current_process().daemon:
         yield
         return
-    # spawned, not forked: the night's process holds threads (Dagster's, the database's) and locks
-    _pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_warm)
-    _pool.submit(int)       # starts the process now, so that its imports overlap the night's ingestion
+    _active = True
     try:
+        rewarm(modules)
         yield
     finally:
+        _active = False
+        _replace(())
+
+
+def rewarm(modules: tuple[str, ...]) -> None:
+    """Inside running(): the worker from now on imports ``modules`` (none: no worker). One that
+    imports others is stopped first, so that what it holds is let go."""
+    if _active and modules != _warmed:
+        _replace(modules)
+
+
+def _replace(modules: tuple[str, ...]) -> None:
+    global _pool, _warmed
+    if _pool is not None:
         pool, _pool = _pool, None
         _stop(pool)
+    _warmed = modules
+    if modules:
+        # spawned, not forked: the night's process holds threads (Dagster's, the database's) and locks
+        _pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_warm, initargs=(modules,))
+        _pool.submit(int)   # starts the process now, so that its imports overlap the night's work
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

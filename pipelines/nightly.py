@@ -47,6 +47,9 @@ def _blocked_checks(result: dg.ExecuteInProcessResult) -> tuple[list[str], bool]
 # their steps one after the other anyway); SDTM and ADaM share a run so that a blocking SDTM check
 # keeps the ADaM of a refused package from being built.
 WAVES = [("harmonization", {"harmonized"}), ("validation", {"validation"}), ("SDTM and ADaM", {"sdtm", "adam"})]
+# What the warm worker imports while each wave runs (aclf.warm_worker): the suites' library from the
+# start (it runs them in the validation wave), then the figures' (it draws them in the ADaM step).
+WORKER = {"harmonization": warm_worker.SUITES, "validation": warm_worker.SUITES, "SDTM and ADaM": warm_worker.FIGURES}
 
 
 def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
@@ -97,6 +100,7 @@ def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_le
         if not ok:
             failures.append(f"ingestion of {source}")
     for name, wave in _waves(layers):
+        warm_worker.rewarm(WORKER[name])
         started = time.monotonic()
         result = materialize(wave)
         checks, other = _blocked_checks(result) if not result.success else ([], False)
@@ -106,6 +110,7 @@ def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_le
         if other or (not result.success and not checks):
             failures.append("study layers")
             break
+    warm_worker.rewarm(())          # the unblinded area draws its figures itself (by arm)
     if settings.unblinded:
         # in a throwaway instance: nothing of the unblinded area enters the persistent event log
         unblinded = dg.materialize(unblinded_assets(settings), resources=resources, run_config=run_config,

@@ -27,8 +27,9 @@ def test_with_a_worker_the_work_runs_in_another_process_that_stops_with_the_bloc
     with warm_worker.running():
         [process] = warm_worker._pool._processes.values()
         assert warm_worker.submit("os", "getpid").result() == process.pid != os.getpid()
-        # the worker imported the slow libraries before it was asked anything
-        assert set(warm_worker.WARM) <= set(warm_worker.submit(__name__, "loaded_modules").result())
+        # the worker imported the suites' library before it was asked anything, and no other
+        loaded = set(warm_worker.submit(__name__, "loaded_modules").result())
+        assert set(warm_worker.SUITES) <= loaded and "matplotlib" not in loaded
     assert warm_worker._pool is None and not process.is_alive()
     assert warm_worker.submit("os", "getpid").result() == os.getpid()
 
@@ -68,3 +69,23 @@ def test_work_runs_here_once_the_worker_is_known_to_be_gone():
             except BrokenProcessPool:
                 time.sleep(0.1)
         assert pid == os.getpid()
+
+
+def test_a_worker_for_other_libraries_replaces_the_one_running():
+    """rewarm: the night's worker for the figures replaces the suites' one, which is stopped and
+    lets go of what it held; no worker at all is none; outside running() nothing starts."""
+    warm_worker.rewarm(warm_worker.FIGURES)
+    assert warm_worker._pool is None
+    with warm_worker.running():
+        [suites] = warm_worker._pool._processes.values()
+        warm_worker.rewarm(warm_worker.SUITES)              # the same libraries: the same worker
+        assert list(warm_worker._pool._processes.values()) == [suites]
+        warm_worker.rewarm(warm_worker.FIGURES)
+        [figures] = warm_worker._pool._processes.values()
+        assert not suites.is_alive() and figures.is_alive()
+        loaded = set(warm_worker.submit(__name__, "loaded_modules").result())
+        assert set(warm_worker.FIGURES) <= loaded and "great_expectations" not in loaded
+        warm_worker.rewarm(())
+        assert warm_worker._pool is None and not figures.is_alive()
+        assert warm_worker.submit("os", "getpid").result() == os.getpid()
+    assert warm_worker._pool is None
