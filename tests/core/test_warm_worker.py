@@ -13,6 +13,14 @@ import pytest
 from aclf import warm_worker
 
 
+def gone(process, seconds: float = 30) -> bool:
+    """Whether the worker process has exited (it is reaped by the pool's thread, not waited for)."""
+    deadline = time.monotonic() + seconds
+    while process.exitcode is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return process.exitcode is not None
+
+
 def loaded_modules() -> list[str]:
     """What the process that calls it has imported (called in the worker)."""
     return sorted(sys.modules)
@@ -30,7 +38,7 @@ def test_with_a_worker_the_work_runs_in_another_process_that_stops_with_the_bloc
         # the worker imported the suites' library before it was asked anything, and no other
         loaded = set(warm_worker.submit(__name__, "loaded_modules").result())
         assert set(warm_worker.SUITES) <= loaded and "matplotlib" not in loaded
-    assert warm_worker._pool is None and not process.is_alive()
+    assert warm_worker._pool is None and gone(process)
     assert warm_worker.submit("os", "getpid").result() == os.getpid()
 
 
@@ -46,14 +54,14 @@ def test_a_worker_that_is_still_importing_is_stopped_without_waiting():
     left waiting for a stop message it never reads (which hung the night's process at exit)."""
     with warm_worker.running():
         [process] = warm_worker._pool._processes.values()
-    assert not process.is_alive() and process.exitcode == -signal.SIGTERM
+    assert gone(process) and process.exitcode == -signal.SIGTERM
 
 
 def test_a_worker_that_finished_its_imports_is_stopped_too():
     with warm_worker.running():
         [process] = warm_worker._pool._processes.values()
         warm_worker.submit("os", "getpid").result()
-    assert not process.is_alive()
+    assert gone(process)
 
 
 def test_work_runs_here_once_the_worker_is_known_to_be_gone():
@@ -82,10 +90,10 @@ def test_a_worker_for_other_libraries_replaces_the_one_running():
         assert list(warm_worker._pool._processes.values()) == [suites]
         warm_worker.rewarm(warm_worker.FIGURES)
         [figures] = warm_worker._pool._processes.values()
-        assert not suites.is_alive() and figures.is_alive()
+        assert gone(suites) and figures.is_alive()
         loaded = set(warm_worker.submit(__name__, "loaded_modules").result())
         assert set(warm_worker.FIGURES) <= loaded and "great_expectations" not in loaded
         warm_worker.rewarm(())
-        assert warm_worker._pool is None and not figures.is_alive()
+        assert warm_worker._pool is None and gone(figures)
         assert warm_worker.submit("os", "getpid").result() == os.getpid()
     assert warm_worker._pool is None
