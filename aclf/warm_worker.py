@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import multiprocessing as mp
-import signal
 import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,10 +29,12 @@ def _warm(modules: tuple[str, ...]) -> None:
     return_freed_memory()
     for module in modules:
         importlib.import_module(module)
-    # stopped from now on, the worker exits as a process does, with its finalizers: they release the
-    # semaphores the libraries took (tqdm's lock, taken in a suite's run), which the resource tracker
-    # reports as leaked otherwise; stopped while importing, it has taken none
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if "tqdm" in sys.modules:
+        # a killed worker releases nothing (aclf.warm_worker._stop): tqdm's default lock for progress
+        # bars (GX draws none, yet takes it in a suite's run) would be a named semaphore, reported as
+        # leaked at the end of the night; within one process a thread lock does
+        import tqdm
+        tqdm.tqdm.set_lock(tqdm.std.TqdmDefaultWriteLock.th_lock)
 
 
 def _call(module: str, name: str, args: tuple, kwargs: dict):
@@ -104,12 +105,12 @@ def _replace(modules: tuple[str, ...]) -> None:
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop the worker, idle or still importing, and go on while it exits (0.2-0.5 s, its libraries'
-    finalizers): a night that needed neither library does not wait for their imports, and a worker
-    that has not read its stop message yet is not waited for."""
-    if hasattr(pool, "terminate_workers"):      # Python 3.14
-        pool.terminate_workers()
+    """Kill the worker, idle or still importing, and go on: by then each task has written its files
+    and returned. Its libraries' finalizers, run by a gentler stop, took 0.2-0.5 s of CPU beside the
+    night at each change of worker, and the night's process waited for them at exit."""
+    if hasattr(pool, "kill_workers"):           # Python 3.14
+        pool.kill_workers()
         return
     for process in list(pool._processes.values()):
-        process.terminate()
+        process.kill()
     pool.shutdown(wait=False, cancel_futures=True)  # its thread sees the worker gone and reaps it

@@ -6,6 +6,7 @@ failed, 2 for a usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -255,5 +256,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def script() -> None:
+    """The ``aclf`` command: ``main``, then exit without collecting the objects the night left behind.
+    At exit the interpreter's collector walked every object of Dagster, pandas and SQLAlchemy for
+    0.5-0.7 s; frozen (gc.freeze) they are left alone, and finalizers and exit handlers still run."""
+    status = main()
+    gc.freeze()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

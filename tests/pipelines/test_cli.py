@@ -1,6 +1,9 @@
 """The command line: exit status 0 despite data findings, 1 when the pipeline fails, 2 for configuration."""
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -85,6 +88,15 @@ def test_an_unreachable_store_exits_two_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("configuration error: the store") and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_installed_command_exits_with_the_status_main_returns(tmp_path):
+    """`aclf` (pipelines.cli.script) hands main's status to the shell and its message to stderr."""
+    command = Path(sys.executable).with_name("aclf")
+    done = subprocess.run([str(command), "run", "--landing", str(tmp_path / "missing"), "--output",
+                           str(tmp_path / "out"), "--database-url", f"sqlite:///{tmp_path / 's.sqlite'}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "configuration error" in done.stderr and "missing" in done.stderr
 
 
 @pytest.mark.parametrize("layout, reason", [
