@@ -3,6 +3,7 @@ CDISC XSD shipped in odmlib, and rendered to HTML beside it."""
 from __future__ import annotations
 
 import html
+import importlib.util
 import shutil
 from collections.abc import Iterable, Mapping
 from importlib.resources import files
@@ -441,13 +442,22 @@ def write_define(tree: etree._ElementTree, folder: Path, name: str = "define.xml
     return path
 
 
+def defineutils_stylesheet() -> Path | None:
+    """defineutils' Define-XML 2.1 stylesheet (the file its DefineHtml applies), found without importing
+    the package: its ``__init__`` imports its validator and xmlschema, 0.3 s of every night for
+    nothing the HTML needs. None when defineutils is not installed or no longer ships it there."""
+    spec = importlib.util.find_spec("defineutils")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "definehtml" / "define2-1.xsl"
+    return path if path.is_file() else None
+
+
 def _defineutils_html(path: Path) -> str | None:
     """defineutils' Define-XML 2.1 stylesheet applied to the file; None when it cannot render."""
-    try:
-        from defineutils.definehtml import DefineHtml
-    except ImportError:
+    stylesheet = defineutils_stylesheet()
+    if stylesheet is None:
         return None
-    stylesheet = DefineHtml(path).xslt
     try:
         result = etree.XSLT(etree.parse(str(stylesheet)))(etree.parse(str(path)))
     except (OSError, etree.XMLSyntaxError, etree.XSLTError):

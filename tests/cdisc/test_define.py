@@ -251,6 +251,14 @@ def test_html_names_every_dataset(written, datasets):
         assert f"{name.lower()}.xpt" in html and f">{name}<" in html
 
 
+def test_the_html_applies_the_stylesheet_defineutils_ships(written):
+    """Found without importing defineutils (cdisc.define.defineutils_stylesheet): the very file its
+    DefineHtml applies."""
+    from defineutils.definehtml import DefineHtml
+
+    assert define.defineutils_stylesheet() == DefineHtml(written).xslt
+
+
 def test_fallback_html_when_defineutils_cannot_render(tree, datasets, tmp_path, monkeypatch):
     monkeypatch.setattr(define, "_defineutils_html", lambda path: None)
     html = write_define(tree, tmp_path).with_name("define.html").read_text(encoding="utf-8")
