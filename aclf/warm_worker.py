@@ -1,10 +1,11 @@
 """A second process for the night's slow-to-import libraries: it imports them on the other core
-while the night's process works on, then runs what needs them. One for the expectation suites
-(great-expectations, about 3 s of imports, overlapping ingestion), replaced by one for the figures
-(matplotlib and statsmodels, overlapping SDTM) that draws them while the ADaM package is written.
-One at a time, each holding only its own libraries: their memory adds to the night's process's.
-Only the nightly run starts them (pipelines.nightly); without one, as in a run that `dagster dev`
-launches, the same functions run inline."""
+while the night's process works on, then runs what needs them: the expectation suites
+(great-expectations, about 3 s of imports, overlapping ingestion) and the figures (matplotlib and
+statsmodels), drawn while the ADaM package is written. A small night keeps one worker for both
+(``also``); a large one replaces the suites' worker by one for the figures when SDTM starts
+(``rewarm``), each holding only its own libraries: their memory adds to the night's process's
+(pipelines.nightly chooses). Only the nightly run starts them; without one, as in a run that
+`dagster dev` launches, the same functions run inline."""
 from __future__ import annotations
 
 import contextlib
@@ -27,14 +28,7 @@ _warmed: tuple[str, ...] = ()
 
 def _warm(modules: tuple[str, ...]) -> None:
     return_freed_memory()
-    for module in modules:
-        importlib.import_module(module)
-    if "tqdm" in sys.modules:
-        # a killed worker releases nothing (aclf.warm_worker._stop): tqdm's default lock for progress
-        # bars (GX draws none, yet takes it in a suite's run) would be a named semaphore, reported as
-        # leaked at the end of the night; within one process a thread lock does
-        import tqdm
-        tqdm.tqdm.set_lock(tqdm.std.TqdmDefaultWriteLock.th_lock)
+    _import(modules)
 
 
 def _call(module: str, name: str, args: tuple, kwargs: dict):
@@ -90,6 +84,31 @@ def rewarm(modules: tuple[str, ...]) -> None:
     imports others is stopped first, so that what it holds is let go."""
     if _active and modules != _warmed:
         _replace(modules)
+
+
+def also(modules: tuple[str, ...]) -> None:
+    """Inside running(): the worker imports ``modules`` too, once the work already sent to it is
+    done (one worker for both phases of a small night)."""
+    global _warmed
+    modules = tuple(m for m in modules if m not in _warmed)
+    if _pool is None or not modules:
+        return
+    try:
+        _pool.submit(_import, modules)
+    except BrokenProcessPool:           # gone: work for it runs inline (submit)
+        return
+    _warmed = tuple(dict.fromkeys(_warmed + modules))
+
+
+def _import(modules: tuple[str, ...]) -> None:
+    for module in modules:
+        importlib.import_module(module)
+    if "tqdm" in sys.modules:
+        # a killed worker releases nothing (_stop): tqdm's default lock for progress bars (GX draws
+        # none, yet takes it in a suite's run) would be a named semaphore, reported as leaked at the
+        # end of the night; within one process a thread lock does
+        import tqdm
+        tqdm.tqdm.set_lock(tqdm.std.TqdmDefaultWriteLock.th_lock)
 
 
 def _replace(modules: tuple[str, ...]) -> None:

@@ -2,6 +2,8 @@
 ``quality_docs`` asset, computed in the validation step beside the findings (assets.validation)."""
 import json
 from collections.abc import Callable
+from concurrent.futures import CancelledError
+from concurrent.futures.process import BrokenProcessPool
 
 import dagster as dg
 
@@ -72,6 +74,44 @@ def start_quality(aclf: AclfResource) -> Callable[[], tuple[QualityResult, bool]
         return result, False
 
     return finish
+
+
+# Suites started ahead of their step (``AHEAD_TAG`` on the findings' run), by output folder and the
+# night's inputs: the step that comes later in the same process collects them (take_or_start).
+AHEAD_TAG = "aclf/suites_ahead"
+_ahead: dict[tuple[str, str | None], Callable[[], tuple[QualityResult, bool]]] = {}
+
+
+def _key(aclf: AclfResource) -> tuple[str, str | None]:
+    return str(aclf.output.resolve()), night_inputs(aclf.engine(), aclf.study_dir)
+
+
+def start_ahead(aclf: AclfResource) -> None:
+    """Start tonight's suites now, for the quality_docs step of a later run of this process: in a
+    small night they run in the warm worker while SDTM and ADaM are built (pipelines.nightly)."""
+    _ahead[_key(aclf)] = start_quality(aclf)
+
+
+def take_or_start(aclf: AclfResource) -> Callable[[], tuple[QualityResult, bool]]:
+    """What waits for tonight's suites: those started ahead on the same inputs, else started now. A
+    run started ahead that was lost with its worker (killed, or never collected: drop_ahead) is
+    started again."""
+    finish = _ahead.pop(_key(aclf), None)
+    if finish is None:
+        return start_quality(aclf)
+
+    def collect() -> tuple[QualityResult, bool]:
+        try:
+            return finish()
+        except (BrokenProcessPool, CancelledError):
+            return start_quality(aclf)()
+
+    return collect
+
+
+def drop_ahead() -> None:
+    """Forget suites started ahead and not collected (a night that stopped before their step)."""
+    _ahead.clear()
 
 
 def quality_materialization(context: dg.AssetExecutionContext, result: QualityResult, keep: bool

@@ -51,7 +51,7 @@ def report(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.Material
     study = aclf.study()
     upstream = [STAGED_SOURCE, *sorted(context.assets_def.asset_deps[context.asset_key], key=lambda k: k.to_user_string())]
     partitions = {STAGED_SOURCE: study.source_names}
-    run = {"run_id": context.run_id, "code_version": code_version(), "config_hash": config_hash(aclf.study_dir),
+    run = {"run_id": context.run.run_id, "code_version": code_version(), "config_hash": config_hash(aclf.study_dir),
            "stages": stage_durations(context.instance, upstream, partitions)}
     report = build_report(aclf.engine(), study, now_iso(study), aclf.output, run)
     path = write_report(report, aclf.output)

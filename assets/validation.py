@@ -10,7 +10,8 @@ from aclf.registry import data_night
 from assets.catalog import layer
 from assets.checks import site_rule_table, warn_check
 from assets.harmonized import harmonized_lab
-from assets.quality import QUALITY, QUALITY_CHECK, QUALITY_SPEC, quality_materialization, start_quality
+from assets.quality import (AHEAD_TAG, QUALITY, QUALITY_CHECK, QUALITY_SPEC, quality_materialization, start_ahead,
+                            take_or_start)
 from assets.resources import AclfResource
 from validation.evaluate import evaluate
 from validation.export import write_findings
@@ -39,9 +40,12 @@ def validation_asset(study: Study) -> dg.AssetsDefinition:
     @dg.multi_asset(name="validation", specs=[findings, QUALITY_SPEC], check_specs=[*checks, QUALITY_CHECK],
                     can_subset=True)
     def validation(context: dg.AssetExecutionContext, aclf: AclfResource):
-        """The suites are started first (in the warm worker), the findings tracked meanwhile."""
+        """The suites are started first (in the warm worker), the findings tracked meanwhile. The
+        findings alone, in a run tagged AHEAD_TAG, start the suites for a later quality_docs step."""
         selected = context.selected_asset_keys
-        suites = start_quality(aclf) if QUALITY in selected else None
+        suites = take_or_start(aclf) if QUALITY in selected else None
+        if suites is None and context.run.tags.get(AHEAD_TAG) == "true":
+            start_ahead(aclf)
         failure = None
         if FINDINGS in selected:
             try:

@@ -9,14 +9,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
+import pyarrow.parquet as pq
 
 from aclf import warm_worker
+from aclf.harmonized_lab import harmonized_lab_file
 from aclf.lock import store_lock
 from aclf.settings import Settings
 from aclf.store import check_reachable, make_engine
 from assets.configuration import load_configuration
+from assets.quality import AHEAD_TAG, QUALITY, drop_ahead
 from assets.resources import AclfResource
 from pipelines.definitions import build_assets
+from assets.validation import FINDINGS
 from pipelines.unblinded import unblinded_assets
 
 
@@ -47,9 +51,12 @@ def _blocked_checks(result: dg.ExecuteInProcessResult) -> tuple[list[str], bool]
 # their steps one after the other anyway); SDTM and ADaM share a run so that a blocking SDTM check
 # keeps the ADaM of a refused package from being built.
 WAVES = [("harmonization", {"harmonized"}), ("validation", {"validation"}), ("SDTM and ADaM", {"sdtm", "adam"})]
-# What the warm worker imports while each wave runs (aclf.warm_worker): the suites' library from the
-# start (it runs them in the validation wave), then the figures' (it draws them in the ADaM step).
-WORKER = {"harmonization": warm_worker.SUITES, "validation": warm_worker.SUITES, "SDTM and ADaM": warm_worker.FIGURES}
+# The warm worker (aclf.warm_worker), started with the suites' library. Up to this many lab records
+# in force it imports the figures' too and serves both phases: the suites run there while SDTM and
+# ADaM are built and are collected in a step of their own at the end (150 subjects: 1.5 s less).
+# Above it, the suites are collected before SDTM and a worker for the figures replaces it: one that
+# ran the suites over 800,000 records idles at 420 MB, too much beside SDTM and ADaM.
+ONE_WORKER_UP_TO = 100_000
 
 
 def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
@@ -60,7 +67,16 @@ def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None, 
     settings.check_layout(load_configuration(settings.study_dir).study.source_names)
     check_reachable(settings.database_url)
     with store_lock(make_engine(settings.database_url), wait_seconds=lock_wait), warm_worker.running():
-        return _run_nightly(settings, instance, log_level, progress or (lambda line: None))
+        try:
+            return _run_nightly(settings, instance, log_level, progress or (lambda line: None))
+        finally:
+            drop_ahead()
+
+
+def _lab_records(aclf: AclfResource) -> int:
+    """Lab records in force, from the metadata of the harmonized table's Parquet copy (0 before any)."""
+    path = harmonized_lab_file(aclf.engine(), aclf.mirror())
+    return pq.read_metadata(path).num_rows if path else 0
 
 
 def _waves(layers: list[dg.AssetsDefinition]) -> list[tuple[str, list[dg.AssetsDefinition]]]:
@@ -88,28 +104,47 @@ def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_le
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     tags = {"aclf/trigger": "cli"}
 
-    def materialize(assets, **kwargs) -> dg.ExecuteInProcessResult:
+    def materialize(assets, extra_tags: dict | None = None, **kwargs) -> dg.ExecuteInProcessResult:
         return dg.materialize(assets, resources=resources, run_config=run_config, instance=instance,
-                              raise_on_error=False, tags=tags, **kwargs)
+                              raise_on_error=False, tags={**tags, **(extra_tags or {})}, **kwargs)
 
-    failures, blocked = [], []
+    def run_wave(name: str, wave: list[dg.AssetsDefinition], **kwargs) -> bool:
+        """Whether the night goes on after the wave (a package refused by its checks does)."""
+        started = time.monotonic()
+        result = materialize(wave, **kwargs)
+        checks, other = _blocked_checks(result) if not result.success else ([], False)
+        blocked.extend(checks)
+        state = "done" if result.success else ("refused by its spec checks" if checks and not other else "FAILED")
+        progress(f"{name}: {state} ({time.monotonic() - started:.1f} s)")
+        if other or (not result.success and not checks):
+            failures.extend([] if "study layers" in failures else ["study layers"])
+            return False
+        return True
+
+    failures, blocked, last = [], [], []
+    if _lab_records(resources["aclf"]) <= ONE_WORKER_UP_TO:    # as last night left it: likely one worker
+        warm_worker.also(warm_worker.FIGURES)
     for source in config.study.source_names:
         started = time.monotonic()
         ok = materialize([staged], partition_key=source).success
         progress(f"ingestion of {source}: {'done' if ok else 'FAILED'} ({time.monotonic() - started:.1f} s)")
         if not ok:
             failures.append(f"ingestion of {source}")
+    one_worker = False
     for name, wave in _waves(layers):
-        warm_worker.rewarm(WORKER[name])
-        started = time.monotonic()
-        result = materialize(wave)
-        checks, other = _blocked_checks(result) if not result.success else ([], False)
-        blocked += checks
-        state = "done" if result.success else ("refused by its spec checks" if checks and not other else "FAILED")
-        progress(f"{name}: {state} ({time.monotonic() - started:.1f} s)")
-        if other or (not result.success and not checks):
-            failures.append("study layers")
+        kwargs = {}
+        if name == "validation" and _lab_records(resources["aclf"]) <= ONE_WORKER_UP_TO:
+            one_worker, kwargs = True, {"selection": [FINDINGS], "extra_tags": {AHEAD_TAG: "true"}}
+            last.append(("expectation suites", wave, {"selection": [QUALITY]}))
+        if name == "SDTM and ADaM":
+            if one_worker:
+                warm_worker.also(warm_worker.FIGURES)
+            else:
+                warm_worker.rewarm(warm_worker.FIGURES)
+        if not run_wave(name, wave, **kwargs):
             break
+    for name, wave, kwargs in last:   # also after a failure: the suites' result lands, as in one wave
+        run_wave(name, wave, **kwargs)
     warm_worker.rewarm(())          # the unblinded area draws its figures itself (by arm)
     if settings.unblinded:
         # in a throwaway instance: nothing of the unblinded area enters the persistent event log

@@ -127,3 +127,37 @@ def sdtm_area():
     from cdisc.area import BLINDED
 
     return BLINDED
+
+
+def test_suites_started_ahead_land_in_the_quality_step_even_if_their_worker_is_lost(paths, aclf, monkeypatch):
+    """The findings alone, in a run tagged AHEAD_TAG, start the suites in the warm worker; the
+    quality_docs step of a later run collects them, and runs them again if the worker was lost."""
+    import assets.quality
+    from aclf import warm_worker
+
+    land(paths, "site01", "SITE01_20250601.csv", FIXTURES / "SITE01_20250601.csv")
+    land_edc(paths, "EDC_20250601")
+    for source in ("site01", "edc"):
+        _ingest(aclf, source)
+    harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
+    validation, started = asset_named("findings"), []
+    real = assets.quality.start_quality
+
+    def start_then_lose_the_worker(resource):
+        finish = real(resource)
+        started.append(1)
+        if len(started) == 1:       # sent to the worker, which is still importing GX (3 s): lost
+            process.kill()
+        return finish
+
+    monkeypatch.setattr(assets.quality, "start_quality", start_then_lose_the_worker)
+    with warm_worker.running():
+        [process] = warm_worker._pool._processes.values()
+        assert dg.materialize([validation], selection=["findings"], resources={"aclf": aclf},
+                              tags={assets.quality.AHEAD_TAG: "true"}).success
+        assert len(assets.quality._ahead) == 1 and not (aclf.output / "quality" / "result.json").exists()
+        run = dg.materialize([validation], selection=["quality_docs"], resources={"aclf": aclf})
+    assert run.success and assets.quality._ahead == {} and len(started) == 2
+    [event] = run.asset_materializations_for_node("validation")
+    assert event.asset_key == dg.AssetKey("quality_docs") and event.metadata["evaluated"].value > 50
+    assert (aclf.output / "quality" / "index.html").is_file()

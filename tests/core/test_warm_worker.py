@@ -97,3 +97,21 @@ def test_a_worker_for_other_libraries_replaces_the_one_running():
         assert warm_worker._pool is None and gone(figures)
         assert warm_worker.submit("os", "getpid").result() == os.getpid()
     assert warm_worker._pool is None
+
+
+def test_a_worker_can_import_more_and_is_kept_until_asked_for_exactly_other_libraries():
+    """also: the figures' library imported by the suites' worker after its work (one worker for a
+    small night); rewarm then still replaces it by one with only what it is asked for."""
+    with warm_worker.running():
+        [process] = warm_worker._pool._processes.values()
+        warm_worker.also(warm_worker.FIGURES)
+        warm_worker.also(warm_worker.FIGURES)               # nothing more to import: nothing sent
+        loaded = set(warm_worker.submit(__name__, "loaded_modules").result())
+        assert {*warm_worker.SUITES, *warm_worker.FIGURES} <= loaded
+        assert list(warm_worker._pool._processes.values()) == [process]
+        warm_worker.rewarm(warm_worker.FIGURES)
+        [figures] = warm_worker._pool._processes.values()
+        assert gone(process) and figures.pid != process.pid
+        assert "great_expectations" not in set(warm_worker.submit(__name__, "loaded_modules").result())
+    warm_worker.also(warm_worker.FIGURES)                   # outside running(): nothing starts
+    assert warm_worker._pool is None
