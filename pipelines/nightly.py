@@ -9,13 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
-import pyarrow.parquet as pq
+import sqlalchemy as sa
 
 from aclf import warm_worker
-from aclf.harmonized_lab import harmonized_lab_file
 from aclf.lock import store_lock
 from aclf.settings import Settings
-from aclf.store import check_reachable, make_engine
+from aclf.store import check_reachable, lab_result, make_engine
 from assets.configuration import load_configuration
 from assets.quality import AHEAD_TAG, QUALITY, drop_ahead
 from assets.resources import AclfResource
@@ -52,7 +51,7 @@ def _blocked_checks(result: dg.ExecuteInProcessResult) -> tuple[list[str], bool]
 # keeps the ADaM of a refused package from being built.
 WAVES = [("harmonization", {"harmonized"}), ("validation", {"validation"}), ("SDTM and ADaM", {"sdtm", "adam"})]
 # The warm worker (aclf.warm_worker), started with the suites' library. Up to this many lab records
-# in force it imports the figures' too and serves both phases: the suites run there while SDTM and
+# stored once the night's transfers are in, it imports the figures' too and serves both phases: the suites run there while SDTM and
 # ADaM are built and are collected in a step of their own at the end (150 subjects: 1.5 s less).
 # Above it, the suites are collected before SDTM and a worker for the figures replaces it: one that
 # ran the suites over 800,000 records idles at 420 MB, too much beside SDTM and ADaM.
@@ -73,10 +72,10 @@ def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None, 
             drop_ahead()
 
 
-def _lab_records(aclf: AclfResource) -> int:
-    """Lab records in force, from the metadata of the harmonized table's Parquet copy (0 before any)."""
-    path = harmonized_lab_file(aclf.engine(), aclf.mirror())
-    return pq.read_metadata(path).num_rows if path else 0
+def _lab_records(engine: sa.Engine) -> int:
+    """The lab records the store holds (a night's size, known once its transfers are ingested)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(lab_result)).scalar_one()
 
 
 def _waves(layers: list[dg.AssetsDefinition]) -> list[tuple[str, list[dg.AssetsDefinition]]]:
@@ -122,25 +121,22 @@ def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_le
         return True
 
     failures, blocked, last = [], [], []
-    if _lab_records(resources["aclf"]) <= ONE_WORKER_UP_TO:    # as last night left it: likely one worker
-        warm_worker.also(warm_worker.FIGURES)
     for source in config.study.source_names:
         started = time.monotonic()
         ok = materialize([staged], partition_key=source).success
         progress(f"ingestion of {source}: {'done' if ok else 'FAILED'} ({time.monotonic() - started:.1f} s)")
         if not ok:
             failures.append(f"ingestion of {source}")
-    one_worker = False
+    one_worker = _lab_records(resources["aclf"].engine()) <= ONE_WORKER_UP_TO
+    if one_worker:
+        warm_worker.also(warm_worker.FIGURES)
     for name, wave in _waves(layers):
         kwargs = {}
-        if name == "validation" and _lab_records(resources["aclf"]) <= ONE_WORKER_UP_TO:
-            one_worker, kwargs = True, {"selection": [FINDINGS], "extra_tags": {AHEAD_TAG: "true"}}
+        if name == "validation" and one_worker:
+            kwargs = {"selection": [FINDINGS], "extra_tags": {AHEAD_TAG: "true"}}
             last.append(("expectation suites", wave, {"selection": [QUALITY]}))
-        if name == "SDTM and ADaM":
-            if one_worker:
-                warm_worker.also(warm_worker.FIGURES)
-            else:
-                warm_worker.rewarm(warm_worker.FIGURES)
+        if name == "SDTM and ADaM" and not one_worker:
+            warm_worker.rewarm(warm_worker.FIGURES)
         if not run_wave(name, wave, **kwargs):
             break
     for name, wave, kwargs in last:   # also after a failure: the suites' result lands, as in one wave
