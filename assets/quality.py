@@ -1,5 +1,6 @@
 """great-expectations suites over the harmonized lab table and the EDC forms, with Data Docs: the
-``quality_docs`` asset, computed in the validation step beside the findings (assets.validation)."""
+``quality_docs`` asset, computed in the validation step beside the findings (assets.validation), or
+started there and collected in a later run of the night (start_ahead, take_or_start)."""
 import json
 from collections.abc import Callable
 from concurrent.futures import CancelledError

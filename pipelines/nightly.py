@@ -18,8 +18,8 @@ from aclf.store import check_reachable, lab_result, make_engine
 from assets.configuration import load_configuration
 from assets.quality import AHEAD_TAG, QUALITY, drop_ahead
 from assets.resources import AclfResource
-from pipelines.definitions import build_assets
 from assets.validation import FINDINGS
+from pipelines.definitions import build_assets
 from pipelines.unblinded import unblinded_assets
 
 
@@ -50,11 +50,11 @@ def _blocked_checks(result: dg.ExecuteInProcessResult) -> tuple[list[str], bool]
 # their steps one after the other anyway); SDTM and ADaM share a run so that a blocking SDTM check
 # keeps the ADaM of a refused package from being built.
 WAVES = [("harmonization", {"harmonized"}), ("validation", {"validation"}), ("SDTM and ADaM", {"sdtm", "adam"})]
-# The warm worker (aclf.warm_worker), started with the suites' library. Up to this many lab records
-# stored once the night's transfers are in, it imports the figures' too and serves both phases: the suites run there while SDTM and
-# ADaM are built and are collected in a step of their own at the end (150 subjects: 1.5 s less).
-# Above it, the suites are collected before SDTM and a worker for the figures replaces it: one that
-# ran the suites over 800,000 records idles at 420 MB, too much beside SDTM and ADaM.
+# The warm worker (aclf.warm_worker) starts with the suites' library. Up to this many lab records
+# stored once the night's transfers are in, it imports the figures' too and serves both phases: the
+# suites run there while SDTM and ADaM are built, and their step is the night's last run (150
+# subjects: 1.5 s less). Above it, the suites are collected before SDTM, and a worker for the figures
+# replaces theirs: one that ran them over 800,000 records idles at 420 MB, too much beside SDTM and ADaM.
 ONE_WORKER_UP_TO = 100_000
 
 
@@ -116,11 +116,12 @@ def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_le
         state = "done" if result.success else ("refused by its spec checks" if checks and not other else "FAILED")
         progress(f"{name}: {state} ({time.monotonic() - started:.1f} s)")
         if other or (not result.success and not checks):
-            failures.extend([] if "study layers" in failures else ["study layers"])
+            if "study layers" not in failures:
+                failures.append("study layers")
             return False
         return True
 
-    failures, blocked, last = [], [], []
+    failures, blocked, suites_last = [], [], None
     for source in config.study.source_names:
         started = time.monotonic()
         ok = materialize([staged], partition_key=source).success
@@ -133,14 +134,13 @@ def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_le
     for name, wave in _waves(layers):
         kwargs = {}
         if name == "validation" and one_worker:
-            kwargs = {"selection": [FINDINGS], "extra_tags": {AHEAD_TAG: "true"}}
-            last.append(("expectation suites", wave, {"selection": [QUALITY]}))
+            kwargs, suites_last = {"selection": [FINDINGS], "extra_tags": {AHEAD_TAG: "true"}}, wave
         if name == "SDTM and ADaM" and not one_worker:
             warm_worker.rewarm(warm_worker.FIGURES)
         if not run_wave(name, wave, **kwargs):
             break
-    for name, wave, kwargs in last:   # also after a failure: the suites' result lands, as in one wave
-        run_wave(name, wave, **kwargs)
+    if suites_last:                   # also after a failure: the suites' result lands, as in one wave
+        run_wave("expectation suites", suites_last, selection=[QUALITY])
     warm_worker.rewarm(())          # the unblinded area draws its figures itself (by arm)
     if settings.unblinded:
         # in a throwaway instance: nothing of the unblinded area enters the persistent event log
