@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import lru_cache
-from importlib.metadata import distributions
+from importlib.metadata import Distribution, distributions
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -34,8 +34,19 @@ def libraries() -> str:
     its distributions twice, which must not make a new fingerprint of the same libraries."""
     found: dict[str, str] = {}
     for dist in distributions():
-        found.setdefault(canonicalize_name(dist.metadata["Name"] or ""), dist.version)
+        found.setdefault(*name_and_version(dist))
     return sha(str(sorted(found.items())))
+
+
+def name_and_version(dist: Distribution) -> tuple[str, str]:
+    """A distribution's canonical name and version, from its ``name-version.dist-info`` folder where
+    it has one (as pip names it): parsing the METADATA of each of 150 distributions took 0.2 s of every
+    night's first step. An egg-info folder, or a name that does not split in two, is parsed."""
+    folder = getattr(dist, "_path", None)      # importlib.metadata's PathDistribution
+    if isinstance(folder, Path) and folder.suffix == ".dist-info" and folder.stem.count("-") == 1:
+        name, version = folder.stem.split("-")
+        return canonicalize_name(name), version
+    return canonicalize_name(dist.metadata["Name"] or ""), dist.version
 
 
 def code_and_libraries() -> str | None:

@@ -1,11 +1,14 @@
 """The fingerprint of a night's inputs changes with every registry change, the configuration, the
 code and the libraries, and a step's record is found again only under the same fingerprint."""
+import importlib.metadata
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 import aclf.inputs
 from aclf.config import DEFAULT_STUDY_DIR
@@ -71,3 +74,12 @@ def test_the_libraries_fingerprint_does_not_depend_on_how_often_a_folder_is_on_t
         assert aclf.inputs.libraries() == once
     finally:
         aclf.inputs.libraries.cache_clear()
+
+
+def test_each_distribution_is_named_as_its_metadata_names_it():
+    """The fingerprint reads names and versions from the dist-info folders' names: the same as
+    their METADATA says, for every distribution installed here."""
+    for dist in importlib.metadata.distributions():
+        name, version = aclf.inputs.name_and_version(dist)
+        assert name == canonicalize_name(dist.metadata["Name"]), dist
+        assert Version(version) == Version(dist.version), dist
