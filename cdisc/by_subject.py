@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aclf.frames import isin
+
 SUBJECT = "USUBJID"
 
 
@@ -74,7 +76,7 @@ def read_digests(path: Path) -> pd.Series:
 
 def changed_subjects(before: pd.Series, now: pd.Series) -> pd.Index:
     """Tonight's subjects whose digest differs from the previous one's, or who had none."""
-    known = now.index.isin(before.index)
+    known = isin(now.index, before.index)
     same = np.zeros(len(now), dtype=bool)
     same[known] = before.reindex(now.index[known]).to_numpy() == now.to_numpy()[known]
     return now.index[~same]
@@ -87,7 +89,7 @@ def merge_by_subject(previous: pd.DataFrame, rebuilt: pd.DataFrame | None, keep:
     key order of a full build. ``previous`` is consumed, a column at a time (each is let go once
     moved): a whole previous LB beside the whole result was the peak of a site's night."""
     rest = [] if rebuilt is None else [rebuilt]
-    mask = previous[SUBJECT].isin(keep).to_numpy()
+    mask = isin(previous[SUBJECT], keep)
     subjects = pd.concat([previous[SUBJECT][mask], *(r[SUBJECT] for r in rest)], ignore_index=True)
     codes, _ = pd.factorize(subjects, sort=True)      # codes in the subjects' sort order
     order = np.argsort(codes, kind="stable")

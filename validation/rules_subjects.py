@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from aclf.blinding import stage2_rows
+from aclf.frames import isin
 from aclf.isodate import date_part
 
 from validation.findings import combine, make_findings
@@ -26,7 +27,7 @@ def orphans(inp: RuleInputs) -> pd.DataFrame:
             source, spec = inp.study.form(name)
             found.append(frame[["SUBJID"]].assign(source=f"{source}:{name}", stage2=stage2_rows(spec, frame)))
     records = pd.concat(found, ignore_index=True)
-    unknown = records[~records["SUBJID"].isin(enrolled) & (records["SUBJID"] != "")]
+    unknown = records[~isin(records["SUBJID"], enrolled) & (records["SUBJID"] != "")]
     # stage-2 rows counted apart: a count of five infusions would tell a blinded reader the arm
     counts = unknown.groupby(["source", "SUBJID", "stage2"]).size().reset_index(name="n")
     rows = counts.rename(columns={"SUBJID": "subjid"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from aclf.frames import isin
 from cdisc.adam.adsl import from_sas, sas_date
 from cdisc.adam.analysis import Analysis
 from cdisc.derive import derive_var_trtemfl, derive_vars_dt
@@ -25,7 +26,7 @@ def impute_onset(dtc: pd.Series, first_dose: pd.Series) -> tuple[pd.Series, pd.S
 
 
 def build_adae(ae: pd.DataFrame, adsl: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
-    ae = ae[ae["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True)
+    ae = ae[isin(ae["USUBJID"], adsl["USUBJID"])].reset_index(drop=True)
     subject = adsl.set_index("USUBJID")
     trtsdt = ae["USUBJID"].map(subject["TRTSDT"])
     first_dose = from_sas(trtsdt)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from aclf.frames import isin
 from cdisc.adam.analysis import Analysis
 from cdisc.sdtm.common import date_part
 
@@ -56,7 +57,7 @@ def build_adsl(sdtm: dict[str, pd.DataFrame], analysis: Analysis, etiology_categ
     flags; from SDTM only, so that every value traces to a tabulation variable."""
     dm, ds, mh = sdtm["DM"], sdtm["DS"], sdtm["MH"]
     rand = ds[(ds["DSDECOD"] == "RANDOMIZED") & (ds["DSSCAT"] == "STAGE 1")].drop_duplicates("USUBJID")
-    adsl = dm[dm["USUBJID"].isin(rand["USUBJID"])].reset_index(drop=True)
+    adsl = dm[isin(dm["USUBJID"], rand["USUBJID"])].reset_index(drop=True)
     etiology = mh[mh["MHCAT"] == etiology_category].drop_duplicates("USUBJID").set_index("USUBJID")["MHTERM"]
     etiology = adsl["USUBJID"].map(etiology).fillna("")
     eos = end_of_study(ds)

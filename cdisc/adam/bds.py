@@ -7,6 +7,7 @@ import pandas as pd
 
 from aclf import scores
 from aclf.config import Study
+from aclf.frames import isin
 from cdisc import derive
 from cdisc.adam.adsl import from_sas, sas_date
 from cdisc.adam.analysis import Analysis, Scores
@@ -47,7 +48,7 @@ def _baseline_and_change(frame: pd.DataFrame, dtc: str, order: list[str]) -> pd.
 
 
 def build_adlb(lb: pd.DataFrame, adsl: pd.DataFrame, study: Study, analysis: Analysis) -> pd.DataFrame:
-    lb = lb.loc[lb["USUBJID"].isin(adsl["USUBJID"]), LB_USED].reset_index(drop=True)   # the rest of LB is let go
+    lb = lb.loc[isin(lb["USUBJID"], adsl["USUBJID"]), LB_USED].reset_index(drop=True)   # the rest of LB is let go
     frame = pd.DataFrame({"STUDYID": lb["STUDYID"], "USUBJID": lb["USUBJID"], "PARAMCD": lb["LBTESTCD"],
                           "PARAM": lb["LBTEST"] + np.where(lb["LBSTRESU"] != "", " (" + lb["LBSTRESU"] + ")", ""),
                           "LBDTC": lb["LBDTC"], "AVAL": lb["LBSTRESN"],
@@ -83,11 +84,11 @@ def _visit_values(adlb: pd.DataFrame, code: str) -> pd.Series:
 def _assessments(rs: pd.DataFrame, pr: pd.DataFrame, adsl: pd.DataFrame, study: Study,
                  components: Scores) -> pd.DataFrame:
     """Encephalopathy and ascites (RS) and dialysis (PR) per subject and analysis visit, by window."""
-    rs = _timeline(rs[rs["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True), adsl, "RSDTC", study)
+    rs = _timeline(rs[isin(rs["USUBJID"], adsl["USUBJID"])].reset_index(drop=True), adsl, "RSDTC", study)
     wide = rs.pivot_table(index=["USUBJID", "AVISITN"], columns="RSTESTCD", values="RSORRES", aggfunc="last")
     graded = {components.encephalopathy.testcd: "encephalopathy", components.ascites.testcd: "ascites"}
     source = components.dialysis
-    asked = pr[(pr["PRTRT"] == source.prtrt) & pr["USUBJID"].isin(adsl["USUBJID"])].reset_index(drop=True)
+    asked = pr[(pr["PRTRT"] == source.prtrt) & isin(pr["USUBJID"], adsl["USUBJID"])].reset_index(drop=True)
     asked = _timeline(asked, adsl, "PRDTC", study).sort_values(["USUBJID", "PRDTC"], kind="stable")
     dialysis = asked.groupby(["USUBJID", "AVISITN"])["PROCCUR"].last().eq(source.occurred)
     return wide.reindex(columns=list(graded)).rename(columns=graded).assign(dialysis=dialysis)

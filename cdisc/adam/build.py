@@ -14,7 +14,7 @@ from cdisc.adam.analysis import Analysis
 from cdisc.adam.treatment import adsl_treatments, blinded_treatments, treatment_at_onset
 from cdisc.by_subject import Previous, changed_subjects, merge_by_subject, subject_digests
 from cdisc.design import Design
-from aclf.frames import sorted_consuming
+from aclf.frames import isin, sorted_consuming
 from cdisc.spec import Spec
 from cdisc.xpt import conform
 
@@ -41,7 +41,7 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
     lb, rs, pr = sdtm["LB"][LB_USED], sdtm["RS"], sdtm["PR"]    # only what ADLB reads: the rest of LB let go
     digests = subject_digests([lb, rs, pr, adsl]) if digested or previous is not None else None
     reuse = previous is not None and set(BY_SUBJECT) <= set(previous.datasets)
-    changed = adsl["USUBJID"].isin(changed_subjects(previous.digests, digests)) if reuse else None
+    changed = isin(adsl["USUBJID"], changed_subjects(previous.digests, digests)) if reuse else None
     derived = adsl if changed is None else adsl[changed]
     adlb = build_adlb(lb, derived, study, analysis) if len(derived) else None
     del lb

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from aclf.frames import isin
 from cdisc.adam.adsl import sas_date
 from cdisc.design import Design
 from cdisc.sdtm.assignment import MASKED
@@ -44,7 +45,7 @@ def adsl_treatments(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], design: D
     ds = sdtm["DS"]
     rand2 = ds[(ds["DSDECOD"] == "RANDOMIZED") & (ds["DSSCAT"] == "STAGE 2")].drop_duplicates("USUBJID")
     out["RAND2DT"] = sas_date(adsl["USUBJID"].map(rand2.set_index("USUBJID")["DSSTDTC"])).to_numpy()
-    out["RAND2FL"] = np.where(adsl["USUBJID"].isin(rand2["USUBJID"]), "Y", "N")
+    out["RAND2FL"] = np.where(isin(adsl["USUBJID"], rand2["USUBJID"]), "Y", "N")
     return out
 
 

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from aclf.frames import isin
 from cdisc.derive._common import Condition, as_date, condition, sort_spec
 
 
@@ -100,8 +101,8 @@ def derive_param_tte(
     ev = pd.concat([e.dates() for e in events], ignore_index=True) if events else pd.DataFrame()
     ce = pd.concat([c.dates() for c in censors], ignore_index=True) if censors else pd.DataFrame()
     ev, ce = ev.reindex(columns=columns), ce.reindex(columns=columns)
-    ev = ev[ev["__subject"].isin(frame["__subject"])]
-    ce = ce[ce["__subject"].isin(frame["__subject"])]
+    ev = ev[isin(ev["__subject"], frame["__subject"])]
+    ce = ce[isin(ce["__subject"], frame["__subject"])]
     if cutoff_date:
         cut = as_date(frame.set_index("__subject")[cutoff_date])
         cut = cut[~cut.index.duplicated()]
@@ -122,7 +123,7 @@ def derive_param_tte(
         ce = pd.concat([ce, at_cut], ignore_index=True) if len(at_cut) else ce
     first_event = _pick(ev.copy(), "first")
     last_censor = _pick(ce.copy(), "last")
-    last_censor = last_censor[~last_censor["__subject"].isin(first_event["__subject"])]
+    last_censor = last_censor[~isin(last_censor["__subject"], first_event["__subject"])]
     chosen = pd.concat([first_event, last_censor], ignore_index=True).reindex(columns=columns)
     out = frame[["__subject", start_date]].merge(chosen, on="__subject", how="left", sort=False)
     out.index = frame.index

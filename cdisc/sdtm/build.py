@@ -9,6 +9,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from aclf.config import Study
+from aclf.frames import isin
 from aclf.isodate import valid_iso
 from cdisc.by_subject import Previous, merge_by_subject
 from cdisc.design import Design
@@ -79,7 +80,7 @@ def enrolled_only(forms: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The forms without records of subjects the enrollment form does not hold: every SDTM subject is
     in DM (each left-out record is an orphan_subject finding for the site)."""
     enrolled = set(forms["enrollment"]["SUBJID"])
-    return {name: frame if name == "enrollment" else frame[frame["SUBJID"].isin(enrolled)]
+    return {name: frame if name == "enrollment" else frame[isin(frame["SUBJID"], enrolled)]
             for name, frame in forms.items()}
 
 
@@ -129,7 +130,7 @@ def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
                       lb_digested)
     records = lab.records
     if lab.subjects is not None:     # the other subjects' records as they were, in key order
-        unchanged = lab.digests.index[~lab.digests.index.isin(lab.subjects)]
+        unchanged = lab.digests.index[~isin(lab.digests.index, lab.subjects)]
         records = merge_by_subject(lb_before.datasets["LB"], _conformed_with_lineage(records, spec.datasets["LB"]),
                                    ctx.usubjid(pd.Series(unchanged, dtype="str")))
     built["LB"] = records

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from aclf.frames import isin
 from cdisc.sdtm.common import LINEAGE, Context, epoch, lineage, sequence, study_day, visit_columns
 from cdisc.sdtm.special import screen_failed
 
@@ -38,7 +39,7 @@ def _not_met(ctx: Context) -> pd.DataFrame:
                            **lineage(failed)})]
     if ctx.eligibility is not None and not ctx.eligibility.empty:
         found = ctx.eligibility.assign(code=ctx.eligibility["rule"].map(ie.rules)).dropna(subset=["code"])
-        found = found[found["subjid"].isin(enrol["SUBJID"])]
+        found = found[isin(found["subjid"], enrol["SUBJID"])]
         screened = enrol.drop_duplicates("SUBJID").set_index("SUBJID")["SCREEN_DATE"]
         parts.append(pd.DataFrame({"SUBJID": found["subjid"].to_numpy(), "code": found["code"].to_numpy(),
                                    "IEDTC": found["subjid"].map(screened).to_numpy(),

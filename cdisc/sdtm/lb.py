@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from aclf.frames import isin
 from cdisc import derive
 from cdisc.by_subject import changed_subjects, subject_digests
 from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_columns
@@ -59,7 +60,7 @@ def build_lb(ctx: Context, load_lab: Callable[[], pd.DataFrame], before: pd.Seri
     digests = subject_digests([lab], subject="subjid") if digested or before is not None else None
     subjects = None if before is None else changed_subjects(before, digests)
     if subjects is not None:
-        lab = lab[lab["subjid"].isin(subjects).to_numpy()].reset_index(drop=True)
+        lab = lab[isin(lab["subjid"], subjects)].reset_index(drop=True)
     frame, rfstdtc = _records(ctx, lab)
     del lab
     frame["LBBLFL"] = baseline_flag(frame, rfstdtc)
@@ -67,7 +68,7 @@ def build_lb(ctx: Context, load_lab: Callable[[], pd.DataFrame], before: pd.Seri
 
 
 def _enrolled(lab: pd.DataFrame, ctx: Context) -> pd.DataFrame:
-    enrolled = lab["subjid"].isin(ctx.forms["enrollment"]["SUBJID"])
+    enrolled = isin(lab["subjid"], ctx.forms["enrollment"]["SUBJID"])
     return (lab if enrolled.all() else lab[enrolled]).reset_index(drop=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from aclf.frames import isin
 from cdisc.design import arm_of
 from cdisc.sdtm.assignment import MASKED
 from cdisc.sdtm.common import Context, date_part, epoch, lineage, sequence, study_day, visit_columns
@@ -18,7 +19,7 @@ def screen_failed(ctx: Context) -> pd.Series:
     """Per enrollment row: declared not eligible (ELIGIBLE = N) and never randomized. A subject
     still in screening (ELIGIBLE blank) or eligible and awaiting randomization has not failed."""
     enrol = ctx.forms["enrollment"]
-    return (enrol["ELIGIBLE"] == "N") & ~enrol["SUBJID"].isin(randomized(ctx))
+    return (enrol["ELIGIBLE"] == "N") & ~isin(enrol["SUBJID"], randomized(ctx))
 
 
 def _age(born: pd.Series, consent: pd.Series) -> pd.Series:
@@ -32,7 +33,7 @@ def build_dm(ctx: Context) -> pd.DataFrame:
     ARMNRS says why (SDTMIG 3.4): a screen failure, or a randomized subject never infused."""
     enrol = ctx.forms["enrollment"].reset_index(drop=True)
     ref = ctx.reference.reindex(enrol["SUBJID"]).reset_index(drop=True)
-    is_randomized = enrol["SUBJID"].isin(randomized(ctx))
+    is_randomized = isin(enrol["SUBJID"], randomized(ctx))
     treated = ref["RFSTDTC"].fillna("") != ""
     blinding = ctx.design.blinding
     armcd = np.where(is_randomized, blinding.armcd, "")
