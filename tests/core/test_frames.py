@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aclf.frames import sorted_consuming
+from aclf.frames import isin, sorted_consuming
 
 
 def _frame() -> pd.DataFrame:
@@ -26,3 +26,14 @@ def test_the_frame_is_sorted_as_sort_values_sorts_it_and_emptied(keys, kind):
     out = sorted_consuming(frame, keys, kind=kind)
     pd.testing.assert_frame_equal(out, expected)
     assert frame.columns.empty and len(out) == 500
+
+
+@pytest.mark.parametrize("wanted", [["S-01", "S-03"], {"S-02", np.nan}, pd.Series(["S-02"], dtype="str"),
+                                    pd.Index(["S-01", None]), [1, "S-01"], [], pd.Series([2.0])])
+def test_isin_selects_what_pandas_selects(wanted):
+    """Arrow's is_in on the whole set: the same rows as Series.isin, a missing value matching one."""
+    values = pd.Series(["S-01", None, "S-02", "S-03", "S-01"], dtype="str")
+    assert isin(values, wanted).tolist() == values.isin(wanted).tolist()
+    assert isin(pd.Index(values), wanted).tolist() == pd.Index(values).isin(wanted).tolist()
+    numbers = pd.Series([1.0, 2.0, np.nan])
+    assert isin(numbers, [2.0]).tolist() == numbers.isin([2.0]).tolist()

@@ -57,6 +57,19 @@ def test_a_listing_prints_landscape_fitted_to_width_with_its_header_on_every_pag
         assert cell.alignment.wrap_text and sheet.row_dimensions[row].height >= 17
 
 
+def test_the_response_columns_are_shaded_for_the_site_to_fill_in(two_nights):
+    settings, _ = two_nights
+    sheet = openpyxl.load_workbook(settings.output / "findings" / "site01_queries.xlsx").active
+    headers = [c.value for c in sheet[HEADER_ROW]]
+    assert sheet.max_row > HEADER_ROW
+    for row in sheet.iter_rows(min_row=HEADER_ROW, max_row=sheet.max_row):
+        for cell, header in zip(row, headers):
+            shaded = cell.fill.fill_type == "solid" and cell.fill.fgColor.rgb == "00FFF2CC"
+            assert shaded == (header in RESPONSE_COLUMNS), (cell.coordinate, header)
+            assert cell.alignment.wrap_text and cell.alignment.vertical == "top", cell.coordinate
+        assert not any(c.font.b for c in row[:len(headers)]) or row[0].row == HEADER_ROW
+
+
 def test_eligibility_items_say_where_the_value_is(two_nights):
     settings, _ = two_nights
     findings = pd.read_csv(settings.output / "findings" / "findings.csv", dtype=str, keep_default_na=False)
