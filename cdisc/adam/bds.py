@@ -114,7 +114,9 @@ def _component_records(comp: pd.DataFrame, components: Scores) -> pd.DataFrame:
     records = []
     for role in comp.columns:
         value = comp[role]
-        text = value.eq(True).map({True: "Y", False: ""}) if role == "dialysis" else value.fillna("").astype(str)
+        # as objects first: the encephalopathy grade is a number column, which pandas 4 will not fill with ''
+        text = (value.eq(True).map({True: "Y", False: ""}) if role == "dialysis"
+                else value.astype(object).fillna("").astype(str))
         records.append(pd.DataFrame({"PARAMCD": role,
                                      "AVAL": pd.to_numeric(value, errors="coerce") if role in numeric else np.nan,
                                      "AVALC": "" if role in components.lab else text}, index=comp.index))
