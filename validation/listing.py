@@ -60,7 +60,8 @@ def _columns(sheet: Worksheet, headers: list[str], answer: bool) -> None:
     # made openpyxl look each up in the workbook's registry again, a quarter of a listing's time.
     # This is what its style descriptor does after that lookup.
     filled = [answer and header in RESPONSE_COLUMNS for header in headers]
-    wrap_id, fill_id = sheet.parent._alignments.add(wrap), sheet.parent._fills.add(fill) if any(filled) else 0
+    wrap_id = sheet.parent._alignments.add(wrap)
+    fill_id = sheet.parent._fills.add(fill) if any(filled) else 0     # registered only where used
     widths = [WIDTHS.get(header, 14) for header in headers]
     for row in sheet.iter_rows(min_row=HEADER_ROW + 1, max_row=sheet.max_row):
         lines = 1
@@ -81,6 +82,7 @@ def _wrapped_lines(value, width: float) -> int:
 
 
 def _width(text: str) -> int:
+    """Width units of a line: a CJK character takes about two."""
     return len(text) if text.isascii() else sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
