@@ -1,12 +1,16 @@
 """Each layer's asset function invoked directly, with a built context and a real resource."""
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 import pandas as pd
 import pytest
 
+from aclf.config import load_study
 from aclf.settings import Settings
 from assets.harmonized import harmonized_lab
+from assets.ingestion import staged_source_asset
 from assets.resources import AclfResource
 from support import FIXTURES, EDC_FILES, asset_named, land, land_edc, read_table
 
@@ -27,6 +31,14 @@ def test_staged_source_asset_ingests_its_partition(paths, aclf):
     result = _ingest(aclf, "site01")
     assert result.metadata["snapshot_in_force"] == "SITE01_20250601.csv"
     assert result.check_results[0].passed
+
+
+def test_the_ingestion_asset_is_defined_without_a_preview_warning():
+    """A partitioned check is a Dagster preview feature: a night's log does not repeat its warning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        staged_source_asset(load_study())
+    assert not [w for w in caught if issubclass(w.category, dg.PreviewWarning)]
 
 
 def test_harmonized_lab_asset_stores_the_table_and_its_schema_failures_once(paths, aclf, engine):
