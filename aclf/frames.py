@@ -1,5 +1,5 @@
 """Large tables (the harmonized lab table, LB, ADLB): their rows reordered without holding them in two
-orders at once, and filtered on a large set of text values."""
+orders at once, stacked from parts, and filtered on a large set of text values."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,6 +19,44 @@ def reordered(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
 def sorted_consuming(frame: pd.DataFrame, keys: list[str], kind: str = "quicksort") -> pd.DataFrame:
     """``frame.sort_values(keys, kind=kind, ignore_index=True)``, ``frame`` consumed as by ``reordered``."""
     return reordered(frame, frame[keys].reset_index(drop=True).sort_values(keys, kind=kind).index.to_numpy())
+
+
+def stacked(parts: list[pd.DataFrame], rows: np.ndarray) -> pd.DataFrame:
+    """``pd.concat(parts, ignore_index=True).take(rows)`` with a fresh RangeIndex, the parts consumed
+    a column at a time as by ``reordered`` (each needs the first part's columns). Arrow text is
+    copied a run of consecutive rows at a time: Arrow's ``take`` copies one string per row (LB merged
+    by subject, its 21 text columns: 1.1 s), and rows that interleave blocks of subjects or sources
+    make few runs (0.4 s with every fifth subject rebuilt)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    runs: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}   # by chunk layout
+    columns = {}
+    for name in list(parts[0].columns):
+        pieces = [part.pop(name) for part in parts]
+        dtypes = {piece.dtype for piece in pieces}
+        if len(rows) and len(dtypes) == 1 and all(isinstance(p.array, pd.arrays.ArrowStringArray) for p in pieces):
+            columns[name] = _text_in_runs(pieces, rows, runs)
+        else:
+            columns[name] = pd.concat(pieces, ignore_index=True).take(rows).reset_index(drop=True)
+    return pd.DataFrame(columns, copy=False)
+
+
+def _text_in_runs(pieces: list[pd.Series], rows: np.ndarray, runs: dict) -> pd.Series:
+    chunks = []
+    for piece in pieces:
+        arrow = pa.array(piece.array)
+        chunks += arrow.chunks if isinstance(arrow, pa.ChunkedArray) else [arrow]
+    layout = tuple(len(chunk) for chunk in chunks)
+    if layout not in runs:
+        bounds = np.cumsum([0, *layout])
+        chunk = np.searchsorted(bounds, rows, side="right") - 1
+        cut = np.flatnonzero((np.diff(rows) != 1) | (np.diff(chunk) != 0)) + 1
+        starts = np.concatenate([[0], cut])
+        lengths = np.diff(np.concatenate([starts, [len(rows)]]))
+        runs[layout] = (chunk[starts], rows[starts] - bounds[chunk[starts]], lengths)
+    which, offsets, lengths = runs[layout]
+    joined = pa.concat_arrays([chunks[c].slice(o, n) for c, o, n in zip(which.tolist(), offsets.tolist(),
+                                                                         lengths.tolist())])
+    return joined.to_pandas(types_mapper={joined.type: pieces[0].dtype}.get)
 
 
 def isin(values: pd.Series | pd.Index, wanted) -> np.ndarray:

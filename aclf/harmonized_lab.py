@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from aclf.config import LabDialect, Study
 from aclf.current import form_in_force, lab_in_force
+from aclf.frames import stacked
 from aclf.inputs import built_by, sha
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
@@ -116,9 +117,8 @@ def _joined(kept: pd.DataFrame, fresh: pd.DataFrame, stale: list[str], order: di
     held = np.flatnonzero(~np.isin(kept_rank, [order.get(name, -1) for name in stale]))
     rows = np.concatenate([held, len(kept) + np.arange(len(fresh))])
     rows = rows[np.argsort(np.concatenate([kept_rank[held], fresh_rank]), kind="stable")]
-    columns = {name: pd.concat([kept.pop(name), fresh.pop(name)], ignore_index=True).take(rows)
-               .reset_index(drop=True) for name in list(fresh.columns)}
-    return pd.DataFrame(columns, copy=False)
+    kept = pd.DataFrame({name: kept.pop(name) for name in fresh.columns}, copy=False)   # in the build's order
+    return stacked([kept, fresh], rows)
 
 
 @dataclass

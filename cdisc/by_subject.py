@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aclf.frames import isin
+from aclf.frames import isin, stacked
 
 SUBJECT = "USUBJID"
 
@@ -86,15 +86,11 @@ def merge_by_subject(previous: pd.DataFrame, rebuilt: pd.DataFrame | None, keep:
     """The previous records of the subjects in ``keep`` and the rebuilt records (None: no subject was
     rebuilt), in subject order. Both frames are in their key order, which begins with the subject:
     each subject's records come from one of them, so a stable sort on the subject alone gives the
-    key order of a full build. ``previous`` is consumed, a column at a time (each is let go once
+    key order of a full build. Both frames are consumed, a column at a time (each is let go once
     moved): a whole previous LB beside the whole result was the peak of a site's night."""
-    rest = [] if rebuilt is None else [rebuilt]
-    mask = isin(previous[SUBJECT], keep)
-    subjects = pd.concat([previous[SUBJECT][mask], *(r[SUBJECT] for r in rest)], ignore_index=True)
+    parts = [previous] if rebuilt is None else [previous, rebuilt]
+    held = np.flatnonzero(isin(previous[SUBJECT], keep))
+    subjects = pd.concat([previous[SUBJECT].take(held), *(p[SUBJECT] for p in parts[1:])], ignore_index=True)
     codes, _ = pd.factorize(subjects, sort=True)      # codes in the subjects' sort order
-    order = np.argsort(codes, kind="stable")
-    columns = {}
-    for name in list(previous.columns):
-        joined = pd.concat([previous.pop(name)[mask], *(r[name] for r in rest)], ignore_index=True)
-        columns[name] = joined.take(order).reset_index(drop=True)
-    return pd.DataFrame(columns, copy=False)
+    rows = np.concatenate([held, len(previous) + np.arange(sum(len(p) for p in parts[1:]))])
+    return stacked(parts, rows[np.argsort(codes, kind="stable")])

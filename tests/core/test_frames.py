@@ -1,9 +1,11 @@
-"""aclf.frames: reordering a large dataset without a second copy gives what sort_values gives."""
+"""aclf.frames: reordering a large dataset without a second copy gives what sort_values gives, stacking
+parts what concat and take give."""
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from aclf.frames import isin, sorted_consuming
+from aclf.frames import isin, sorted_consuming, stacked
 
 
 def _frame() -> pd.DataFrame:
@@ -37,3 +39,30 @@ def test_isin_selects_what_pandas_selects(wanted):
     assert isin(pd.Index(values), wanted).tolist() == pd.Index(values).isin(wanted).tolist()
     numbers = pd.Series([1.0, 2.0, np.nan])
     assert isin(numbers, [2.0]).tolist() == numbers.isin([2.0]).tolist()
+
+
+def _chunked(frame: pd.DataFrame, size: int) -> pd.DataFrame:
+    """The frame with its Arrow text in chunks of ``size`` rows, as a Parquet read gives it."""
+    out = frame.copy()
+    for name in out.columns:
+        if isinstance(out[name].array, pd.arrays.ArrowStringArray):
+            whole = pa.concat_arrays(pa.chunked_array(pa.array(out[name].array)).chunks)
+            arrow = pa.chunked_array([whole.slice(i, size) for i in range(0, len(out), size)])
+            out[name] = pd.Series(arrow.to_pandas(types_mapper={arrow.type: out[name].dtype}.get).array,
+                                  index=out.index)
+    return out
+
+
+@pytest.mark.parametrize("rows", ["blocks", "scattered", "reversed", "none"])
+def test_stacked_gives_what_concat_and_take_give_and_consumes_the_parts(rows):
+    """Runs of consecutive rows that cross chunk and part boundaries, single rows, a reversed order,
+    no row: the values (missing ones included), dtypes and a fresh index of concat-and-take."""
+    first, second = _chunked(_frame().iloc[:300], 64), _chunked(_frame().iloc[300:], 50)
+    total = len(first) + len(second)
+    order = {"blocks": np.r_[np.arange(250, 310), np.arange(0, 100), np.arange(400, 500), np.arange(100, 250)],
+             "scattered": np.random.default_rng(5).permutation(total)[:200],
+             "reversed": np.arange(total)[::-1], "none": np.array([], dtype=np.int64)}[rows]
+    expected = pd.concat([first, second], ignore_index=True).take(order).reset_index(drop=True)
+    out = stacked([first, second], order)
+    pd.testing.assert_frame_equal(out, expected)
+    assert first.columns.empty and second.columns.empty
