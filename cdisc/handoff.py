@@ -93,9 +93,13 @@ class HandOff(Mapping[str, pd.DataFrame]):
         return self._folder / f"{name}.parquet"
 
     def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.read(name)
+
+    def read(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """The dataset, or only those of its columns."""
         if name not in self:
             raise KeyError(name)
-        return pd.read_parquet(self._path(name))
+        return pd.read_parquet(self._path(name), columns=columns)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._path(name).is_file()
@@ -105,6 +109,14 @@ class HandOff(Mapping[str, pd.DataFrame]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def columns_of(datasets: Mapping[str, pd.DataFrame], name: str, columns: list[str]) -> pd.DataFrame:
+    """Those columns of a dataset: from a hand-off only they are read (two of LB's 27 columns in a
+    tenth of the whole file's 0.5 s at 10,000 subjects); from any other mapping, selected."""
+    if isinstance(datasets, HandOff):
+        return datasets.read(name, columns)
+    return datasets[name][columns]
 
 
 def load_handoff(folder: Path) -> HandOff:

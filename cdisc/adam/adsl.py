@@ -5,11 +5,14 @@ unblinded area: the blinded spec does not carry them.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
 from aclf.frames import isin
 from cdisc.adam.analysis import Analysis
+from cdisc.handoff import columns_of
 from cdisc.sdtm.common import date_part
 
 SAS_EPOCH = pd.Timestamp("1960-01-01")
@@ -40,12 +43,13 @@ def age_group(age: pd.Series, groups: list[tuple[float, float, str]]) -> pd.Seri
                      index=age.index)
 
 
-def last_known_alive(sdtm: dict[str, pd.DataFrame]) -> pd.Series:
+def last_known_alive(sdtm: Mapping[str, pd.DataFrame]) -> pd.Series:
     """Per USUBJID the latest full date of any record showing the subject alive, or the end of
     participation (DM.RFPENDTC, the last known contact)."""
-    dated = [(sdtm["SV"], "SVSTDTC"), (sdtm["LB"], "LBDTC"), (sdtm["RS"], "RSDTC"), (sdtm["EC"], "ECSTDTC"),
-             (sdtm["AE"], "AESTDTC"), (sdtm["DS"], "DSSTDTC"), (sdtm["DM"], "RFPENDTC")]
-    parts = [pd.DataFrame({"USUBJID": f["USUBJID"], "date": date_part(f[col])}) for f, col in dated if not f.empty]
+    dated = [("SV", "SVSTDTC"), ("LB", "LBDTC"), ("RS", "RSDTC"), ("EC", "ECSTDTC"), ("AE", "AESTDTC"),
+             ("DS", "DSSTDTC"), ("DM", "RFPENDTC")]
+    frames = [(columns_of(sdtm, name, ["USUBJID", col]), col) for name, col in dated]
+    parts = [pd.DataFrame({"USUBJID": f["USUBJID"], "date": date_part(f[col])}) for f, col in frames if not f.empty]
     if not parts:
         return pd.Series(dtype="datetime64[ns]")
     dates = pd.concat(parts, ignore_index=True).dropna()

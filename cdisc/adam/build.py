@@ -14,6 +14,7 @@ from cdisc.adam.analysis import Analysis
 from cdisc.adam.treatment import adsl_treatments, blinded_treatments, treatment_at_onset
 from cdisc.by_subject import Previous, changed_subjects, merge_by_subject, subject_digests
 from cdisc.design import Design
+from cdisc.handoff import columns_of
 from aclf.frames import isin, sorted_consuming
 from cdisc.spec import Spec
 from cdisc.xpt import conform
@@ -38,7 +39,7 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
     unblinded = "EX" in sdtm
     treatments = adsl_treatments(adsl, sdtm, design) if unblinded else blinded_treatments(adsl, sdtm["DM"], design)
     adsl = pd.concat([adsl, treatments], axis=1)
-    lb, rs, pr = sdtm["LB"][LB_USED], sdtm["RS"], sdtm["PR"]    # only what ADLB reads: the rest of LB let go
+    lb, rs, pr = columns_of(sdtm, "LB", LB_USED), sdtm["RS"], sdtm["PR"]    # only what ADLB reads
     digests = subject_digests([lb, rs, pr, adsl]) if digested or previous is not None else None
     reuse = previous is not None and set(BY_SUBJECT) <= set(previous.datasets)
     changed = isin(adsl["USUBJID"], changed_subjects(previous.digests, digests)) if reuse else None
