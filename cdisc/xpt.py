@@ -22,7 +22,7 @@ import pandas as pd
 import pyreadstat
 
 from cdisc import xpt_v5
-from cdisc.columns import rstripped
+from cdisc.columns import ascii_within, rstripped
 from cdisc.spec import Dataset, Variable
 
 NAME = re.compile(r"[A-Z][A-Z0-9]{0,7}")
@@ -213,8 +213,7 @@ def _columns(frame: pd.DataFrame, ds: Dataset) -> Iterator[Violation]:
 
 def _text_values(ds: Dataset, var: Variable, text: pd.Series) -> Iterator[Violation]:
     limit = min(MAX_VALUE_BYTES, var.length or MAX_VALUE_BYTES)
-    distinct = pd.unique(text)
-    if all(v.isascii() and len(v) <= limit for v in distinct):      # ASCII: one byte per character
+    if ascii_within(text, limit):
         return
     rows = list(enumerate(text.tolist(), 1))
     bad = [(row, f"{_show(v)} ({_non_ascii(v)})") for row, v in rows if not v.isascii()]

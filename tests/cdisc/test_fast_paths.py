@@ -8,7 +8,7 @@ from aclf.harmonized_lab import load_harmonized_lab
 from aclf.isodate import date_part, valid_iso
 from aclf.store import make_engine
 from cdisc.area import AreaFolders
-from cdisc.columns import max_bytes
+from cdisc.columns import ascii_within, max_bytes
 from cdisc.derive._common import _clock_seconds, _iso_datetime
 from cdisc.handoff import load_handoff
 from cdisc.xpt import _float, _float_column, _text, _text_column
@@ -51,3 +51,18 @@ def test_dates_parsed_per_distinct_value_match_parsing_every_row(night):
             assert valid_iso(values, partial).equals(valid_iso.__wrapped__(values, partial))
         for parse in (_iso_datetime, _clock_seconds):      # the derivations' date and clock parsing
             assert parse(values).equals(parse.__wrapped__(values)), (parse.__name__, values.name)
+
+
+@pytest.mark.parametrize("extra", [[], ["\u00b5mol/L"], ["x" * 201], ["\u6eb6\u8840", ""]])
+def test_ascii_and_length_checked_in_arrow_as_per_distinct_value(night, extra):
+    """Arrow's check of a conformed text column (ASCII, at most so many bytes) agrees with checking
+    each distinct Python string, on every text column of the night with a value that breaks it."""
+    checked = 0
+    for column in _columns(night):
+        text = pd.concat([_text_column(column), pd.Series(extra, dtype="str")], ignore_index=True)
+        for limit in (8, 200):
+            reference = all(v.isascii() and len(v) <= limit for v in set(text.tolist()))
+            assert ascii_within(text, limit) is reference, (column.name, limit)
+            assert ascii_within(text.astype(object), limit) is reference, (column.name, limit)
+        checked += 1
+    assert checked > 100
