@@ -63,8 +63,10 @@ def test_read_back_with_dsjframe_equals_the_xpt(packages):
 
 
 @pytest.mark.parametrize(("series", "column", "expected"), [
-    (pd.Series(["a", 'quo"te', "back\\slash", "tab\t", "中文", "", None, "a"], dtype="str"),
-     {"dataType": "string"}, ["a", 'quo"te', "back\\slash", "tab\t", "中文", "", None, "a"]),
+    (pd.Series(["a", 'quo"te', "back\\slash", "tab\t", "中文", "", None, "a", "new\nline", "bell\x07", "del\x7f"],
+               dtype="str"),
+     {"dataType": "string"}, ["a", 'quo"te', "back\\slash", "tab\t", "中文", "", None, "a", "new\nline", "bell\x07",
+                              "del\x7f"]),
     (pd.Series([1, 2.5, None, float("nan"), "x"], dtype=object), {"dataType": "string"}, ["1", "2.5", None, None, "x"]),
     (pd.Series([None, None], dtype="str"), {"dataType": "string"}, [None, None]),
     (pd.Series([1.0, None, 3.0, 2.0 ** 40, 1.0]), {"dataType": "integer"}, [1, None, 3, 2 ** 40, 1]),
@@ -105,4 +107,19 @@ def test_the_document_is_what_json_dumps_writes_whole_across_chunks(tmp_path, mo
     doc = json.loads(text)
     assert doc["rows"] == [["S-1", 61, "1960"], ["S-2", None, ""], ['S-"3"', 45, "1971-05-04"], ["S-4", 70, "x"],
                            [None, 33, None]]
+    assert text == json.dumps(doc, ensure_ascii=False, allow_nan=False)
+
+
+def test_a_document_of_one_column_is_what_json_dumps_writes(tmp_path):
+    """The first column's texts open each row and the last one's close it: here they are the same."""
+    from aclf.config import DEFAULT_STUDY_DIR
+    from assets.configuration import load_configuration
+    from cdisc.dataset_json import write_dataset_json
+
+    spec = load_configuration(DEFAULT_STUDY_DIR).spec("sdtm", "blinded")
+    frame = pd.DataFrame({"USUBJID": pd.Series(["S-1", None, 'S-"3"'], dtype="str")})
+    text = write_dataset_json(frame, spec.datasets["DM"], spec, tmp_path / "dm.json", created="2026-12-01T00:00:00",
+                              file_oid="F", originator="o", system_version="1").read_text(encoding="utf-8")
+    doc = json.loads(text)
+    assert doc["rows"] == [["S-1"], [None], ['S-"3"']]
     assert text == json.dumps(doc, ensure_ascii=False, allow_nan=False)
