@@ -44,8 +44,12 @@ def test_edge_values_are_written_byte_for_byte_as_pyreadstat_writes_them(tmp_pat
         "AVAL": numbers, "ADT": numbers[::-1].copy(), "NONE": np.full(n, np.nan),
         "TEXT": pd.Series(rng.choice(np.array(["", "A", "ABC  X", "x" * 199, None], dtype=object), n), dtype=object),
         "EMPTY": pd.Series([""] * n, dtype=object),
+        # Arrow text, padded by Arrow (cdisc.xpt_v5._fields), and Arrow text with nothing but missing values
+        "ATEXT": pd.Series(rng.choice(np.array(["", "A", "ABC  X", "x" * 199, None], dtype=object), n), dtype="str"),
+        "ANONE": pd.Series([None] * n, dtype="str"),
     })
-    meta = dict(name="ADLB", label="Lab Analysis Dataset", labels=["Value", "Date", "Nothing", "Text", "Blank"],
+    meta = dict(name="ADLB", label="Lab Analysis Dataset",
+                labels=["Value", "Date", "Nothing", "Text", "Blank", "Arrow text", "Arrow nothing"],
                 formats={"ADT": "DATE9.", "NONE": "DATETIME20."})
     for rows in (frame, frame.iloc[:0], frame.iloc[:10]):      # no rows; rows that do not fill a record
         reference = _reference(tmp_path, rows, **meta)
