@@ -69,6 +69,7 @@ def test_read_back_with_dsjframe_equals_the_xpt(packages):
                               "del\x7f"]),
     (pd.Series([1, 2.5, None, float("nan"), "x"], dtype=object), {"dataType": "string"}, ["1", "2.5", None, None, "x"]),
     (pd.Series([None, None], dtype="str"), {"dataType": "string"}, [None, None]),
+    (pd.Series([], dtype="str"), {"dataType": "string"}, []),          # an empty dataset's text column
     (pd.Series([1.0, None, 3.0, 2.0 ** 40, 1.0]), {"dataType": "integer"}, [1, None, 3, 2 ** 40, 1]),
     (pd.Series([0.1, -0.0, 0.0, 1e16, None, 1 / 3, 123456789.123, 0.1]), {"dataType": "double"},
      [0.1, -0.0, 0.0, 1e16, None, 1 / 3, 123456789.123, 0.1]),
