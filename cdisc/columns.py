@@ -38,3 +38,11 @@ def ascii_within(series: pd.Series, limit: int) -> bool:
         return pc.all(pc.string_is_ascii(arrow)).as_py() is not False and \
             (pc.max(pc.binary_length(arrow)).as_py() or 0) <= limit
     return all(v.isascii() and len(v) <= limit for v in pd.unique(series))
+
+
+def one_array(values, type: pa.DataType | None = None) -> pa.Array:
+    """Text values (an Index, an array, a Series) as one Arrow array: Arrow-backed text comes as a
+    chunked array, of no chunk at all when there are no values, which compute functions and
+    concatenation do not all take."""
+    arrow = pa.array(values, type=type)
+    return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow

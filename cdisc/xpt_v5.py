@@ -20,6 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cdisc.columns import one_array
+
 RECORD = 80
 ROWS_PER_BLOCK = 50_000
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -83,8 +85,7 @@ def _fields(distinct) -> tuple[int, np.ndarray]:
     text is encoded value by value."""
     values = pd.array(distinct)
     if isinstance(values, pd.arrays.ArrowStringArray) and len(values):
-        arrow = pa.array(values)
-        arrow = pa.concat_arrays(arrow.chunks) if isinstance(arrow, pa.ChunkedArray) else arrow
+        arrow = one_array(values)
         if arrow.null_count == 0 and pc.all(pc.string_is_ascii(arrow)).as_py():
             width = max(1, pc.max(pc.binary_length(arrow)).as_py())
             padded = pc.utf8_rpad(arrow, width, " ").cast(pa.large_string())
