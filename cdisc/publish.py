@@ -129,10 +129,20 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
     return Published(datasets, violations, status, paths, figures=figures, rates=rates)
 
 
+# what cdisc.figures reads of a record: the Kaplan-Meier its time and censoring, a trajectory the
+# visit, the value, the analysis flag, the parameter's label and the subject
+FIGURE_VARIABLES = ("USUBJID", "PARAMCD", "PARAM", "AVISITN", "AVISIT", "AVAL", "ANL01FL", "CNSR")
+
+
 def figure_records(datasets: dict[str, pd.DataFrame], analysis: Analysis) -> dict[str, pd.DataFrame]:
-    """Of each dataset a figure draws from, the records of the parameters drawn: all that the figures
-    read, and all that is sent to the worker."""
+    """Of each dataset a figure draws from, the records of the parameters drawn, with the variables
+    the figures read: all that is sent to the worker (ADLB's other 50-odd variables would be pickled,
+    sent and held there for nothing)."""
     drawn: dict[str, set[str]] = {}
     for fig in [analysis.figures.km, *analysis.figures.trajectories]:
         drawn.setdefault(fig.dataset, set()).add(fig.paramcd)
-    return {name: datasets[name][datasets[name]["PARAMCD"].isin(codes)] for name, codes in drawn.items()}
+    records = {}
+    for name, codes in drawn.items():
+        frame = datasets[name]
+        records[name] = frame.loc[frame["PARAMCD"].isin(codes), [v for v in FIGURE_VARIABLES if v in frame]]
+    return records

@@ -158,6 +158,26 @@ def test_the_figures_are_ready_to_print(package):
     assert "MELDPROT" not in meld and "Data cut" in meld and "Subjects with a value" in meld
 
 
+def test_the_figures_need_only_the_records_sent_to_the_worker(package, tmp_path):
+    """Drawn from what the night sends the worker (the drawn parameters' records, the variables the
+    figures read), the figures and the Kaplan-Meier estimates are those drawn from whole datasets."""
+    from cdisc.figures import draw_figures
+    from cdisc.publish import figure_records
+
+    folder, _ = package
+    whole = {name: pyreadstat.read_xport(str(folder / f"{name.lower()}.xpt"))[0] for name in ("ADTTE", "ADLB", "ADSCORE")}
+    sent = figure_records(whole, ANALYSIS)
+    assert len(sent["ADLB"].columns) < len(whole["ADLB"].columns) / 3
+    drawn = {}
+    for name, datasets in (("whole", whole), ("sent", sent)):
+        (tmp_path / name).mkdir()
+        drawn[name] = draw_figures(datasets, ANALYSIS, load_study(), tmp_path / name, "2025-01-31")
+    (figures, rates), (sent_figures, sent_rates) = drawn["whole"], drawn["sent"]
+    assert rates and sent_rates == rates and figures.keys() == sent_figures.keys()
+    for key, png in figures.items():
+        assert sent_figures[key].read_bytes() == png.read_bytes()
+
+
 def test_invalid_components_leave_a_score_missing_instead_of_stopping_the_night():
     """An HE grade of 5, an unknown ascites code or an implausible albumin are findings; the score of
     that visit is missing (with its reason) and the build goes on."""
