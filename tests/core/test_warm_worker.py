@@ -26,6 +26,20 @@ def loaded_modules() -> list[str]:
     return sorted(sys.modules)
 
 
+def imported(name: str) -> bool:
+    """Whether module ``name`` is loaded in the process that calls it (called in the worker)."""
+    return sys.modules.get(name) is not None
+
+
+def test_the_figures_worker_does_not_import_what_it_never_uses():
+    """statsmodels imports polars when it is installed (the test extra installs it), 22 MB that the
+    worker would hold for nothing."""
+    pytest.importorskip("polars")
+    with warm_worker.running(warm_worker.FIGURES):
+        assert warm_worker.submit(__name__, "imported", "statsmodels.tools.data").result()
+        assert not warm_worker.submit(__name__, "imported", "polars").result()
+
+
 def test_without_a_worker_the_work_runs_inline_and_is_done_when_submitted():
     future = warm_worker.submit("os", "getpid")
     assert future.done() and future.result() == os.getpid()
