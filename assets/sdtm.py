@@ -4,7 +4,7 @@ check: a package that breaks its spec is not written, and the ADaM of the area i
 import dagster as dg
 
 from aclf.current import form_sources, forms_in_force
-from aclf.harmonized_lab import load_harmonized_lab
+from aclf.harmonized_lab import let_go, load_harmonized_lab
 from aclf.ingest import now_iso
 from aclf.inputs import kept, night_inputs, remember
 from aclf.registry import data_night
@@ -58,7 +58,10 @@ def sdtm_asset(area: Area, spec: Spec) -> dg.AssetsDefinition:
     def sdtm(context: dg.AssetExecutionContext, aclf: AclfResource):
         """The SDTM package of the area: every domain as SAS transport v5 and define.xml 2.1 in the
         submission layout; in the blinded area nothing from which an assignment could be read."""
-        yield from _publish(context, aclf, area)
+        try:
+            yield from _publish(context, aclf, area)
+        finally:
+            let_go()      # SDTM is the harmonized table's last reader in a night
 
     return sdtm
 
@@ -83,7 +86,7 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
     with restricted(area, folders.root):
         published = publish_sdtm(area, folders, aclf.output, study, config.design, spec,
                                  forms_in_force(engine, study, aclf.mirror(), aclf.study_dir),
-                                 lambda: load_harmonized_lab(engine, aclf.mirror()),
+                                 lambda: load_harmonized_lab(engine, aclf.mirror(), take=True),
                                  created, level=level, key=key, data_cut=data_night(engine),
                                  eligibility=open_findings(engine, "eligibility"), forms_key=forms_key)
         if published.written and area.blinded:    # the unblinded area's trace stays in its hand-off

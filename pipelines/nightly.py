@@ -12,6 +12,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from aclf import warm_worker
+from aclf.harmonized_lab import let_go
 from aclf.lock import store_lock
 from aclf.settings import Settings
 from aclf.store import check_reachable, lab_result, make_engine
@@ -70,6 +71,7 @@ def run_nightly(settings: Settings, instance: dg.DagsterInstance | None = None, 
             return _run_nightly(settings, instance, log_level, progress or (lambda line: None))
         finally:
             drop_ahead()
+            let_go()
 
 
 def _lab_records(engine: sa.Engine) -> int:

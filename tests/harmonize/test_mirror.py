@@ -81,3 +81,31 @@ def test_the_copy_handed_to_another_process_is_the_table_in_force(engine, tmp_pa
     save_harmonized_lab(engine, _table(2, 2.5), pd.DataFrame(columns=FAILURE_COLUMNS))
     again = harmonized_lab_file(engine, mirror)
     assert again != path and not path.exists() and pd.read_parquet(again)["lbstresn"].tolist() == [2.5, 2.5]
+
+
+def test_the_version_saved_tonight_is_read_from_memory_until_its_last_reader_takes_it(engine, tmp_path):
+    """What harmonization holds (hold, from the table as_read) is what its Parquet copy gives back,
+    dtypes included, as a copy each reader may change; the last reader (``take``) lets it go, and a
+    version the store no longer holds is never answered from memory."""
+    from aclf import harmonized_lab
+    from aclf.harmonized_lab import as_read, hold
+
+    with engine.begin() as conn:
+        conn.execute(transfer.insert().values(id=1, source="site01", name="a", status="loaded",
+                                              first_seen_at="x", processed_at="x"))
+    table = _table(4, 1.5)
+    table["comment"] = ["", None, "ok", "  spaced "]
+    mirror = tmp_path / "mirror"
+    token = save_harmonized_lab(engine, table, pd.DataFrame(columns=FAILURE_COLUMNS))
+    from_parquet = load_harmonized_lab(engine, mirror)              # makes the copy, reads it
+    hold(token, as_read(table))
+    first = load_harmonized_lab(engine, mirror)
+    pd.testing.assert_frame_equal(first, from_parquet)
+    first.loc[0, "lbstresn"] = 99.0
+    first["subjid"] = "changed by a reader"
+    pd.testing.assert_frame_equal(load_harmonized_lab(engine, mirror, take=True), from_parquet)
+    assert not harmonized_lab._held                                 # the next reader reads Parquet
+    hold(token, as_read(table))
+    save_harmonized_lab(engine, _table(3, 2.5), pd.DataFrame(columns=FAILURE_COLUMNS))
+    assert load_harmonized_lab(engine, mirror)["lbstresn"].tolist() == [2.5, 2.5, 2.5]
+    harmonized_lab.let_go()
