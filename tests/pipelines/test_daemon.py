@@ -46,6 +46,16 @@ def _report_of(path: Path, night: str) -> dict | None:
     return report if len(loaded) == 7 and adam else None
 
 
+def _settled(home: Path) -> bool:
+    """The run report is recorded as materialized and no run is still going: its file is written inside
+    the step, before Dagster stores the event, so the file alone does not say the night has finished."""
+    going = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return instance.get_latest_materialization_event(dg.AssetKey("run_report")) is not None \
+            and not instance.get_runs(filters=dg.RunsFilter(statuses=going), limit=1)
+
+
 @pytest.fixture(scope="module")
 def daemon_night(tmp_path_factory):
     """A 30-subject night dropped into the landing zone of a running daemon; yields (root, env, report)."""
@@ -71,6 +81,7 @@ def daemon_night(tmp_path_factory):
             while report is None and time.monotonic() < deadline and daemon.poll() is None:
                 time.sleep(3)
                 report = _report_of(root / "output" / "run_report.json", night)
+                report = report if report is not None and _settled(home) else None
         finally:
             _stop(daemon)
         log = (home / "daemon.log").read_text(encoding="utf-8", errors="replace")
