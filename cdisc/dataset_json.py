@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from cdisc.columns import max_bytes, one_array
 from cdisc.spec import Dataset, Spec, Variable
+from cdisc.splice import FileRows, Reuse
 
 VERSION = "1.1.0"
 SAS_EPOCH = pd.Timestamp("1960-01-01")
@@ -126,13 +127,13 @@ def _bracketed(cells: list[Cells]) -> list[Cells]:
     return cells
 
 
-def _rows(cells: list[Cells], start: int, stop: int) -> pa.Buffer:
+def _rows(cells: list[Cells], start: int, stop: int) -> tuple[pa.Buffer, np.ndarray]:
     """Rows ``start:stop`` of the bracketed cells as UTF-8 JSON text, the rows joined by ', ': put
     together by Arrow and written from its buffer (a Python string per row, joined and encoded
-    again, took a third of LB's document)."""
+    again, took a third of LB's document); and each row's length in bytes."""
     rows = pc.binary_join_element_wise(*(texts.take(codes[start:stop]) for texts, codes in cells), ", ")
     whole = pa.ListArray.from_arrays(pa.array([0, len(rows)], type=pa.int32()), rows)
-    return pc.binary_join(whole, ", ")[0].as_buffer()
+    return pc.binary_join(whole, ", ")[0].as_buffer(), pc.binary_length(rows).to_numpy()
 
 
 ROWS_PER_CHUNK = 50_000      # rows turned into JSON at a time: a whole LB as Python lists takes GBs
@@ -150,17 +151,45 @@ def _header(frame: pd.DataFrame, ds: Dataset, spec: Spec, columns: list[dict], *
     }
 
 
+SEPARATOR = b", "
+
+
 def write_dataset_json(frame: pd.DataFrame, ds: Dataset, spec: Spec, path: Path, **meta) -> Path:
     """The Dataset-JSON document of one dataset (its columns in the frame's order), written as
     ``json.dumps`` would write it whole, but the rows a chunk at a time, a column at a time."""
-    columns = [_column(ds, ds.variable[name], frame) for name in frame.columns]
-    head = json.dumps(_header(frame, ds, spec, columns, **meta), ensure_ascii=False, allow_nan=False)
-    with path.open("wb") as out:
-        out.write((head[:-len("[]}")] + "[").encode("utf-8"))
-        cells = _bracketed([_cells(frame[col["name"]], col) for col in columns])
-        for start in range(0, len(frame) if columns else 0, ROWS_PER_CHUNK):
-            if start:
-                out.write(b", ")
-            out.write(_rows(cells, start, start + ROWS_PER_CHUNK))
-        out.write(b"]}")
+    json_rows(frame, ds, spec, path, **meta)
     return path
+
+
+def json_rows(frame: pd.DataFrame, ds: Dataset, spec: Spec, path: Path, reuse: Reuse | None = None,
+              **meta) -> FileRows:
+    """``write_dataset_json``, the rows that ``reuse`` names copied from the document in force when
+    its columns had the same types (cdisc.splice); returns where its rows lie."""
+    columns = [_column(ds, ds.variable[name], frame) for name in frame.columns]
+    laid = [[col["name"], col["dataType"], col.get("targetDataType")] for col in columns]
+    if reuse is not None and (reuse.before.layout != laid or not columns):
+        reuse = None
+    head = json.dumps(_header(frame, ds, spec, columns, **meta), ensure_ascii=False, allow_nan=False)
+    prefix = (head[:-len("[]}")] + "[").encode("utf-8")
+    rows_of = frame if reuse is None else frame.take(reuse.new)
+    lengths = np.zeros(len(frame), dtype=np.int64)
+    with path.open("wb") as out:
+        out.write(prefix)
+        cells = _bracketed([_cells(rows_of[col["name"]], col) for col in columns])
+        done = 0
+        for copied, start, stop in reuse.runs if reuse is not None else [(False, 0, len(frame) if columns else 0)]:
+            chunks = [(start, stop)] if copied else \
+                [(begin, min(begin + ROWS_PER_CHUNK, stop)) for begin in range(start, stop, ROWS_PER_CHUNK)]
+            for begin, end in chunks:
+                if done:
+                    out.write(SEPARATOR)
+                if copied:
+                    reuse.copy(out, begin, end)
+                    sizes = reuse.before.lengths[begin:end]
+                else:
+                    text, sizes = _rows(cells, begin, end)
+                    out.write(text)
+                lengths[done:done + end - begin] = sizes
+                done += end - begin
+        out.write(b"]}")
+    return FileRows(len(prefix), lengths, laid, SEPARATOR)

@@ -20,8 +20,8 @@ from cdisc.adam.previous import load_previous, save_previous
 from cdisc.area import Area, AreaFolders
 from cdisc.design import Design
 from cdisc.handoff import handoff_keys, handoff_lb, handoff_trace, load_handoff, save_handoff
-from cdisc.package import (PackageStatus, check_all, digests_path, refused, violations_status, write_package,
-                           write_status)
+from cdisc.package import (PackageStatus, check_all, digests_path, refused, rows_path, violations_status,
+                           write_package, write_status)
 from cdisc.reviewer_guide import load_guide_config, render_guide
 from cdisc.sdtm.build import build_context, build_domains, dataset_keys, domain_order, lb_subject_key
 from cdisc.sdtm.clinical import unmapped_screen_failures
@@ -65,7 +65,7 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
         paths: dict[str, Path] = {}
     else:
         paths = write_package(datasets, spec, folder, created, value_level, dict([guide]) if guide else None,
-                              digests=digests_path(folders.root, package))
+                              digests=digests_path(folders.root, package), rows=rows_path(folders.root, package))
         status = PackageStatus(package=package, folder=relative, refreshed=True, checked_at=created,
                                written_at=created, datasets=sorted(datasets))
     write_status(folders.root, status)

@@ -24,6 +24,7 @@ import pyreadstat
 from cdisc import xpt_v5
 from cdisc.columns import ascii_within, rstripped
 from cdisc.spec import Dataset, Variable
+from cdisc.splice import FileRows, Reuse
 
 NAME = re.compile(r"[A-Z][A-Z0-9]{0,7}")
 MAX_LABEL = 40
@@ -333,6 +334,13 @@ def write_xpt(frame: pd.DataFrame, ds: Dataset, path: Path, checked: bool = Fals
     violations = [] if checked else check_dataset(frame, ds)
     if violations:
         raise XptSpecError(violations)
+    xpt_rows(frame, ds, path)
+    return Path(path)
+
+
+def xpt_rows(frame: pd.DataFrame, ds: Dataset, path: Path, reuse: Reuse | None = None) -> FileRows:
+    """Write a checked frame in spec order as an XPT v5 file (whole, or not at all), the rows that
+    ``reuse`` names copied from the file in force (cdisc.splice); returns where its rows lie."""
     data = conform(frame, ds).reset_index(drop=True)
     labels = [ds.variable[name].label for name in data.columns]
     formats = {name: ds.variable[name].display_format for name in data.columns if ds.variable[name].display_format}
@@ -340,11 +348,11 @@ def write_xpt(frame: pd.DataFrame, ds: Dataset, path: Path, checked: bool = Fals
     partial = path.with_name(f".{path.name}.partial")
     try:
         with open(partial, "wb") as out:
-            xpt_v5.write(out, data, name=ds.name, label=ds.label, labels=labels, formats=formats)
+            rows = xpt_v5.write(out, data, name=ds.name, label=ds.label, labels=labels, formats=formats, reuse=reuse)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
-    return path
+    return rows
 
 
 def read_xpt(path: Path) -> tuple[pd.DataFrame, object]:

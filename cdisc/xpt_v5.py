@@ -20,7 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdisc.columns import one_array
+from cdisc.columns import max_bytes, one_array
+from cdisc.splice import FileRows, Reuse
 
 RECORD = 80
 ROWS_PER_BLOCK = 50_000
@@ -65,11 +66,12 @@ def ibm_doubles(values: np.ndarray) -> np.ndarray:
 
 
 class _Text:
-    """A text column as blank-padded fields, encoded once per distinct value (missing as blanks)."""
+    """A text column as fields blank-padded to ``width`` (the longest value of the whole column, which
+    ``series`` may be some rows of), encoded once per distinct value (missing as blanks)."""
 
-    def __init__(self, series: pd.Series):
+    def __init__(self, series: pd.Series, width: int):
         codes, distinct = pd.factorize(series)
-        self.width, fields = _fields(distinct)
+        self.width, fields = width, _fields(distinct, width)
         self.fields = np.vstack([fields, np.full((1, self.width), 0x20, dtype=np.uint8)])   # code -1 (missing): blank
         self.codes = codes.astype(np.min_scalar_type(-len(self.fields)))   # int8/16 mostly: LB's codes in int64 take 200 MB
 
@@ -79,28 +81,25 @@ class _Text:
         np.take(self.fields, self.codes[start:stop], axis=0, out=out, mode="wrap")
 
 
-def _fields(distinct) -> tuple[int, np.ndarray]:
-    """Each distinct text as UTF-8 bytes blank-padded to the longest (at least 1, as ReadStat), one
-    row of uint8 each. ASCII Arrow text is padded by Arrow and its buffer read as the rows; other
-    text is encoded value by value."""
+def _fields(distinct, width: int) -> np.ndarray:
+    """Each distinct text as UTF-8 bytes blank-padded to ``width``, one row of uint8 each. ASCII Arrow
+    text is padded by Arrow and its buffer read as the rows; other text is encoded value by value."""
     values = pd.array(distinct)
     if isinstance(values, pd.arrays.ArrowStringArray) and len(values):
         arrow = one_array(values)
         if arrow.null_count == 0 and pc.all(pc.string_is_ascii(arrow)).as_py():
-            width = max(1, pc.max(pc.binary_length(arrow)).as_py())
             padded = pc.utf8_rpad(arrow, width, " ").cast(pa.large_string())
             offsets = np.frombuffer(padded.buffers()[1], dtype=np.int64)[padded.offset:padded.offset + len(padded) + 1]
             data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-            return width, data.reshape(-1, width)
+            return data.reshape(-1, width)
     encoded = [v.encode("utf-8") for v in distinct]
-    width = max([1, *map(len, encoded)])
-    return width, np.array([e.ljust(width) for e in encoded], dtype=f"S{width}").view(np.uint8).reshape(-1, width)
+    return np.array([e.ljust(width) for e in encoded], dtype=f"S{width}").view(np.uint8).reshape(-1, width)
 
 
 class _Number:
     width = 8
 
-    def __init__(self, series: pd.Series):
+    def __init__(self, series: pd.Series, width: int = 8):
         self.values = series.to_numpy(dtype=np.float64, na_value=np.nan)
 
     def rows(self, start: int, stop: int, out: np.ndarray) -> None:
@@ -129,11 +128,24 @@ def _format(fmt: str | None) -> tuple[bytes, int, int]:
     return (parts["name"].encode("ascii"), int(parts["width"] or 0), int(parts["decimals"] or 0))
 
 
+def layout(frame: pd.DataFrame) -> list[list]:
+    """Each column's name, kind (n: numeric, c: text) and width (a text column's longest value in
+    bytes, at least 1, as ReadStat): what a row's bytes depend on besides its values."""
+    return [[c, "n", 8] if pd.api.types.is_float_dtype(frame[c]) else [c, "c", max_bytes(frame[c])]
+            for c in frame.columns]
+
+
 def write(out: BinaryIO, frame: pd.DataFrame, *, name: str, label: str, labels: Sequence[str],
-          formats: dict[str, str], stamp: str | None = None) -> None:
-    """Write ``frame`` (float64 columns numeric, every other column text) as one v5 member."""
+          formats: dict[str, str], stamp: str | None = None, reuse: Reuse | None = None) -> FileRows:
+    """Write ``frame`` (float64 columns numeric, every other column text) as one v5 member; with
+    ``reuse`` (cdisc.splice), the rows it names are copied from the file in force, when its columns
+    were laid out as tonight's. Returns where the rows lie."""
     stamp = stamp or timestamp()
-    columns = [(_Number if pd.api.types.is_float_dtype(frame[c]) else _Text)(frame[c]) for c in frame.columns]
+    laid = layout(frame)
+    if reuse is not None and reuse.before.layout != laid:
+        reuse = None
+    rows_of = frame if reuse is None else frame.take(reuse.new)
+    columns = [(_Number if kind == "n" else _Text)(rows_of[c], width) for c, kind, width in laid]
     _header(out, "LIBRARY")
     _record(out, f"{'SAS':<8}{'SAS':<8}{'SASLIB':<8}{'6.06':<8}{'bsd4.2':<8}{'':<24}{stamp:>16}")
     _record(out, stamp)
@@ -154,12 +166,23 @@ def write(out: BinaryIO, frame: pd.DataFrame, *, name: str, label: str, labels: 
         position += width
     _pad(out, _NAMESTR.size * len(columns))
     _header(out, "OBS")
-    for start in range(0, len(frame), ROWS_PER_BLOCK):
-        stop = min(start + ROWS_PER_BLOCK, len(frame))
-        rows = np.empty((stop - start, position), dtype=np.uint8)
+    for copied, start, stop in reuse.runs if reuse is not None else [(False, 0, len(frame))]:
+        if copied:
+            reuse.copy(out, start, stop)
+        else:
+            _rows(out, columns, start, stop, position)
+    _pad(out, len(frame) * position)
+    first = RECORD * 9 + -(-_NAMESTR.size * len(columns) // RECORD) * RECORD
+    return FileRows(first, np.full(len(frame), position, dtype=np.int64), laid)
+
+
+def _rows(out: BinaryIO, columns: list, start: int, stop: int, width: int) -> None:
+    """Rows ``start:stop`` of the columns, a block of rows at a time."""
+    for begin in range(start, stop, ROWS_PER_BLOCK):
+        end = min(begin + ROWS_PER_BLOCK, stop)
+        rows = np.empty((end - begin, width), dtype=np.uint8)
         offset = 0
         for column in columns:
-            column.rows(start, stop, rows[:, offset:offset + column.width])
+            column.rows(begin, end, rows[:, offset:offset + column.width])
             offset += column.width
         out.write(rows.data)
-    _pad(out, len(frame) * position)

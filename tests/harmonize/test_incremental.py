@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 import aclf.inputs
+import cdisc.splice
 from cdisc.adam import build as adam_build
 from cdisc.sdtm import lb as lb_module, trace as trace_module
 from cdisc.sdtm.build import BUILDERS
@@ -85,6 +86,9 @@ def nights(tmp_path_factory):
         derived, build_adlb = [], adam_build.build_adlb       # the sites of the subjects whose ADLB is derived
         patch.setattr(adam_build, "build_adlb", lambda lb, adsl, *rest: derived.append(set(adsl["SITEID"])) or
                       build_adlb(lb, adsl, *rest))
+        copied, copy = {}, cdisc.splice.Reuse.copy         # the rows copied from the files in force, by file
+        patch.setattr(cdisc.splice.Reuse, "copy", lambda self, out, start, stop: copied.update(
+            {self.source.name: copied.get(self.source.name, 0) + stop - start}) or copy(self, out, start, stop))
         settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
                                     database_url=url)
         engine = make_engine(url)
@@ -97,11 +101,12 @@ def nights(tmp_path_factory):
                       "dm_built": len(built)}
         _deliver_only(root, settings, "site01", second)
         suites = _suite_runs(settings)
+        copied.clear()
         _night(settings)
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
                        "failures": load_schema_failures(engine), "files": _inodes(settings.output),
                        "trace": _trace(engine), "dm_built": len(built), "adlb_sites": derived[-1],
-                       "trace_written": traced[-1], "lb_sites": lb_sites[-1],
+                       "trace_written": traced[-1], "lb_sites": lb_sites[-1], "copied": dict(copied),
                        "suites_run": sorted(k for k, run in _suite_runs(settings).items() if suites.get(k) != run)}
         with engine.begin() as conn:
             conn.execute(lab_harmonized_source.delete())
@@ -139,6 +144,17 @@ def test_the_domains_from_the_forms_are_taken_from_the_hand_off_not_built(nights
 def test_the_records_of_the_other_sites_subjects_are_not_built_again(nights):
     assert nights["incremental"]["lb_sites"] == {"01"}
     assert nights["incremental"]["adlb_sites"] == {"01"}
+
+
+def test_the_subject_level_files_copy_the_rows_that_did_not_change(nights):
+    """LB and ADLB are written again (ADSCORE, whose rows did not change here, keeps its files), but
+    the rows of the other sites' subjects (and of site01's whose rows are the same) are copied from
+    the files in force; the files equal those of a full recomputation (the last test)."""
+    copied = nights["incremental"]["copied"]
+    assert set(copied) == {f"{name}.{kind}" for name in ("lb", "adlb") for kind in ("xpt", "json")}
+    lb = pd.read_parquet(nights["outputs"][0] / "blinded" / "handoff" / "sdtm" / "LB.parquet", columns=["USUBJID"])
+    other_sites = int((lb["USUBJID"].str.split("-").str[1] != "01").sum())       # NCT05985863-<site>-<nnn>
+    assert 0 < other_sites <= copied["lb.xpt"] < len(lb) and copied["lb.json"] == copied["lb.xpt"]
 
 
 def test_the_stored_trace_of_a_dataset_taken_from_the_hand_off_is_not_written_again(nights):

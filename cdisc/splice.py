@@ -1,0 +1,168 @@
+"""A dataset's files written from the bytes of the files in force where its rows did not change.
+
+Both formats lay a record out from its own values alone: an XPT v5 row is fixed-width (a text
+column as wide as its longest value), a Dataset-JSON row is its array of cells. So a subject whose
+rows are those of the package in force, in the same order, gets the same bytes in tonight's files
+as long as the columns are laid out the same (in XPT: the same widths). On a night in which one
+site sent labs, LB's, ADLB's and ADSCORE's rows of the other sites' subjects, and most of that
+site's, are copied, and only the changed subjects' rows encoded. Each package keeps, beside it in
+its area (never in the submission), an index of every dataset's rows: a 64-bit hash per row (the
+one the package's digest is made of), its subject, and where each row lies in each file.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SUBJECT = "USUBJID"
+COPY_CHUNK = 1 << 24          # bytes copied at a time from the file in force
+
+
+@dataclass(frozen=True)
+class FileRows:
+    """Where a file's rows lie: the offset of the first, each row's length (one for all in XPT), the
+    separator written between rows, and what a row's bytes depend on besides its values."""
+
+    first: int
+    lengths: np.ndarray            # int64, one per row
+    layout: list
+    separator: bytes = b""
+
+    @cached_property
+    def ends(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's first byte and the byte after its last."""
+        starts = self.first + np.concatenate([[0], np.cumsum(self.lengths[:-1] + len(self.separator))])
+        return starts, starts + self.lengths
+
+
+@dataclass(frozen=True)
+class RowIndex:
+    """A dataset's rows as written: their hashes and subjects, where they lie in each file, and the
+    code and libraries that wrote them (a row is reused only by the same writer)."""
+
+    hashes: np.ndarray
+    subjects: pd.Series
+    files: dict[str, FileRows]
+    code: str
+    columns: list = field(default_factory=list)     # names and dtypes of the frame written
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """How tonight's rows of one file are made: ``runs`` in order, each (copied, start, stop): previous
+    rows copied from ``source``, or positions among the ``new`` rows (tonight's row numbers) encoded."""
+
+    source: Path
+    before: FileRows
+    runs: list[tuple[bool, int, int]]
+    new: np.ndarray
+
+    def copy(self, out: BinaryIO, start: int, stop: int) -> None:
+        """The bytes of previous rows ``start:stop`` and the separators between them."""
+        begins, ends = self.before.ends
+        with self.source.open("rb") as src:
+            src.seek(int(begins[start]))
+            left = int(ends[stop - 1] - begins[start])
+            while left:
+                chunk = src.read(min(left, COPY_CHUNK))
+                if not chunk:
+                    raise ValueError(f"{self.source} is shorter than its row index says")
+                out.write(chunk)
+                left -= len(chunk)
+
+
+def origins(before: RowIndex, hashes: np.ndarray, subjects: pd.Series) -> np.ndarray:
+    """For each of tonight's rows, the previous row it is a copy of (-1: none). A subject's block of
+    rows is taken whole where the previous night had one block of that subject with the same row
+    hashes in the same order."""
+    both, _ = pd.factorize(pd.concat([before.subjects, subjects], ignore_index=True))
+    old, new = both[:len(before.subjects)], both[len(before.subjects):]
+    old_starts, old_stops, old_codes = _blocks(old)
+    codes, counts = np.unique(old_codes, return_counts=True)
+    once = set(codes[counts == 1].tolist())
+    blocks = {code: (start, stop) for code, start, stop in
+              zip(old_codes.tolist(), old_starts.tolist(), old_stops.tolist()) if code in once}
+    origin = np.full(len(hashes), -1, dtype=np.int64)
+    starts, stops, new_codes = _blocks(new)
+    for code, start, stop in zip(new_codes.tolist(), starts.tolist(), stops.tolist()):
+        hit = blocks.get(code)
+        if hit is not None and hit[1] - hit[0] == stop - start and \
+                np.array_equal(before.hashes[hit[0]:hit[1]], hashes[start:stop]):
+            origin[start:stop] = np.arange(hit[0], hit[1])
+    return origin
+
+
+def _blocks(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of equal codes: their starts, stops and codes."""
+    if not len(codes):
+        return (np.array([], dtype=np.int64),) * 3
+    starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
+    return starts, np.concatenate([starts[1:], [len(codes)]]), codes[starts]
+
+
+def runs(origin: np.ndarray) -> tuple[list[tuple[bool, int, int]], np.ndarray]:
+    """Tonight's rows as runs (copied, start, stop), copied ones as previous rows and the others as
+    positions among the new rows; and the new rows' numbers."""
+    copied = origin >= 0
+    if not len(origin):
+        return [], np.array([], dtype=np.int64)
+    cut = np.concatenate([[True], (copied[1:] != copied[:-1]) | (copied[1:] & (origin[1:] != origin[:-1] + 1))])
+    starts = np.flatnonzero(cut)
+    stops = np.concatenate([starts[1:], [len(origin)]])
+    position = np.cumsum(~copied) - 1              # a new row's position among the new rows
+    out = []
+    for start, stop in zip(starts.tolist(), stops.tolist()):
+        if copied[start]:
+            out.append((True, int(origin[start]), int(origin[start]) + stop - start))
+        else:
+            out.append((False, int(position[start]), int(position[start]) + stop - start))
+    return out, np.flatnonzero(~copied)
+
+
+def plan(before: RowIndex | None, kind: str, source: Path, origin: np.ndarray | None) -> Reuse | None:
+    """The reuse of the file in force ``source`` for tonight's file of ``kind``, or None (write all)."""
+    if before is None or origin is None or kind not in before.files or not source.is_file() or not (origin >= 0).any():
+        return None
+    pieces, new = runs(origin)
+    return Reuse(source, before.files[kind], pieces, new)
+
+
+def columns_of(frame: pd.DataFrame) -> list:
+    return [[name, str(dtype)] for name, dtype in frame.dtypes.items()]
+
+
+def save_index(index: RowIndex, path: Path) -> None:
+    meta = {"code": index.code, "columns": index.columns,
+            "files": {kind: {"first": rows.first, "layout": rows.layout, "separator": rows.separator.decode("ascii")}
+                      for kind, rows in index.files.items()}}
+    table = pa.table({"hash": pa.array(index.hashes, pa.uint64()),
+                      "subject": pa.array(index.subjects.to_numpy(dtype=object), pa.string()),
+                      **{f"length_{kind}": pa.array(rows.lengths, pa.int64()) for kind, rows in index.files.items()}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    pq.write_table(table.replace_schema_metadata({"splice": json.dumps(meta)}), partial)
+    partial.replace(path)
+
+
+def load_index(path: Path) -> RowIndex | None:
+    """The row index saved with the file in force, or None (none, or unreadable: write all)."""
+    if not path.is_file():
+        return None
+    try:
+        table = pq.read_table(path)
+        meta = json.loads(table.schema.metadata[b"splice"])
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return None
+    files = {kind: FileRows(f["first"], table.column(f"length_{kind}").to_numpy(), f["layout"],
+                            f["separator"].encode("ascii"))
+             for kind, f in meta["files"].items()}
+    return RowIndex(table.column("hash").to_numpy(), table.column("subject").to_pandas(), files, meta["code"],
+                    meta["columns"])

@@ -1,0 +1,152 @@
+"""A subject-level dataset written again copies the rows of the subjects whose rows did not change
+from the files in force (cdisc.splice), and its files are byte for byte those written whole."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+import aclf.inputs
+import cdisc.splice
+import cdisc.xpt_v5
+from cdisc.package import digests_path, rows_path, write_package
+from cdisc.spec import load_spec
+from cdisc.xpt import conform
+
+STUDYID = "NCT05985863"
+CREATED = "2026-11-21T10:00:00"
+TESTS = ["ALB", "BILI", "CREAT", "INR"]
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_spec()
+
+
+@pytest.fixture(autouse=True)
+def clean_code(monkeypatch):
+    """Rows are reused only from files written by committed code; one header stamp, so that files
+    written a second apart compare byte for byte."""
+    monkeypatch.setattr(aclf.inputs, "code_version", lambda: "1.0+gabc")
+    monkeypatch.setattr(cdisc.xpt_v5, "timestamp", lambda when=None: "21NOV26:10:00:00")
+
+
+@pytest.fixture
+def copied(monkeypatch):
+    """The rows copied from the files in force, by file name."""
+    counts: dict[str, int] = {}
+    copy = cdisc.splice.Reuse.copy
+
+    def spy(self, out, start, stop):
+        counts[self.source.name] = counts.get(self.source.name, 0) + stop - start
+        copy(self, out, start, stop)
+    monkeypatch.setattr(cdisc.splice.Reuse, "copy", spy)
+    return counts
+
+
+def _lb(spec, subjects: int = 40, change: dict | None = None) -> pd.DataFrame:
+    """LB of ``subjects`` subjects, four tests at two visits each; ``change`` maps a subject number
+    to what is done to its rows (a function of them)."""
+    rows = []
+    for number in range(1, subjects + 1):
+        mine = [{"STUDYID": STUDYID, "DOMAIN": "LB", "USUBJID": f"{STUDYID}-01{number:03d}", "LBREFID": f"S{number}-{visit}",
+                 "LBTESTCD": test, "LBTEST": test.title(), "LBORRES": str(number + seq), "LBSTRESC": str(number + seq),
+                 "LBSTRESN": float(number + seq) / 3, "LBSTRESU": "g/L", "VISITNUM": float(visit), "VISIT": f"DAY {visit}",
+                 "LBDTC": f"2025-03-{visit:02d}", "LBDY": float(visit), "LBNAM": "Site 01 lab"}
+                for visit in (1, 8) for seq, test in enumerate(TESTS)]
+        mine = (change or {}).get(number, lambda r: r)(mine)
+        for seq, row in enumerate(mine, 1):
+            rows.append({**row, "LBSEQ": float(seq)})
+    ds = spec.datasets["LB"]
+    return conform(pd.DataFrame(rows, columns=ds.names), ds)
+
+
+def _write(spec, lb, folder, area, reuse=True):
+    return write_package({"LB": lb}, spec, folder, CREATED, digests=digests_path(area, "sdtm") if reuse else None,
+                         rows=rows_path(area, "sdtm") if reuse else None)
+
+
+def _files(folder) -> dict[str, bytes]:
+    return {name: (folder / name).read_bytes() for name in ("lb.xpt", "lb.json")}
+
+
+def _retyped(rows):
+    return [{**row, "LBORRES": "99"} if row["LBTESTCD"] == "ALB" else row for row in rows]
+
+
+def _dropped(rows):
+    return rows[:-1]
+
+
+def _longer(rows):
+    return [{**row, "LBNAM": "A central laboratory with a longer name"} for row in rows]
+
+
+CHANGES = {3: _retyped, 17: _dropped}
+
+
+def test_unchanged_subjects_rows_are_copied_and_the_files_equal_those_written_whole(spec, tmp_path, copied):
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    _write(spec, _lb(spec), folder, area)
+    assert not copied                                         # nothing in force yet: written whole
+    tonight = _lb(spec, subjects=41, change=CHANGES)          # a new subject, two changed
+    _write(spec, tonight, folder, area)
+    _write(spec, tonight, tmp_path / "whole", tmp_path / "whole_area", reuse=False)
+    assert _files(folder) == _files(tmp_path / "whole")
+    unchanged = 8 * (40 - len(CHANGES))
+    assert copied == {"lb.xpt": unchanged, "lb.json": unchanged}
+    back, _ = pyreadstat.read_xport(str(folder / "lb.xpt"))
+    assert back["USUBJID"].tolist() == tonight["USUBJID"].tolist() and back.loc[16, "LBORRES"] == "99"
+
+
+def test_a_wider_text_column_rewrites_the_xpt_rows_and_still_copies_the_json_ones(spec, tmp_path, copied):
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    _write(spec, _lb(spec), folder, area)
+    tonight = _lb(spec, change={5: _longer})                  # LBNAM's width grows: every XPT row moves
+    _write(spec, tonight, folder, area)
+    _write(spec, tonight, tmp_path / "whole", tmp_path / "whole_area", reuse=False)
+    assert _files(folder) == _files(tmp_path / "whole")
+    assert copied == {"lb.json": 8 * 39}
+
+
+def test_a_missing_or_unreadable_index_or_other_code_writes_everything(spec, tmp_path, copied, monkeypatch):
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    tonight = _lb(spec, change=CHANGES)
+    _write(spec, tonight, tmp_path / "whole", tmp_path / "whole_area", reuse=False)
+    _write(spec, _lb(spec), folder, area)
+    (rows_path(area, "sdtm") / "LB.parquet").write_bytes(b"not parquet")
+    _write(spec, tonight, folder, area)
+    assert not copied and _files(folder) == _files(tmp_path / "whole")
+    _write(spec, _lb(spec), folder, area)                     # an index again, of other code than tonight's
+    monkeypatch.setattr(aclf.inputs, "code_version", lambda: "1.1+gdef")
+    copied.clear()
+    _write(spec, tonight, folder, area)
+    assert not copied and _files(folder) == _files(tmp_path / "whole")
+
+
+def test_the_index_describes_the_files_in_force(spec, tmp_path):
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    lb = _lb(spec, subjects=5)
+    _write(spec, lb, folder, area)
+    index = cdisc.splice.load_index(rows_path(area, "sdtm") / "LB.parquet")
+    assert index.subjects.tolist() == lb["USUBJID"].tolist() and len(index.hashes) == len(lb)
+    for kind, separator in (("xpt", b""), ("json", b", ")):
+        data = (folder / f"lb.{kind}").read_bytes()
+        starts, ends = index.files[kind].ends
+        rows = [data[a:b] for a, b in zip(starts, ends)]
+        assert separator.join(rows) == data[starts[0]:ends[-1]]
+        if kind == "json":
+            assert all(row.startswith(b'["NCT05985863", "LB", ') and row.endswith(b"]") for row in rows)
+        else:
+            assert all(row.startswith(b"NCT05985863LB") for row in rows) and len(set(map(len, rows))) == 1
+
+
+def test_origins_take_a_subjects_block_whole_or_not_at_all():
+    before = cdisc.splice.RowIndex(np.array([1, 2, 3, 4, 5], dtype=np.uint64), pd.Series(list("AABBC")), {}, "c")
+    tonight = pd.Series(list("AABBBD"))
+    origin = cdisc.splice.origins(before, np.array([1, 2, 3, 4, 9, 7], dtype=np.uint64), tonight)
+    assert origin.tolist() == [0, 1, -1, -1, -1, -1]         # B gained a row; D is new
+    runs, new = cdisc.splice.runs(np.array([0, 1, -1, 4, 2, 3, -1]))
+    assert runs == [(True, 0, 2), (False, 0, 1), (True, 4, 5), (True, 2, 4), (False, 1, 2)]
+    assert new.tolist() == [2, 6]
