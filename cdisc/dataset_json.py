@@ -192,4 +192,5 @@ def json_rows(frame: pd.DataFrame, ds: Dataset, spec: Spec, path: Path, reuse: R
                 lengths[done:done + end - begin] = sizes
                 done += end - begin
         out.write(b"]}")
-    return FileRows(len(prefix), lengths, laid, SEPARATOR)
+        size = out.tell()
+    return FileRows(len(prefix), lengths, laid, SEPARATOR, size)

@@ -28,13 +28,15 @@ COPY_CHUNK = 1 << 24          # bytes copied at a time from the file in force
 
 @dataclass(frozen=True)
 class FileRows:
-    """Where a file's rows lie: the offset of the first, each row's length (one for all in XPT), the
-    separator written between rows, and what a row's bytes depend on besides its values."""
+    """Where a file's rows lie: the offset of the first, each row's length (one for all in XPT), what
+    a row's bytes depend on besides its values, the separator written between rows, and the size
+    of the whole file (a file in force of another size is not the one indexed: nothing is copied)."""
 
     first: int
     lengths: np.ndarray            # int64, one per row
     layout: list
-    separator: bytes = b""
+    separator: bytes
+    size: int
 
     @cached_property
     def ends(self) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +131,8 @@ def runs(origin: np.ndarray) -> tuple[list[tuple[bool, int, int]], np.ndarray]:
 
 def plan(before: RowIndex | None, kind: str, source: Path, origin: np.ndarray | None) -> Reuse | None:
     """The reuse of the file in force ``source`` for tonight's file of ``kind``, or None (write all)."""
-    if before is None or origin is None or kind not in before.files or not source.is_file() or not (origin >= 0).any():
+    if before is None or origin is None or kind not in before.files or not (origin >= 0).any() or \
+            not source.is_file() or source.stat().st_size != before.files[kind].size:
         return None
     pieces, new = runs(origin)
     return Reuse(source, before.files[kind], pieces, new)
@@ -141,7 +144,8 @@ def columns_of(frame: pd.DataFrame) -> list:
 
 def save_index(index: RowIndex, path: Path) -> None:
     meta = {"code": index.code, "columns": index.columns,
-            "files": {kind: {"first": rows.first, "layout": rows.layout, "separator": rows.separator.decode("ascii")}
+            "files": {kind: {"first": rows.first, "layout": rows.layout, "separator": rows.separator.decode("ascii"),
+                            "size": rows.size}
                       for kind, rows in index.files.items()}}
     table = pa.table({"hash": pa.array(index.hashes, pa.uint64()),
                       "subject": pa.array(index.subjects.to_numpy(dtype=object), pa.string()),
@@ -162,7 +166,7 @@ def load_index(path: Path) -> RowIndex | None:
     except (OSError, ValueError, KeyError, pa.ArrowException):
         return None
     files = {kind: FileRows(f["first"], table.column(f"length_{kind}").to_numpy(), f["layout"],
-                            f["separator"].encode("ascii"))
+                            f["separator"].encode("ascii"), f["size"])
              for kind, f in meta["files"].items()}
     return RowIndex(table.column("hash").to_numpy(), table.column("subject").to_pandas(), files, meta["code"],
                     meta["columns"])

@@ -173,7 +173,8 @@ def write(out: BinaryIO, frame: pd.DataFrame, *, name: str, label: str, labels: 
             _rows(out, columns, start, stop, position)
     _pad(out, len(frame) * position)
     first = RECORD * 9 + -(-_NAMESTR.size * len(columns) // RECORD) * RECORD
-    return FileRows(first, np.full(len(frame), position, dtype=np.int64), laid)
+    size = first + -(-len(frame) * position // RECORD) * RECORD
+    return FileRows(first, np.full(len(frame), position, dtype=np.int64), laid, b"", size)
 
 
 def _rows(out: BinaryIO, columns: list, start: int, stop: int, width: int) -> None:

@@ -110,6 +110,18 @@ def test_a_wider_text_column_rewrites_the_xpt_rows_and_still_copies_the_json_one
     assert copied == {"lb.json": 8 * 39}
 
 
+def test_a_file_in_force_that_is_not_the_one_indexed_is_not_copied_from(spec, tmp_path, copied):
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    _write(spec, _lb(spec), folder, area)
+    with (folder / "lb.json").open("ab") as edited:           # changed by hand since it was written
+        edited.write(b" ")
+    tonight = _lb(spec, change=CHANGES)
+    _write(spec, tonight, folder, area)
+    _write(spec, tonight, tmp_path / "whole", tmp_path / "whole_area", reuse=False)
+    assert _files(folder) == _files(tmp_path / "whole")
+    assert copied == {"lb.xpt": 8 * (40 - len(CHANGES))}
+
+
 def test_a_missing_or_unreadable_index_or_other_code_writes_everything(spec, tmp_path, copied, monkeypatch):
     area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
     tonight = _lb(spec, change=CHANGES)
@@ -133,6 +145,7 @@ def test_the_index_describes_the_files_in_force(spec, tmp_path):
     assert index.subjects.tolist() == lb["USUBJID"].tolist() and len(index.hashes) == len(lb)
     for kind, separator in (("xpt", b""), ("json", b", ")):
         data = (folder / f"lb.{kind}").read_bytes()
+        assert index.files[kind].size == len(data)
         starts, ends = index.files[kind].ends
         rows = [data[a:b] for a, b in zip(starts, ends)]
         assert separator.join(rows) == data[starts[0]:ends[-1]]
