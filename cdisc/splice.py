@@ -22,6 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cdisc.columns import one_array
+
 SUBJECT = "USUBJID"
 COPY_CHUNK = 1 << 24          # bytes copied at a time from the file in force
 
@@ -148,7 +150,7 @@ def save_index(index: RowIndex, path: Path) -> None:
                             "size": rows.size}
                       for kind, rows in index.files.items()}}
     table = pa.table({"hash": pa.array(index.hashes, pa.uint64()),
-                      "subject": pa.array(index.subjects.to_numpy(dtype=object), pa.string()),
+                      "subject": one_array(index.subjects, pa.string()),
                       **{f"length_{kind}": pa.array(rows.lengths, pa.int64()) for kind, rows in index.files.items()}})
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
