@@ -165,10 +165,10 @@ def load_index(path: Path) -> RowIndex | None:
     try:
         table = pq.read_table(path)
         meta = json.loads(table.schema.metadata[b"splice"])
-    except (OSError, ValueError, KeyError, pa.ArrowException):
+        files = {kind: FileRows(f["first"], table.column(f"length_{kind}").to_numpy(), f["layout"],
+                                f["separator"].encode("ascii"), f["size"])
+                 for kind, f in meta["files"].items()}
+        return RowIndex(table.column("hash").to_numpy(), table.column("subject").to_pandas(), files, meta["code"],
+                        meta["columns"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, pa.ArrowException):
         return None
-    files = {kind: FileRows(f["first"], table.column(f"length_{kind}").to_numpy(), f["layout"],
-                            f["separator"].encode("ascii"), f["size"])
-             for kind, f in meta["files"].items()}
-    return RowIndex(table.column("hash").to_numpy(), table.column("subject").to_pandas(), files, meta["code"],
-                    meta["columns"])

@@ -2,8 +2,11 @@
 from the files in force (cdisc.splice), and its files are byte for byte those written whole."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pyreadstat
 import pytest
 
@@ -128,6 +131,15 @@ def test_a_missing_or_unreadable_index_or_other_code_writes_everything(spec, tmp
     _write(spec, tonight, tmp_path / "whole", tmp_path / "whole_area", reuse=False)
     _write(spec, _lb(spec), folder, area)
     (rows_path(area, "sdtm") / "LB.parquet").write_bytes(b"not parquet")
+    _write(spec, tonight, folder, area)
+    assert not copied and _files(folder) == _files(tmp_path / "whole")
+    _write(spec, _lb(spec), folder, area)                     # an index without what it must say
+    index = rows_path(area, "sdtm") / "LB.parquet"
+    table = pq.read_table(index)
+    meta = json.loads(table.schema.metadata[b"splice"])
+    del meta["files"]["json"]["size"]
+    pq.write_table(table.replace_schema_metadata({"splice": json.dumps(meta)}), index)
+    copied.clear()
     _write(spec, tonight, folder, area)
     assert not copied and _files(folder) == _files(tmp_path / "whole")
     _write(spec, _lb(spec), folder, area)                     # an index again, of other code than tonight's
