@@ -19,7 +19,7 @@ from cdisc.codelist_check import codelist_values
 from cdisc.dataset_json import json_rows
 from cdisc.define import build_define, validate_define, write_define
 from cdisc.spec import Spec
-from cdisc.splice import SUBJECT, RowIndex, columns_of, load_index, origins, plan, save_index
+from cdisc.splice import SUBJECT, RowIndex, columns_of, identified, load_index, origins, plan, save_index
 from cdisc.xpt import Violation, check_dataset, xpt_rows
 
 SHOWN_VIOLATIONS = 20
@@ -58,19 +58,28 @@ def fresh_folder(folder: Path) -> Path:
     return fresh
 
 
+EXACT = {"float64", "int64", "str"}     # dtypes whose values pandas hashes as the writers tell them apart
+
+
 def row_hashes(frame: pd.DataFrame):
-    """A 64-bit hash of each row's values."""
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    """A 64-bit hash of each row's values, or None when a column's hash could confuse two values the
+    files show differently: pandas hashes an object column's values by their text (1.0 as '1.0') and
+    -0.0 as 0.0 (Dataset-JSON writes its sign), so floats are hashed by their bits and only the
+    dtypes a conformed dataset has (``cdisc.xpt.conform``: text and float64) are hashed at all."""
+    if any(str(dtype) not in EXACT for dtype in frame.dtypes):
+        return None
+    bits = {c: frame[c].to_numpy().view("int64") for c in frame.columns if frame[c].dtype == "float64"}
+    return pd.util.hash_pandas_object(frame.assign(**bits) if bits else frame, index=False).to_numpy()
 
 
 def dataset_digest(frame: pd.DataFrame, spec: Spec, name: str, rows=None) -> str | None:
     """What a dataset's files are made of: its values (``row_hashes``, made here unless given),
     columns and dtypes, its spec, and the code and libraries that write it. None for code with
-    uncommitted changes."""
+    uncommitted changes, or values without exact hashes."""
     code = code_and_libraries()
-    if code is None:
-        return None
     rows = row_hashes(frame) if rows is None else rows
+    if code is None or rows is None:
+        return None
     head = f"{code}|{spec.study_name}|{spec.standard}|{spec.datasets[name].model_dump_json()}|" \
            f"{list(frame.columns)}|{[str(t) for t in frame.dtypes]}|{len(frame)}"
     return hashlib.sha256(head.encode() + rows.tobytes()).hexdigest()
@@ -140,8 +149,8 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
             jobs = {"xpt": pool.submit(xpt_rows, frame, ds, fresh / files[0], reuse["xpt"]),
                     "json": pool.submit(json_rows, frame, ds, spec, fresh / files[1], reuse["json"], created=created,
                                         file_oid=file_oid, originator=PACKAGE, system_version=code_version())}
-            laid = {kind: job.result() for kind, job in jobs.items()}
-            if code is not None and SUBJECT in frame:
+            laid = {kind: identified(job.result(), fresh / f) for (kind, job), f in zip(jobs.items(), files)}
+            if _spliceable(frame, hashes, code):
                 indexes[name] = RowIndex(hashes, frame[SUBJECT], laid, code, columns_of(frame))
     tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid)
     errors = validate_define(tree)
@@ -169,10 +178,15 @@ def _index_file(rows: Path, name: str) -> Path:
     return rows / f"{name}.parquet"
 
 
+def _spliceable(frame: pd.DataFrame, hashes, code: str | None) -> bool:
+    """Whether a dataset's rows can be found again by subject: exact hashes, text subjects, known code."""
+    return code is not None and hashes is not None and SUBJECT in frame and str(frame[SUBJECT].dtype) == "str"
+
+
 def _origins(rows: Path | None, name: str, frame: pd.DataFrame, hashes, code: str | None):
     """The row index of the dataset in force when the same code wrote it from frames of the same
     columns, and for each of tonight's rows the row of it that it copies (-1: none); else Nones."""
-    if rows is None or code is None or SUBJECT not in frame:
+    if rows is None or not _spliceable(frame, hashes, code):
         return None, None
     previous = load_index(_index_file(rows, name))
     if previous is None or previous.code != code or previous.columns != columns_of(frame):

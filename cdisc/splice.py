@@ -12,7 +12,7 @@ one the package's digest is made of), its subject, and where each row lies in ea
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
@@ -31,14 +31,16 @@ COPY_CHUNK = 1 << 24          # bytes copied at a time from the file in force
 @dataclass(frozen=True)
 class FileRows:
     """Where a file's rows lie: the offset of the first, each row's length (one for all in XPT), what
-    a row's bytes depend on besides its values, the separator written between rows, and the size
-    of the whole file (a file in force of another size is not the one indexed: nothing is copied)."""
+    a row's bytes depend on besides its values, the separator written between rows, the size of the
+    whole file, and the file's identity once written (inode, modification time, size): a file in
+    force that is not that one (written again without an index, or changed by hand) is not copied from."""
 
     first: int
     lengths: np.ndarray            # int64, one per row
     layout: list
     separator: bytes
     size: int
+    identity: list | None = None
 
     @cached_property
     def ends(self) -> tuple[np.ndarray, np.ndarray]:
@@ -134,10 +136,23 @@ def runs(origin: np.ndarray) -> tuple[list[tuple[bool, int, int]], np.ndarray]:
 def plan(before: RowIndex | None, kind: str, source: Path, origin: np.ndarray | None) -> Reuse | None:
     """The reuse of the file in force ``source`` for tonight's file of ``kind``, or None (write all)."""
     if before is None or origin is None or kind not in before.files or not (origin >= 0).any() or \
-            not source.is_file() or source.stat().st_size != before.files[kind].size:
+            not source.is_file() or _identity(source) != before.files[kind].identity:
         return None
     pieces, new = runs(origin)
     return Reuse(source, before.files[kind], pieces, new)
+
+
+def _identity(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_ino, stat.st_mtime_ns, stat.st_size]
+
+
+def identified(rows: FileRows, path: Path) -> FileRows:
+    """``rows`` of the file just written at ``path``, with its identity (a renamed folder keeps it)."""
+    identity = _identity(path)
+    if identity[2] != rows.size:
+        raise ValueError(f"{path} has {identity[2]} bytes where its writer laid out {rows.size}")
+    return replace(rows, identity=identity)
 
 
 def columns_of(frame: pd.DataFrame) -> list:
@@ -147,7 +162,7 @@ def columns_of(frame: pd.DataFrame) -> list:
 def save_index(index: RowIndex, path: Path) -> None:
     meta = {"code": index.code, "columns": index.columns,
             "files": {kind: {"first": rows.first, "layout": rows.layout, "separator": rows.separator.decode("ascii"),
-                            "size": rows.size}
+                            "size": rows.size, "identity": rows.identity}
                       for kind, rows in index.files.items()}}
     table = pa.table({"hash": pa.array(index.hashes, pa.uint64()),
                       "subject": one_array(index.subjects, pa.string()),
@@ -166,7 +181,7 @@ def load_index(path: Path) -> RowIndex | None:
         table = pq.read_table(path)
         meta = json.loads(table.schema.metadata[b"splice"])
         files = {kind: FileRows(f["first"], table.column(f"length_{kind}").to_numpy(), f["layout"],
-                                f["separator"].encode("ascii"), f["size"])
+                                f["separator"].encode("ascii"), f["size"], f["identity"])
                  for kind, f in meta["files"].items()}
         return RowIndex(table.column("hash").to_numpy(), table.column("subject").to_pandas(), files, meta["code"],
                         meta["columns"])

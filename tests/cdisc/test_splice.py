@@ -13,6 +13,7 @@ import pytest
 import aclf.inputs
 import cdisc.splice
 import cdisc.xpt_v5
+from cdisc import package
 from cdisc.package import digests_path, rows_path, write_package
 from cdisc.spec import load_spec
 from cdisc.xpt import conform
@@ -123,6 +124,54 @@ def test_a_file_in_force_that_is_not_the_one_indexed_is_not_copied_from(spec, tm
     _write(spec, tonight, tmp_path / "whole", tmp_path / "whole_area", reuse=False)
     assert _files(folder) == _files(tmp_path / "whole")
     assert copied == {"lb.xpt": 8 * (40 - len(CHANGES))}
+
+
+def test_a_file_in_force_changed_in_place_is_not_copied_from(spec, tmp_path, copied):
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    tonight = _lb(spec, change=CHANGES)
+    _write(spec, tonight, tmp_path / "whole", tmp_path / "whole_area", reuse=False)
+    _write(spec, _lb(spec), folder, area)
+    data = (folder / "lb.xpt").read_bytes()
+    (folder / "lb.xpt").write_bytes(data.replace(b"Site 01 lab", b"Site 99 lab"))     # the same size
+    _write(spec, tonight, folder, area)
+    assert _files(folder) == _files(tmp_path / "whole") and copied == {"lb.json": 8 * (40 - len(CHANGES))}
+
+
+def test_files_written_again_without_an_index_are_not_copied_from(spec, tmp_path, copied):
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    tonight = _lb(spec, change=CHANGES)
+    _write(spec, tonight, tmp_path / "whole", tmp_path / "whole_area", reuse=False)
+    _write(spec, _lb(spec), folder, area)
+    other = _lb(spec, change={n: lambda rows: [{**row, "LBSTRESN": 1.5} for row in rows] for n in range(1, 41)})
+    write_package({"LB": other}, spec, folder, CREATED, digests=digests_path(area, "sdtm"))   # same sizes, no index
+    _write(spec, tonight, folder, area)
+    assert not copied and _files(folder) == _files(tmp_path / "whole")
+
+
+def test_a_zero_whose_sign_changed_is_written_again(spec, tmp_path, copied):
+    """pandas hashes -0.0 as 0.0; Dataset-JSON writes the sign: the row and the dataset's digest differ."""
+    def signed(rows):
+        return [{**row, "LBSTRESN": -0.0} for row in rows]
+
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    _write(spec, _lb(spec, change={4: lambda rows: [{**row, "LBSTRESN": 0.0} for row in rows]}), folder, area)
+    _write(spec, _lb(spec, change={4: signed}), folder, area)
+    _write(spec, _lb(spec, change={4: signed}), tmp_path / "whole", tmp_path / "whole_area", reuse=False)
+    assert _files(folder) == _files(tmp_path / "whole") and b"-0.0" in _files(folder)["lb.json"]
+    assert copied == {"lb.xpt": 8 * 39, "lb.json": 8 * 39}
+
+
+def test_values_of_other_types_than_a_conformed_dataset_has_are_never_reused(spec, tmp_path, copied):
+    """pandas hashes an object column's values by their text (1.0 as '1.0'), which the files show
+    differently: such a dataset has no digest and no row index, and is written whole every time."""
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    mixed = _lb(spec).astype({"LBORRES": object})
+    mixed.loc[0, "LBORRES"] = 1.0
+    assert package.row_hashes(mixed) is None and package.dataset_digest(mixed, spec, "LB") is None
+    _write(spec, mixed, folder, area)
+    numbered = mixed.assign(USUBJID=range(len(mixed))).astype({"LBORRES": "str"})    # subjects as numbers
+    _write(spec, numbered, folder, area)
+    assert not copied and not (rows_path(area, "sdtm") / "LB.parquet").exists()
 
 
 def test_a_missing_or_unreadable_index_or_other_code_writes_everything(spec, tmp_path, copied, monkeypatch):
