@@ -77,8 +77,10 @@ def dataset_digest(frame: pd.DataFrame, spec: Spec, name: str, rows=None) -> str
     columns and dtypes, its spec, and the code and libraries that write it. None for code with
     uncommitted changes, or values without exact hashes."""
     code = code_and_libraries()
+    if code is None:
+        return None
     rows = row_hashes(frame) if rows is None else rows
-    if code is None or rows is None:
+    if rows is None:
         return None
     head = f"{code}|{spec.study_name}|{spec.standard}|{spec.datasets[name].model_dump_json()}|" \
            f"{list(frame.columns)}|{[str(t) for t in frame.dtypes]}|{len(frame)}"
@@ -126,7 +128,7 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
     fresh = fresh_folder(folder)
     file_oid = f"DEFINE.{spec.study_name}.{spec.standard}"
     before, after = _read_digests(digests), {}
-    code = code_and_libraries() if rows is not None else None
+    code = code_and_libraries() if digests is not None or rows is not None else None
     indexes: dict[str, RowIndex] = {}
     written = []
     # the two files of a dataset are written at once: both writers spend their time in numpy, Arrow
@@ -135,7 +137,7 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
     with ThreadPoolExecutor(max_workers=2) as pool:
         for name, frame in datasets.items():
             files = [f"{name.lower()}.xpt", f"{name.lower()}.json"]
-            hashes = row_hashes(frame) if digests is not None or code is not None else None
+            hashes = row_hashes(frame) if code is not None else None      # none for code with changes
             after[name] = dataset_digest(frame, spec, name, hashes) if digests is not None else None
             if after[name] is not None and before.get(name) == after[name] and \
                     all((folder / f).is_file() for f in files):
@@ -150,7 +152,7 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
                     "json": pool.submit(json_rows, frame, ds, spec, fresh / files[1], reuse["json"], created=created,
                                         file_oid=file_oid, originator=PACKAGE, system_version=code_version())}
             laid = {kind: identified(job.result(), fresh / f) for (kind, job), f in zip(jobs.items(), files)}
-            if _spliceable(frame, hashes, code):
+            if rows is not None and _spliceable(frame, hashes, code):
                 indexes[name] = RowIndex(hashes, frame[SUBJECT], laid, code, columns_of(frame))
     tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid)
     errors = validate_define(tree)
