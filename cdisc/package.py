@@ -16,10 +16,11 @@ import pandas as pd
 from aclf.inputs import code_and_libraries
 from aclf.version import PACKAGE, code_version
 from cdisc.codelist_check import codelist_values
+from cdisc.columns import TEXT
 from cdisc.dataset_json import json_rows
 from cdisc.define import build_define, validate_define, write_define
 from cdisc.spec import Spec
-from cdisc.splice import SUBJECT, RowIndex, columns_of, identified, load_index, origins, plan, save_index
+from cdisc.splice import SUBJECT, RowIndex, dtypes_of, identified, load_index, origins, plan, save_index
 from cdisc.xpt import Violation, check_dataset, xpt_rows
 
 SHOWN_VIOLATIONS = 20
@@ -153,7 +154,7 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
                                         file_oid=file_oid, originator=PACKAGE, system_version=code_version())}
             laid = {kind: identified(job.result(), fresh / f) for (kind, job), f in zip(jobs.items(), files)}
             if rows is not None and _spliceable(frame, hashes, code):
-                indexes[name] = RowIndex(hashes, frame[SUBJECT], laid, code, columns_of(frame))
+                indexes[name] = RowIndex(hashes, frame[SUBJECT], laid, code, dtypes_of(frame))
     tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid)
     errors = validate_define(tree)
     if errors:
@@ -182,7 +183,7 @@ def _index_file(rows: Path, name: str) -> Path:
 
 def _spliceable(frame: pd.DataFrame, hashes, code: str | None) -> bool:
     """Whether a dataset's rows can be found again by subject: exact hashes, text subjects, known code."""
-    return code is not None and hashes is not None and SUBJECT in frame and str(frame[SUBJECT].dtype) == "str"
+    return code is not None and hashes is not None and SUBJECT in frame and frame[SUBJECT].dtype == TEXT
 
 
 def _origins(rows: Path | None, name: str, frame: pd.DataFrame, hashes, code: str | None):
@@ -191,7 +192,7 @@ def _origins(rows: Path | None, name: str, frame: pd.DataFrame, hashes, code: st
     if rows is None or not _spliceable(frame, hashes, code):
         return None, None
     previous = load_index(_index_file(rows, name))
-    if previous is None or previous.code != code or previous.columns != columns_of(frame):
+    if previous is None or previous.code != code or previous.columns != dtypes_of(frame):
         return None, None
     return previous, origins(previous, hashes, frame[SUBJECT])
 

@@ -155,7 +155,8 @@ def identified(rows: FileRows, path: Path) -> FileRows:
     return replace(rows, identity=identity)
 
 
-def columns_of(frame: pd.DataFrame) -> list:
+def dtypes_of(frame: pd.DataFrame) -> list:
+    """Each column's name and dtype: rows hashed alike are written alike only from frames alike."""
     return [[name, str(dtype)] for name, dtype in frame.dtypes.items()]
 
 
