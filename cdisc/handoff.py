@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from cdisc.by_subject import Previous, Stored, read_digests, write_digests
 from cdisc.package import fresh_folder, recover, swap_in
+from cdisc.sdtm.common import POSITION
 
 KEYS, TRACE = "keys.json", "trace.parquet"
 LB_KEY, LB_DIGESTS = "lb_subjects.json", "lb_subjects.parquet"
@@ -48,12 +49,15 @@ def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame], trace: pd.Data
 
 def handoff_lb(folder: Path, key: str | None) -> Previous | None:
     """Each subject's digest when the hand-off in force was built under ``key`` (else None), and its
-    LB with the records' lineage (``_TRANSFER``, ``_ROW``), read when it is asked for."""
+    LB with the records' lineage and positions (``_TRANSFER``, ``_ROW``, ``_POS``), read when it is
+    asked for."""
     recover(folder)
     if key is None or not (folder / LB_KEY).is_file() or not (folder / "sdtm" / "LB.parquet").is_file():
         return None
     if json.loads((folder / LB_KEY).read_text(encoding="utf-8")).get("key") != key:
         return None
+    if "position" not in pq.ParquetFile(folder / TRACE).schema_arrow.names:
+        return None        # LB's records without their source rows' positions: built in full
     traced = int((pd.read_parquet(folder / TRACE, columns=["dataset"])["dataset"] == "LB").sum())
     if traced != pq.ParquetFile(folder / "sdtm" / "LB.parquet").metadata.num_rows:
         return None        # not a hand-off this code wrote whole: LB is built in full
@@ -65,6 +69,7 @@ def _lb_with_lineage(folder: Path) -> pd.DataFrame:
     trace = pd.read_parquet(folder / TRACE, filters=[("dataset", "==", "LB")]).sort_values("record", kind="stable")
     lb["_TRANSFER"] = trace["transfer_id"].astype("int64").to_numpy()
     lb["_ROW"] = trace["row_number"].astype("int64").to_numpy()
+    lb[POSITION] = trace["position"].astype("int64").to_numpy()
     return lb
 
 

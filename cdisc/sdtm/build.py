@@ -15,7 +15,7 @@ from cdisc.by_subject import Previous, merge_by_subject
 from cdisc.design import Design
 from cdisc.sdtm import clinical, events, ex, lb, rs, special, trial_design
 from cdisc.sdtm.assignment import assignments
-from cdisc.sdtm.common import LINEAGE, Context, reference_dates
+from cdisc.sdtm.common import LINEAGE, POSITION, Context, reference_dates
 from cdisc.sdtm.trace import trace_of
 from cdisc.spec import Dataset, Spec
 from cdisc.xpt import conform
@@ -29,6 +29,8 @@ BUILDERS: dict[str, Callable[[Context], pd.DataFrame]] = {
     "TI": trial_design.build_ti, "TS": trial_design.build_ts,
 }
 
+
+LB_LINEAGE = [*LINEAGE, POSITION]    # LB's records carry their position among the subject's source rows too
 
 # What of the context, beyond the forms and the configuration, each builder may read: the others are
 # given a context without it, so a builder that starts reading one cannot be kept on a stale key.
@@ -133,6 +135,7 @@ def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
         unchanged = lab.digests.index[~isin(lab.digests.index, lab.subjects)]
         records = merge_by_subject(lb_before.datasets["LB"], _conformed_with_lineage(records, spec.datasets["LB"]),
                                    ctx.usubjid(pd.Series(unchanged, dtype="str")))
+        records = lb.relineage(records, lab.sources, ctx)
     built["LB"] = records
     trace = pd.concat([trace_of(name, frame) for name, frame in built.items() if LINEAGE[0] in frame],
                       ignore_index=True)
@@ -142,12 +145,12 @@ def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
         if name in kept:
             datasets[name] = kept[name]
         elif name == "LB" and lab.subjects is not None:    # conformed already
-            datasets[name] = built.pop(name).drop(columns=LINEAGE)
+            datasets[name] = built.pop(name).drop(columns=LB_LINEAGE)
         else:
             datasets[name] = conform(built.pop(name), spec.datasets[name])
     return Domains(datasets, trace, lab.digests)
 
 
 def _conformed_with_lineage(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
-    """The records conformed to the spec, with their lineage columns kept beside."""
-    return pd.concat([conform(frame, ds), frame[LINEAGE]], axis=1)
+    """LB's records conformed to the spec, with their lineage and position kept beside."""
+    return pd.concat([conform(frame, ds), frame[LB_LINEAGE]], axis=1)

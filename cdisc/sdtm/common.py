@@ -68,6 +68,7 @@ def epoch(dtc: pd.Series, subjid: pd.Series, ctx: Context, event: bool = False) 
 
 
 LINEAGE = ["_TRANSFER", "_ROW"]   # where a record comes from: kept in the store, never in the XPT
+POSITION = "_POS"    # an LB record's source row among its subject's harmonized rows (kept in the hand-off)
 
 
 def lineage(source: pd.DataFrame) -> dict[str, pd.Series]:

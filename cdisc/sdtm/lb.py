@@ -10,7 +10,7 @@ import pandas as pd
 from aclf.frames import isin
 from cdisc import derive
 from cdisc.by_subject import changed_subjects, subject_digests
-from cdisc.sdtm.common import Context, epoch, lineage, sequence, study_day, visit_columns
+from cdisc.sdtm.common import POSITION, Context, epoch, lineage, sequence, study_day, visit_columns
 
 
 def _ascii(values: pd.Series) -> pd.Series:
@@ -31,22 +31,26 @@ def baseline_flag(lab: pd.DataFrame, rfstdtc: pd.Series) -> pd.Series:
     return flag.fillna("")
 
 
-# The harmonized table's columns LB is made of (the builder is given these only): a subject whose
-# rows of them did not change gets the same records, whatever else of the table changed.
-READS = ["subjid", "site_id", "sample_id", "lbtestcd", "lbtest", "visit", "lbdtc", "unit_status", "unit_cd", "lborres",
-         "lbornrlo", "lbornrhi", "lbstat", "lbreasnd", "lbstresc", "lbstresn", "lbstresu", "lbstnrlo", "lbstnrhi",
-         "lbnrind", "transfer_id", "row_number"]
+# The harmonized table's columns LB's values are made of: a subject whose rows of them did not
+# change gets the same records, whatever else of the table changed. Their lineage (transfer and
+# file row) is not among them: a new snapshot restates every record of its site from a new transfer.
+VALUES = ["subjid", "site_id", "sample_id", "lbtestcd", "lbtest", "visit", "lbdtc", "unit_status", "unit_cd", "lborres",
+          "lbornrlo", "lbornrhi", "lbstat", "lbreasnd", "lbstresc", "lbstresn", "lbstresu", "lbstnrlo", "lbstnrhi",
+          "lbnrind"]
+READS = [*VALUES, "transfer_id", "row_number"]     # the builder is given these only
 
 
 @dataclass
 class Built:
-    """LB's records built tonight (with their lineage, in key order), the digest of each enrolled
-    subject's harmonized rows (cdisc.by_subject; None: not made), and the subjects built (None:
-    every one)."""
+    """LB's records built tonight (with their lineage and position, in key order), the digest of
+    each enrolled subject's harmonized values (cdisc.by_subject; None: not made), the subjects built
+    (None: every one) and, when not every one, tonight's lineage of every enrolled subject's rows by
+    position (``sources``: subjid, position, transfer_id, row_number)."""
 
     records: pd.DataFrame
     digests: pd.Series | None
     subjects: pd.Index | None = None
+    sources: pd.DataFrame | None = None
 
 
 def build_lb(ctx: Context, load_lab: Callable[[], pd.DataFrame], before: pd.Series | None = None,
@@ -57,14 +61,35 @@ def build_lb(ctx: Context, load_lab: Callable[[], pd.DataFrame], before: pd.Seri
     the records are sorted. Without ``before`` and not ``digested`` (no later night will use them:
     the unblinded area keeps nothing), the subjects' digests are not made."""
     lab = _enrolled(load_lab()[READS], ctx)
-    digests = subject_digests([lab], subject="subjid") if digested or before is not None else None
+    codes, _ = pd.factorize(lab["subjid"])
+    lab[POSITION] = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+    digests = subject_digests([lab[VALUES]], subject="subjid") if digested or before is not None else None
     subjects = None if before is None else changed_subjects(before, digests)
+    sources = None
     if subjects is not None:
+        sources = lab[["subjid", POSITION, "transfer_id", "row_number"]]
         lab = lab[isin(lab["subjid"], subjects)].reset_index(drop=True)
     frame, rfstdtc = _records(ctx, lab)
     del lab
     frame["LBBLFL"] = baseline_flag(frame, rfstdtc)
-    return Built(sequence(frame, "LB", ["USUBJID", "LBTESTCD", "VISITNUM", "LBDTC", "LBREFID"]), digests, subjects)
+    return Built(sequence(frame, "LB", ["USUBJID", "LBTESTCD", "VISITNUM", "LBDTC", "LBREFID"]), digests, subjects,
+                 sources)
+
+
+def relineage(records: pd.DataFrame, sources: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """Each record's transfer and file row from tonight's harmonized rows (``Built.sources``), found
+    by its subject and position: a subject's records taken from the night before are those of the
+    same values in the same order, which a new snapshot of its site restates from another transfer
+    and other rows."""
+    codes, subjects = pd.factorize(sources["subjid"])
+    record_codes, usubjids = pd.factorize(records["USUBJID"])
+    code_of = pd.Index(ctx.usubjid(pd.Series(subjects, dtype="str"))).get_indexer(usubjids)[record_codes]
+    width = int(max(sources[POSITION].max(), records[POSITION].max(), 0)) + 1 if len(records) else 1
+    at = pd.Index(codes.astype("int64") * width + sources[POSITION].to_numpy()).get_indexer(
+        code_of.astype("int64") * width + records[POSITION].to_numpy())
+    if (code_of < 0).any() or (at < 0).any():
+        raise ValueError("an LB record whose harmonized row is not in tonight's table")
+    return records.assign(_TRANSFER=sources["transfer_id"].to_numpy()[at], _ROW=sources["row_number"].to_numpy()[at])
 
 
 def _enrolled(lab: pd.DataFrame, ctx: Context) -> pd.DataFrame:
@@ -92,6 +117,6 @@ def _records(ctx: Context, h: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         "LBLOINC": h["lbtestcd"].map(loinc).fillna(""),
         **visit_columns(visit, h["lbdtc"], h["subjid"], ctx),
         "EPOCH": epoch(h["lbdtc"], h["subjid"], ctx), "LBDTC": h["lbdtc"], "LBDY": study_day(h["lbdtc"], rfstdtc),
-        **lineage(h),
+        **lineage(h), POSITION: h[POSITION].to_numpy(),
     })
     return frame, rfstdtc

@@ -9,11 +9,17 @@ import pandas as pd
 import sqlalchemy as sa
 
 from aclf.store import bulk_insert, sdtm_trace, sdtm_trace_key
+from cdisc.sdtm.common import POSITION
 
 
 def trace_of(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"dataset": name, "record": range(1, len(frame) + 1), "usubjid": frame["USUBJID"].to_numpy(),
-                         "transfer_id": frame["_TRANSFER"].to_numpy(), "row_number": frame["_ROW"].to_numpy()})
+    """Each record's number in the dataset, subject, source transfer and file row; for LB also its
+    position among the subject's source rows, which the hand-off keeps (not the store)."""
+    trace = pd.DataFrame({"dataset": name, "record": range(1, len(frame) + 1), "usubjid": frame["USUBJID"].to_numpy(),
+                          "transfer_id": frame["_TRANSFER"].to_numpy(), "row_number": frame["_ROW"].to_numpy()})
+    if POSITION in frame:
+        trace["position"] = frame[POSITION].to_numpy()
+    return trace
 
 
 def in_order(parts: list[pd.DataFrame], datasets: list[str]) -> pd.DataFrame:

@@ -127,17 +127,21 @@ def test_lb_built_from_the_previous_night_equals_a_full_build(generated, monkeyp
     first = build_domains(ctx, spec, lambda: lab)
     trace = first.trace[first.trace["dataset"] == "LB"]
     previous = Previous(first.lb_digests, {"LB": first.datasets["LB"].assign(
-        _TRANSFER=trace["transfer_id"].astype("int64").to_numpy(), _ROW=trace["row_number"].astype("int64").to_numpy())})
+        _TRANSFER=trace["transfer_id"].astype("int64").to_numpy(), _ROW=trace["row_number"].astype("int64").to_numpy(),
+        _POS=trace["position"].astype("int64").to_numpy())})
     subjects = lab.loc[lab["lbstresn"].notna(), "subjid"].unique()
     tonight = lab[lab["subjid"] != subjects[1]].reset_index(drop=True)          # one subject's samples withdrawn
     tonight.loc[np.flatnonzero((tonight["subjid"] == subjects[0]).to_numpy())[0], "lbstresn"] += 1.0
+    # a new snapshot restates every record: each from another transfer and row, the values unchanged
+    tonight = tonight.assign(transfer_id=tonight["transfer_id"] + 100, row_number=tonight["row_number"] + 7)
     full = build_domains(ctx, spec, lambda: tonight)
     built, records = [], lb_module._records
     monkeypatch.setattr(lb_module, "_records", lambda ctx_, h: built.append(set(h["subjid"])) or records(ctx_, h))
     reused = build_domains(ctx, spec, lambda: tonight, lb_before=previous)
     assert built == [{subjects[0]}]                                           # the changed subject only
     pd.testing.assert_frame_equal(reused.datasets["LB"], full.datasets["LB"], check_exact=True)
-    pd.testing.assert_frame_equal(reused.trace, full.trace, check_exact=True)
+    pd.testing.assert_frame_equal(reused.trace, full.trace, check_exact=True)   # tonight's lineage, every record
+    assert (reused.trace.loc[reused.trace["dataset"] == "LB", "transfer_id"] > 100).all()
     assert reused.lb_digests.equals(full.lb_digests)
 
 
@@ -156,3 +160,20 @@ def test_a_build_no_later_night_will_reuse_makes_no_digest(generated, night, mon
     pd.testing.assert_frame_equal(without.datasets["LB"], with_digests.datasets["LB"], check_exact=True)
     for name in adam:
         pd.testing.assert_frame_equal(datasets[name], adam[name], check_exact=True)
+
+
+def test_an_lb_record_without_its_row_in_tonights_table_is_an_error(generated):
+    """Taken records are given their row's lineage by subject and position; one that has no row
+    tonight could only come from a hand-off that does not match the digests, and is never guessed."""
+    ctx = generated["ctx"]
+    subjid = generated["lab"]["subjid"].iloc[0]
+    sources = pd.DataFrame({"subjid": pd.Series([subjid, subjid], dtype="str"), "_POS": [0, 1],
+                            "transfer_id": [5, 5], "row_number": [10, 11]})
+    usubjid = ctx.usubjid(pd.Series([subjid], dtype="str")).iloc[0]
+    records = pd.DataFrame({"USUBJID": pd.Series([usubjid, usubjid], dtype="str"), "_POS": [1, 0]})
+    relined = lb_module.relineage(records, sources, ctx)
+    assert relined["_TRANSFER"].tolist() == [5, 5] and relined["_ROW"].tolist() == [11, 10]
+    with pytest.raises(ValueError, match="harmonized row"):
+        lb_module.relineage(records.assign(_POS=[0, 2]), sources, ctx)
+    with pytest.raises(ValueError, match="harmonized row"):
+        lb_module.relineage(records.assign(USUBJID=pd.Series(["NCT05985863-99-999"] * 2, dtype="str")), sources, ctx)

@@ -54,6 +54,12 @@ def _trace(engine) -> pd.DataFrame:
                                    "order by area, dataset, record"), conn)
 
 
+def _site01_transfers(engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text("select id from transfer where source = 'site01' and status = 'loaded'"))
+                    .scalars())
+
+
 def _token(engine) -> str:
     with engine.connect() as conn:
         return conn.execute(sa.select(lab_harmonized_version.c.token)).scalar()
@@ -81,8 +87,8 @@ def nights(tmp_path_factory):
         traced, insert = [], trace_module.bulk_insert     # the datasets whose trace rows are written
         patch.setattr(trace_module, "bulk_insert", lambda conn, table, frame, *a, **k: traced.append(
             set(frame["dataset"])) or insert(conn, table, frame, *a, **k))
-        lb_sites, records = [], lb_module._records          # the sites of the subjects whose LB is built
-        patch.setattr(lb_module, "_records", lambda ctx, h: lb_sites.append(set(h["site_id"])) or records(ctx, h))
+        lb_built, records = [], lb_module._records          # the subjects whose LB is built
+        patch.setattr(lb_module, "_records", lambda ctx, h: lb_built.append(set(h["subjid"])) or records(ctx, h))
         derived, build_adlb = [], adam_build.build_adlb       # the sites of the subjects whose ADLB is derived
         patch.setattr(adam_build, "build_adlb", lambda lb, adsl, *rest: derived.append(set(adsl["SITEID"])) or
                       build_adlb(lb, adsl, *rest))
@@ -106,7 +112,7 @@ def nights(tmp_path_factory):
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
                        "failures": load_schema_failures(engine), "files": _inodes(settings.output),
                        "trace": _trace(engine), "dm_built": len(built), "adlb_sites": derived[-1],
-                       "trace_written": traced[-1], "lb_sites": lb_sites[-1], "copied": dict(copied),
+                       "trace_written": traced[-1], "lb_built": lb_built[-1], "copied": dict(copied),
                        "suites_run": sorted(k for k, run in _suite_runs(settings).items() if suites.get(k) != run)}
         with engine.begin() as conn:
             conn.execute(lab_harmonized_source.delete())
@@ -116,7 +122,8 @@ def nights(tmp_path_factory):
         _night(full)
         yield {"first": first_night, "iwrs_night": iwrs_night, "incremental": incremental,
                "full_lab": load_harmonized_lab(engine), "full_failures": load_schema_failures(engine),
-               "outputs": (settings.output, full.output), "full_trace": _trace(engine)}
+               "outputs": (settings.output, full.output), "full_trace": _trace(engine),
+               "site01_transfers": _site01_transfers(engine)}
 
 
 def test_only_the_changed_site_is_rewritten_in_the_store(nights):
@@ -142,8 +149,21 @@ def test_the_domains_from_the_forms_are_taken_from_the_hand_off_not_built(nights
 
 
 def test_the_records_of_the_other_sites_subjects_are_not_built_again(nights):
-    assert nights["incremental"]["lb_sites"] == {"01"}
+    assert {subjid[:2] for subjid in nights["incremental"]["lb_built"]} == {"01"}
     assert nights["incremental"]["adlb_sites"] == {"01"}
+
+
+def test_the_site_subjects_whose_values_did_not_change_keep_their_records_with_tonights_lineage(nights):
+    """Site01's new snapshot restates every record from a new transfer; LB builds the records of
+    the subjects whose harmonized values changed only, and the others' records, taken from the
+    night before, trace to tonight's transfer (the full recomputation's trace, the last test)."""
+    built = nights["incremental"]["lb_built"]
+    trace = nights["incremental"]["trace"]
+    lb = trace[(trace["area"] == "blinded") & (trace["dataset"] == "LB")]
+    site01 = lb[lb["usubjid"].str.split("-").str[1] == "01"]
+    taken = site01[~site01["usubjid"].str.split("-").str[2].isin({s[-3:] for s in built})]
+    assert len(built) > 0 and len(taken) > 0
+    assert set(taken["transfer_id"]) == {max(nights["site01_transfers"])}
 
 
 def test_the_subject_level_files_copy_the_rows_that_did_not_change(nights):
