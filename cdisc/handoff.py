@@ -13,14 +13,14 @@ subject whose harmonized rows did not change (their digests are kept here too, c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 
 from cdisc.by_subject import Previous, Stored, read_digests, write_digests
-from cdisc.package import fresh_folder, recover, swap_in
+from cdisc.package import fresh_folder, link_or_copy, recover, swap_in
 from cdisc.sdtm.common import POSITION
 
 KEYS, TRACE = "keys.json", "trace.parquet"
@@ -28,16 +28,23 @@ LB_KEY, LB_DIGESTS = "lb_subjects.json", "lb_subjects.parquet"
 
 
 def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame], trace: pd.DataFrame,
-                 keys: dict[str, str] | None = None, lb_subjects: tuple[str, pd.Series] | None = None) -> None:
+                 keys: dict[str, str] | None = None, lb_subjects: tuple[str, pd.Series] | None = None,
+                 taken: Iterable[str] = ()) -> None:
     """Write the datasets and their records' trace (cdisc.sdtm.trace) into a fresh folder, then swap
     it in (a reader never sees half of one); with ``keys``, what each dataset was built from
     (``handoff_keys``): a later night takes a dataset of the same key, and its trace, from here.
     With ``lb_subjects`` (a key and each subject's digest), a later night of the same key takes
-    LB's records of a subject with the same digest from here (``handoff_lb``)."""
+    LB's records of a subject with the same digest from here (``handoff_lb``). The ``taken``
+    datasets, read tonight from the hand-off in force, keep its files."""
     fresh = fresh_folder(folder)
     (fresh / "sdtm").mkdir()
+    taken = set(taken)
     for name, frame in datasets.items():
-        frame.to_parquet(fresh / "sdtm" / f"{name}.parquet", index=False)
+        kept = folder / "sdtm" / f"{name}.parquet"
+        if name in taken and kept.is_file():
+            link_or_copy(kept, fresh / "sdtm" / kept.name)
+        else:
+            frame.to_parquet(fresh / "sdtm" / f"{name}.parquet", index=False)
     trace.to_parquet(fresh / TRACE, index=False)
     (fresh / KEYS).write_text(json.dumps(keys or {}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     if lb_subjects is not None:

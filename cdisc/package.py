@@ -102,8 +102,8 @@ def _read_digests(path: Path | None) -> dict[str, str]:
     return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.exists() else {}
 
 
-def _reuse(old: Path, new: Path) -> None:
-    """The file of the package in force in the fresh folder: a hard link where the disk allows one."""
+def link_or_copy(old: Path, new: Path) -> None:
+    """A file in force into a fresh folder: a hard link where the disk allows one."""
     try:
         os.link(old, new)
     except OSError:
@@ -143,7 +143,7 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
             if after[name] is not None and before.get(name) == after[name] and \
                     all((folder / f).is_file() for f in files):
                 for f in files:
-                    _reuse(folder / f, fresh / f)
+                    link_or_copy(folder / f, fresh / f)
                 continue
             written.append(name)
             previous, origin = _origins(rows, name, frame, hashes, code)

@@ -100,7 +100,7 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
                             lb_value_level(study), guide)
     if status.refreshed:
-        save_handoff(folders.handoff, datasets, trace, keys, (lb_key, lb_digests) if lb_key else None)
+        save_handoff(folders.handoff, datasets, trace, keys, (lb_key, lb_digests) if lb_key else None, taken=same)
     return Published(datasets, violations, status, paths, trace=trace,
                      unmapped_screen_failures=unmapped_screen_failures(ctx), keys=keys)
 

@@ -48,6 +48,10 @@ def _inodes(output) -> dict[str, int]:
     return {p.name: p.stat().st_ino for p in sdtm.iterdir()}
 
 
+def _handoff_inodes(output) -> dict[str, int]:
+    return {p.name: p.stat().st_ino for p in (output / "blinded" / "handoff" / "sdtm").iterdir()}
+
+
 def _trace(engine) -> pd.DataFrame:
     with engine.connect() as conn:
         return pd.read_sql(sa.text("select area, dataset, record, usubjid, transfer_id, row_number from sdtm_trace "
@@ -104,13 +108,14 @@ def nights(tmp_path_factory):
         _deliver_only(root, settings, "iwrs", second)
         _night(settings)
         iwrs_night = {"ids": _ids_by_source(engine), "token": _token(engine), "files": _inodes(settings.output),
-                      "dm_built": len(built)}
+                      "handoff": _handoff_inodes(settings.output), "dm_built": len(built)}
         _deliver_only(root, settings, "site01", second)
         suites = _suite_runs(settings)
         copied.clear()
         _night(settings)
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
                        "failures": load_schema_failures(engine), "files": _inodes(settings.output),
+                       "handoff": _handoff_inodes(settings.output),
                        "trace": _trace(engine), "dm_built": len(built), "adlb_sites": derived[-1],
                        "trace_written": traced[-1], "lb_built": lb_built[-1], "copied": dict(copied),
                        "suites_run": sorted(k for k, run in _suite_runs(settings).items() if suites.get(k) != run)}
@@ -146,6 +151,15 @@ def test_only_the_datasets_the_site_changed_are_written_again(nights):
 def test_the_domains_from_the_forms_are_taken_from_the_hand_off_not_built(nights):
     assert nights["iwrs_night"]["dm_built"] == 2                 # the first night, and the IWRS list's
     assert nights["incremental"]["dm_built"] == 2                # not again for a site's labs
+
+
+def test_the_hand_off_keeps_the_files_of_the_domains_it_gave(nights):
+    """The domains taken from the hand-off keep its files in the new one; LB is written again."""
+    before, after = nights["iwrs_night"]["handoff"], nights["incremental"]["handoff"]
+    assert set(after) == set(before)
+    for name in ("DM.parquet", "AE.parquet", "MH.parquet", "SV.parquet"):
+        assert after[name] == before[name], name
+    assert after["LB.parquet"] != before["LB.parquet"]
 
 
 def test_the_records_of_the_other_sites_subjects_are_not_built_again(nights):
