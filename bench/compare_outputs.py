@@ -1,7 +1,8 @@
 """Compare two nights' outputs: every XPT (values, labels, formats, then its bytes apart from the
 headers' timestamps), every define.xml and Dataset-JSON file (creation timestamps and code version
 aside), the expectation results, every finding (id, status and content; the wall-clock first/last
-seen aside). Used to prove that a refactor or a speed-up changed nothing a user sees.
+seen aside) and the query listings as a person sees them (bench/compare_listings.py). Used to prove
+that a refactor or a speed-up changed nothing a user sees.
 
     python bench/compare_outputs.py OUTPUT_A OUTPUT_B     # exit 1 and a list when they differ
 """
@@ -13,6 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pyreadstat
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # run as a script from anywhere
+from bench.compare_listings import compare_listings  # noqa: E402
 
 STAMPS = re.compile(rb'(CreationDateTime|AsOfDateTime)="[^"]*"')
 JSON_STAMPS = re.compile(rb'"(datasetJSONCreationDateTime|version)": "[^"]*"')   # the run's time, the code version
@@ -86,7 +90,7 @@ def compare(a: Path, b: Path) -> list[str]:
         ids_a, ids_b = set(fa["finding_id"]), set(fb["finding_id"])
         diffs.append(f"findings differ: {len(ids_a - ids_b)} only in A, {len(ids_b - ids_a)} only in B, "
                      f"{len(fa)} vs {len(fb)} rows")
-    return diffs
+    return diffs + compare_listings(a, b)
 
 
 if __name__ == "__main__":
@@ -95,5 +99,5 @@ if __name__ == "__main__":
         sys.exit(f"no output folder: {', '.join(absent)}")
     found = compare(Path(sys.argv[1]), Path(sys.argv[2]))
     print("\n".join(found) or "identical: every XPT value and byte, define.xml and Dataset-JSON (timestamps aside), "
-          "expectation result and finding")
+          "expectation result, finding and query listing")
     sys.exit(1 if found else 0)

@@ -3,7 +3,8 @@
 A value from a source (an EDC free-text field, say) may begin with ``=``, ``+``, ``-``, ``@``, a tab
 or a carriage return; a spreadsheet would run it as a formula (OWASP "CSV injection"). Written here
 by hand rather than with ``defusedcsv``: pandas writes CSV with its own writer, not through the csv
-module that defusedcsv replaces, and the Excel side needs openpyxl's cell type instead.
+module that defusedcsv replaces; a listing writes every text as text, a formula-like one with a
+quote prefix (validation.listing).
 """
 from __future__ import annotations
 
@@ -37,12 +38,3 @@ def for_excel(frame: pd.DataFrame) -> pd.DataFrame:
     for col in _text_columns(out):
         out[col] = out[col].map(lambda v: ILLEGAL_CHARACTERS_RE.sub("\ufffd", v) if isinstance(v, str) else v)
     return out
-
-
-def keep_as_text(sheet) -> None:
-    """After writing: a cell openpyxl took for a formula is stored as the text it was, quote-prefixed."""
-    for row in sheet.iter_rows():
-        for cell in row:
-            if cell.data_type == "f" or is_formula_like(cell.value):
-                cell.data_type = "s"
-                cell.quotePrefix = True
