@@ -1,5 +1,6 @@
 """The comparator that proves a refactor changed nothing: it sees a changed value, a missing file, a
-changed define.xml, a changed finding and changed expectation results, and ignores only timestamps."""
+changed define.xml, a changed finding, changed expectation results and a changed listing, and ignores
+only timestamps."""
 from __future__ import annotations
 
 import shutil
@@ -8,6 +9,7 @@ import pandas as pd
 import pyreadstat
 
 from bench.compare_outputs import compare
+from validation.listing import write_listing
 
 
 def _output(root, value: float, stamp: str, status: str = "open", failed: int = 0):
@@ -39,3 +41,21 @@ def test_every_kind_of_difference_is_reported(tmp_path):
     assert "define.xml: differs beyond its timestamps" in found
     assert "findings differ" in found
     assert "quality/result.json: the expectation results differ" in found
+
+
+def _listing(root, details: str, answer: bool = True, title: str = "written 2025-01-01"):
+    rows = pd.DataFrame({"Finding": ["f1"], "Details": [details], "Row": pd.Series([4], dtype="Int64")})
+    write_listing(rows, root / "findings" / "site01_queries.xlsx", ["Study: queries", title, "1 open query."],
+                  answer=answer)
+
+
+def test_the_listings_are_compared_as_a_person_sees_them(tmp_path):
+    a, b = _output(tmp_path / "a", 61.0, "t1"), _output(tmp_path / "b", 61.0, "t1")
+    _listing(a, "=1+1")
+    _listing(b, "=1+1", title="written 2026-12-06")          # only the day it was written
+    assert compare(a, b) == []
+    _listing(b, "=1+2")
+    assert "findings/site01_queries.xlsx: cells differ: 1 cells, first at row 7, column 2" in "\n".join(compare(a, b))
+    _listing(b, "=1+1", answer=False)                          # no shaded answer columns
+    found = "\n".join(compare(a, b))
+    assert "findings/site01_queries.xlsx: cells differ" in found and "widths differ" in found
