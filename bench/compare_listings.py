@@ -1,6 +1,6 @@
 """Compare two nights' query listings as a person sees them (read with openpyxl): every cell's value
 (Excel's escapes of control characters decoded, an empty text the same as an empty cell), its
-font weight, shading, wrapping, vertical alignment, quote prefix and border; the column widths,
+font weight and size, shading, wrapping, vertical alignment, quote prefix and border; the column widths,
 row heights, frozen panes, filter, printed title rows, page setup, margins, footer and the
 workbook's title. The day a listing was written, in its title block, is left aside."""
 from __future__ import annotations
@@ -12,6 +12,7 @@ import openpyxl
 from openpyxl.utils.escape import unescape
 
 WRITTEN = re.compile(r"written \d{4}-\d{2}-\d{2}")
+DEFAULT_SIZE = 11.0          # the workbook's font size, for a font that names none
 
 
 def _value(value):
@@ -23,8 +24,15 @@ def _value(value):
 def _cell(cell) -> tuple:
     fill = cell.fill.fgColor.rgb[-6:] if cell.fill.fill_type == "solid" else None
     border = tuple(getattr(cell.border, side).style for side in ("left", "right", "top", "bottom"))
-    return (_value(cell.value), bool(cell.font.b), cell.font.sz if cell.value not in (None, "") else None, fill,
+    size = (cell.font.sz or DEFAULT_SIZE) if cell.value not in (None, "") else None
+    return (_value(cell.value), bool(cell.font.b), size, fill,
             bool(cell.alignment.wrap_text), cell.alignment.vertical, bool(cell.quotePrefix), border)
+
+
+def _widths(sheet) -> dict[int, float]:
+    """Each column's stored width, a range of columns of one width (one XML element) spread out."""
+    return {col: d.width for d in sheet.column_dimensions.values() if d.width
+            for col in range(d.min or 1, (d.max or d.min or 1) + 1)}
 
 
 def seen(path: Path) -> dict:
@@ -36,7 +44,7 @@ def seen(path: Path) -> dict:
         "title": book.properties.title, "sheet": sheet.title,
         "cells": [[_cell(c) for c in row] for row in sheet.iter_rows(min_row=1, max_row=sheet.max_row,
                                                                     max_col=sheet.max_column)],
-        "widths": {k: d.width for k, d in sheet.column_dimensions.items() if d.width},
+        "widths": _widths(sheet),
         "heights": {k: d.height for k, d in sheet.row_dimensions.items() if d.height},
         "freeze": sheet.freeze_panes, "filter": sheet.auto_filter.ref, "print titles": sheet.print_title_rows,
         "page": (setup.orientation, int(setup.paperSize), int(setup.fitToWidth or 1), int(setup.fitToHeight or 0),

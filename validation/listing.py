@@ -49,7 +49,7 @@ def _title(book, sheet, lines: list[str]) -> None:
 
 
 def _table(book, sheet, rows: pd.DataFrame, filled: list[bool]) -> None:
-    """The header (bold, boxed) and the rows: wrapped, top-aligned, the answer columns shaded, a
+    """The header (bold) and the rows: wrapped, top-aligned, the answer columns shaded, a
     value that a spreadsheet would read as a formula kept as text with a quote prefix, and each
     row as high as its longest wrapped cell (a spreadsheet does not size a wrapped row itself)."""
     def style(shade: bool, **more):
@@ -59,7 +59,7 @@ def _table(book, sheet, rows: pd.DataFrame, filled: list[bool]) -> None:
     head = HEADER_ROW - 1
     for col, (header, shade) in enumerate(zip(rows.columns, filled)):
         sheet.set_column(col, col, WIDTHS.get(header, 14))
-        sheet.write_string(head, col, header, style(shade, bold=True, border=1))
+        sheet.write_string(head, col, header, style(shade, bold=True))
     plain = [style(shade) for shade in filled]
     quoted = [style(shade, quote_prefix=True) for shade in filled]
     widths = [WIDTHS.get(header, 14) for header in rows.columns]
