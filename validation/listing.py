@@ -3,8 +3,8 @@ the rows under a header repeated on every printed page, landscape A4 fitted to t
 wrapped text with row heights to match, and empty columns for the answer.
 
 Written with XlsxWriter, which streams each cell out with a format registered once: openpyxl built
-a cell object per value and a style per cell (the 10,000-subject study's seven listings took 1.3 s,
-about a tenth of that now). Every text is written as text, never as a formula."""
+a cell object per value and a style per cell (the 10,000-subject study's seven listings took 1.3 s).
+Every text is written as text, never as a formula."""
 from __future__ import annotations
 
 import math
@@ -65,6 +65,7 @@ def _table(book, sheet, rows: pd.DataFrame, filled: list[bool]) -> None:
     widths = [WIDTHS.get(header, 14) for header in rows.columns]
     numeric = [pd.api.types.is_numeric_dtype(rows[c]) for c in rows.columns]
     columns = [rows[c].astype(object).where(rows[c].notna(), None).tolist() for c in rows.columns]
+    measured: dict[tuple[str, float], int] = {}       # a rule's query text repeats on many rows
     for offset, values in enumerate(zip(*columns)):
         row, lines = head + 1 + offset, 1
         for col, value in enumerate(values):
@@ -75,7 +76,10 @@ def _table(book, sheet, rows: pd.DataFrame, filled: list[bool]) -> None:
             else:
                 text = str(value)
                 sheet.write_string(row, col, text, quoted[col] if is_formula_like(text) else plain[col])
-                lines = max(lines, _wrapped_lines(text, widths[col]))
+                key = (text, widths[col])
+                if key not in measured:
+                    measured[key] = _wrapped_lines(text, widths[col])
+                lines = max(lines, measured[key])
         sheet.set_row(row, LINE_POINTS * lines + 4)
 
 
