@@ -46,6 +46,12 @@ class Stored(Mapping[str, pd.DataFrame]):
         return len(self._readers)
 
 
+def positions(codes: np.ndarray) -> np.ndarray:
+    """Each row's position among its subject's rows, in order (0, 1, ...), from the subjects'
+    factorized codes."""
+    return pd.Series(codes).groupby(codes).cumcount().to_numpy()
+
+
 def subject_digests(parts: Sequence[pd.DataFrame], subject: str = SUBJECT) -> pd.Series:
     """A 64-bit digest per subject of its rows in every part, in their order: each row's values, its
     position among the subject's rows and its part are hashed together (pandas' hash_pandas_object)
@@ -57,7 +63,7 @@ def subject_digests(parts: Sequence[pd.DataFrame], subject: str = SUBJECT) -> pd
         text = [c for c in part.columns if pd.api.types.is_string_dtype(part[c])]
         rows = pd.util.hash_pandas_object(
             part.astype(dict.fromkeys(text, "category")).assign(
-                _position=pd.Series(codes).groupby(codes).cumcount().to_numpy(), _part=number), index=False)
+                _position=positions(codes), _part=number), index=False)
         total = np.zeros(len(subjects), dtype="uint64")
         np.add.at(total, codes, rows.to_numpy())
         sums.append(pd.Series(total, index=subjects))

@@ -9,7 +9,7 @@ import pandas as pd
 
 from aclf.frames import isin
 from cdisc import derive
-from cdisc.by_subject import changed_subjects, subject_digests
+from cdisc.by_subject import changed_subjects, positions, subject_digests
 from cdisc.sdtm.common import POSITION, Context, epoch, lineage, sequence, study_day, visit_columns
 
 
@@ -61,8 +61,7 @@ def build_lb(ctx: Context, load_lab: Callable[[], pd.DataFrame], before: pd.Seri
     the records are sorted. Without ``before`` and not ``digested`` (no later night will use them:
     the unblinded area keeps nothing), the subjects' digests are not made."""
     lab = _enrolled(load_lab()[READS], ctx)
-    codes, _ = pd.factorize(lab["subjid"])
-    lab[POSITION] = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+    lab[POSITION] = positions(pd.factorize(lab["subjid"])[0])
     digests = subject_digests([lab[VALUES]], subject="subjid") if digested or before is not None else None
     subjects = None if before is None else changed_subjects(before, digests)
     sources = None
