@@ -134,12 +134,15 @@ class Refreshed:
 
 def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
                            schema_failures: Callable[[pd.DataFrame], pd.DataFrame],
-                           mirror: Path | None = None) -> Refreshed:
+                           mirror: Path | None = None, ready: Callable[[Path], None] | None = None) -> Refreshed:
     """Tonight's harmonized table, rebuilt only where its inputs changed: kept whole when no
     transfer, configuration or code changed; else the rows of each lab source whose own transfers
     changed are built again and replace its rows in the store, the others kept (a change to the
     infusion form, the configuration or the code rebuilds every source). The schema runs on the
-    whole table (a key must be unique across sources). Equal to a full rebuild, row for row."""
+    whole table (a key must be unique across sources). Equal to a full rebuild, row for row.
+    A rebuilt table's Parquet copy in ``mirror`` is written first and handed to ``ready``, which may
+    start another process's reading of it while the schema runs and the store saves (3-4 s at 10,000
+    subjects); the copy answers readers only once the store holds its version."""
     inputs = inputs_fingerprint(engine, study_dir)
     if inputs is not None and inputs == built_from(engine):
         return Refreshed(load_harmonized_lab(engine, mirror), load_schema_failures(engine), [])
@@ -159,13 +162,18 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
         fresh = _as_stored(build_harmonized_lab(lab_in_force(engine, stale, mirror), first, study))
         lab = _joined(load_harmonized_lab(engine, mirror), fresh, stale, _store_order(engine))
         only = stale
-    cases = schema_failures(lab)
-    token = save_harmonized_lab(engine, lab, cases, inputs, sources=wanted or {}, only=only)
+    token, read = uuid.uuid4().hex, None
     if mirror is not None:    # the night's readers start from Parquet: no reader pays the store read
-        lab = as_read(lab)
-        keep_copy(lab, _mirror_path(mirror, token), "lab_harmonized_*.parquet")
-        hold(token, lab)
-    return Refreshed(lab, cases, stale)
+        read = as_read(lab)
+        keep_copy(read, _mirror_path(mirror, token), "lab_harmonized_*.parquet")
+        if ready is not None:
+            ready(_mirror_path(mirror, token))
+    cases = schema_failures(lab)
+    save_harmonized_lab(engine, lab, cases, inputs, sources=wanted or {}, only=only, token=token)
+    if read is None:
+        return Refreshed(lab, cases, stale)
+    hold(token, read)
+    return Refreshed(read, cases, stale)
 
 
 def hold(token: str, lab: pd.DataFrame) -> None:
@@ -181,11 +189,11 @@ def let_go() -> None:
 
 def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame, failures: pd.DataFrame,
                         inputs: str | None = None, sources: dict[str, str] | None = None,
-                        only: list[str] | None = None) -> str:
+                        only: list[str] | None = None, token: str | None = None) -> str:
     """Tonight's table and its schema failure cases (``index`` = row position) replace last night's;
     ``inputs``: the fingerprint of what it was built from, ``sources`` each lab source's. With
     ``only``, the rows of those sources alone are replaced, the others stay as they are. Returns
-    the new version's token."""
+    the new version's token (``token``, when given: its Parquet copy was written before)."""
     columns = [c.name for c in lab_harmonized.columns if c.name != "id"]
     cases = pd.DataFrame({"row_index": failures["index"], "column_name": failures["column"].astype(str),
                           "check_name": failures["check"].astype(str), "failure_case": failures["failure_case"].astype(str)})
@@ -199,7 +207,7 @@ def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame, failures: pd.DataF
         conn.execute(lab_harmonized_failure.delete())
         conn.execute(lab_harmonized_version.delete())
         conn.execute(lab_harmonized_source.delete())
-        token = uuid.uuid4().hex
+        token = token or uuid.uuid4().hex
         conn.execute(lab_harmonized_version.insert().values(token=token, inputs=inputs))
         if sources:
             conn.execute(lab_harmonized_source.insert(), [{"source": k, "inputs": v} for k, v in sources.items()])

@@ -1,6 +1,6 @@
 """The validation step: the findings (every rule family and form schema each night, tracked by
 stable id, exported per site) and the expectation suites (assets.quality), two assets of one step
-so that the suites run in the night's warm worker while the rules run here."""
+so that the suites run in the night's warm worker while the rules run here (assets.suites)."""
 import dagster as dg
 
 from aclf.config import Study
@@ -10,9 +10,9 @@ from aclf.registry import data_night
 from assets.catalog import layer
 from assets.checks import site_rule_table, warn_check
 from assets.harmonized import harmonized_lab
-from assets.quality import (AHEAD_TAG, QUALITY, QUALITY_CHECK, QUALITY_SPEC, quality_materialization, start_ahead,
-                            take_or_start)
+from assets.quality import QUALITY, QUALITY_CHECK, QUALITY_SPEC, quality_materialization
 from assets.resources import AclfResource
+from assets.suites import AHEAD_TAG, start_ahead, take_or_start
 from validation.evaluate import evaluate
 from validation.export import write_findings
 from validation.findings import BLINDED, readable, save_findings, stored_findings
@@ -41,7 +41,8 @@ def validation_asset(study: Study) -> dg.AssetsDefinition:
                     can_subset=True)
     def validation(context: dg.AssetExecutionContext, aclf: AclfResource):
         """The suites are started first (in the warm worker), the findings tracked meanwhile. The
-        findings alone, in a run tagged AHEAD_TAG, start the suites for a later quality_docs step."""
+        findings alone, in a run tagged AHEAD_TAG, start the suites for a later quality_docs step
+        (unless harmonization started them)."""
         selected = context.selected_asset_keys
         suites = take_or_start(aclf) if QUALITY in selected else None
         if suites is None and context.run.tags.get(AHEAD_TAG) == "true":

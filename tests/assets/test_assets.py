@@ -144,7 +144,7 @@ def sdtm_area():
 def test_suites_started_ahead_land_in_the_quality_step_even_if_their_worker_is_lost(paths, aclf, monkeypatch):
     """The findings alone, in a run tagged AHEAD_TAG, start the suites in the warm worker; the
     quality_docs step of a later run collects them, and runs them again if the worker was lost."""
-    import assets.quality
+    import assets.suites
     from aclf import warm_worker
 
     land(paths, "site01", "SITE01_20250601.csv", FIXTURES / "SITE01_20250601.csv")
@@ -153,23 +153,58 @@ def test_suites_started_ahead_land_in_the_quality_step_even_if_their_worker_is_l
         _ingest(aclf, source)
     harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
     validation, started = asset_named("findings"), []
-    real = assets.quality.start_quality
+    real = assets.suites.start_quality
 
-    def start_then_lose_the_worker(resource):
-        finish = real(resource)
+    def start_then_lose_the_worker(resource, lab_file=None):
+        finish = real(resource, lab_file)
         started.append(1)
         if len(started) == 1:       # sent to the worker, which is still importing GX (3 s): lost
             process.kill()
         return finish
 
-    monkeypatch.setattr(assets.quality, "start_quality", start_then_lose_the_worker)
+    monkeypatch.setattr(assets.suites, "start_quality", start_then_lose_the_worker)
     with warm_worker.running():
         [process] = warm_worker._pool._processes.values()
         assert dg.materialize([validation], selection=["findings"], resources={"aclf": aclf},
-                              tags={assets.quality.AHEAD_TAG: "true"}).success
-        assert len(assets.quality._ahead) == 1 and not (aclf.output / "quality" / "result.json").exists()
+                              tags={assets.suites.AHEAD_TAG: "true"}).success
+        assert len(assets.suites._ahead) == 1 and not (aclf.output / "quality" / "result.json").exists()
         run = dg.materialize([validation], selection=["quality_docs"], resources={"aclf": aclf})
-    assert run.success and assets.quality._ahead == {} and len(started) == 2
+    assert run.success and assets.suites._ahead == {} and len(started) == 2
     [event] = run.asset_materializations_for_node("validation")
     assert event.asset_key == dg.AssetKey("quality_docs") and event.metadata["evaluated"].value > 50
     assert (aclf.output / "quality" / "index.html").is_file()
+
+
+def test_harmonization_tagged_ahead_starts_the_suites_on_its_copy_before_the_store_saves(paths, aclf, monkeypatch):
+    """In a run tagged AHEAD_TAG, harmonization starts the suites on the rebuilt table's Parquet copy
+    before the store holds it; the findings' tagged run does not start them again, and the
+    quality_docs step collects them: the copy they read is the table in force."""
+    import assets.suites
+    from aclf import warm_worker
+    from aclf.harmonized_lab import harmonized_lab_file, load_harmonized_lab
+
+    land(paths, "site01", "SITE01_20250601.csv", FIXTURES / "SITE01_20250601.csv")
+    land_edc(paths, "EDC_20250601")
+    for source in ("site01", "edc"):
+        _ingest(aclf, source)
+    real, copies = assets.suites.start_quality, []
+
+    def start(resource, lab_file=None):
+        copies.append((lab_file, harmonized_lab_file(resource.engine(), resource.mirror()) if lab_file else None))
+        return real(resource, lab_file)
+
+    monkeypatch.setattr(assets.suites, "start_quality", start)
+    tags = {assets.suites.AHEAD_TAG: "true"}
+    with warm_worker.running():
+        assert dg.materialize([harmonized_lab], resources={"aclf": aclf}, tags=tags).success
+        assert len(assets.suites._ahead) == 1
+        validation = asset_named("findings")
+        assert dg.materialize([validation], selection=["findings"], resources={"aclf": aclf}, tags=tags).success
+        run = dg.materialize([validation], selection=["quality_docs"], resources={"aclf": aclf})
+    [(lab_file, in_force_then)] = copies
+    assert lab_file is not None and lab_file.exists() and in_force_then != lab_file   # not saved yet
+    assert harmonized_lab_file(aclf.engine(), aclf.mirror()) == lab_file
+    pd.testing.assert_frame_equal(pd.read_parquet(lab_file), load_harmonized_lab(aclf.engine()))
+    assert run.success and assets.suites._ahead == {}
+    [event] = run.asset_materializations_for_node("validation")
+    assert event.metadata["evaluated"].value > 50 and not event.metadata["kept"].value
