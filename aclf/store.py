@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from aclf import sqlite_bulk
 from aclf.config import ConfigError
 
 DATABASE_URL_ENV = "ACLF_DATABASE_URL"
@@ -228,9 +229,13 @@ def _row_chunks(frame: pd.DataFrame, columns: list[str], constants: dict) -> Ite
 def bulk_insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str],
                 **constants) -> None:
     """Insert a DataFrame's columns (plus constant values) fast: COPY on PostgreSQL (psycopg 3),
-    one DBAPI executemany per chunk of rows elsewhere. SQLAlchemy's per-row parameter handling is
-    what this avoids: it cost more than reading and normalizing a lab file."""
+    staged chunks on SQLite from ``sqlite_bulk.STAGED_FROM`` rows (aclf.sqlite_bulk), one DBAPI
+    executemany per chunk of rows elsewhere. SQLAlchemy's per-row parameter handling is what this
+    avoids: it cost more than reading and normalizing a lab file."""
     names = [*columns, *constants]
+    if conn.dialect.name == "sqlite" and sqlite_bulk.stageable(conn, frame, columns):
+        sqlite_bulk.insert(conn, table, frame, columns, constants, BULK_CHUNK)
+        return
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         quoted = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
         with conn.connection.driver_connection.cursor() as cur:
@@ -289,7 +294,8 @@ def default_database_url(state_dir: Path) -> str:
 
 
 def make_engine(url: str) -> sa.Engine:
-    """An engine with the schema created; SQLite gets WAL and foreign keys."""
+    """An engine with the schema created; SQLite gets WAL, foreign keys and a staging schema for
+    large inserts (aclf.sqlite_bulk)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url)
@@ -300,6 +306,7 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
+            sqlite_bulk.attach(dbapi_conn)
     metadata.create_all(engine)
     _add_missing_columns(engine)
     return engine

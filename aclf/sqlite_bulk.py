@@ -1,0 +1,94 @@
+"""Large inserts into a SQLite store through a staged copy: each chunk of rows is written as a small
+SQLite file by the ADBC driver (Apache Arrow's, from Arrow columns, in C), loaded into the
+connection's in-memory ``bulk`` schema (``sqlite3.Connection.deserialize``) and copied over with one
+INSERT ... SELECT, inside the caller's transaction. Python's ``executemany`` binds each value from a
+Python object: 225,000 harmonized rows took 3.2-4.7 s that way, 1.4 s this way (measured on a copy
+of the 10,000-subject store), with the same stored values and types.
+
+The staged file is read as bytes and never opened by Python's SQLite: two SQLite libraries in one
+process must not have the same file open (one's close would drop the other's locks)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import cache
+
+import pandas as pd
+import sqlalchemy as sa
+
+SCHEMA = "bulk"             # attached to every SQLite connection of the store (make_engine)
+STAGED_FROM = 20_000        # rows; below this, executemany costs less than staging's imports (0.15 s)
+
+
+def attach(dbapi_conn) -> None:
+    """Give a new connection its empty in-memory staging schema (ATTACH is refused inside a
+    transaction, so it happens on connect)."""
+    dbapi_conn.execute(f"ATTACH DATABASE ':memory:' AS {SCHEMA}")
+
+
+def stageable(conn: sa.Connection, frame: pd.DataFrame, columns: list[str]) -> bool:
+    """Whether ``frame`` goes through staging: large enough, every column numbers, booleans or text
+    (what Arrow carries as SQLite binds it), and ``conn`` made by the store's engine (attached)."""
+    if len(frame) < STAGED_FROM:
+        return False
+    kinds = pd.api.types
+    if not all(kinds.is_numeric_dtype(frame[c]) or kinds.is_bool_dtype(frame[c])
+               or kinds.infer_dtype(frame[c], skipna=True) in ("string", "empty") for c in columns):
+        return False
+    return any(row[1] == SCHEMA for row in conn.exec_driver_sql("PRAGMA database_list"))
+
+
+def _arrow(part: pd.DataFrame, columns: list[str], constants: dict):
+    """A chunk as an Arrow table with the values ``executemany`` would bind: NaN/NA and empty text
+    as NULL, booleans as integers; a column of NULLs only as text (Arrow's null type has no SQLite
+    column type)."""
+    import pyarrow as pa
+
+    arrays = {}
+    for name in columns:
+        column = part[name]
+        if pd.api.types.is_bool_dtype(column):
+            column = column.astype("Int64")
+        elif not pd.api.types.is_numeric_dtype(column):
+            column = column.where(column.notna() & (column != ""), None)
+        array = pa.array(column, from_pandas=True)
+        arrays[name] = array.cast(pa.string()) if pa.types.is_null(array.type) else array
+    for name, value in constants.items():
+        arrays[name] = pa.array([value] * len(part))
+    return pa.table(arrays)
+
+
+def _image(table) -> bytes:
+    """``table`` as the bytes of a SQLite database holding it as ``rows``, written by ADBC."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with tempfile.TemporaryDirectory(prefix="aclf-bulk-") as folder:
+        path = os.path.join(folder, "rows.sqlite")
+        with adbc.connect(path) as conn:
+            with conn.cursor() as cur:
+                cur.adbc_ingest("rows", table, mode="create")
+            conn.commit()
+        with open(path, "rb") as file:
+            return file.read()
+
+
+@cache
+def _empty_image() -> bytes:
+    import pyarrow as pa
+
+    return _image(pa.table({"x": pa.array([], pa.int64())}))
+
+
+def insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str], constants: dict,
+           chunk: int) -> None:
+    """Insert ``frame``'s ``columns`` plus ``constants`` into ``table`` by staged chunks of ``chunk``
+    rows, in ``conn``'s transaction; the staging schema is emptied afterwards."""
+    sqlite = conn.connection.driver_connection
+    names = ", ".join([*columns, *constants])
+    statement = f"INSERT INTO main.{table.name} ({names}) SELECT {names} FROM {SCHEMA}.rows"
+    try:
+        for start in range(0, len(frame), chunk):
+            sqlite.deserialize(_image(_arrow(frame.iloc[start:start + chunk], columns, constants)), name=SCHEMA)
+            conn.exec_driver_sql(statement)
+    finally:
+        sqlite.deserialize(_empty_image(), name=SCHEMA)
