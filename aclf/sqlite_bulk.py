@@ -18,6 +18,8 @@ import sqlalchemy as sa
 
 SCHEMA = "bulk"             # attached to every SQLite connection of the store (make_engine)
 STAGED_FROM = 20_000        # rows; below this, executemany costs less than staging's imports (0.15 s)
+# what pandas infers of a column of Python objects that Arrow converts as SQLite binds each value
+PLAIN = ("string", "empty", "integer", "floating", "mixed-integer-float", "boolean")
 
 
 def attach(dbapi_conn) -> None:
@@ -28,12 +30,13 @@ def attach(dbapi_conn) -> None:
 
 def stageable(conn: sa.Connection, frame: pd.DataFrame, columns: list[str]) -> bool:
     """Whether ``frame`` goes through staging: large enough, every column numbers, booleans or text
-    (what Arrow carries as SQLite binds it), and ``conn`` made by the store's engine (attached)."""
+    (what Arrow carries as SQLite binds it; objects too, if all of one kind), and ``conn`` made by the
+    store's engine (attached)."""
     if len(frame) < STAGED_FROM:
         return False
     kinds = pd.api.types
     if not all(kinds.is_numeric_dtype(frame[c]) or kinds.is_bool_dtype(frame[c])
-               or kinds.infer_dtype(frame[c], skipna=True) in ("string", "empty") for c in columns):
+               or kinds.infer_dtype(frame[c], skipna=True) in PLAIN for c in columns):
         return False
     return any(row[1] == SCHEMA for row in conn.exec_driver_sql("PRAGMA database_list"))
 
@@ -47,11 +50,11 @@ def _arrow(part: pd.DataFrame, columns: list[str], constants: dict):
     arrays = {}
     for name in columns:
         column = part[name]
-        if pd.api.types.is_bool_dtype(column):
-            column = column.astype("Int64")
-        elif not pd.api.types.is_numeric_dtype(column):
+        if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
             column = column.where(column.notna() & (column != ""), None)
         array = pa.array(column, from_pandas=True)
+        if pa.types.is_boolean(array.type):
+            array = array.cast(pa.int64())
         arrays[name] = array.cast(pa.string()) if pa.types.is_null(array.type) else array
     for name, value in constants.items():
         arrays[name] = pa.array([value] * len(part))

@@ -14,8 +14,9 @@ sample = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("text", sa.Text), sa.Column("label", sa.String(8)), sa.Column("whole", sa.Integer),
     sa.Column("maybe", sa.Integer), sa.Column("real", sa.Float), sa.Column("flag", sa.Boolean),
-    sa.Column("empty", sa.Text), sa.Column("source", sa.String(8)), sa.Column("night", sa.Integer))
-COLUMNS = ["text", "label", "whole", "maybe", "real", "flag", "empty"]
+    sa.Column("empty", sa.Text), sa.Column("gone", sa.Integer), sa.Column("either", sa.Float),
+    sa.Column("known", sa.Boolean), sa.Column("source", sa.String(8)), sa.Column("night", sa.Integer))
+COLUMNS = ["text", "label", "whole", "maybe", "real", "flag", "empty", "gone", "either", "known"]
 
 
 def _frame(rows: int) -> pd.DataFrame:
@@ -25,7 +26,10 @@ def _frame(rows: int) -> pd.DataFrame:
         "label": np.array(["x", "", "12", "3.5", None], dtype=object)[pick % 5],
         "whole": pick, "maybe": pd.array([1, None, 0], dtype="Int64")[pick % 3],
         "real": np.array([1.5, np.nan, 0.0, 3.0, -np.inf, 1e300])[pick % 6],
-        "flag": pick % 2 == 0, "empty": pd.Series([None] * rows, dtype=object)})
+        "flag": pick % 2 == 0, "empty": pd.Series([None] * rows, dtype=object),
+        "gone": np.array([None, 4, None, 12], dtype=object)[pick % 4],           # Python objects of one kind
+        "either": np.array([1, 2.5, None], dtype=object)[pick % 3],
+        "known": np.array([True, None, False], dtype=object)[pick % 3]})
 
 
 def _stored(path) -> list[tuple]:
@@ -84,6 +88,8 @@ def test_what_cannot_be_staged_is_bound_row_by_row(tmp_path, monkeypatch):
     with engine.connect() as conn, plain.connect() as other:
         assert sqlite_bulk.stageable(conn, _frame(3), COLUMNS)
         assert not sqlite_bulk.stageable(conn, dated, ["when"])           # dates: as executemany binds them
+        mixed = pd.DataFrame({"m": np.array([1, "a"], dtype=object)})
+        assert not sqlite_bulk.stageable(conn, mixed, ["m"])              # objects of several kinds
         assert not sqlite_bulk.stageable(other, _frame(3), COLUMNS)       # a connection without the staging schema
     monkeypatch.setattr(sqlite_bulk, "STAGED_FROM", 4)
     with engine.connect() as conn:
