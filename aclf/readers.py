@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -108,10 +109,18 @@ def _has_nul(path: Path) -> bool:
 
 def field_counts(path: Path, encoding: str, delimiter: str) -> list[int]:
     """Fields per non-blank row (header first), by the csv module: a row with more or fewer fields
-    than the header has its values shifted into other columns, so none of them can be trusted."""
+    than the header has its values shifted into other columns, so none of them can be trusted.
+    The reader and the reconciliation's counter both ask, one after the other: the file as it is
+    on disk (size and modification time) is read once (0.7 s for a site's 225,000 rows)."""
+    stat = path.stat()
+    return list(_field_counts(path.resolve(), stat.st_size, stat.st_mtime_ns, encoding, delimiter))
+
+
+@lru_cache(maxsize=1)
+def _field_counts(path: Path, _size: int, _modified: int, encoding: str, delimiter: str) -> tuple[int, ...]:
     with path.open(encoding=encoding, errors="replace", newline="") as fh:
         # a line of blanks only is no record (pandas skips it too)
-        return [len(row) for row in csv.reader(fh, delimiter=delimiter) if row and (len(row) > 1 or row[0].strip())]
+        return tuple(len(row) for row in csv.reader(fh, delimiter=delimiter) if row and (len(row) > 1 or row[0].strip()))
 
 
 def read_excel_sheet(path: Path, sheet: str, keep: Callable[[str], bool], native: set[str]) -> RawTable:

@@ -133,3 +133,18 @@ def test_corrupt_excel_is_an_unreadable_transfer(study, tmp_path):
     bad.write_bytes(b"PK\x03\x04 this is not really a workbook")
     with pytest.raises(UnreadableTransfer, match="not a readable Excel workbook"):
         read_lab(bad, study.sources["site03"])
+
+
+def test_a_files_field_counts_are_counted_again_when_the_file_changes(tmp_path):
+    """The reader and the reconciliation's counter share one count of a file as it is on disk; a
+    file rewritten under the same name is counted again."""
+    import os
+
+    from aclf.readers import field_counts
+
+    path = tmp_path / "SITE01_20250601.csv"
+    path.write_text("A,B\n1,2\n3,4\n", encoding="utf-8")
+    assert field_counts(path, "utf-8", ",") == [2, 2, 2]
+    path.write_text("A,B\n1,2,9\n", encoding="utf-8")
+    os.utime(path, ns=(1, 1))       # and with another modification time, whatever the clock's resolution
+    assert field_counts(path, "utf-8", ",") == [2, 3]
