@@ -31,8 +31,8 @@ def attach(dbapi_conn) -> None:
 def stageable(conn: sa.Connection, frame: pd.DataFrame, columns: list[str]) -> bool:
     """Whether ``frame`` goes through staging: large enough, every column numbers, booleans or text
     (what Arrow carries as SQLite binds it; objects too, if all of one kind), and ``conn`` made by the
-    store's engine (attached)."""
-    if len(frame) < STAGED_FROM:
+    store's engine (attached) over a SQLite that can load a database image."""
+    if len(frame) < STAGED_FROM or not hasattr(conn.connection.driver_connection, "deserialize"):
         return False
     kinds = pd.api.types
     if not all(kinds.is_numeric_dtype(frame[c]) or kinds.is_bool_dtype(frame[c])
