@@ -17,12 +17,13 @@ from aclf.frames import stacked
 from aclf.inputs import built_by, sha
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
-from aclf.mirror import keep_copy
+from aclf.mirror import drop_others, keep_copy, write_copy
 from aclf.store import (bulk_insert, lab_harmonized, lab_harmonized_failure, lab_harmonized_source,
                         lab_harmonized_version, transfer)
 from aclf.timing import analysis_visits, first_infusion_dates, labelled_visitnum, study_days
 
 LINEAGE = ["source", "record_key", "transfer_id", "row_number"]
+MIRROR_VERSIONS = "lab_harmonized_*.parquet"
 READ_CHUNK = 100_000
 # the table as harmonization saved it tonight, under its version token, for the night's readers in
 # this process (validation, then SDTM, the last: it takes it): each Parquet read of the copy took
@@ -142,7 +143,8 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
     whole table (a key must be unique across sources). Equal to a full rebuild, row for row.
     A rebuilt table's Parquet copy in ``mirror`` is written first and handed to ``ready``, which may
     start another process's reading of it while the schema runs and the store saves (3-4 s at 10,000
-    subjects); the copy answers readers only once the store holds its version."""
+    subjects); the copy answers readers only once the store holds its version, and the copy of the
+    version in force stays until then."""
     inputs = inputs_fingerprint(engine, study_dir)
     if inputs is not None and inputs == built_from(engine):
         return Refreshed(load_harmonized_lab(engine, mirror), load_schema_failures(engine), [])
@@ -165,13 +167,14 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
     token, read = uuid.uuid4().hex, None
     if mirror is not None:    # the night's readers start from Parquet: no reader pays the store read
         read = as_read(lab)
-        keep_copy(read, _mirror_path(mirror, token), "lab_harmonized_*.parquet")
+        write_copy(read, _mirror_path(mirror, token))
         if ready is not None:
             ready(_mirror_path(mirror, token))
     cases = schema_failures(lab)
     save_harmonized_lab(engine, lab, cases, inputs, sources=wanted or {}, only=only, token=token)
     if read is None:
         return Refreshed(lab, cases, stale)
+    drop_others(_mirror_path(mirror, token), MIRROR_VERSIONS)     # the version in force kept until now
     hold(token, read)
     return Refreshed(read, cases, stale)
 
@@ -241,7 +244,7 @@ def load_harmonized_lab(engine: sa.Engine, mirror: Path | None = None, take: boo
         unchanged = _version(conn) == token      # not rewritten while it was read
     frame = _as_stored(frame.drop(columns="id"))
     if path and unchanged:
-        keep_copy(frame, path, "lab_harmonized_*.parquet")
+        keep_copy(frame, path, MIRROR_VERSIONS)
     return frame
 
 

@@ -18,10 +18,20 @@ def mirror_folder(archive: Path) -> Path:
 def keep_copy(frame: pd.DataFrame, path: Path, versions: str) -> None:
     """Write the copy whole (a reader never sees half of one), then drop the other versions: the
     files of ``path``'s folder matching the glob ``versions``."""
+    write_copy(frame, path)
+    drop_others(path, versions)
+
+
+def write_copy(frame: pd.DataFrame, path: Path) -> None:
+    """Write the copy whole, keeping the other versions (the one in force, until the store holds this one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     frame.to_parquet(partial, index=False)
     partial.replace(path)
+
+
+def drop_others(path: Path, versions: str) -> None:
+    """Remove the files of ``path``'s folder matching the glob ``versions``, ``path`` apart."""
     for old in path.parent.glob(versions):
         if old != path:
             old.unlink(missing_ok=True)

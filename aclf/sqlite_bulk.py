@@ -10,6 +10,7 @@ process must not have the same file open (one's close would drop the other's loc
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
 from functools import cache
 
@@ -19,7 +20,9 @@ import sqlalchemy as sa
 SCHEMA = "bulk"             # attached to every SQLite connection of the store (make_engine)
 STAGED_FROM = 20_000        # rows; below this, executemany costs less than staging's imports (0.15 s)
 # what pandas infers of a column of Python objects that Arrow converts as SQLite binds each value
-PLAIN = ("string", "empty", "integer", "floating", "mixed-integer-float", "boolean")
+# (not ints mixed with floats: Arrow makes them all floats, which a text column would spell 1.0)
+PLAIN = ("string", "empty", "integer", "floating", "boolean")
+STAGED = "aclf_bulk_staged"   # set in a pooled connection's info while its staging schema holds rows
 
 
 def attach(dbapi_conn) -> None:
@@ -28,15 +31,29 @@ def attach(dbapi_conn) -> None:
     dbapi_conn.execute(f"ATTACH DATABASE ':memory:' AS {SCHEMA}")
 
 
-def stageable(conn: sa.Connection, frame: pd.DataFrame, columns: list[str]) -> bool:
+def release(dbapi_conn, record) -> None:
+    """Pool check-in: empty the staging schema of a connection that staged rows (inside the
+    transaction, SQLite 3.53.4 and later refuse to load over a schema it has read)."""
+    if record.info.pop(STAGED, False) and dbapi_conn is not None:
+        try:
+            dbapi_conn.deserialize(_empty_image(), name=SCHEMA)
+        except sqlite3.Error:           # a connection closed or busy: it lets the memory go when closed
+            pass
+
+
+def stageable(conn: sa.Connection, frame: pd.DataFrame, columns: list[str], constants: dict) -> bool:
     """Whether ``frame`` goes through staging: large enough, every column numbers, booleans or text
-    (what Arrow carries as SQLite binds it; objects too, if all of one kind), and ``conn`` made by the
-    store's engine (attached) over a SQLite that can load a database image."""
+    (what Arrow carries as SQLite binds it; objects too, if all of one kind), constants of Python's
+    plain types, and ``conn`` made by the store's engine (attached) over a SQLite that can load a
+    database image."""
     if len(frame) < STAGED_FROM or not hasattr(conn.connection.driver_connection, "deserialize"):
         return False
     kinds = pd.api.types
-    if not all(kinds.is_numeric_dtype(frame[c]) or kinds.is_bool_dtype(frame[c])
-               or kinds.infer_dtype(frame[c], skipna=True) in PLAIN for c in columns):
+    if not all(not isinstance(frame[c].dtype, pd.CategoricalDtype) and (
+            kinds.is_numeric_dtype(frame[c]) or kinds.is_bool_dtype(frame[c])
+            or kinds.infer_dtype(frame[c], skipna=True) in PLAIN) for c in columns):
+        return False
+    if not all(value is None or type(value) in (str, int, float, bool) for value in constants.values()):
         return False
     return any(row[1] == SCHEMA for row in conn.exec_driver_sql("PRAGMA database_list"))
 
@@ -75,6 +92,10 @@ def _image(table) -> bytes:
             return file.read()
 
 
+def _load(sqlite, image: bytes) -> None:
+    sqlite.deserialize(image, name=SCHEMA)
+
+
 @cache
 def _empty_image() -> bytes:
     import pyarrow as pa
@@ -83,15 +104,19 @@ def _empty_image() -> bytes:
 
 
 def insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str], constants: dict,
-           chunk: int) -> None:
+           chunk: int) -> int:
     """Insert ``frame``'s ``columns`` plus ``constants`` into ``table`` by staged chunks of ``chunk``
-    rows, in ``conn``'s transaction; the staging schema is emptied afterwards."""
+    rows, in ``conn``'s transaction; returns how many rows went in: all, or those before a chunk
+    SQLite refused to load (3.53.4 and later, over a schema this transaction has read), which the
+    caller inserts otherwise. The staging schema is emptied when the connection is checked in."""
     sqlite = conn.connection.driver_connection
     names = ", ".join([*columns, *constants])
     statement = f"INSERT INTO main.{table.name} ({names}) SELECT {names} FROM {SCHEMA}.rows"
-    try:
-        for start in range(0, len(frame), chunk):
-            sqlite.deserialize(_image(_arrow(frame.iloc[start:start + chunk], columns, constants)), name=SCHEMA)
-            conn.exec_driver_sql(statement)
-    finally:
-        sqlite.deserialize(_empty_image(), name=SCHEMA)
+    for start in range(0, len(frame), chunk):
+        try:
+            _load(sqlite, _image(_arrow(frame.iloc[start:start + chunk], columns, constants)))
+        except sqlite3.OperationalError:
+            return start
+        conn.connection.info[STAGED] = True
+        conn.exec_driver_sql(statement)
+    return len(frame)

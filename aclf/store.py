@@ -233,9 +233,10 @@ def bulk_insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, colum
     executemany per chunk of rows elsewhere. SQLAlchemy's per-row parameter handling is what this
     avoids: it cost more than reading and normalizing a lab file."""
     names = [*columns, *constants]
-    if conn.dialect.name == "sqlite" and sqlite_bulk.stageable(conn, frame, columns):
-        sqlite_bulk.insert(conn, table, frame, columns, constants, BULK_CHUNK)
-        return
+    if conn.dialect.name == "sqlite" and sqlite_bulk.stageable(conn, frame, columns, constants):
+        frame = frame.iloc[sqlite_bulk.insert(conn, table, frame, columns, constants, BULK_CHUNK):]
+        if frame.empty:
+            return
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         quoted = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
         with conn.connection.driver_connection.cursor() as cur:
@@ -307,6 +308,8 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
             sqlite_bulk.attach(dbapi_conn)
+
+        sa.event.listen(engine, "checkin", sqlite_bulk.release)
     metadata.create_all(engine)
     _add_missing_columns(engine)
     return engine

@@ -50,6 +50,11 @@ def _in_worker(module: str, name: str, args: tuple, kwargs: dict):
         return_freed_memory()
 
 
+def has_worker() -> bool:
+    """Whether work sent now goes to a worker (not inline)."""
+    return _pool is not None
+
+
 def submit(module: str, name: str, *args, **kwargs) -> Future:
     """``module.name(*args, **kwargs)`` in the worker, or inline (done when this returns) without one
     or when it is known to be gone. Named by module, so that the caller need not import what the

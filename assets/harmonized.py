@@ -6,7 +6,7 @@ from assets.catalog import layer
 from assets.checks import site_rule_table, warn_check
 from assets.ingestion import STAGED_SOURCE
 from assets.resources import AclfResource
-from assets.suites import AHEAD_TAG, start_ahead
+from assets.suites import validate_ahead
 from validation.schemas import failures, harmonized_lab_schema
 
 SCHEMA_CHECK = "harmonized_lab_schema"
@@ -21,13 +21,12 @@ def harmonized_lab(context: dg.AssetExecutionContext, aclf: AclfResource) -> dg.
     original kept), not-done reasons, reference ranges in both units, study days and analysis
     visits by window; written to the store's ``lab_harmonized`` table with its schema failures
     (found once a night: the findings reuse them). Only the sources whose inputs changed are rebuilt.
-    In a run tagged AHEAD_TAG, a rebuilt table's expectation suites start as soon as its copy exists."""
+    With a warm worker, a rebuilt table's expectation suites are run there on its copy while it is saved."""
     study, engine = aclf.study(), aclf.engine()
     schema = harmonized_lab_schema(study)
-    ready = (lambda copy: start_ahead(aclf, copy)) if context.get_tag(AHEAD_TAG) == "true" else None
     with aclf.locked():
         refreshed = refresh_harmonized_lab(engine, study, aclf.study_dir, lambda lab: failures(schema, lab),
-                                           aclf.mirror(), ready)
+                                           aclf.mirror(), lambda copy: validate_ahead(aclf, copy))
     lab, cases, rebuilt = refreshed.lab, refreshed.failures, refreshed.rebuilt
     failing = lab.loc[cases["index"].dropna().astype(int).unique()] if not cases.empty else lab.iloc[0:0]
     failing = failing.assign(rule=cases.drop_duplicates("index").set_index("index")["check"]

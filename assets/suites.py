@@ -1,18 +1,21 @@
 """Tonight's expectation suites, started and collected: they run in the night's warm worker
 (aclf.warm_worker) while the caller goes on, and the ``quality_docs`` step (assets.quality)
-collects them. A nightly run tagged ``AHEAD_TAG`` starts them before their step: harmonization as
-soon as the table's Parquet copy exists, or the findings' step, so that they overlap other work."""
+collects them; the findings' step of a nightly run tagged ``AHEAD_TAG`` starts them for a later
+run. Harmonization validates the rebuilt table ahead (``validate_ahead``), before the store saves
+it: those results are only kept, for the suites' run to reuse, and no output is touched until then."""
 import json
 from collections.abc import Callable
 from concurrent.futures import CancelledError
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+import pandas as pd
+
 from aclf.blinding import blinded_forms
 from aclf.current import forms_in_force
 from aclf.harmonized_lab import harmonized_lab_file, load_harmonized_lab
 from aclf.inputs import built_by, kept, night_inputs, remember
-from aclf.warm_worker import submit
+from aclf.warm_worker import has_worker, submit
 from assets.resources import AclfResource
 from validation.quality_result import QualityResult
 
@@ -34,28 +37,50 @@ def quality_inputs(study) -> tuple[dict, dict]:
     return tests, forms
 
 
-def start_quality(aclf: AclfResource, lab_file: Path | None = None) -> Suites:
-    """Start tonight's suites on ``lab_file`` (the Parquet copy of the table about to be saved) or
-    on the table in force, and return what waits for them. They run in the warm worker, which
-    imported Great Expectations (3-4 s) during ingestion (inline, done on return, without one);
-    kept when the inputs are those of the Data Docs in force. Named by module: every process that
-    loads the definitions would pay the import."""
-    study, engine = aclf.study(), aclf.engine()
+def _kept_result(aclf: AclfResource, inputs: str | None) -> QualityResult | None:
+    """The result of the Data Docs in force when they were drawn from tonight's inputs."""
     folder = aclf.output / QUALITY_DIR
-    inputs = night_inputs(engine, aclf.study_dir)
-    if kept(engine, STEP, inputs) is not None and (folder / RESULT_FILE).exists():
-        summary = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
-        result = QualityResult(success=summary["success"], evaluated=summary["evaluated"], failed=summary["failed"],
-                               data_docs=folder.resolve() / summary["data_docs"])
-        return lambda: (result, True)
+    if kept(aclf.engine(), STEP, inputs) is None or not (folder / RESULT_FILE).exists():
+        return None
+    summary = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
+    return QualityResult(success=summary["success"], evaluated=summary["evaluated"], failed=summary["failed"],
+                         data_docs=folder.resolve() / summary["data_docs"])
+
+
+def _submit(aclf: AclfResource, lab: Path | pd.DataFrame, folder: Path | None):
+    """run_quality in the warm worker (inline without one) on ``lab``, a Parquet copy of which the
+    worker reads only the columns its suite looks at, and on the forms as a blinded reader sees them.
+    Named by module: every process that loads the definitions would pay Great Expectations' import."""
+    study, engine, mirror = aclf.study(), aclf.engine(), aclf.mirror()
     tests, form_rules = quality_inputs(study)
-    mirror = aclf.mirror()
     in_force = forms_in_force(engine, study, mirror, aclf.study_dir)
     forms = {k: v for k, v in blinded_forms(study, in_force).items() if k in form_rules}
-    # the worker reads the lab table's Parquet copy itself, only the columns its suite looks at
-    lab = lab_file or harmonized_lab_file(engine, mirror) or load_harmonized_lab(engine, mirror)
-    running = submit("validation.quality", "run_quality", lab, forms, folder, tests=tests, form_rules=form_rules,
-                     kept=mirror / QUALITY_DIR, version=built_by(aclf.study_dir))
+    return submit("validation.quality", "run_quality", lab, forms, folder, tests=tests, form_rules=form_rules,
+                  kept=mirror / QUALITY_DIR, version=built_by(aclf.study_dir))
+
+
+def validate_ahead(aclf: AclfResource, lab_file: Path) -> None:
+    """Run the suites on ``lab_file``, the Parquet copy of the table harmonization is about to save,
+    in the warm worker while it saves (none without a worker): their results are kept in the mirror,
+    nothing is drawn. The suites' run, once the table is in force, reuses them (the same frames):
+    at 10,000 subjects the findings' step waited 2-3 s for the suites run from scratch. Results
+    are kept under the code's version: none with uncommitted changes, then nothing is run ahead."""
+    if has_worker() and built_by(aclf.study_dir) is not None and \
+            _kept_result(aclf, night_inputs(aclf.engine(), aclf.study_dir)) is None:
+        _submit(aclf, lab_file, None)
+
+
+def start_quality(aclf: AclfResource) -> Suites:
+    """Start tonight's suites on the table in force and return what waits for them (their Data Docs
+    drawn under the output, reusing any suite's result kept for the same frame); kept whole when
+    the inputs are those of the Data Docs in force."""
+    engine, mirror = aclf.engine(), aclf.mirror()
+    folder = aclf.output / QUALITY_DIR
+    inputs = night_inputs(engine, aclf.study_dir)
+    result = _kept_result(aclf, inputs)
+    if result is not None:
+        return lambda: (result, True)
+    running = _submit(aclf, harmonized_lab_file(engine, mirror) or load_harmonized_lab(engine, mirror), folder)
 
     def finish() -> tuple[QualityResult, bool]:
         result = running.result()
@@ -77,12 +102,9 @@ def _key(aclf: AclfResource) -> tuple[str, str | None]:
     return str(aclf.output.resolve()), night_inputs(aclf.engine(), aclf.study_dir)
 
 
-def start_ahead(aclf: AclfResource, lab_file: Path | None = None) -> None:
-    """Start tonight's suites now, for the quality_docs step of a later run of this process, unless
-    they were started on the same inputs already (by harmonization, on ``lab_file``)."""
-    key = _key(aclf)
-    if key not in _ahead:
-        _ahead[key] = start_quality(aclf, lab_file)
+def start_ahead(aclf: AclfResource) -> None:
+    """Start tonight's suites now, for the quality_docs step of a later run of this process."""
+    _ahead[_key(aclf)] = start_quality(aclf)
 
 
 def take_or_start(aclf: AclfResource) -> Suites:

@@ -41,8 +41,7 @@ def validation_asset(study: Study) -> dg.AssetsDefinition:
                     can_subset=True)
     def validation(context: dg.AssetExecutionContext, aclf: AclfResource):
         """The suites are started first (in the warm worker), the findings tracked meanwhile. The
-        findings alone, in a run tagged AHEAD_TAG, start the suites for a later quality_docs step
-        (unless harmonization started them)."""
+        findings alone, in a run tagged AHEAD_TAG, start the suites for a later quality_docs step."""
         selected = context.selected_asset_keys
         suites = take_or_start(aclf) if QUALITY in selected else None
         if suites is None and context.run.tags.get(AHEAD_TAG) == "true":

@@ -52,9 +52,8 @@ def _blocked_checks(result: dg.ExecuteInProcessResult) -> tuple[list[str], bool]
 # their steps one after the other anyway); SDTM and ADaM share a run so that a blocking SDTM check
 # keeps the ADaM of a refused package from being built.
 WAVES = [("harmonization", {"harmonized"}), ("validation", {"validation"}), ("SDTM and ADaM", {"sdtm", "adam"})]
-# The warm worker (aclf.warm_worker) starts with the suites' library; they start as soon as
-# harmonization has written the rebuilt table's copy (AHEAD_TAG on its run: at 10,000 subjects the
-# findings waited 2-3 s for them when they started after it). Up to this many lab records
+# The warm worker (aclf.warm_worker) starts with the suites' library; harmonization validates the
+# rebuilt table there while it saves it (assets.suites.validate_ahead). Up to this many lab records
 # stored once the night's transfers are in, it imports the figures' too and serves both phases: the
 # suites run there while SDTM and ADaM are built, and their step is the night's last run (150
 # subjects: 1.5 s less). Above it, the suites are collected before SDTM, and a worker for the figures
@@ -137,7 +136,7 @@ def _run_nightly(settings: Settings, instance: dg.DagsterInstance | None, log_le
     if one_worker:
         warm_worker.also(warm_worker.FIGURES)
     for name, wave in _waves(layers):
-        kwargs = {"extra_tags": {AHEAD_TAG: "true"}} if name == "harmonization" else {}
+        kwargs = {}
         if name == "validation" and one_worker:
             kwargs, suites_last = {"selection": [FINDINGS], "extra_tags": {AHEAD_TAG: "true"}}, wave
         if name == "SDTM and ADaM" and not one_worker:

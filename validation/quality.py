@@ -44,14 +44,17 @@ SHOWN_VALUES = 5
 DOCS_ENTRIES = ("index.html", GX_INDEX, "static", "expectations", "validations")
 
 
-def run_quality(lab: pd.DataFrame | Path, forms: Mapping[str, pd.DataFrame], output_dir: Path, *,
+def run_quality(lab: pd.DataFrame | Path, forms: Mapping[str, pd.DataFrame], output_dir: Path | None, *,
                 tests: Mapping[str, Mapping], form_rules: Mapping[str, Mapping], kept: Path | None = None,
-                version: str | None = None) -> QualityResult:
+                version: str | None = None) -> QualityResult | None:
     """Validate the lab table (or its Parquet copy, of which only the suite's columns are read) and
     every form in ``form_rules``; write Data Docs to ``output_dir``.
     With ``kept`` (a folder) and ``version`` (aclf.inputs.built_by), each suite's result is kept
-    there, and a suite whose frame did not change since is not run again."""
-    output_dir = Path(output_dir).resolve()
+    there, and a suite whose frame did not change since is not run again. Without ``output_dir``,
+    the results are only kept (for a later run on the same frames to draw), and None is returned."""
+    if output_dir is None and not (kept and version):
+        raise ValueError("results neither drawn nor kept: give output_dir, or kept and version")
+    output_dir = Path(output_dir).resolve() if output_dir is not None else None
     missing = sorted(set(form_rules) - set(forms))
     if missing:
         raise KeyError(f"form rules without a form frame: {missing}")
@@ -82,18 +85,21 @@ def run_quality(lab: pd.DataFrame | Path, forms: Mapping[str, pd.DataFrame], out
         keep_results(kept, {name: reuse.get(name) or {
             "key": key, "batch": ids[name].batch_identifier, "run": ids[name].run_id.to_json_dict(),
             "result": store.serialize(results[name])} for name, key in keys.items() if key})
-    # a reused suite's pages stay as its run drew them; GX draws the others and the index (given no
-    # identifier it draws every page: with none to draw, it is given one that names no page)
-    drawn = [name for name in results if name not in reuse or not _page(output_dir, ids[name]).is_file()]
-    clear_docs(output_dir, keep=set(results) - set(drawn))
-    context.build_data_docs(site_names=[SITE], resource_identifiers=[
-        *(ids[name] for name in drawn), *(ExpectationSuiteIdentifier(name=name) for name in drawn)]
-        or [ExpectationSuiteIdentifier(name=NO_PAGE)])
+    if output_dir is not None:
+        # a reused suite's pages stay as its run drew them; GX draws the others and the index (given
+        # no identifier it draws every page: with none to draw, it is given one that names no page)
+        drawn = [name for name in results if name not in reuse or not _page(output_dir, ids[name]).is_file()]
+        clear_docs(output_dir, keep=set(results) - set(drawn))
+        context.build_data_docs(site_names=[SITE], resource_identifiers=[
+            *(ids[name] for name in drawn), *(ExpectationSuiteIdentifier(name=name) for name in drawn)]
+            or [ExpectationSuiteIdentifier(name=NO_PAGE)])
     # GX keeps its last context, and with it every frame validated, in objects that refer to each
     # other: let the context go and collect them now, before the next layer builds its frames
     project_manager.set_project(None)
     del context, source
     gc.collect()
+    if output_dir is None:
+        return None
 
     failed = [failure(name, r) for name, result in results.items() for r in result.results if not r.success]
     return QualityResult(
@@ -175,8 +181,9 @@ def numeric_copy(frame: pd.DataFrame, rules: Mapping) -> pd.DataFrame:
     return out
 
 
-def quiet_context(output_dir: Path):
-    """An in-memory context, without analytics or progress bars, whose one Data Docs site is output_dir."""
+def quiet_context(output_dir: Path | None):
+    """An in-memory context, without analytics or progress bars, whose one Data Docs site is
+    output_dir (none without one)."""
     site = {
         "class_name": "SiteBuilder",
         "show_how_to_buttons": False,
@@ -187,7 +194,7 @@ def quiet_context(output_dir: Path):
         store_backend_defaults=InMemoryStoreBackendDefaults(),
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-        data_docs_sites={SITE: site},
+        data_docs_sites={SITE: site} if output_dir is not None else {},
     )
     return gx.get_context(mode="ephemeral", project_config=config)
 

@@ -155,8 +155,8 @@ def test_suites_started_ahead_land_in_the_quality_step_even_if_their_worker_is_l
     validation, started = asset_named("findings"), []
     real = assets.suites.start_quality
 
-    def start_then_lose_the_worker(resource, lab_file=None):
-        finish = real(resource, lab_file)
+    def start_then_lose_the_worker(resource):
+        finish = real(resource)
         started.append(1)
         if len(started) == 1:       # sent to the worker, which is still importing GX (3 s): lost
             process.kill()
@@ -175,36 +175,62 @@ def test_suites_started_ahead_land_in_the_quality_step_even_if_their_worker_is_l
     assert (aclf.output / "quality" / "index.html").is_file()
 
 
-def test_harmonization_tagged_ahead_starts_the_suites_on_its_copy_before_the_store_saves(paths, aclf, monkeypatch):
-    """In a run tagged AHEAD_TAG, harmonization starts the suites on the rebuilt table's Parquet copy
-    before the store holds it; the findings' tagged run does not start them again, and the
-    quality_docs step collects them: the copy they read is the table in force."""
+def test_harmonization_validates_the_rebuilt_table_ahead_and_the_suites_reuse_what_it_kept(paths, aclf, monkeypatch):
+    """With a warm worker, harmonization runs the suites on the rebuilt table's copy before the
+    store saves it, keeping their results and drawing nothing; the suites' run, once the table is
+    in force, reuses them (the same frames) and draws the Data Docs."""
+    import json
+
     import assets.suites
     from aclf import warm_worker
-    from aclf.harmonized_lab import harmonized_lab_file, load_harmonized_lab
+    from aclf.harmonized_lab import harmonized_lab_file
 
     land(paths, "site01", "SITE01_20250601.csv", FIXTURES / "SITE01_20250601.csv")
     land_edc(paths, "EDC_20250601")
     for source in ("site01", "edc"):
         _ingest(aclf, source)
-    real, copies = assets.suites.start_quality, []
-
-    def start(resource, lab_file=None):
-        copies.append((lab_file, harmonized_lab_file(resource.engine(), resource.mirror()) if lab_file else None))
-        return real(resource, lab_file)
-
-    monkeypatch.setattr(assets.suites, "start_quality", start)
-    tags = {assets.suites.AHEAD_TAG: "true"}
+    real, sent = assets.suites._submit, []
+    monkeypatch.setattr(assets.suites, "_submit", lambda resource, lab, folder: sent.append((lab, folder))
+                        or real(resource, lab, folder))
+    kept = aclf.mirror() / "quality" / "harmonized_lab.json"
+    monkeypatch.setattr(assets.suites, "built_by", lambda study_dir: "code-and-configuration")  # as in a clean checkout
     with warm_worker.running():
-        assert dg.materialize([harmonized_lab], resources={"aclf": aclf}, tags=tags).success
-        assert len(assets.suites._ahead) == 1
+        assert dg.materialize([harmonized_lab], resources={"aclf": aclf}).success
+        warm_worker.submit("math", "sqrt", 4.0).result()        # the worker is done with what came before
+        assert not (aclf.output / "quality").exists()            # nothing drawn before the table is in force
+        ahead_run = json.loads(kept.read_text(encoding="utf-8"))["run"]
         validation = asset_named("findings")
-        assert dg.materialize([validation], selection=["findings"], resources={"aclf": aclf}, tags=tags).success
-        run = dg.materialize([validation], selection=["quality_docs"], resources={"aclf": aclf})
-    [(lab_file, in_force_then)] = copies
-    assert lab_file is not None and lab_file.exists() and in_force_then != lab_file   # not saved yet
-    assert harmonized_lab_file(aclf.engine(), aclf.mirror()) == lab_file
-    pd.testing.assert_frame_equal(pd.read_parquet(lab_file), load_harmonized_lab(aclf.engine()))
-    assert run.success and assets.suites._ahead == {}
-    [event] = run.asset_materializations_for_node("validation")
-    assert event.metadata["evaluated"].value > 50 and not event.metadata["kept"].value
+        run = dg.materialize([validation], resources={"aclf": aclf})
+    [(ahead_lab, drawn_in), (lab, folder)] = sent
+    assert drawn_in is None and folder == aclf.output / "quality"
+    assert ahead_lab == lab == harmonized_lab_file(aclf.engine(), aclf.mirror())
+    assert json.loads(kept.read_text(encoding="utf-8"))["run"] == ahead_run      # reused, not run again
+    assert run.success
+    [event] = [e for e in run.asset_materializations_for_node("validation") if e.asset_key == dg.AssetKey("quality_docs")]
+    assert event.metadata["evaluated"].value > 50 and (aclf.output / "quality" / "index.html").is_file()
+
+
+def test_a_failed_save_after_the_suites_ran_ahead_leaves_the_table_and_the_docs_in_force(paths, aclf, monkeypatch):
+    """The copy of a table that harmonization could not save never replaces the copy in force, and
+    the suites run ahead on it draw nothing."""
+    import aclf.harmonized_lab as module
+    import assets.suites
+    from aclf import warm_worker
+
+    land(paths, "site01", "SITE01_20250601.csv", FIXTURES / "SITE01_20250601.csv")
+    land_edc(paths, "EDC_20250601")
+    for source in ("site01", "edc"):
+        _ingest(aclf, source)
+    assert dg.materialize([harmonized_lab], resources={"aclf": aclf}).success
+    in_force, real_submit = module.harmonized_lab_file(aclf.engine(), aclf.mirror()), assets.suites._submit
+    monkeypatch.setattr(module, "inputs_fingerprint", lambda engine, study_dir: "changed")   # rebuilt
+    monkeypatch.setattr(module, "save_harmonized_lab", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    monkeypatch.setattr(assets.suites, "built_by", lambda study_dir: "code-and-configuration")
+    ran_ahead = []
+    monkeypatch.setattr(assets.suites, "_submit", lambda *a: ran_ahead.append(a[1]) or real_submit(*a))
+    with warm_worker.running():
+        assert not dg.materialize([harmonized_lab], resources={"aclf": aclf}, raise_on_error=False).success
+        warm_worker.submit("math", "sqrt", 4.0).result()
+    assert module.harmonized_lab_file(aclf.engine(), aclf.mirror()) == in_force and in_force.exists()
+    assert len(ran_ahead) == 1 and ran_ahead[0] != in_force and (aclf.mirror() / "quality" / "harmonized_lab.json").exists()
+    assert not (aclf.output / "quality").exists()
