@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from aclf.collector import import_uncollected
 from aclf.memory import return_freed_memory
 
 SUITES = ("validation.quality",)    # what a worker imports before it is asked anything
@@ -112,8 +113,7 @@ def also(modules: tuple[str, ...]) -> None:
 
 
 def _import(modules: tuple[str, ...]) -> None:
-    for module in modules:
-        importlib.import_module(module)
+    import_uncollected(*modules)
     if "tqdm" in sys.modules:
         # a killed worker releases nothing (_stop): tqdm's default lock for progress bars (GX draws
         # none, yet takes it in a suite's run) would be a named semaphore, reported as leaked at the
