@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from aclf.collector import import_uncollected
+from aclf.collector import collect_less_often, import_uncollected
 from aclf.memory import return_freed_memory
 
 SUITES = ("validation.quality",)    # what a worker imports before it is asked anything
@@ -33,6 +33,7 @@ _warmed: tuple[str, ...] = ()
 
 def _warm(modules: tuple[str, ...]) -> None:
     return_freed_memory()
+    collect_less_often()
     for name in UNUSED:
         sys.modules.setdefault(name, None)
     _import(modules)

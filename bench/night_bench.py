@@ -39,10 +39,10 @@ def _reset_peak() -> None:
 
 def _night(folder: str, queue) -> None:
     """One nightly run in this (fresh) process: total seconds, and seconds and peak MB per layer."""
-    from aclf.collector import import_uncollected
+    from aclf.collector import prepare_process
     from aclf.settings import Settings
 
-    import_uncollected("pipelines.nightly")     # as ``aclf run`` imports it
+    prepare_process("pipelines.nightly")     # as ``aclf run`` starts
     from pipelines.nightly import run_nightly
 
     root = Path(folder)

@@ -45,12 +45,12 @@ def run_once(settings, show_locations: bool = True, lock_wait: float = 0, quiet:
     """Run the nightly job in process (a line per source and per layer as each finishes, unless
     ``quiet``) and print the reconciliation summary of the run report it wrote."""
     from aclf import warm_worker
-    from aclf.collector import import_uncollected
+    from aclf.collector import prepare_process
     from aclf.report import REPORT_NAME, format_summary
 
     load_study(settings.study_dir)          # a broken configuration: exit 2 before any work
     with warm_worker.running():             # started before the job's own imports (1-2 s), which it overlaps too
-        import_uncollected("pipelines.nightly")
+        prepare_process("pipelines.nightly")
         from pipelines.nightly import run_nightly
 
         result = run_nightly(settings, log_level="WARNING", lock_wait=lock_wait,

@@ -32,3 +32,16 @@ def test_a_paused_collector_stays_paused():
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def test_a_nights_process_collects_young_objects_less_often():
+    from aclf.collector import YOUNG_THRESHOLD, prepare_process
+
+    before = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        prepare_process("json")
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() == 0            # json was imported: nothing frozen
+    finally:
+        gc.set_threshold(*before)
