@@ -3,12 +3,14 @@
 Its full collections walk every object the process tracks. Dagster, pandas, SQLAlchemy and Great
 Expectations leave hundreds of thousands of them, all of which live as long as the process; a
 night then builds large lists of rows (a workbook's cells, the forms' decoded JSON, a query's
-fetched rows), and CPython 3.11 runs a full collection, walking all of them again, whenever the
-objects that survived since the last one outnumber a quarter of those it kept then (checked every
-70,000 allocations: young collections every 700, the middle generation's every tenth of those). Measured on the 150-subject night: the collector took
-0.7-0.8 s of the night's process and 0.8-1.0 s of its warm worker; with the imports frozen, 0.3 s
-and 0.06 s. On the full night at 10,000 subjects, with the imports frozen, it still took 3.2 s
-(2.6 s of it in full collections), and 0.5 s once young collections run every 10,000 allocations.
+fetched rows). CPython 3.11 runs a full collection, walking all of them again, whenever the objects
+that survived since the last one outnumber a quarter of those it kept then; it checks every 70,000
+allocations (young collections every 700, the middle generation's every tenth of those).
+
+Measured on the 150-subject night: the collector took 0.7-0.8 s of the night's process and
+0.8-1.0 s of its warm worker; with the imports frozen, 0.3 s and 0.06 s. On the full night at
+10,000 subjects, with the imports frozen, it still took 2.1-3.2 s (1.7-2.6 s in full collections),
+and 0.3-0.5 s once young collections run every 10,000 allocations (docs/performance.md).
 """
 from __future__ import annotations
 

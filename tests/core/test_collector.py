@@ -1,4 +1,5 @@
-"""The night's imports kept out of the cyclic collector's reach (aclf.collector)."""
+"""The night's imports kept out of the cyclic collector's reach, and its young collections made rarer
+(aclf.collector)."""
 import gc
 import sys
 
