@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from aclf.inputs import code_and_libraries
@@ -19,17 +20,30 @@ from cdisc.codelist_check import codelist_values
 from cdisc.columns import TEXT
 from cdisc.dataset_json import json_rows
 from cdisc.define import build_define, validate_define, write_define
-from cdisc.spec import Spec
+from cdisc.spec import Dataset, Spec
 from cdisc.splice import SUBJECT, RowIndex, dtypes_of, identified, load_index, origins, plan, save_index
-from cdisc.xpt import Violation, check_dataset, xpt_rows
+from cdisc.xpt import Violation, check_dataset, whole_dataset_checks, xpt_rows
 
 SHOWN_VIOLATIONS = 20
 
 
-def check_all(datasets: dict[str, pd.DataFrame], spec: Spec) -> dict[str, list[Violation]]:
-    """The writer's checks of every dataset and its values against the spec's codelists."""
-    return {name: [*check_dataset(frame, spec.datasets[name]), *codelist_values(frame, spec.datasets[name], spec)]
+def check_all(datasets: dict[str, pd.DataFrame], spec: Spec,
+              known: dict[str, Known] | None = None) -> dict[str, list[Violation]]:
+    """The writer's checks of every dataset and its values against the spec's codelists. The rows
+    ``known`` to have passed them in the package in force are checked again only as part of the
+    whole (keys, trailing blank rows): each value check asks of a row its own values only."""
+    known = known or {}
+    return {name: _checked(frame, spec.datasets[name], spec, known[name].passed if name in known else None)
             for name, frame in datasets.items()}
+
+
+def _checked(frame: pd.DataFrame, ds: Dataset, spec: Spec, passed: np.ndarray | None) -> list[Violation]:
+    if passed is not None and passed.any():
+        fresh = frame.take(np.flatnonzero(~passed))
+        if not check_dataset(fresh, ds) and not codelist_values(fresh, ds, spec):
+            return whole_dataset_checks(frame, ds)
+    # a full check, also when tonight's rows break a rule: the counts and row numbers are the whole's
+    return [*check_dataset(frame, ds), *codelist_values(frame, ds, spec)]
 
 
 def swap_in(fresh: Path, folder: Path) -> None:
@@ -73,6 +87,39 @@ def row_hashes(frame: pd.DataFrame):
     return pd.util.hash_pandas_object(frame.assign(**bits) if bits else frame, index=False).to_numpy()
 
 
+def spec_fingerprint(spec: Spec) -> str:
+    """What the checks of a dataset's rows depend on besides the code: the whole spec (variables,
+    lengths, codelists)."""
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the package in force tells of a dataset's rows tonight: their hashes (None: code with
+    uncommitted changes, or inexact dtypes), its row index and the row of it each row copies (-1:
+    none; both None when the file in force cannot be copied from), and which rows passed the checks
+    of the same spec there (None: check every row)."""
+
+    hashes: np.ndarray | None
+    previous: RowIndex | None = None
+    origin: np.ndarray | None = None
+    passed: np.ndarray | None = None
+
+
+def known_rows(datasets: dict[str, pd.DataFrame], spec: Spec, rows: Path | None) -> dict[str, Known]:
+    """Each dataset's ``Known`` rows against the row indexes in ``rows`` (cdisc.splice): the hashes,
+    origins and passed checks that ``check_all`` and then ``write_package`` use, made once."""
+    code = code_and_libraries() if rows is not None else None
+    fingerprint = spec_fingerprint(spec)
+    known = {}
+    for name, frame in datasets.items():
+        hashes = row_hashes(frame) if code is not None else None
+        previous, origin = _origins(rows, name, frame, hashes, code)
+        passed = origin >= 0 if previous is not None and previous.checked == fingerprint else None
+        known[name] = Known(hashes, previous, origin, passed)
+    return known
+
+
 def dataset_digest(frame: pd.DataFrame, spec: Spec, name: str, rows=None) -> str | None:
     """What a dataset's files are made of: its values (``row_hashes``, made here unless given),
     columns and dtypes, its spec, and the code and libraries that write it. None for code with
@@ -112,11 +159,13 @@ def link_or_copy(old: Path, new: Path) -> None:
 
 def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, created: str,
                   value_level: dict | None = None, documents: dict[str, str] | None = None,
-                  digests: Path | None = None, rows: Path | None = None) -> dict[str, Path]:
+                  digests: Path | None = None, rows: Path | None = None,
+                  known: dict[str, Known] | None = None) -> dict[str, Path]:
     """Write every dataset (XPT v5 and Dataset-JSON 1.1 beside it), define.xml (XSD-valid, or this
     raises) and the ``documents`` (file name -> text), and swap the package in; returns the paths
     written. Files of an earlier night that the spec no longer has are gone. The datasets have
-    passed ``check_all``: the writer does not check them a second time.
+    passed ``check_all``: the writer does not check them a second time, and their row indexes say
+    that they passed the checks of ``spec`` (``known_rows``).
 
     With ``digests`` (a file), a dataset whose digest equals that of the package in force keeps its
     files as they are (written on the night its values last changed) instead of being written
@@ -125,11 +174,14 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
 
     With ``rows`` (a folder), a subject-level dataset written again copies the rows of the subjects
     whose rows did not change from the files in force (cdisc.splice); its row index, like the
-    digests, is removed before the swap and saved after it."""
+    digests, is removed before the swap and saved after it. ``known`` holds what ``known_rows`` found
+    of some datasets against the same ``rows``: not made a second time."""
     fresh = fresh_folder(folder)
     file_oid = f"DEFINE.{spec.study_name}.{spec.standard}"
     before, after = _read_digests(digests), {}
     code = code_and_libraries() if digests is not None or rows is not None else None
+    fingerprint = spec_fingerprint(spec)
+    known = known or {}
     indexes: dict[str, RowIndex] = {}
     written = []
     # the two files of a dataset are written at once: both writers spend their time in numpy, Arrow
@@ -138,7 +190,8 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
     with ThreadPoolExecutor(max_workers=2) as pool:
         for name, frame in datasets.items():
             files = [f"{name.lower()}.xpt", f"{name.lower()}.json"]
-            hashes = row_hashes(frame) if code is not None else None      # none for code with changes
+            made = known.get(name)
+            hashes = made.hashes if made else row_hashes(frame) if code is not None else None   # none: code with changes
             after[name] = dataset_digest(frame, spec, name, hashes) if digests is not None else None
             if after[name] is not None and before.get(name) == after[name] and \
                     all((folder / f).is_file() for f in files):
@@ -146,7 +199,7 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
                     link_or_copy(folder / f, fresh / f)
                 continue
             written.append(name)
-            previous, origin = _origins(rows, name, frame, hashes, code)
+            previous, origin = (made.previous, made.origin) if made else _origins(rows, name, frame, hashes, code)
             ds = spec.datasets[name]
             reuse = {kind: plan(previous, kind, folder / f, origin) for kind, f in zip(("xpt", "json"), files)}
             jobs = {"xpt": pool.submit(xpt_rows, frame, ds, fresh / files[0], reuse["xpt"]),
@@ -154,7 +207,7 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
                                         file_oid=file_oid, originator=PACKAGE, system_version=code_version())}
             laid = {kind: identified(job.result(), fresh / f) for (kind, job), f in zip(jobs.items(), files)}
             if rows is not None and _spliceable(frame, hashes, code):
-                indexes[name] = RowIndex(hashes, frame[SUBJECT], laid, code, dtypes_of(frame))
+                indexes[name] = RowIndex(hashes, frame[SUBJECT], laid, code, dtypes_of(frame), fingerprint)
     tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid)
     errors = validate_define(tree)
     if errors:

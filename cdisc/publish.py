@@ -20,8 +20,8 @@ from cdisc.adam.previous import load_previous, save_previous
 from cdisc.area import Area, AreaFolders
 from cdisc.design import Design
 from cdisc.handoff import handoff_keys, handoff_lb, handoff_trace, load_handoff, save_handoff
-from cdisc.package import (PackageStatus, check_all, digests_path, refused, rows_path, violations_status,
-                           write_package, write_status)
+from cdisc.package import (Known, PackageStatus, check_all, digests_path, known_rows, refused, rows_path,
+                           violations_status, write_package, write_status)
 from cdisc.reviewer_guide import load_guide_config, render_guide
 from cdisc.sdtm.build import build_context, build_domains, dataset_keys, domain_order, lb_subject_key
 from cdisc.sdtm.clinical import unmapped_screen_failures
@@ -54,9 +54,17 @@ def lb_value_level(study: Study) -> dict:
     return {"LB": {code: {"unit": t.standard_unit, "label": t.name} for code, t in study.lab.tests.items()}}
 
 
+def _checked(package: str, folders: AreaFolders, datasets: dict[str, pd.DataFrame], spec: Spec
+             ) -> tuple[dict[str, list[Violation]], dict[str, Known]]:
+    """The violations of ``datasets``, checked by what the package in force's row indexes know of
+    their rows, and what they know (for the writer)."""
+    known = known_rows(datasets, spec, rows_path(folders.root, package))
+    return check_all(datasets, spec, known), known
+
+
 def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, datasets, violations, spec: Spec,
-            created: str, value_level: dict | None = None, guide: tuple[str, str] | None = None
-            ) -> tuple[PackageStatus, dict[str, Path]]:
+            created: str, value_level: dict | None = None, guide: tuple[str, str] | None = None,
+            known: dict[str, Known] | None = None) -> tuple[PackageStatus, dict[str, Path]]:
     base = output if folder.is_relative_to(output) else folders.root   # the unblinded root is apart
     relative = str(folder.relative_to(base))
     if any(violations.values()):
@@ -65,7 +73,8 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
         paths: dict[str, Path] = {}
     else:
         paths = write_package(datasets, spec, folder, created, value_level, dict([guide]) if guide else None,
-                              digests=digests_path(folders.root, package), rows=rows_path(folders.root, package))
+                              digests=digests_path(folders.root, package), rows=rows_path(folders.root, package),
+                              known=known)
         status = PackageStatus(package=package, folder=relative, refreshed=True, checked_at=created,
                                written_at=created, datasets=sorted(datasets))
     write_status(folders.root, status)
@@ -93,12 +102,13 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
                                                 handoff_lb(folders.handoff, lb_key), lb_digested=lb_key is not None)
     if same:
         trace = in_order([handoff_trace(folders.handoff, same), trace], domain_order(spec))
-    checked = check_all({name: frame for name, frame in datasets.items() if name not in same}, spec)
+    checked, known = _checked("sdtm", folders, {name: frame for name, frame in datasets.items() if name not in same},
+                              spec)
     violations = {name: checked.get(name, []) for name in datasets}
     guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)
     status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
-                            lb_value_level(study), guide)
+                            lb_value_level(study), guide, known)
     if status.refreshed:
         save_handoff(folders.handoff, datasets, trace, keys, (lb_key, lb_digests) if lb_key else None, taken=same)
     return Published(datasets, violations, status, paths, trace=trace,
@@ -117,10 +127,11 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
     # and written (inline without one); the unblinded area's are by arm: cdisc.reports
     drawn = submit("cdisc.figures", "draw_figures", figure_records(datasets, analysis), analysis, study,
                    folders.figures, data_cut or created[:10]) if area.blinded else None
-    violations = check_all(datasets, spec)
+    violations, known = _checked("adam", folders, datasets, spec)
     guide = render_guide(spec, datasets, sdtm["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)
-    status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created, guide=guide)
+    status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created, guide=guide,
+                            known=known)
     if status.refreshed and reuse_key is not None:
         save_previous(folders.adam_by_subject, reuse_key, digests, {name: datasets[name] for name in BY_SUBJECT})
     if drawn is None:

@@ -51,14 +51,16 @@ class FileRows:
 
 @dataclass(frozen=True)
 class RowIndex:
-    """A dataset's rows as written: their hashes and subjects, where they lie in each file, and the
-    code and libraries that wrote them (a row is reused only by the same writer)."""
+    """A dataset's rows as written: their hashes and subjects, where they lie in each file, the
+    code and libraries that wrote them (a row is reused only by the same writer), and the spec
+    they passed the checks of (a row is not checked again against the same spec by the same code)."""
 
     hashes: np.ndarray
     subjects: pd.Series
     files: dict[str, FileRows]
     code: str
     columns: list = field(default_factory=list)     # names and dtypes of the frame written
+    checked: str = ""                               # cdisc.package.spec_fingerprint of the checks passed
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def dtypes_of(frame: pd.DataFrame) -> list:
 
 
 def save_index(index: RowIndex, path: Path) -> None:
-    meta = {"code": index.code, "columns": index.columns,
+    meta = {"code": index.code, "columns": index.columns, "checked": index.checked,
             "files": {kind: {"first": rows.first, "layout": rows.layout, "separator": rows.separator.decode("ascii"),
                             "size": rows.size, "identity": rows.identity}
                       for kind, rows in index.files.items()}}
@@ -185,6 +187,6 @@ def load_index(path: Path) -> RowIndex | None:
                                 f["separator"].encode("ascii"), f["size"], f["identity"])
                  for kind, f in meta["files"].items()}
         return RowIndex(table.column("hash").to_numpy(), table.column("subject").to_pandas(), files, meta["code"],
-                        meta["columns"])
+                        meta["columns"], meta.get("checked", ""))
     except (OSError, ValueError, KeyError, TypeError, AttributeError, pa.ArrowException):
         return None

@@ -299,10 +299,14 @@ def _keys(ds: Dataset, conformed: pd.DataFrame) -> Iterator[Violation]:
                                                     f"({', '.join(keys)}){note}: {_examples(repeats)}")
 
 
+def _all_text(ds: Dataset, names: list[str]) -> bool:
+    return not any(ds.variable[n].is_numeric for n in names)
+
+
 def _blank_rows(ds: Dataset, conformed: pd.DataFrame) -> Iterator[Violation]:
     """Trailing rows of blanks only (text variables all ''): v5 pads its last 80-byte record with
     blanks, so readers cannot tell such rows from the padding and drop them."""
-    if conformed.empty or any(ds.variable[n].is_numeric for n in conformed.columns):
+    if conformed.empty or not _all_text(ds, list(conformed.columns)):
         return
     blank = (conformed == "").all(axis=1).tolist()
     count = next((i for i, b in enumerate(reversed(blank)) if not b), len(blank))
@@ -321,9 +325,22 @@ def check_dataset(frame: pd.DataFrame, ds: Dataset) -> list[Violation]:
     violations = [*_names(frame, ds), *_labels(ds), *_columns(frame, ds)]
     if frame.columns.duplicated().any():
         return violations
-    conformed = pd.DataFrame({name: _convert(frame[name], ds.variable[name], strict=False)
-                              for name in _written(frame, ds)}, index=frame.index)
+    conformed = _checked_values(frame, ds, _written(frame, ds))
     return [*violations, *_values(frame, ds, conformed), *_keys(ds, conformed), *_blank_rows(ds, conformed)]
+
+
+def _checked_values(frame: pd.DataFrame, ds: Dataset, names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({name: _convert(frame[name], ds.variable[name], strict=False) for name in names},
+                        index=frame.index)
+
+
+def whole_dataset_checks(frame: pd.DataFrame, ds: Dataset) -> list[Violation]:
+    """The checks of ``check_dataset`` that look at more than one row (repeated keys, blank rows at the
+    end), for a frame whose every row passed the others: what a full check then finds."""
+    written = _written(frame, ds)
+    keys = [k for k in ds.keys if k in written]
+    return [*_keys(ds, _checked_values(frame, ds, keys)),
+            *(_blank_rows(ds, _checked_values(frame, ds, written)) if _all_text(ds, written) else [])]
 
 
 # ---- files --------------------------------------------------------------------------------------

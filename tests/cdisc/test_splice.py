@@ -224,3 +224,57 @@ def test_origins_take_a_subjects_block_whole_or_not_at_all():
     runs, new = cdisc.splice.runs(np.array([0, 1, -1, 4, 2, 3, -1]))
     assert runs == [(True, 0, 2), (False, 0, 1), (True, 4, 5), (True, 2, 4), (False, 1, 2)]
     assert new.tolist() == [2, 6]
+
+
+# ---- rows checked once: tonight's rows checked, the whole where a rule spans rows -------------------
+
+def _known(spec, lb, area):
+    return package.known_rows({"LB": lb}, spec, rows_path(area, "sdtm"))
+
+
+def test_rows_that_passed_the_same_checks_in_the_package_in_force_are_not_checked_again(spec, tmp_path, monkeypatch):
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    _write(spec, _lb(spec), folder, area)
+    tonight = _lb(spec, subjects=41, change=CHANGES)          # a new subject, two changed
+    known = _known(spec, tonight, area)
+    assert known["LB"].passed.sum() == 8 * (40 - len(CHANGES))
+    checked, real = [], package.check_dataset
+    monkeypatch.setattr(package, "check_dataset", lambda frame, ds: checked.append(len(frame)) or real(frame, ds))
+    assert package.check_all({"LB": tonight}, spec, known) == {"LB": []}
+    assert checked == [8 + 8 + 7]                             # the new subject's rows and the two changed subjects'
+
+
+def test_a_rule_broken_by_tonights_rows_is_reported_as_a_full_check_reports_it(spec, tmp_path):
+    def broken(rows):
+        return [{**row, "LBTESTCD": "NOPE", "LBORRES": "5 µmol"} for row in rows]
+
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    _write(spec, _lb(spec), folder, area)
+    tonight = _lb(spec, change={3: broken, 30: broken})
+    found = package.check_all({"LB": tonight}, spec, _known(spec, tonight, area))
+    assert found == package.check_all({"LB": tonight}, spec)
+    assert {v.rule for v in found["LB"]} >= {"codelist_value", "value_ascii"}
+    assert any("row 17" in v.message for v in found["LB"])   # the row in the whole dataset
+
+
+def test_a_key_repeated_by_rows_that_each_passed_is_found_in_the_whole(spec, tmp_path):
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    lb = _lb(spec)
+    _write(spec, lb, folder, area)
+    tonight = pd.concat([lb, lb[lb["USUBJID"] == lb["USUBJID"].iloc[40]]], ignore_index=True)   # subject 6 twice
+    known = _known(spec, tonight, area)
+    assert known["LB"].passed.all()
+    found = package.check_all({"LB": tonight}, spec, known)
+    assert found == package.check_all({"LB": tonight}, spec) and [v.rule for v in found["LB"]] == ["duplicate_key"]
+
+
+def test_a_changed_spec_checks_every_row_again(spec, tmp_path):
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    lb = _lb(spec)
+    _write(spec, lb, folder, area)
+    dumped = spec.datasets["LB"].model_dump(by_alias=True)
+    dumped["variables"] = [{**v, "length": 5} if v["name"] == "LBNAM" else v for v in dumped["variables"]]
+    shorter = spec.model_copy(update={"datasets": {**spec.datasets, "LB": type(spec.datasets["LB"]).model_validate(dumped)}})
+    known = _known(shorter, lb, area)
+    assert known["LB"].passed is None and known["LB"].origin is not None
+    assert [v.rule for v in package.check_all({"LB": lb}, shorter, known)["LB"]] == ["value_length"]
