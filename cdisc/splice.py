@@ -12,6 +12,7 @@ one the package's digest is made of), its subject, and where each row lies in ea
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -77,14 +78,38 @@ class Reuse:
         """The bytes of previous rows ``start:stop`` and the separators between them."""
         begins, ends = self.before.ends
         with self.source.open("rb") as src:
-            src.seek(int(begins[start]))
-            left = int(ends[stop - 1] - begins[start])
+            count = int(ends[stop - 1] - begins[start])
+            done = _in_kernel(src, out, int(begins[start]), count)
+            src.seek(int(begins[start]) + done)
+            left = count - done
             while left:
                 chunk = src.read(min(left, COPY_CHUNK))
                 if not chunk:
                     raise ValueError(f"{self.source} is shorter than its row index says")
                 out.write(chunk)
                 left -= len(chunk)
+
+
+def _in_kernel(src: BinaryIO, out: BinaryIO, offset: int, count: int) -> int:
+    """Up to ``count`` bytes of ``src`` from ``offset`` appended to ``out`` by the kernel
+    (``os.copy_file_range``: no pass through this process's memory; LB's 220 MB file in 0.05-0.1 s
+    against 0.28 s read and written in chunks, measured on this project's ext4 disk). Returns the
+    bytes copied: fewer, down to none, where the system or the file system does not offer it."""
+    copy_range = getattr(os, "copy_file_range", None)       # Linux only
+    if copy_range is None or count <= 0:
+        return 0
+    out.flush()
+    done = 0
+    try:
+        while done < count:
+            moved = copy_range(src.fileno(), out.fileno(), count - done, offset + done)
+            if not moved:
+                break
+            done += moved
+    except OSError:            # EXDEV, EINVAL, EOPNOTSUPP...: the rest is copied in chunks
+        pass
+    out.seek(os.lseek(out.fileno(), 0, os.SEEK_CUR))        # the kernel moved the file's offset, not ``out``'s
+    return done
 
 
 def origins(before: RowIndex, hashes: np.ndarray, subjects: pd.Series) -> np.ndarray:

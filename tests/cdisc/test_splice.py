@@ -278,3 +278,32 @@ def test_a_changed_spec_checks_every_row_again(spec, tmp_path):
     known = _known(shorter, lb, area)
     assert known["LB"].passed is None and known["LB"].origin is not None
     assert [v.rule for v in package.check_all({"LB": lb}, shorter, known)["LB"]] == ["value_length"]
+
+
+def test_rows_are_copied_by_the_kernel_or_else_in_chunks_to_the_same_bytes(spec, tmp_path, copied, monkeypatch):
+    """``copy_file_range`` copies the rows where the system offers it; where it is absent or refused
+    (another file system), they are read and written in chunks, to the same bytes."""
+    import os
+    offered = os.copy_file_range
+    moved: list[int] = []
+
+    def counted(*args):
+        moved.append(offered(*args))
+        return moved[-1]
+
+    def refused(*args):
+        raise OSError(18, "Invalid cross-device link")
+
+    tonight = _lb(spec, subjects=41, change=CHANGES)
+    _write(spec, tonight, tmp_path / "whole", tmp_path / "whole_area", reuse=False)
+    for number, kernel in enumerate([counted, refused, None]):
+        area, folder = tmp_path / f"area{number}", tmp_path / f"area{number}" / "sdtm"
+        _write(spec, _lb(spec), folder, area)
+        if kernel is None:
+            monkeypatch.delattr(cdisc.splice.os, "copy_file_range")
+        else:
+            monkeypatch.setattr(cdisc.splice.os, "copy_file_range", kernel)
+        copied.clear()
+        _write(spec, tonight, folder, area)
+        assert _files(folder) == _files(tmp_path / "whole") and copied == {"lb.xpt": 8 * 38, "lb.json": 8 * 38}
+    assert sum(moved) > 0
