@@ -175,13 +175,14 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
     With ``rows`` (a folder), a subject-level dataset written again copies the rows of the subjects
     whose rows did not change from the files in force (cdisc.splice); its row index, like the
     digests, is removed before the swap and saved after it. ``known`` holds what ``known_rows`` found
-    of some datasets against the same ``rows``: not made a second time."""
+    of some datasets against the same ``rows``: not made a second time, and each entry let go once
+    its dataset is written (the row indexes in force of LB, ADLB and ADSCORE are 30-40 MB each)."""
     fresh = fresh_folder(folder)
     file_oid = f"DEFINE.{spec.study_name}.{spec.standard}"
     before, after = _read_digests(digests), {}
     code = code_and_libraries() if digests is not None or rows is not None else None
     fingerprint = spec_fingerprint(spec)
-    known = known or {}
+    known = known if known is not None else {}
     indexes: dict[str, RowIndex] = {}
     written = []
     # the two files of a dataset are written at once: both writers spend their time in numpy, Arrow
@@ -190,7 +191,7 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
     with ThreadPoolExecutor(max_workers=2) as pool:
         for name, frame in datasets.items():
             files = [f"{name.lower()}.xpt", f"{name.lower()}.json"]
-            made = known.get(name)
+            made = known.pop(name, None)
             hashes = made.hashes if made else row_hashes(frame) if code is not None else None   # none: code with changes
             after[name] = dataset_digest(frame, spec, name, hashes) if digests is not None else None
             if after[name] is not None and before.get(name) == after[name] and \

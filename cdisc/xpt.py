@@ -325,11 +325,12 @@ def check_dataset(frame: pd.DataFrame, ds: Dataset) -> list[Violation]:
     violations = [*_names(frame, ds), *_labels(ds), *_columns(frame, ds)]
     if frame.columns.duplicated().any():
         return violations
-    conformed = _checked_values(frame, ds, _written(frame, ds))
+    conformed = _conformed_leniently(frame, ds, _written(frame, ds))
     return [*violations, *_values(frame, ds, conformed), *_keys(ds, conformed), *_blank_rows(ds, conformed)]
 
 
-def _checked_values(frame: pd.DataFrame, ds: Dataset, names: list[str]) -> pd.DataFrame:
+def _conformed_leniently(frame: pd.DataFrame, ds: Dataset, names: list[str]) -> pd.DataFrame:
+    """Those columns as ``conform`` makes them, a value a number cannot hold left for the checks to report."""
     return pd.DataFrame({name: _convert(frame[name], ds.variable[name], strict=False) for name in names},
                         index=frame.index)
 
@@ -339,8 +340,8 @@ def whole_dataset_checks(frame: pd.DataFrame, ds: Dataset) -> list[Violation]:
     end), for a frame whose every row passed the others: what a full check then finds."""
     written = _written(frame, ds)
     keys = [k for k in ds.keys if k in written]
-    return [*_keys(ds, _checked_values(frame, ds, keys)),
-            *(_blank_rows(ds, _checked_values(frame, ds, written)) if _all_text(ds, written) else [])]
+    return [*_keys(ds, _conformed_leniently(frame, ds, keys)),
+            *(_blank_rows(ds, _conformed_leniently(frame, ds, written)) if _all_text(ds, written) else [])]
 
 
 # ---- files --------------------------------------------------------------------------------------
