@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from aclf.inputs import night_inputs
 from aclf.lab_rows import stored_lab_rows
+from aclf.parquet import write_parquet
 from aclf.store import LAB_VALUE_COLUMNS, form_record, lab_result, quarantine, transfer
 
 
@@ -84,7 +85,7 @@ def _keep_forms(forms: dict[str, pd.DataFrame], folder: Path) -> None:
     partial = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}")
     partial.mkdir(parents=True)
     for name, frame in forms.items():
-        frame.to_parquet(partial / f"{name}.parquet")
+        write_parquet(frame, partial / f"{name}.parquet", index=None)
     try:
         partial.rename(folder)
     except OSError:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from aclf.parquet import write_parquet
+
 
 def mirror_folder(archive: Path) -> Path:
     return Path(archive) / "mirror"
@@ -26,7 +28,7 @@ def write_copy(frame: pd.DataFrame, path: Path) -> None:
     """Write the copy whole, keeping the other versions (the one in force, until the store holds this one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    frame.to_parquet(partial, index=False)
+    write_parquet(frame, partial)
     partial.replace(path)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from aclf.parquet import write_parquet
 from cdisc.by_subject import Previous, Stored, read_digests, write_digests
 from cdisc.package import fresh_folder, link_or_copy, recover, swap_in
 from cdisc.sdtm.common import POSITION
@@ -44,7 +45,7 @@ def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame], trace: pd.Data
         if name in taken and kept.is_file():
             link_or_copy(kept, fresh / "sdtm" / kept.name)
         else:
-            frame.to_parquet(fresh / "sdtm" / f"{name}.parquet", index=False)
+            write_parquet(frame, fresh / "sdtm" / f"{name}.parquet")
     trace.to_parquet(fresh / TRACE, index=False)
     (fresh / KEYS).write_text(json.dumps(keys or {}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     if lb_subjects is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from aclf.parquet import write_parquet
 from cdisc.by_subject import Previous, Stored, read_digests, write_digests
 from cdisc.package import fresh_folder, recover, swap_in
 
@@ -23,7 +24,7 @@ def save_previous(folder: Path, key: str, digests: pd.Series, datasets: Mapping[
     fresh = fresh_folder(folder)
     write_digests(digests, fresh / DIGESTS)
     for name, frame in datasets.items():
-        frame.to_parquet(fresh / f"{name}.parquet", index=False)
+        write_parquet(frame, fresh / f"{name}.parquet")
     (fresh / KEY).write_text(json.dumps({"key": key, "datasets": sorted(datasets)}) + "\n", encoding="utf-8")
     swap_in(fresh, folder)
 
