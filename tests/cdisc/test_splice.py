@@ -307,3 +307,19 @@ def test_rows_are_copied_by_the_kernel_or_else_in_chunks_to_the_same_bytes(spec,
         _write(spec, tonight, folder, area)
         assert _files(folder) == _files(tmp_path / "whole") and copied == {"lb.xpt": 8 * 38, "lb.json": 8 * 38}
     assert sum(moved) > 0
+
+
+def test_rows_copied_into_a_stream_without_a_file(spec, tmp_path):
+    """A writer may lay rows out into memory: the kernel's copy needs a file, the chunks do not."""
+    import io
+
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    _write(spec, _lb(spec), folder, area)
+    before = cdisc.splice.load_index(rows_path(area, "sdtm") / "LB.parquet")
+    reuse = cdisc.splice.Reuse(folder / "lb.xpt", before.files["xpt"], [], np.array([], dtype=np.int64))
+    out = io.BytesIO(b"head")
+    out.seek(4)
+    reuse.copy(out, 0, 8)
+    begins, ends = before.files["xpt"].ends
+    rows = (folder / "lb.xpt").read_bytes()[begins[0]:ends[7]]
+    assert out.getvalue() == b"head" + rows and len(rows) == 8 * int(before.files["xpt"].lengths[0])
