@@ -54,8 +54,8 @@ def lb_value_level(study: Study) -> dict:
     return {"LB": {code: {"unit": t.standard_unit, "label": t.name} for code, t in study.lab.tests.items()}}
 
 
-def _checked(package: str, folders: AreaFolders, datasets: dict[str, pd.DataFrame], spec: Spec
-             ) -> tuple[dict[str, list[Violation]], dict[str, Known]]:
+def _check_by_difference(package: str, folders: AreaFolders, datasets: dict[str, pd.DataFrame], spec: Spec
+                         ) -> tuple[dict[str, list[Violation]], dict[str, Known]]:
     """The violations of ``datasets``, checked by what the package in force's row indexes know of
     their rows, and what they know (for the writer)."""
     known = known_rows(datasets, spec, rows_path(folders.root, package))
@@ -102,8 +102,8 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
                                                 handoff_lb(folders.handoff, lb_key), lb_digested=lb_key is not None)
     if same:
         trace = in_order([handoff_trace(folders.handoff, same), trace], domain_order(spec))
-    checked, known = _checked("sdtm", folders, {name: frame for name, frame in datasets.items() if name not in same},
-                              spec)
+    built = {name: frame for name, frame in datasets.items() if name not in same}
+    checked, known = _check_by_difference("sdtm", folders, built, spec)
     violations = {name: checked.get(name, []) for name in datasets}
     guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)
@@ -127,7 +127,7 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
     # and written (inline without one); the unblinded area's are by arm: cdisc.reports
     drawn = submit("cdisc.figures", "draw_figures", figure_records(datasets, analysis), analysis, study,
                    folders.figures, data_cut or created[:10]) if area.blinded else None
-    violations, known = _checked("adam", folders, datasets, spec)
+    violations, known = _check_by_difference("adam", folders, datasets, spec)
     guide = render_guide(spec, datasets, sdtm["TA"], load_guide_config(), area=area.name, created=created,
                          data_cut=data_cut)
     status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created, guide=guide,
