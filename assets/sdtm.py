@@ -7,6 +7,7 @@ from aclf.current import form_sources, forms_in_force
 from aclf.harmonized_lab import let_go, load_harmonized_lab
 from aclf.ingest import now_iso
 from aclf.inputs import kept, night_inputs, remember
+from aclf.pending import Pending
 from aclf.registry import data_night
 from assets.harmonized import harmonized_lab
 from assets.catalog import column_schema, layer
@@ -14,7 +15,7 @@ from assets.resources import AclfResource
 from cdisc.area import Area, restricted
 from cdisc.package import kept_in_force
 from cdisc.publish import publish_sdtm
-from cdisc.sdtm.trace import save_trace
+from cdisc.sdtm.trace import write_trace
 from cdisc.spec import Spec
 from validation.findings import open_findings
 
@@ -88,9 +89,8 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
                                  forms_in_force(engine, study, aclf.mirror(), aclf.study_dir),
                                  lambda: load_harmonized_lab(engine, aclf.mirror(), take=True),
                                  created, level=level, key=key, data_cut=data_night(engine),
-                                 eligibility=open_findings(engine, "eligibility"), forms_key=forms_key)
-        if published.written and area.blinded:    # the unblinded area's trace stays in its hand-off
-            save_trace(engine, area.name, published.trace, published.keys)
+                                 eligibility=open_findings(engine, "eligibility"), forms_key=forms_key,
+                                 store_trace=_trace_writer(engine, area) if area.blinded else None)
     records = {name: len(frame) for name, frame in published.datasets.items()}
     if area.blinded:
         remember(engine, step, inputs if published.written else None,
@@ -99,6 +99,13 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
                         published.unmapped_screen_failures)
     if not published.written:
         context.log.error(f"SDTM package of the {area.name} area not written: {published.status.reason}")
+
+
+def _trace_writer(engine, area: Area):
+    """The blinded area's trace, written to the store while the package is checked and written (the
+    unblinded area's trace stays in its hand-off)."""
+    return lambda trace, keys: Pending(engine, lambda conn, trace=trace.copy(deep=False): write_trace(
+        conn, area.name, trace, keys))
 
 
 def _results(area: Area, folders, records: dict[str, int], paths: dict, violations: dict, written: bool,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import Study
+from aclf.pending import Pending
 from aclf.warm_worker import submit
 from cdisc.adam.analysis import Analysis
 from cdisc.adam.build import BY_SUBJECT, build_adam
@@ -84,13 +85,16 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
 def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, spec: Spec,
                  forms: dict[str, pd.DataFrame], load_lab: Callable[[], pd.DataFrame], created: str,
                  level: str = "blinded", key: pd.DataFrame | None = None, data_cut: str | None = None,
-                 eligibility: pd.DataFrame | None = None, forms_key: str | None = None) -> Published:
+                 eligibility: pd.DataFrame | None = None, forms_key: str | None = None,
+                 store_trace: Callable[[pd.DataFrame, dict[str, str]], Pending] | None = None) -> Published:
     """The area's SDTM package and, only when it is written, the hand-off to its ADaM. The unblinded
     area is built at an unblinding level with the randomization key. ``load_lab`` reads the
     harmonized lab table: a loader, so that the table lives only while LB's records are made.
     ``forms_key`` fingerprints the forms in force (aclf.inputs): a blinded dataset built from the
     forms alone whose key is that of the hand-off in force is taken from it, not built again (nor
-    checked again: it passed the same checks when it was written)."""
+    checked again: it passed the same checks when it was written). ``store_trace`` starts the store's
+    write of the trace and keys as soon as they are known (aclf.pending: LB's 800,000 rows at 10,000
+    subjects take 1-1.7 s), kept only if the package is written."""
     ctx = build_context(study, design, forms, level=level, key=key, data_cut=data_cut, ct_release=spec.ct_version,
                         eligibility=eligibility)
     keys = dataset_keys(ctx, forms_key)
@@ -102,15 +106,24 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
                                                 handoff_lb(folders.handoff, lb_key), lb_digested=lb_key is not None)
     if same:
         trace = in_order([handoff_trace(folders.handoff, same), trace], domain_order(spec))
-    built = {name: frame for name, frame in datasets.items() if name not in same}
-    checked, known = _check_by_difference("sdtm", folders, built, spec)
-    violations = {name: checked.get(name, []) for name in datasets}
-    guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
-                         data_cut=data_cut)
-    status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
-                            lb_value_level(study), guide, known)
-    if status.refreshed:
-        save_handoff(folders.handoff, datasets, trace, keys, (lb_key, lb_digests) if lb_key else None, taken=same)
+    pending = store_trace(trace, keys) if store_trace is not None else None
+    try:
+        built = {name: frame for name, frame in datasets.items() if name not in same}
+        checked, known = _check_by_difference("sdtm", folders, built, spec)
+        violations = {name: checked.get(name, []) for name in datasets}
+        guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
+                             data_cut=data_cut)
+        status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
+                                lb_value_level(study), guide, known)
+        if status.refreshed:
+            save_handoff(folders.handoff, datasets, trace, keys, (lb_key, lb_digests) if lb_key else None,
+                         taken=same)
+    except BaseException:
+        if pending is not None:
+            pending.abandon()
+        raise
+    if pending is not None:
+        pending.settle(status.refreshed)
     return Published(datasets, violations, status, paths, trace=trace,
                      unmapped_screen_failures=unmapped_screen_failures(ctx), keys=keys)
 

@@ -31,20 +31,19 @@ def in_order(parts: list[pd.DataFrame], datasets: list[str]) -> pd.DataFrame:
     return joined.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
 
 
-def save_trace(engine: sa.Engine, area: str, trace: pd.DataFrame, keys: Mapping[str, str] | None = None) -> None:
-    """Tonight's submitted records of an area and the source transfer and row of each. With ``keys``
-    (cdisc.sdtm.build.dataset_keys), the rows of a dataset whose key is the one its stored rows were
-    written under are left as they are: the same key, the same records. The keys are written with
-    the rows, in one transaction."""
+def write_trace(conn: sa.Connection, area: str, trace: pd.DataFrame, keys: Mapping[str, str] | None = None) -> None:
+    """Tonight's submitted records of an area and the source transfer and row of each, in ``conn``'s
+    transaction. With ``keys`` (cdisc.sdtm.build.dataset_keys), the rows of a dataset whose key is
+    the one its stored rows were written under are left as they are: the same key, the same records.
+    The keys are written with the rows."""
     keys = dict(keys or {})
-    with engine.begin() as conn:
-        stored = dict(conn.execute(sa.select(sdtm_trace_key.c.dataset, sdtm_trace_key.c.key)
-                                   .where(sdtm_trace_key.c.area == area)).all())
-        same = sorted(name for name, key in keys.items() if stored.get(name) == key)
-        conn.execute(sdtm_trace.delete().where((sdtm_trace.c.area == area) & sdtm_trace.c.dataset.not_in(same)))
-        conn.execute(sdtm_trace_key.delete().where(sdtm_trace_key.c.area == area))
-        if keys:
-            conn.execute(sdtm_trace_key.insert(), [{"area": area, "dataset": d, "key": k} for d, k in keys.items()])
-        rows = trace[~trace["dataset"].isin(same)]
-        bulk_insert(conn, sdtm_trace, rows.astype({"transfer_id": "Int64", "row_number": "Int64"}),
-                    ["dataset", "record", "usubjid", "transfer_id", "row_number"], area=area)
+    stored = dict(conn.execute(sa.select(sdtm_trace_key.c.dataset, sdtm_trace_key.c.key)
+                               .where(sdtm_trace_key.c.area == area)).all())
+    same = sorted(name for name, key in keys.items() if stored.get(name) == key)
+    conn.execute(sdtm_trace.delete().where((sdtm_trace.c.area == area) & sdtm_trace.c.dataset.not_in(same)))
+    conn.execute(sdtm_trace_key.delete().where(sdtm_trace_key.c.area == area))
+    if keys:
+        conn.execute(sdtm_trace_key.insert(), [{"area": area, "dataset": d, "key": k} for d, k in keys.items()])
+    rows = trace[~trace["dataset"].isin(same)]
+    bulk_insert(conn, sdtm_trace, rows.astype({"transfer_id": "Int64", "row_number": "Int64"}),
+                ["dataset", "record", "usubjid", "transfer_id", "row_number"], area=area)

@@ -1,0 +1,50 @@
+"""A store write run on a thread while the caller goes on, committed or rolled back when the caller
+has decided: the SQLite or PostgreSQL driver spends a large write's time in C without the GIL, so
+the write and the caller's own work share the two cores instead of taking turns.
+
+The thread holds the write's transaction open until the caller settles it. On SQLite that
+transaction holds the store's write lock: the caller must not write to the store meanwhile (its
+reads see the store as it was, as they would have before the write)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from threading import Thread
+
+import sqlalchemy as sa
+
+
+class Pending:
+    """``write(conn)`` started in a transaction of its own on a thread; ``settle`` ends it."""
+
+    def __init__(self, engine: sa.Engine, write: Callable[[sa.Connection], None]):
+        self._keep: Future[bool] = Future()
+        self._done: Future[None] = Future()
+        self._thread = Thread(target=self._run, args=(engine, write), name="aclf-pending-write", daemon=True)
+        self._thread.start()
+
+    def _run(self, engine: sa.Engine, write: Callable[[sa.Connection], None]) -> None:
+        try:
+            with engine.connect() as conn, conn.begin() as transaction:
+                write(conn)
+                if not self._keep.result():
+                    transaction.rollback()
+        except BaseException as exc:     # handed to the caller: a thread's error would be lost
+            self._done.set_exception(exc)
+        else:
+            self._done.set_result(None)
+
+    def settle(self, keep: bool) -> None:
+        """Commit the write (``keep``) or roll it back, once it is done; its error, if it failed, is
+        raised here. Settling again does nothing."""
+        if not self._keep.done():
+            self._keep.set_result(keep)
+        self._thread.join()
+        self._done.result()
+
+    def abandon(self) -> None:
+        """Roll the write back, its own error ignored: the caller is raising one of its own."""
+        try:
+            self.settle(False)
+        except Exception:    # noqa: BLE001 - the caller's error is the one to report
+            pass
