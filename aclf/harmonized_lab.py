@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from aclf.inputs import built_by, sha
 from aclf.units import harmonize_results
 from aclf.isodate import date_part
 from aclf.mirror import drop_others, keep_copy, write_copy
+from aclf.pending import Pending
 from aclf.store import (bulk_insert, lab_harmonized, lab_harmonized_failure, lab_harmonized_source,
                         lab_harmonized_version, transfer)
 from aclf.timing import analysis_visits, first_infusion_dates, labelled_visitnum, study_days
@@ -170,8 +172,8 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
         write_copy(read, _mirror_path(mirror, token))
         if ready is not None:
             ready(_mirror_path(mirror, token))
-    cases = schema_failures(lab)
-    save_harmonized_lab(engine, lab, cases, inputs, sources=wanted or {}, only=only, token=token)
+    cases = _saved_while_checked(engine, lab, schema_failures, inputs=inputs, sources=wanted or {}, only=only,
+                                 token=token)
     if read is None:
         return Refreshed(lab, cases, stale)
     drop_others(_mirror_path(mirror, token), MIRROR_VERSIONS)     # the version in force kept until now
@@ -190,6 +192,24 @@ def let_go() -> None:
     _held.clear()
 
 
+def _saved_while_checked(engine: sa.Engine, lab: pd.DataFrame, schema_failures: Callable[[pd.DataFrame], pd.DataFrame],
+                         **save) -> pd.DataFrame:
+    """The schema's failure cases of ``lab``, found while the store saves its rows on a thread
+    (aclf.pending: 225,000 rows take 1.4-2 s, mostly in SQLite); the cases go in last, in the same
+    transaction, so the table and its cases are committed together or not at all."""
+    found: Future[pd.DataFrame] = Future()
+    saving = Pending(engine, lambda conn, rows=lab.copy(deep=False): write_harmonized_lab(
+        conn, rows, found.result, **save))
+    try:
+        found.set_result(schema_failures(lab))
+    except BaseException as exc:
+        found.set_exception(exc)
+        saving.abandon()
+        raise
+    saving.settle(True)
+    return found.result()
+
+
 def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame, failures: pd.DataFrame,
                         inputs: str | None = None, sources: dict[str, str] | None = None,
                         only: list[str] | None = None, token: str | None = None) -> str:
@@ -197,26 +217,35 @@ def save_harmonized_lab(engine: sa.Engine, lab: pd.DataFrame, failures: pd.DataF
     ``inputs``: the fingerprint of what it was built from, ``sources`` each lab source's. With
     ``only``, the rows of those sources alone are replaced, the others stay as they are. Returns
     the new version's token (``token``, when given: its Parquet copy was written before)."""
-    columns = [c.name for c in lab_harmonized.columns if c.name != "id"]
-    cases = pd.DataFrame({"row_index": failures["index"], "column_name": failures["column"].astype(str),
-                          "check_name": failures["check"].astype(str), "failure_case": failures["failure_case"].astype(str)})
-    rows = lab.reset_index(drop=True)
+    token = token or uuid.uuid4().hex
     with engine.begin() as conn:
-        if only is None:
-            conn.execute(lab_harmonized.delete())
-        else:
-            conn.execute(lab_harmonized.delete().where(lab_harmonized.c.source.in_(only)))
-            rows = rows[rows["source"].isin(only)]
-        conn.execute(lab_harmonized_failure.delete())
-        conn.execute(lab_harmonized_version.delete())
-        conn.execute(lab_harmonized_source.delete())
-        token = token or uuid.uuid4().hex
-        conn.execute(lab_harmonized_version.insert().values(token=token, inputs=inputs))
-        if sources:
-            conn.execute(lab_harmonized_source.insert(), [{"source": k, "inputs": v} for k, v in sources.items()])
-        bulk_insert(conn, lab_harmonized, rows, columns)
-        bulk_insert(conn, lab_harmonized_failure, cases.astype({"row_index": "Int64"}), list(cases.columns))
+        write_harmonized_lab(conn, lab, lambda: failures, inputs, sources, only, token)
     return token
+
+
+def write_harmonized_lab(conn: sa.Connection, lab: pd.DataFrame, failures: Callable[[], pd.DataFrame],
+                         inputs: str | None, sources: dict[str, str] | None, only: list[str] | None,
+                         token: str) -> None:
+    """``save_harmonized_lab``'s statements in ``conn``'s transaction; ``failures`` is asked for once
+    the rows are in (the schema may still be running)."""
+    columns = [c.name for c in lab_harmonized.columns if c.name != "id"]
+    rows = lab.reset_index(drop=True)
+    if only is None:
+        conn.execute(lab_harmonized.delete())
+    else:
+        conn.execute(lab_harmonized.delete().where(lab_harmonized.c.source.in_(only)))
+        rows = rows[rows["source"].isin(only)]
+    conn.execute(lab_harmonized_failure.delete())
+    conn.execute(lab_harmonized_version.delete())
+    conn.execute(lab_harmonized_source.delete())
+    conn.execute(lab_harmonized_version.insert().values(token=token, inputs=inputs))
+    if sources:
+        conn.execute(lab_harmonized_source.insert(), [{"source": k, "inputs": v} for k, v in sources.items()])
+    bulk_insert(conn, lab_harmonized, rows, columns)
+    cases = failures()
+    cases = pd.DataFrame({"row_index": cases["index"], "column_name": cases["column"].astype(str),
+                          "check_name": cases["check"].astype(str), "failure_case": cases["failure_case"].astype(str)})
+    bulk_insert(conn, lab_harmonized_failure, cases.astype({"row_index": "Int64"}), list(cases.columns))
 
 
 def _version(conn: sa.Connection) -> str | None:

@@ -225,7 +225,7 @@ def test_a_failed_save_after_the_suites_ran_ahead_leaves_the_table_and_the_docs_
     in_force, real_submit = module.harmonized_lab_file(aclf.engine(), aclf.mirror()), assets.suites._submit
     monkeypatch.setattr(module, "inputs_fingerprint", lambda engine, study_dir: "changed")   # rebuilt,
     monkeypatch.setattr(module, "source_fingerprints", lambda engine, study, study_dir: None)  # every source
-    monkeypatch.setattr(module, "save_harmonized_lab", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    monkeypatch.setattr(module, "write_harmonized_lab", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
     monkeypatch.setattr(assets.suites, "built_by", lambda study_dir: "code-and-configuration")
     ran_ahead = []
     monkeypatch.setattr(assets.suites, "_submit", lambda *a: ran_ahead.append(a[1]) or real_submit(*a))

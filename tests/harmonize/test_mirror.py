@@ -1,9 +1,12 @@
 """The harmonized table's Parquet mirror: read once from the store per version, then from Parquet,
-equal to the store's read; a rewrite of the table makes a new version (the old copy is dropped)."""
+equal to the store's read; a rewrite of the table makes a new version (the old copy is dropped); the
+save made while the schema runs keeps the table and its cases together."""
 import numpy as np
 import pandas as pd
+import pytest
 
-from aclf.harmonized_lab import FAILURE_COLUMNS, load_harmonized_lab, save_harmonized_lab
+from aclf.harmonized_lab import (FAILURE_COLUMNS, _saved_while_checked, _version, load_harmonized_lab,
+                               load_schema_failures, save_harmonized_lab)
 from aclf.store import lab_harmonized, transfer
 
 
@@ -109,3 +112,38 @@ def test_the_version_saved_tonight_is_read_from_memory_until_its_last_reader_tak
     save_harmonized_lab(engine, _table(3, 2.5), pd.DataFrame(columns=FAILURE_COLUMNS))
     assert load_harmonized_lab(engine, mirror)["lbstresn"].tolist() == [2.5, 2.5, 2.5]
     harmonized_lab.let_go()
+
+
+def _loaded_transfer(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(transfer.insert().values(id=1, source="site01", name="a", status="loaded",
+                                              first_seen_at="x", processed_at="x"))
+
+
+def test_the_table_saved_while_the_schema_runs_holds_the_table_and_its_cases(engine):
+    """The rows go in on a thread while the schema runs; the cases join them in the same transaction."""
+    _loaded_transfer(engine)
+    table = _table(4, 1.5)
+    cases = pd.DataFrame({"column": ["lbstresn"], "check": ["plausible_range"], "failure_case": ["1.5"], "index": [2]})
+    found = _saved_while_checked(engine, table, lambda lab: cases, inputs="tonight", sources={}, only=None,
+                                 token="v2")
+    assert found.equals(cases)
+    assert load_harmonized_lab(engine)["subjid"].tolist() == table["subjid"].tolist()
+    stored = load_schema_failures(engine)
+    assert stored["index"].tolist() == [2] and stored["check"].tolist() == ["plausible_range"]
+
+
+def test_a_schema_that_fails_leaves_the_table_in_force(engine):
+    """An error in the schema's run rolls the save back: the table, its cases and its version stay."""
+    _loaded_transfer(engine)
+    token = save_harmonized_lab(engine, _table(3, 1.5), pd.DataFrame(columns=FAILURE_COLUMNS))
+
+    def broken(lab):
+        raise ValueError("the schema broke")
+
+    with pytest.raises(ValueError, match="the schema broke"):
+        _saved_while_checked(engine, _table(6, 2.5), broken, inputs=None, sources={}, only=None, token="v2")
+    back = load_harmonized_lab(engine)
+    assert len(back) == 3 and (back["lbstresn"] == 1.5).all() and load_schema_failures(engine).empty
+    with engine.connect() as conn:
+        assert _version(conn) == token
