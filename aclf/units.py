@@ -128,6 +128,15 @@ def normal_range_indicator(value: pd.Series, low: pd.Series, high: pd.Series) ->
     return out
 
 
+def original_limits(staged: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The reference limits of staged records in their original unit, as text ('' for none): from
+    ``ref_low`` and ``ref_high``, else parsed from ``ref_range``. The only way the reference
+    columns reach the harmonized table."""
+    return _split_range(staged.get("ref_low", pd.Series(index=staged.index)),
+                        staged.get("ref_high", pd.Series(index=staged.index)),
+                        staged.get("ref_range", pd.Series(index=staged.index)))
+
+
 def harmonize_results(staged: pd.DataFrame, lab: LabConfig) -> pd.DataFrame:
     """Standard results for staged lab records (``lbtestcd``, ``result``, ``unit``, reference columns).
 
@@ -160,9 +169,7 @@ def harmonize_results(staged: pd.DataFrame, lab: LabConfig) -> pd.DataFrame:
     out["lbstresn"] = number.where(kinds["kind"] == "number")
     out["censor_limit"] = number.where(kinds["kind"] == "censored")
 
-    low, high = _split_range(staged.get("ref_low", pd.Series(index=staged.index)),
-                             staged.get("ref_high", pd.Series(index=staged.index)),
-                             staged.get("ref_range", pd.Series(index=staged.index)))
+    low, high = original_limits(staged)
     out["lbornrlo"], out["lbornrhi"] = low, high
     for name, raw in (("lbstnrlo", low), ("lbstnrhi", high)):
         out[name] = _convert_column(raw.where(raw != ""), fraction, decimals)[1]
