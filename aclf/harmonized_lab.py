@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from aclf.config import LabDialect, Study
 from aclf.current import form_in_force, lab_in_force
-from aclf.frames import stacked
+from aclf.frames import positions_in, stacked
 from aclf.inputs import built_by, sha
 from aclf.units import harmonize_results, original_limits
 from aclf.isodate import date_part
@@ -63,9 +63,9 @@ def built_by_record(staged: pd.DataFrame, kept: pd.DataFrame, first_infusion: pd
     with tonight's lineage (a new snapshot restates every record: 225,000 for a site, a few hundred
     changed). ``kept`` must have been built by the same code and configuration from the same
     infusion form as tonight's build (the caller's fingerprints say so)."""
-    at = pc.index_in(_record_keys(staged), value_set=_record_keys(kept)).to_numpy(zero_copy_only=False)
-    found = np.flatnonzero(~np.isnan(at))      # NaN: a record the table does not hold
-    rows = at[found].astype(np.int64)
+    at = positions_in(_record_keys(staged), _record_keys(kept))
+    found = np.flatnonzero(at >= 0)            # -1: a record the table does not hold
+    rows = at[found]
     same = np.zeros(len(staged), dtype=bool)
     if len(found):
         now = staged[[*AS_READ, *REFERENCE]].take(found).reset_index(drop=True)

@@ -5,7 +5,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from aclf.frames import isin, sorted_consuming, stacked
+from aclf.frames import isin, positions_in, sorted_consuming, stacked
 
 
 def _frame() -> pd.DataFrame:
@@ -66,3 +66,10 @@ def test_stacked_gives_what_concat_and_take_give_and_consumes_the_parts(rows):
     out = stacked([first, second], order)
     pd.testing.assert_frame_equal(out, expected)
     assert first.columns.empty and second.columns.empty
+
+
+def test_positions_in_is_get_indexer_for_text():
+    values = pd.Series(["b", "zé", "a", "q", "b"], dtype="str")
+    wanted = pd.Series(["a", "b", "zé"], dtype="str")
+    assert positions_in(values, wanted).tolist() == pd.Index(wanted).get_indexer(values).tolist() == [1, 2, 0, -1, 1]
+    assert positions_in(pd.Series(["x"], dtype=object), pd.Series([], dtype="str")).tolist() == [-1]
