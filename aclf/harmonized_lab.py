@@ -10,13 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from aclf.config import LabDialect, Study
 from aclf.current import form_in_force, lab_in_force
-from aclf.frames import positions_in, stacked
+from aclf.frames import isin, positions_in, stacked
 from aclf.inputs import built_by, sha
 from aclf.units import harmonize_results, original_limits
 from aclf.isodate import date_part
@@ -63,18 +61,19 @@ def built_by_record(staged: pd.DataFrame, kept: pd.DataFrame, first_infusion: pd
     with tonight's lineage (a new snapshot restates every record: 225,000 for a site, a few hundred
     changed). ``kept`` must have been built by the same code and configuration from the same
     infusion form as tonight's build (the caller's fingerprints say so)."""
-    at = positions_in(_record_keys(staged), _record_keys(kept))
+    prior = np.flatnonzero(isin(kept["source"], pd.unique(staged["source"])))    # the rebuilt sources' rows
+    at = positions_in(staged["record_key"], kept["record_key"].take(prior))
     found = np.flatnonzero(at >= 0)            # -1: a record the table does not hold
-    rows = at[found]
+    rows = prior[at[found]]
     same = np.zeros(len(staged), dtype=bool)
     if len(found):
-        now = staged[[*AS_READ, *REFERENCE]].take(found).reset_index(drop=True)
-        before = kept[[*AS_READ.values(), *LIMITS]].take(rows).reset_index(drop=True)
-        equal = np.ones(len(found), dtype=bool)
+        now = staged[["source", *AS_READ, *REFERENCE]].take(found).reset_index(drop=True)
+        before = kept[["source", *AS_READ.values(), *LIMITS]].take(rows).reset_index(drop=True)
+        equal = np.asarray(now["source"] == before["source"], dtype=bool)    # a key is unique within its source
         for column, as_read in AS_READ.items():
-            equal &= (now[column] == before[as_read]).to_numpy(dtype=bool)
+            equal = equal & np.asarray(now[column] == before[as_read], dtype=bool)
         for limit, as_read in zip(original_limits(now), LIMITS):
-            equal &= (limit.reset_index(drop=True) == before[as_read]).to_numpy(dtype=bool)
+            equal = equal & np.asarray(limit.reset_index(drop=True) == before[as_read], dtype=bool)
         same[found[equal]] = True
         rows = rows[equal]
     reused, built = np.flatnonzero(same), np.flatnonzero(~same)
@@ -85,12 +84,6 @@ def built_by_record(staged: pd.DataFrame, kept: pd.DataFrame, first_infusion: pd
     order = np.empty(len(staged), dtype=np.int64)
     order[reused], order[built] = np.arange(len(reused)), len(reused) + np.arange(len(built))
     return stacked([again, fresh], order)
-
-
-def _record_keys(frame: pd.DataFrame) -> pa.Array:
-    """Each row's source and record key, one text (a key is unique within its source)."""
-    return pc.binary_join_element_wise(pa.array(frame["source"].array).cast(pa.string()),
-                                       pa.array(frame["record_key"].array).cast(pa.string()), "\x1f")
 
 
 FAILURE_COLUMNS = ["column", "check", "failure_case", "index"]
