@@ -14,7 +14,21 @@ from threading import Thread
 import sqlalchemy as sa
 
 
-class Pending:
+class Settles:
+    """Work under way beside the caller's, which it keeps or throws away once it has decided."""
+
+    def settle(self, keep: bool) -> None:
+        raise NotImplementedError
+
+    def abandon(self) -> None:
+        """Throw the work away, its own error ignored: the caller is raising one of its own."""
+        try:
+            self.settle(False)
+        except Exception:    # noqa: BLE001 - the caller's error is the one to report
+            pass
+
+
+class Pending(Settles):
     """``write(conn)`` started in a transaction of its own on a thread; ``settle`` ends it."""
 
     def __init__(self, engine: sa.Engine, write: Callable[[sa.Connection], None]):
@@ -41,10 +55,3 @@ class Pending:
             self._keep.set_result(keep)
         self._thread.join()
         self._done.result()
-
-    def abandon(self) -> None:
-        """Roll the write back, its own error ignored: the caller is raising one of its own."""
-        try:
-            self.settle(False)
-        except Exception:    # noqa: BLE001 - the caller's error is the one to report
-            pass

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from aclf.parquet import write_parquet
 from cdisc.by_subject import Previous, Stored, read_digests, write_digests
-from cdisc.package import fresh_folder, link_or_copy, recover, swap_in
+from cdisc.folders import Swapped, link_or_copy, recover
 from cdisc.sdtm.common import POSITION
 
 KEYS, TRACE = "keys.json", "trace.parquet"
@@ -30,16 +30,20 @@ LB_KEY, LB_DIGESTS = "lb_subjects.json", "lb_subjects.parquet"
 
 def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame], trace: pd.DataFrame,
                  keys: dict[str, str] | None = None, lb_subjects: tuple[str, pd.Series] | None = None,
-                 taken: Iterable[str] = ()) -> None:
-    """Write the datasets and their records' trace (cdisc.sdtm.trace) into a fresh folder, then swap
-    it in (a reader never sees half of one); with ``keys``, what each dataset was built from
-    (``handoff_keys``): a later night takes a dataset of the same key, and its trace, from here.
-    With ``lb_subjects`` (a key and each subject's digest), a later night of the same key takes
+                 taken: Iterable[str] = ()) -> Swapped:
+    """Start writing the datasets and their records' trace (cdisc.sdtm.trace) into a fresh folder,
+    swapped in when settled (a reader never sees half of one); with ``keys``, what each dataset was
+    built from (``handoff_keys``): a later night takes a dataset of the same key, and its trace, from
+    here. With ``lb_subjects`` (a key and each subject's digest), a later night of the same key takes
     LB's records of a subject with the same digest from here (``handoff_lb``). The ``taken``
     datasets, read tonight from the hand-off in force, keep its files."""
-    fresh = fresh_folder(folder)
+    return Swapped(folder, lambda fresh: _write_handoff(fresh, folder, datasets, trace, keys, lb_subjects,
+                                                        set(taken)))
+
+
+def _write_handoff(fresh: Path, folder: Path, datasets: dict[str, pd.DataFrame], trace: pd.DataFrame,
+                   keys: dict[str, str] | None, lb_subjects: tuple[str, pd.Series] | None, taken: set[str]) -> None:
     (fresh / "sdtm").mkdir()
-    taken = set(taken)
     for name, frame in datasets.items():
         kept = folder / "sdtm" / f"{name}.parquet"
         if name in taken and kept.is_file():
@@ -52,7 +56,6 @@ def save_handoff(folder: Path, datasets: dict[str, pd.DataFrame], trace: pd.Data
         key, digests = lb_subjects
         write_digests(digests, fresh / LB_DIGESTS)
         (fresh / LB_KEY).write_text(json.dumps({"key": key}) + "\n", encoding="utf-8")
-    swap_in(fresh, folder)
 
 
 def handoff_lb(folder: Path, key: str | None) -> Previous | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -22,6 +21,7 @@ from cdisc.dataset_json import json_rows
 from cdisc.define import build_define, validate_define, write_define
 from cdisc.spec import Dataset, Spec
 from cdisc.splice import SUBJECT, RowIndex, dtypes_of, identified, load_index, origins, plan, save_index
+from cdisc.folders import fresh_folder, link_or_copy, swap_in
 from cdisc.xpt import Violation, check_dataset, whole_dataset_checks, xpt_rows
 
 SHOWN_VIOLATIONS = 20
@@ -44,33 +44,6 @@ def _checked(frame: pd.DataFrame, ds: Dataset, spec: Spec, passed: np.ndarray | 
             return whole_dataset_checks(frame, ds)
     # a full check, also when tonight's rows break a rule: the counts and row numbers are the whole's
     return [*check_dataset(frame, ds), *codelist_values(frame, ds, spec)]
-
-
-def swap_in(fresh: Path, folder: Path) -> None:
-    """Replace ``folder`` by the complete ``fresh`` one. The old folder is renamed aside first and
-    removed last; ``recover`` puts it back if a crash came between the two renames."""
-    old = folder.with_name(f".{folder.name}.old")
-    recover(folder)
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    fresh.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def recover(folder: Path) -> None:
-    """After a crash between the renames of ``swap_in``: the set-aside folder is the one in force."""
-    old = folder.with_name(f".{folder.name}.old")
-    if old.exists() and not folder.exists():
-        old.rename(folder)
-
-
-def fresh_folder(folder: Path) -> Path:
-    """An empty sibling of ``folder`` to write a new version into."""
-    fresh = folder.with_name(f".{folder.name}.new")
-    shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir(parents=True)
-    return fresh
 
 
 EXACT = {"float64", "int64", "str"}     # dtypes whose values pandas hashes as the writers tell them apart
@@ -147,14 +120,6 @@ def rows_path(area_root: Path, package: str) -> Path:
 
 def _read_digests(path: Path | None) -> dict[str, str]:
     return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.exists() else {}
-
-
-def link_or_copy(old: Path, new: Path) -> None:
-    """A file in force into a fresh folder: a hard link where the disk allows one."""
-    try:
-        os.link(old, new)
-    except OSError:
-        shutil.copy2(old, new)
 
 
 def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, created: str,

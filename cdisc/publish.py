@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import Study
-from aclf.pending import Pending
+from aclf.pending import Pending, Settles
 from aclf.warm_worker import submit
 from cdisc.adam.analysis import Analysis
 from cdisc.adam.build import BY_SUBJECT, build_adam
@@ -63,6 +63,12 @@ def _check_by_difference(package: str, folders: AreaFolders, datasets: dict[str,
     return check_all(datasets, spec, known), known
 
 
+def _settle(pending: list[Settles], keep: bool) -> None:
+    """Keep or throw away, in order, what was written beside a package (aclf.pending, cdisc.folders)."""
+    for write in pending:
+        write.settle(keep)
+
+
 def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, datasets, violations, spec: Spec,
             created: str, value_level: dict | None = None, guide: tuple[str, str] | None = None,
             known: dict[str, Known] | None = None) -> tuple[PackageStatus, dict[str, Path]]:
@@ -106,8 +112,13 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
                                                 handoff_lb(folders.handoff, lb_key), lb_digested=lb_key is not None)
     if same:
         trace = in_order([handoff_trace(folders.handoff, same), trace], domain_order(spec))
-    pending = store_trace(trace, keys) if store_trace is not None else None
+    # the hand-off and the store's trace are written while the package is checked and written, and
+    # kept only if it is
+    pending = [save_handoff(folders.handoff, datasets, trace, keys, (lb_key, lb_digests) if lb_key else None,
+                            taken=same)]
     try:
+        if store_trace is not None:
+            pending.append(store_trace(trace, keys))
         built = {name: frame for name, frame in datasets.items() if name not in same}
         checked, known = _check_by_difference("sdtm", folders, built, spec)
         violations = {name: checked.get(name, []) for name in datasets}
@@ -115,15 +126,11 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
                              data_cut=data_cut)
         status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
                                 lb_value_level(study), guide, known)
-        if status.refreshed:
-            save_handoff(folders.handoff, datasets, trace, keys, (lb_key, lb_digests) if lb_key else None,
-                         taken=same)
     except BaseException:
-        if pending is not None:
-            pending.abandon()
+        for write in pending:
+            write.abandon()
         raise
-    if pending is not None:
-        pending.settle(status.refreshed)
+    _settle(pending, status.refreshed)
     return Published(datasets, violations, status, paths, trace=trace,
                      unmapped_screen_failures=unmapped_screen_failures(ctx), keys=keys)
 
@@ -140,13 +147,21 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
     # and written (inline without one); the unblinded area's are by arm: cdisc.reports
     drawn = submit("cdisc.figures", "draw_figures", figure_records(datasets, analysis), analysis, study,
                    folders.figures, data_cut or created[:10]) if area.blinded else None
-    violations, known = _check_by_difference("adam", folders, datasets, spec)
-    guide = render_guide(spec, datasets, sdtm["TA"], load_guide_config(), area=area.name, created=created,
-                         data_cut=data_cut)
-    status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created, guide=guide,
-                            known=known)
-    if status.refreshed and reuse_key is not None:
-        save_previous(folders.adam_by_subject, reuse_key, digests, {name: datasets[name] for name in BY_SUBJECT})
+    # the subject-level datasets kept for the next night are written while the package is checked and
+    # written, and kept only if it is
+    pending = [save_previous(folders.adam_by_subject, reuse_key, digests, {name: datasets[name] for name in BY_SUBJECT})
+               ] if reuse_key is not None else []
+    try:
+        violations, known = _check_by_difference("adam", folders, datasets, spec)
+        guide = render_guide(spec, datasets, sdtm["TA"], load_guide_config(), area=area.name, created=created,
+                             data_cut=data_cut)
+        status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created,
+                                guide=guide, known=known)
+    except BaseException:
+        for write in pending:
+            write.abandon()
+        raise
+    _settle(pending, status.refreshed)
     if drawn is None:
         return Published(datasets, violations, status, paths)
     figures, rates = drawn.result()

@@ -14,19 +14,21 @@ import pandas as pd
 
 from aclf.parquet import write_parquet
 from cdisc.by_subject import Previous, Stored, read_digests, write_digests
-from cdisc.package import fresh_folder, recover, swap_in
+from cdisc.folders import Swapped, recover
 
 KEY, DIGESTS = "key.json", "digests.parquet"
 
 
-def save_previous(folder: Path, key: str, digests: pd.Series, datasets: Mapping[str, pd.DataFrame]) -> None:
-    """Write the digests and datasets into a fresh folder, then swap it in (never half of one)."""
-    fresh = fresh_folder(folder)
-    write_digests(digests, fresh / DIGESTS)
-    for name, frame in datasets.items():
-        write_parquet(frame, fresh / f"{name}.parquet")
-    (fresh / KEY).write_text(json.dumps({"key": key, "datasets": sorted(datasets)}) + "\n", encoding="utf-8")
-    swap_in(fresh, folder)
+def save_previous(folder: Path, key: str, digests: pd.Series, datasets: Mapping[str, pd.DataFrame]) -> Swapped:
+    """Start writing the digests and datasets into a fresh folder, swapped in when settled (never
+    half of one)."""
+    def write(fresh: Path) -> None:
+        write_digests(digests, fresh / DIGESTS)
+        for name, frame in datasets.items():
+            write_parquet(frame, fresh / f"{name}.parquet")
+        (fresh / KEY).write_text(json.dumps({"key": key, "datasets": sorted(datasets)}) + "\n", encoding="utf-8")
+
+    return Swapped(folder, write)
 
 
 def load_previous(folder: Path, key: str | None) -> Previous | None:

@@ -113,7 +113,7 @@ def test_a_night_with_the_same_inputs_derives_no_bds_record(night, monkeypatch):
 
 def test_the_previous_night_is_read_back_only_under_its_key(night, tmp_path):
     _, _, previous = night
-    save_previous(tmp_path / "kept", "key-1", previous.digests, previous.datasets)
+    save_previous(tmp_path / "kept", "key-1", previous.digests, previous.datasets).settle(True)
     assert load_previous(tmp_path / "kept", "key-2") is None and load_previous(tmp_path / "kept", None) is None
     again = load_previous(tmp_path / "kept", "key-1")
     assert again.digests.equals(previous.digests)

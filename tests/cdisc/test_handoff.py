@@ -13,7 +13,7 @@ def test_only_the_columns_asked_for_are_read_and_equal_the_whole_datasets(tmp_pa
                        "LBSTRESN": [1.5, None, 3.0], "LBSEQ": [1.0, 2.0, 1.0]})
     trace = pd.DataFrame({"dataset": ["LB"] * 3, "record": [1, 2, 3], "transfer_id": [1, 1, 2],
                           "row_number": [2, 3, 2]})
-    save_handoff(tmp_path / "handoff", {"LB": lb}, trace)
+    save_handoff(tmp_path / "handoff", {"LB": lb}, trace).settle(True)
     handoff = load_handoff(tmp_path / "handoff")
 
     read = columns_of(handoff, "LB", ["LBDTC", "USUBJID"])
@@ -28,7 +28,7 @@ def test_only_the_columns_asked_for_are_read_and_equal_the_whole_datasets(tmp_pa
 def _lb_handoff(folder, trace: pd.DataFrame) -> None:
     lb = pd.DataFrame({"USUBJID": pd.Series(["S-1", "S-1", "S-2"], dtype="str"), "LBSEQ": [1.0, 2.0, 1.0]})
     digests = pd.Series([11, 22], index=pd.Index(["1", "2"], name="USUBJID"), dtype="uint64")
-    save_handoff(folder, {"LB": lb}, trace, lb_subjects=("key", digests))
+    save_handoff(folder, {"LB": lb}, trace, lb_subjects=("key", digests)).settle(True)
 
 
 def test_lb_is_taken_from_the_hand_off_with_each_records_lineage_and_position(tmp_path):

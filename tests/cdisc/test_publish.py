@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 import cdisc.publish
-from cdisc.package import recover, swap_in
+from cdisc.folders import recover, swap_in
 from pipelines.cli import deliver_night
 from pipelines.nightly import run_nightly
 from support import building_every_step, generated_night

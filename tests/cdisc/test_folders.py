@@ -1,0 +1,44 @@
+"""A folder written on a thread beside the caller's work (cdisc.folders.Swapped): in force only once
+settled with keep, thrown away otherwise, its error raised when settled and the folder in force
+left as it was."""
+import pytest
+
+from cdisc.folders import Swapped
+
+
+def _in_force(tmp_path):
+    folder = tmp_path / "handoff"
+    folder.mkdir()
+    (folder / "night.txt").write_text("last night")
+    return folder
+
+
+def _leftovers(tmp_path) -> list[str]:
+    return sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+
+
+def test_a_kept_folder_replaces_the_one_in_force(tmp_path):
+    folder = _in_force(tmp_path)
+    writing = Swapped(folder, lambda fresh: (fresh / "night.txt").write_text("tonight"))
+    assert (folder / "night.txt").read_text() == "last night"      # nothing in force before it is settled
+    writing.settle(True)
+    assert (folder / "night.txt").read_text() == "tonight" and _leftovers(tmp_path) == []
+
+
+def test_a_folder_not_kept_is_thrown_away(tmp_path):
+    folder = _in_force(tmp_path)
+    Swapped(folder, lambda fresh: (fresh / "night.txt").write_text("tonight")).settle(False)
+    assert (folder / "night.txt").read_text() == "last night" and _leftovers(tmp_path) == []
+
+
+def test_a_failed_write_raises_when_settled_and_leaves_the_folder_in_force(tmp_path):
+    folder = _in_force(tmp_path)
+
+    def broken(fresh):
+        (fresh / "night.txt").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        Swapped(folder, broken).settle(True)
+    Swapped(folder, broken).abandon()
+    assert (folder / "night.txt").read_text() == "last night" and _leftovers(tmp_path) == []
