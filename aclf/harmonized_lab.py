@@ -246,7 +246,7 @@ def _saved_while_checked(engine: sa.Engine, lab: pd.DataFrame, schema_failures: 
         found.set_result(schema_failures(lab))
     except BaseException as exc:
         found.set_exception(exc)
-        saving.abandon()
+        saving.settle(False)
         raise
     saving.settle(True)
     return found.result()

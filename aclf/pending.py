@@ -15,17 +15,24 @@ import sqlalchemy as sa
 
 
 class Settles:
-    """Work under way beside the caller's, which it keeps or throws away once it has decided."""
+    """Work under way beside the caller's, which it keeps or throws away once it has decided:
+    ``settle(True)`` waits for it, keeps it and raises its error if it failed; ``settle(False)``
+    waits for it and throws it away, its error with it (what is not kept cannot fail the caller).
+    Settling again does nothing."""
 
     def settle(self, keep: bool) -> None:
         raise NotImplementedError
 
-    def abandon(self) -> None:
-        """Throw the work away, its own error ignored: the caller is raising one of its own."""
+
+def settle_all(work: list[Settles], keep: bool) -> None:
+    """Settle each in order; if one raises, the others are thrown away before its error goes on (a
+    store write left unsettled would hold its transaction, and SQLite's write lock, open)."""
+    for number, each in enumerate(work):
         try:
-            self.settle(False)
-        except Exception:    # noqa: BLE001 - the caller's error is the one to report
-            pass
+            each.settle(keep)
+        except BaseException:
+            settle_all(work[number + 1:], False)
+            raise
 
 
 class Pending(Settles):
@@ -49,9 +56,9 @@ class Pending(Settles):
             self._done.set_result(None)
 
     def settle(self, keep: bool) -> None:
-        """Commit the write (``keep``) or roll it back, once it is done; its error, if it failed, is
-        raised here. Settling again does nothing."""
+        """Commit the write (``keep``) or roll it back, once it is done."""
         if not self._keep.done():
             self._keep.set_result(keep)
         self._thread.join()
-        self._done.result()
+        if self._keep.result():
+            self._done.result()

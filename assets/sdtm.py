@@ -1,6 +1,8 @@
 """SDTM of one area: one asset per domain from one multi-asset, since every domain shares the same
 inputs and the define.xml that describes them all. Each dataset's spec check is a blocking asset
 check: a package that breaks its spec is not written, and the ADaM of the area is not built from it."""
+from contextlib import nullcontext
+
 import dagster as dg
 
 from aclf.current import form_sources, forms_in_force
@@ -84,7 +86,9 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
         return
     level = aclf.unblinding().level if not area.blinded else "blinded"
     key = aclf.randomization_key() if not area.blinded else None
-    with restricted(area, folders.root):
+    # the blinded area's trace is written beside the package, its transaction open (on SQLite, the
+    # store's write lock held) until the package is written: other runs wait for the run lock instead
+    with aclf.locked() if area.blinded else nullcontext(), restricted(area, folders.root):
         published = publish_sdtm(area, folders, aclf.output, study, config.design, spec,
                                  forms_in_force(engine, study, aclf.mirror(), aclf.study_dir),
                                  lambda: load_harmonized_lab(engine, aclf.mirror(), take=True),

@@ -57,18 +57,19 @@ class Swapped(Settles):
         self._folder, self._fresh = folder, fresh_folder(folder)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aclf-folder")
         self._job = self._pool.submit(write, self._fresh)
+        self._settled = False
 
     def settle(self, keep: bool) -> None:
-        """Once the write is done, swap the folder in (``keep``) or throw it away; the write's error,
-        if it failed, is raised here (nothing swapped in)."""
-        try:
-            self._job.result()
-        except BaseException:
-            shutil.rmtree(self._fresh, ignore_errors=True)
-            raise
-        finally:
-            self._pool.shutdown()
-        if keep:
+        """Once the write is done, swap the folder in (``keep``) or throw it away; a failed write is
+        thrown away, and its error raised if it was to be kept."""
+        if self._settled:
+            return
+        self._settled = True
+        self._pool.shutdown(wait=True)
+        failed = self._job.exception() is not None
+        if keep and not failed:
             swap_in(self._fresh, self._folder)
-        else:
-            shutil.rmtree(self._fresh, ignore_errors=True)
+            return
+        shutil.rmtree(self._fresh, ignore_errors=True)
+        if keep:
+            self._job.result()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import Study
-from aclf.pending import Pending, Settles
+from aclf.pending import Pending, settle_all
 from aclf.warm_worker import submit
 from cdisc.adam.analysis import Analysis
 from cdisc.adam.build import BY_SUBJECT, build_adam
@@ -61,12 +61,6 @@ def _check_by_difference(package: str, folders: AreaFolders, datasets: dict[str,
     their rows, and what they know (for the writer)."""
     known = known_rows(datasets, spec, rows_path(folders.root, package))
     return check_all(datasets, spec, known), known
-
-
-def _settle(pending: list[Settles], keep: bool) -> None:
-    """Keep or throw away, in order, what was written beside a package (aclf.pending, cdisc.folders)."""
-    for write in pending:
-        write.settle(keep)
 
 
 def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, datasets, violations, spec: Spec,
@@ -127,10 +121,9 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
         status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
                                 lb_value_level(study), guide, known)
     except BaseException:
-        for write in pending:
-            write.abandon()
+        settle_all(pending, False)
         raise
-    _settle(pending, status.refreshed)
+    settle_all(pending, status.refreshed)
     return Published(datasets, violations, status, paths, trace=trace,
                      unmapped_screen_failures=unmapped_screen_failures(ctx), keys=keys)
 
@@ -158,10 +151,9 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
         status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created,
                                 guide=guide, known=known)
     except BaseException:
-        for write in pending:
-            write.abandon()
+        settle_all(pending, False)
         raise
-    _settle(pending, status.refreshed)
+    settle_all(pending, status.refreshed)
     if drawn is None:
         return Published(datasets, violations, status, paths)
     figures, rates = drawn.result()

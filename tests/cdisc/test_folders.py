@@ -1,6 +1,6 @@
 """A folder written on a thread beside the caller's work (cdisc.folders.Swapped): in force only once
-settled with keep, thrown away otherwise, its error raised when settled and the folder in force
-left as it was."""
+settled with keep, thrown away otherwise; a failed write's error raised when it was to be kept, the
+folder in force left as it was."""
 import pytest
 
 from cdisc.folders import Swapped
@@ -40,5 +40,14 @@ def test_a_failed_write_raises_when_settled_and_leaves_the_folder_in_force(tmp_p
 
     with pytest.raises(OSError, match="disk full"):
         Swapped(folder, broken).settle(True)
-    Swapped(folder, broken).abandon()
+    Swapped(folder, broken).settle(False)         # not kept: its error cannot fail the caller
     assert (folder / "night.txt").read_text() == "last night" and _leftovers(tmp_path) == []
+
+
+def test_settling_again_does_nothing(tmp_path):
+    folder = _in_force(tmp_path)
+    writing = Swapped(folder, lambda fresh: (fresh / "night.txt").write_text("tonight"))
+    writing.settle(True)
+    writing.settle(True)
+    writing.settle(False)
+    assert (folder / "night.txt").read_text() == "tonight" and _leftovers(tmp_path) == []

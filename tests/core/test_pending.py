@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from aclf.pending import Pending
+from aclf.pending import Pending, settle_all
 from aclf.sqlite_bulk import STAGED_FROM
 from aclf.store import sdtm_trace
 from cdisc.sdtm.trace import write_trace
@@ -51,15 +51,31 @@ def test_a_write_not_kept_is_rolled_back(engine):
     assert _count(engine) == 40      # the connection the thread used is whole again (its staging emptied)
 
 
-def test_a_failed_write_raises_when_settled_and_is_silent_when_abandoned(engine):
+def test_a_failed_write_raises_when_kept_and_is_silent_when_thrown_away(engine):
     def broken(conn):
         write_trace(conn, "blinded", _trace(10), {"LB": "k1"})
         raise RuntimeError("the write failed")
 
     with pytest.raises(RuntimeError, match="the write failed"):
         Pending(engine, broken).settle(True)
-    Pending(engine, broken).abandon()
+    Pending(engine, broken).settle(False)
     assert _count(engine) == 0
+
+
+def test_when_one_write_fails_to_settle_the_others_are_thrown_away(engine, tmp_path):
+    """A hand-off that could not be written must not leave the trace's transaction (and SQLite's
+    write lock) open: the store takes the next write at once."""
+    from cdisc.folders import Swapped
+
+    def broken(fresh):
+        raise OSError("disk full")
+
+    beside = [Swapped(tmp_path / "handoff", broken),
+              Pending(engine, lambda conn: write_trace(conn, "blinded", _trace(10), {"LB": "k1"}))]
+    with pytest.raises(OSError, match="disk full"):
+        settle_all(beside, True)
+    Pending(engine, lambda conn: write_trace(conn, "blinded", _trace(5), {"LB": "k2"})).settle(True)
+    assert _count(engine) == 5
 
 
 def test_settling_twice_does_nothing_more(engine):
