@@ -4,7 +4,8 @@ the write and the caller's own work share the two cores instead of taking turns.
 
 The thread holds the write's transaction open until the caller settles it. On SQLite that
 transaction holds the store's write lock: the caller must not write to the store meanwhile (its
-reads see the store as it was, as they would have before the write)."""
+reads see the store as it was, as they would have before the write). ``Settles`` is what such work
+promises its caller (``cdisc.folders.Swapped`` writes a folder so), ``settle_all`` settles several."""
 from __future__ import annotations
 
 from collections.abc import Callable
