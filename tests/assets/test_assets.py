@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
@@ -21,9 +22,19 @@ def aclf(tmp_path, paths, database_url) -> AclfResource:
                                                        archive=paths.archive, database_url=database_url))
 
 
+def invoke(asset, aclf, **context):
+    """``asset`` invoked directly in a built context, closed before returning (a generator's events
+    are collected inside). Left to the garbage collector, the context's ``__del__`` closes its
+    ephemeral Dagster instance, which resets a context variable in the middle of a collection: on
+    CPython 3.11 that can free the context's variables under a ContextVar.set that the collection
+    interrupted (python/cpython#148891), and the suite crashed later with a segmentation fault."""
+    with dg.build_asset_context(resources={"aclf": aclf}, **context) as built:
+        result = asset(built)
+        return list(result) if isinstance(result, Iterator) else result
+
+
 def _ingest(aclf, source):
-    staged = asset_named("staged_source")
-    return staged(dg.build_asset_context(partition_key=source, resources={"aclf": aclf}))
+    return invoke(asset_named("staged_source"), aclf, partition_key=source)
 
 
 def test_staged_source_asset_ingests_its_partition(paths, aclf):
@@ -46,7 +57,7 @@ def test_harmonized_lab_asset_stores_the_table_and_its_schema_failures_once(path
     land_edc(paths, "EDC_20250601")
     _ingest(aclf, "site01")
     _ingest(aclf, "edc")
-    result = harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
+    result = invoke(harmonized_lab, aclf)
     stored = read_table(engine, "lab_harmonized")
     assert result.metadata["records"].value == len(stored) > 0
     failures = read_table(engine, "lab_harmonized_failure")
@@ -62,16 +73,16 @@ def test_a_night_without_a_new_transfer_keeps_the_harmonized_table(paths, aclf, 
     land_edc(paths, "EDC_20250601")
     _ingest(aclf, "site01")
     _ingest(aclf, "edc")
-    first = harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
+    first = invoke(harmonized_lab, aclf)
     tokens = read_table(engine, "lab_harmonized_version")["token"].tolist()
-    again = harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
+    again = invoke(harmonized_lab, aclf)
     assert first.metadata["rebuilt"].value and not again.metadata["rebuilt"].value
     assert read_table(engine, "lab_harmonized_version")["token"].tolist() == tokens
     assert again.metadata["records"] == first.metadata["records"]
     assert [c.metadata for c in again.check_results] == [c.metadata for c in first.check_results]
     land(paths, "site02", "SITE02_20250601.csv", FIXTURES / "SITE02_20250601.csv")
     _ingest(aclf, "site02")
-    assert harmonized_lab(dg.build_asset_context(resources={"aclf": aclf})).metadata["rebuilt"].value
+    assert invoke(harmonized_lab, aclf).metadata["rebuilt"].value
 
 
 def test_findings_asset_reuses_the_stored_schema_failures(paths, aclf, engine, monkeypatch):
@@ -82,7 +93,7 @@ def test_findings_asset_reuses_the_stored_schema_failures(paths, aclf, engine, m
     land_edc(paths, "EDC_20250601")
     _ingest(aclf, "site01")
     _ingest(aclf, "edc")
-    harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
+    invoke(harmonized_lab, aclf)
     schemas = []
     real = validation.evaluate.harmonized_lab_schema
     monkeypatch.setattr(validation.evaluate, "harmonized_lab_schema", lambda *a: schemas.append(1) or real(*a))
@@ -103,7 +114,7 @@ def test_a_failure_of_the_findings_leaves_the_suites_result(paths, aclf, monkeyp
     land_edc(paths, "EDC_20250601")
     for source in ("site01", "edc"):
         _ingest(aclf, source)
-    harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
+    invoke(harmonized_lab, aclf)
     monkeypatch.setattr(assets.validation, "track_findings", lambda *a: 1 / 0)
     run = dg.materialize([asset_named("findings")], resources={"aclf": aclf}, raise_on_error=False)
     assert not run.success
@@ -116,9 +127,9 @@ def test_sdtm_asset_of_the_blinded_area_writes_its_package_and_hand_off(paths, a
     land_edc(paths, "EDC_20250601")
     for source in ("site01", "edc"):
         _ingest(aclf, source)
-    harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
+    invoke(harmonized_lab, aclf)
     sdtm = asset_named("sdtm_blinded")
-    events = list(sdtm(dg.build_asset_context(resources={"aclf": aclf})))
+    events = invoke(sdtm, aclf)
     checks = [e for e in events if isinstance(e, dg.AssetCheckResult)]
     assert {c.check_name for c in checks} == {"spec", "define_xml_valid", "screen_failure_reasons_mapped"}
     assert all(c.passed for c in checks if c.check_name != "screen_failure_reasons_mapped")
@@ -130,7 +141,7 @@ def test_sdtm_asset_of_the_blinded_area_writes_its_package_and_hand_off(paths, a
     assert set(dm["USUBJID"]) == {"NCT05985863-" + s for s in ("01-007", "01-008")} - {"NCT05985863-01-008"} \
         or len(dm) >= 1
     adam = asset_named("adam_blinded")
-    adam_events = list(adam(dg.build_asset_context(resources={"aclf": aclf})))
+    adam_events = invoke(adam, aclf)
     assert any(isinstance(e, dg.MaterializeResult) and e.asset_key == dg.AssetKey(["adam", "adsl"])
                for e in adam_events)
 
@@ -151,7 +162,7 @@ def test_suites_started_ahead_land_in_the_quality_step_even_if_their_worker_is_l
     land_edc(paths, "EDC_20250601")
     for source in ("site01", "edc"):
         _ingest(aclf, source)
-    harmonized_lab(dg.build_asset_context(resources={"aclf": aclf}))
+    invoke(harmonized_lab, aclf)
     validation, started = asset_named("findings"), []
     real = assets.suites.start_quality
 
