@@ -141,7 +141,7 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
     whose rows did not change from the files in force (cdisc.splice); its row index, like the
     digests, is removed before the swap and saved after it. ``known`` holds what ``known_rows`` found
     of some datasets against the same ``rows``: not made a second time, and each entry let go once
-    its dataset is written (the row indexes in force of LB, ADLB and ADSCORE are 30-40 MB each)."""
+    its dataset's files are queued (the row indexes in force of LB, ADLB and ADSCORE are 30-40 MB each)."""
     fresh = fresh_folder(folder)
     file_oid = f"DEFINE.{spec.study_name}.{spec.standard}"
     before, after = _read_digests(digests), {}
@@ -149,10 +149,11 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
     fingerprint = spec_fingerprint(spec)
     known = known if known is not None else {}
     indexes: dict[str, RowIndex] = {}
-    written = []
-    # the two files of a dataset are written at once: both writers spend their time in numpy, Arrow
-    # and file writes, which release the GIL (LB at 10,000 subjects: 1.9 s instead of 2.8 s on two
-    # cores, for about 150 MB more while both run)
+    jobs: dict[str, dict] = {}
+    # the datasets' files are queued at once and written two at a time, while define.xml is built
+    # and written here: the writers spend their time in numpy, Arrow and file writes, which release
+    # the GIL (LB at 10,000 subjects: 1.9 s instead of 2.8 s on two cores, for about 150 MB more
+    # while both run); no file waits for the other file of its dataset, nor define.xml for the files
     with ThreadPoolExecutor(max_workers=2) as pool:
         for name, frame in datasets.items():
             files = [f"{name.lower()}.xpt", f"{name.lower()}.json"]
@@ -164,27 +165,31 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
                 for f in files:
                     link_or_copy(folder / f, fresh / f)
                 continue
-            written.append(name)
             previous, origin = (made.previous, made.origin) if made else _origins(rows, name, frame, hashes, code)
             ds = spec.datasets[name]
             reuse = {kind: plan(previous, kind, folder / f, origin) for kind, f in zip(("xpt", "json"), files)}
-            jobs = {"xpt": pool.submit(xpt_rows, frame, ds, fresh / files[0], reuse["xpt"]),
-                    "json": pool.submit(json_rows, frame, ds, spec, fresh / files[1], reuse["json"], created=created,
-                                        file_oid=file_oid, originator=PACKAGE, system_version=code_version())}
-            laid = {kind: identified(job.result(), fresh / f) for (kind, job), f in zip(jobs.items(), files)}
+            jobs[name] = {"xpt": pool.submit(xpt_rows, frame, ds, fresh / files[0], reuse["xpt"]),
+                          "json": pool.submit(json_rows, frame, ds, spec, fresh / files[1], reuse["json"],
+                                              created=created, file_oid=file_oid, originator=PACKAGE,
+                                              system_version=code_version())}
             if rows is not None and _spliceable(frame, hashes, code):
-                indexes[name] = RowIndex(hashes, frame[SUBJECT], laid, code, dtypes_of(frame), fingerprint)
-    tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid)
-    errors = validate_define(tree)
+                indexes[name] = RowIndex(hashes, frame[SUBJECT], {}, code, dtypes_of(frame), fingerprint)
+        tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid)
+        errors = validate_define(tree)
+        if not errors:
+            write_define(tree, fresh)
+            for name, text in (documents or {}).items():       # the reviewer's guide
+                (fresh / name).write_text(text, encoding="utf-8")
+        for name, started in jobs.items():
+            laid = {kind: identified(job.result(), fresh / f"{name.lower()}.{kind}") for kind, job in started.items()}
+            if name in indexes:
+                indexes[name] = replace(indexes[name], files=laid)
     if errors:
         shutil.rmtree(fresh, ignore_errors=True)
         raise ValueError("define.xml does not validate against the Define-XML 2.1 schema:\n" + "\n".join(errors))
-    write_define(tree, fresh)
-    for name, text in (documents or {}).items():       # the reviewer's guide
-        (fresh / name).write_text(text, encoding="utf-8")
     if digests is not None:
         digests.unlink(missing_ok=True)
-    for name in written if rows is not None else []:       # the index of a file replaced tonight goes
+    for name in jobs if rows is not None else []:       # the index of a file replaced tonight goes
         _index_file(rows, name).unlink(missing_ok=True)
     swap_in(fresh, folder)
     if digests is not None and None not in after.values():
