@@ -93,3 +93,20 @@ def test_a_spec_change_writes_the_dataset_again(spec, tmp_path):
     _write(relabelled, _datasets(spec), folder, digests, CREATED[1])
     _, meta = pyreadstat.read_xport(str(folder / "dm.xpt"))
     assert meta.file_label == "Demographics (relabelled)"
+
+
+def test_a_define_that_fails_its_schema_leaves_the_package_in_force(spec, tmp_path, monkeypatch):
+    """define.xml is checked while the datasets' files are being written: when it fails, those files
+    are dropped with their fresh folder and the package, digests and row indexes in force stay."""
+    import cdisc.package
+
+    folder, digests = tmp_path / "sdtm", digests_path(tmp_path, "sdtm")
+    _write(spec, _datasets(spec), folder, digests, CREATED[0])
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    saved = digests.read_text()
+    monkeypatch.setattr(cdisc.package, "validate_define", lambda tree: ["element 'ItemDef': not expected"])
+    with pytest.raises(ValueError, match="(?s)does not validate.*ItemDef"):
+        _write(spec, _datasets(spec, title="A new title"), folder, digests, CREATED[1])
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert digests.read_text() == saved
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())      # no fresh folder left behind
