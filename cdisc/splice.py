@@ -120,22 +120,33 @@ def _in_kernel(src: BinaryIO, out: BinaryIO, offset: int, count: int) -> int:
 def origins(before: RowIndex, hashes: np.ndarray, subjects: pd.Series) -> np.ndarray:
     """For each of tonight's rows, the previous row it is a copy of (-1: none). A subject's block of
     rows is taken whole where the previous night had one block of that subject with the same row
-    hashes in the same order."""
-    both, _ = pd.factorize(pd.concat([before.subjects, subjects], ignore_index=True))
+    hashes in the same order. Every block is matched at once with numpy (a loop over LB's 10,000
+    subjects took 0.2 s a dataset)."""
+    both, uniques = pd.factorize(pd.concat([before.subjects, subjects], ignore_index=True), use_na_sentinel=False)
     old, new = both[:len(before.subjects)], both[len(before.subjects):]
     old_starts, old_stops, old_codes = _blocks(old)
-    codes, counts = np.unique(old_codes, return_counts=True)
-    once = set(codes[counts == 1].tolist())
-    blocks = {code: (start, stop) for code, start, stop in
-              zip(old_codes.tolist(), old_starts.tolist(), old_stops.tolist()) if code in once}
+    blocks = np.bincount(old_codes, minlength=len(uniques))
+    block_of = np.full(len(uniques), -1, dtype=np.int64)          # a subject's only previous block
+    once = blocks[old_codes] == 1
+    block_of[old_codes[once]] = np.flatnonzero(once)
     origin = np.full(len(hashes), -1, dtype=np.int64)
     starts, stops, new_codes = _blocks(new)
-    for code, start, stop in zip(new_codes.tolist(), starts.tolist(), stops.tolist()):
-        hit = blocks.get(code)
-        if hit is not None and hit[1] - hit[0] == stop - start and \
-                np.array_equal(before.hashes[hit[0]:hit[1]], hashes[start:stop]):
-            origin[start:stop] = np.arange(hit[0], hit[1])
+    hit = block_of[new_codes]
+    lengths = stops - starts
+    sized = np.flatnonzero(hit >= 0)
+    sized = sized[old_stops[hit[sized]] - old_starts[hit[sized]] == lengths[sized]]
+    if not len(sized):
+        return origin
+    rows, was = _spans(starts[sized], lengths[sized]), _spans(old_starts[hit[sized]], lengths[sized])
+    equal = before.hashes[was] == hashes[rows]
+    whole = np.repeat(np.logical_and.reduceat(equal, np.cumsum(lengths[sized]) - lengths[sized]), lengths[sized])
+    origin[rows[whole]] = was[whole]
     return origin
+
+
+def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions start, start + 1, ... of each span, one span after the other."""
+    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
 
 
 def _blocks(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

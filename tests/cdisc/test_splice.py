@@ -323,3 +323,45 @@ def test_rows_copied_into_a_stream_without_a_file(spec, tmp_path):
     begins, ends = before.files["xpt"].ends
     rows = (folder / "lb.xpt").read_bytes()[begins[0]:ends[7]]
     assert out.getvalue() == b"head" + rows and len(rows) == 8 * int(before.files["xpt"].lengths[0])
+
+
+def _origins_block_by_block(before, hashes, subjects):
+    """The rule of ``origins`` said one block at a time: the oracle of its vectorized form."""
+    origin = np.full(len(hashes), -1, dtype=np.int64)
+    old, new = before.subjects.tolist(), subjects.tolist()
+
+    def blocks(values):
+        out, start = [], 0
+        for i in range(1, len(values) + 1):
+            if i == len(values) or values[i] != values[start]:
+                out.append((values[start], start, i))
+                start = i
+        return out
+
+    previous = blocks(old)
+    for subject, start, stop in blocks(new):
+        mine = [(a, b) for s, a, b in previous if s == subject]
+        if len(mine) == 1 and mine[0][1] - mine[0][0] == stop - start and \
+                list(before.hashes[mine[0][0]:mine[0][1]]) == list(hashes[start:stop]):
+            origin[start:stop] = np.arange(*mine[0])
+    return origin
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_origins_match_every_block_as_one_block_at_a_time_does(seed):
+    """Random nights: subjects gained, lost, split into two blocks, reordered; rows changed, added, dropped."""
+    rng = np.random.default_rng(seed)
+    subjects = [f"S{n:03d}" for n in range(rng.integers(0, 40))]
+    old = [s for s in subjects for _ in range(rng.integers(1, 6))]
+    if old and rng.random() < 0.5:
+        old.append(old[0])                                    # a subject in two blocks: never copied
+    hashes = rng.integers(0, 5, len(old)).astype(np.uint64)
+    before = cdisc.splice.RowIndex(hashes, pd.Series(old, dtype="str"), {}, "c")
+    keep = rng.random(len(old)) < 0.9
+    new = [s for s, k in zip(old, keep) if k] + [f"N{n}" for n in range(rng.integers(0, 4))]
+    tonight_hashes = np.concatenate([hashes[keep], rng.integers(0, 5, len(new) - keep.sum())]).astype(np.uint64)
+    flip = rng.random(len(new)) < 0.05
+    tonight_hashes[flip] += np.uint64(7)
+    tonight = pd.Series(new, dtype="str")
+    expected = _origins_block_by_block(before, tonight_hashes, tonight)
+    assert cdisc.splice.origins(before, tonight_hashes, tonight).tolist() == expected.tolist()
