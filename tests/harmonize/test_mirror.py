@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aclf.harmonized_lab import (FAILURE_COLUMNS, _saved_while_checked, _version, load_harmonized_lab,
+from aclf.harmonized_lab import (FAILURE_COLUMNS, _saving, _version, load_harmonized_lab,
                                load_schema_failures, save_harmonized_lab)
 from aclf.store import lab_harmonized, transfer
 
@@ -125,8 +125,8 @@ def test_the_table_saved_while_the_schema_runs_holds_the_table_and_its_cases(eng
     _loaded_transfer(engine)
     table = _table(4, 1.5)
     cases = pd.DataFrame({"column": ["lbstresn"], "check": ["plausible_range"], "failure_case": ["1.5"], "index": [2]})
-    found = _saved_while_checked(engine, table, lambda lab: cases, inputs="tonight", sources={}, only=None,
-                                 token="v2")
+    with _saving(engine, table, inputs="tonight", sources={}, only=None, token="v2") as checked:
+        found = checked(cases)
     assert found.equals(cases)
     assert load_harmonized_lab(engine)["subjid"].tolist() == table["subjid"].tolist()
     stored = load_schema_failures(engine)
@@ -138,11 +138,9 @@ def test_a_schema_that_fails_leaves_the_table_in_force(engine):
     _loaded_transfer(engine)
     token = save_harmonized_lab(engine, _table(3, 1.5), pd.DataFrame(columns=FAILURE_COLUMNS))
 
-    def broken(lab):
-        raise ValueError("the schema broke")
-
     with pytest.raises(ValueError, match="the schema broke"):
-        _saved_while_checked(engine, _table(6, 2.5), broken, inputs=None, sources={}, only=None, token="v2")
+        with _saving(engine, _table(6, 2.5), inputs=None, sources={}, only=None, token="v2"):
+            raise ValueError("the schema broke")
     back = load_harmonized_lab(engine)
     assert len(back) == 3 and (back["lbstresn"] == 1.5).all() and load_schema_failures(engine).empty
     with engine.connect() as conn:
