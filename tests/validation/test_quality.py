@@ -303,3 +303,36 @@ def test_the_lab_tables_parquet_copy_is_validated_as_the_table_itself(tmp_path, 
     assert [f["expectation"] for f in first.failed] == ["expect_column_values_to_be_between"]
     assert (second.success, second.evaluated, second.failed) == (first.success, first.evaluated, first.failed) \
         == (fresh.success, fresh.evaluated, fresh.failed)
+
+
+def _results(folder):
+    """The kept lab suite's expectation results, without the ids GX draws at random for each run."""
+    import json
+
+    kept = json.loads((folder / "harmonized_lab.json").read_text(encoding="utf-8"))
+    result = kept["result"] if isinstance(kept["result"], dict) else json.loads(kept["result"])
+    return re.sub(r'"id": "[0-9a-f-]{36}"', '"id": "-"', json.dumps(result["results"], sort_keys=True))
+
+
+def test_each_row_condition_filters_the_lab_table_once_with_the_results_of_gx_own_engine(tmp_path, monkeypatch):
+    """GX filters the batch again for every metric of a per-test expectation; ``FilteredOnce`` keeps
+    each condition's rows: as many filters as distinct conditions (two per test), the same results."""
+    from great_expectations.execution_engine import PandasExecutionEngine
+
+    import validation.quality as quality
+
+    lab = clean_lab()
+    lab.loc[1, "lbstresu"] = "mg/dL"               # ALB in the wrong unit
+    lab.loc[4, "lbstresn"] = 999.0                 # SODIUM out of range
+    filters = []
+    real = PandasExecutionEngine._apply_row_condition_filter
+    monkeypatch.setattr(PandasExecutionEngine, "_apply_row_condition_filter",
+                        lambda self, data, *a: filters.append(len(data)) or real(self, data, *a))
+    once = run_quality(lab, {}, None, tests=TESTS, form_rules={}, kept=tmp_path / "once", version="v")
+    assert once is None and len(filters) == 2 * len(TESTS)
+    monkeypatch.setattr(quality, "FilteredOnce", PandasExecutionEngine)      # GX's engine as it is
+    filters.clear()
+    run_quality(lab, {}, None, tests=TESTS, form_rules={}, kept=tmp_path / "each", version="v")
+    assert len(filters) > 4 * len(TESTS)
+    assert _results(tmp_path / "once") == _results(tmp_path / "each")
+    assert '"success": false' in _results(tmp_path / "once")
