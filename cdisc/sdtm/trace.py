@@ -9,13 +9,17 @@ import pandas as pd
 import sqlalchemy as sa
 
 from aclf.store import bulk_insert, sdtm_trace, sdtm_trace_key
+from cdisc.columns import TEXT
 from cdisc.sdtm.common import POSITION
 
 
 def trace_of(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Each record's number in the dataset, subject, source transfer and file row; for LB also its
     position among the subject's source rows, which the hand-off keeps (not the store)."""
-    trace = pd.DataFrame({"dataset": name, "record": range(1, len(frame) + 1), "usubjid": frame["USUBJID"].to_numpy(),
+    # the subjects stay Arrow text: through numpy they were a Python string per record, turned back
+    # into Arrow text by the frame (0.1-0.4 s for LB at 10,000 subjects)
+    trace = pd.DataFrame({"dataset": name, "record": np.arange(1, len(frame) + 1),
+                          "usubjid": frame["USUBJID"].astype(TEXT).array,
                           "transfer_id": frame["_TRANSFER"].to_numpy(), "row_number": frame["_ROW"].to_numpy()})
     if POSITION in frame:
         trace["position"] = frame[POSITION].to_numpy()
