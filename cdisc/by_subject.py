@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from aclf.frames import isin, stacked
+from cdisc.row_hash import ROW_HASH, row_hashes
 
 SUBJECT = "USUBJID"
 
@@ -100,3 +101,20 @@ def merge_by_subject(previous: pd.DataFrame, rebuilt: pd.DataFrame | None, keep:
     codes, _ = pd.factorize(subjects, sort=True)      # codes in the subjects' sort order
     rows = np.concatenate([held, len(previous) + np.arange(sum(len(p) for p in parts[1:]))])
     return stacked(parts, rows[np.argsort(codes, kind="stable")])
+
+
+def merge_hashed(previous: pd.DataFrame, rebuilt: pd.DataFrame | None, keep: pd.Series,
+                 unhashed: Sequence[str] = ()) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """``merge_by_subject``, and the merged records' row hashes (cdisc.row_hash) when ``previous``
+    carries its own in ``ROW_HASH`` (else None): a row's hash is of its own values, so the kept
+    records keep theirs and only the rebuilt ones are hashed, their values in the merged column
+    order. ``unhashed``: columns carried beside the values (LB's lineage), not hashed."""
+    if ROW_HASH not in previous:
+        return merge_by_subject(previous, rebuilt, keep), None
+    if rebuilt is not None:
+        made = row_hashes(rebuilt[[c for c in previous.columns if c != ROW_HASH and c not in unhashed]])
+        if made is None:
+            return merge_by_subject(previous.drop(columns=ROW_HASH), rebuilt, keep), None
+        rebuilt = rebuilt.assign(**{ROW_HASH: made})
+    merged = merge_by_subject(previous, rebuilt, keep)
+    return merged, merged.pop(ROW_HASH).to_numpy()

@@ -50,26 +50,33 @@ def link_or_copy(old: Path, new: Path) -> None:
 class Swapped(Settles):
     """``write(fresh)`` into a fresh sibling of ``folder``, run on a thread while the caller goes on
     (Arrow's Parquet writer works without the GIL: the SDTM hand-off and ADaM's kept datasets took
-    0.4-0.5 s each of site 01's night at 10,000 subjects on the night's one busy core). Nothing is
-    in force until ``settle(True)`` swaps it in; ``settle(False)`` throws it away."""
+    0.4-0.5 s each of site 01's night at 10,000 subjects on the night's one busy core), and what
+    ``also`` adds once known. Nothing is in force until ``settle(True)`` swaps it in;
+    ``settle(False)`` throws it away."""
 
     def __init__(self, folder: Path, write: Callable[[Path], None]):
         self._folder, self._fresh = folder, fresh_folder(folder)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aclf-folder")
-        self._job = self._pool.submit(write, self._fresh)
+        self._jobs = [self._pool.submit(write, self._fresh)]
         self._settled = False
 
+    def also(self, write: Callable[[Path], None]) -> None:
+        """``write(fresh)`` after what was asked before, in the same folder and swapped in with it."""
+        if self._settled:
+            raise RuntimeError(f"{self._folder} is settled: nothing more can be written into it")
+        self._jobs.append(self._pool.submit(write, self._fresh))
+
     def settle(self, keep: bool) -> None:
-        """Once the write is done, swap the folder in (``keep``) or throw it away; a failed write is
-        thrown away, and its error raised if it was to be kept."""
+        """Once the writes are done, swap the folder in (``keep``) or throw it away; a folder with a
+        failed write is thrown away, and the first error raised if it was to be kept."""
         if self._settled:
             return
         self._settled = True
         self._pool.shutdown(wait=True)
-        failed = self._job.exception() is not None
+        failed = [job for job in self._jobs if job.exception() is not None]
         if keep and not failed:
             swap_in(self._fresh, self._folder)
             return
         shutil.rmtree(self._fresh, ignore_errors=True)
         if keep:
-            self._job.result()
+            failed[0].result()

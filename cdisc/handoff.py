@@ -8,7 +8,8 @@ replaced only together with a package that passed its spec check, so ADaM never 
 another night than the package in force. ADaM reads each dataset when a derivation asks for it.
 Beside the datasets, the trace of their records and what each was built from: the next night's
 SDTM takes a domain whose inputs did not change from here (cdisc.publish), and LB's records of each
-subject whose harmonized rows did not change (their digests are kept here too, cdisc.by_subject).
+subject whose harmonized rows did not change (their digests are kept here too, cdisc.by_subject,
+and LB's row hashes, cdisc.row_hash).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import pyarrow.parquet as pq
 from aclf.parquet import write_parquet
 from cdisc.by_subject import Previous, Stored, read_digests, write_digests
 from cdisc.folders import Swapped, link_or_copy, recover
+from cdisc.row_hash import read_with_hashes
 from cdisc.sdtm.common import POSITION
 
 KEYS, TRACE = "keys.json", "trace.parquet"
@@ -76,7 +78,8 @@ def handoff_lb(folder: Path, key: str | None) -> Previous | None:
 
 
 def _lb_with_lineage(folder: Path) -> pd.DataFrame:
-    lb = pd.read_parquet(folder / "sdtm" / "LB.parquet")
+    """LB with its records' lineage and, when kept beside it, their row hashes (cdisc.row_hash)."""
+    lb = read_with_hashes(folder / "sdtm" / "LB.parquet")
     trace = pd.read_parquet(folder / TRACE, filters=[("dataset", "==", "LB")]).sort_values("record", kind="stable")
     lb["_TRANSFER"] = trace["transfer_id"].astype("int64").to_numpy()
     lb["_ROW"] = trace["row_number"].astype("int64").to_numpy()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from cdisc.codelist_check import codelist_values
 from cdisc.columns import TEXT
 from cdisc.dataset_json import json_rows
 from cdisc.define import build_define, validate_define, write_define
+from cdisc.row_hash import hashes_hold, row_hashes
 from cdisc.spec import Dataset, Spec
 from cdisc.splice import SUBJECT, RowIndex, dtypes_of, identified, load_index, origins, plan, save_index
 from cdisc.folders import fresh_folder, link_or_copy, swap_in
@@ -46,20 +48,6 @@ def _checked(frame: pd.DataFrame, ds: Dataset, spec: Spec, passed: np.ndarray | 
     return [*check_dataset(frame, ds), *codelist_values(frame, ds, spec)]
 
 
-EXACT = {"float64", "int64", "str"}     # dtypes whose values pandas hashes as the writers tell them apart
-
-
-def row_hashes(frame: pd.DataFrame):
-    """A 64-bit hash of each row's values, or None when a column's hash could confuse two values the
-    files show differently: pandas hashes an object column's values by their text (1.0 as '1.0') and
-    -0.0 as 0.0 (Dataset-JSON writes its sign), so floats are hashed by their bits and only the
-    dtypes a conformed dataset has (``cdisc.xpt.conform``: text and float64) are hashed at all."""
-    if any(str(dtype) not in EXACT for dtype in frame.dtypes):
-        return None
-    bits = {c: frame[c].to_numpy().view("int64") for c in frame.columns if frame[c].dtype == "float64"}
-    return pd.util.hash_pandas_object(frame.assign(**bits) if bits else frame, index=False).to_numpy()
-
-
 def spec_fingerprint(spec: Spec) -> str:
     """What the checks of a dataset's rows depend on besides the code: the whole spec (variables,
     lengths, codelists)."""
@@ -79,14 +67,20 @@ class Known:
     passed: np.ndarray | None = None
 
 
-def known_rows(datasets: dict[str, pd.DataFrame], spec: Spec, rows: Path | None) -> dict[str, Known]:
+def known_rows(datasets: dict[str, pd.DataFrame], spec: Spec, rows: Path | None,
+               carried: Mapping[str, np.ndarray] | None = None) -> dict[str, Known]:
     """Each dataset's ``Known`` rows against the row indexes in ``rows`` (cdisc.splice): the hashes,
-    origins and passed checks that ``check_all`` and then ``write_package`` use, made once."""
+    origins and passed checks that ``check_all`` and then ``write_package`` use, made once. The
+    ``carried`` hashes of a dataset merged by subject (cdisc.by_subject.merge_hashed) are used when
+    they hold (``hashes_hold``), instead of hashing every row again."""
     code = code_and_libraries() if rows is not None else None
     fingerprint = spec_fingerprint(spec)
+    carried = carried or {}
     known = {}
     for name, frame in datasets.items():
-        hashes = row_hashes(frame) if code is not None else None
+        hashes = None
+        if code is not None:
+            hashes = carried[name] if hashes_hold(frame, carried.get(name)) else row_hashes(frame)
         previous, origin = _origins(rows, name, frame, hashes, code)
         passed = origin >= 0 if previous is not None and previous.checked == fingerprint else None
         known[name] = Known(hashes, previous, origin, passed)

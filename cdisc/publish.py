@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from aclf.config import Study
@@ -24,6 +25,7 @@ from cdisc.handoff import handoff_keys, handoff_lb, handoff_trace, load_handoff,
 from cdisc.package import (Known, PackageStatus, check_all, digests_path, known_rows, refused, rows_path,
                            violations_status, write_package, write_status)
 from cdisc.reviewer_guide import load_guide_config, render_guide
+from cdisc.row_hash import keep_hashes
 from cdisc.sdtm.build import build_context, build_domains, dataset_keys, domain_order, lb_subject_key
 from cdisc.sdtm.clinical import unmapped_screen_failures
 from cdisc.sdtm.trace import in_order
@@ -55,11 +57,11 @@ def lb_value_level(study: Study) -> dict:
     return {"LB": {code: {"unit": t.standard_unit, "label": t.name} for code, t in study.lab.tests.items()}}
 
 
-def _check_by_difference(package: str, folders: AreaFolders, datasets: dict[str, pd.DataFrame], spec: Spec
-                         ) -> tuple[dict[str, list[Violation]], dict[str, Known]]:
+def _check_by_difference(package: str, folders: AreaFolders, datasets: dict[str, pd.DataFrame], spec: Spec,
+                         carried: dict[str, np.ndarray]) -> tuple[dict[str, list[Violation]], dict[str, Known]]:
     """The violations of ``datasets``, checked by what the package in force's row indexes know of
-    their rows, and what they know (for the writer)."""
-    known = known_rows(datasets, spec, rows_path(folders.root, package))
+    their rows, and what they know (for the writer); ``carried``: row hashes carried over by a merge."""
+    known = known_rows(datasets, spec, rows_path(folders.root, package), carried)
     return check_all(datasets, spec, known), known
 
 
@@ -102,8 +104,9 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     same = sorted(name for name in spec.datasets if name in keys and before.get(name) == keys[name])
     handoff = load_handoff(folders.handoff) if same else {}
     lb_key = lb_subject_key(ctx, forms_key)
-    datasets, trace, lb_digests = build_domains(ctx, spec, load_lab, {name: handoff[name] for name in same},
-                                                handoff_lb(folders.handoff, lb_key), lb_digested=lb_key is not None)
+    datasets, trace, lb_digests, carried = build_domains(ctx, spec, load_lab, {name: handoff[name] for name in same},
+                                                         handoff_lb(folders.handoff, lb_key),
+                                                         lb_digested=lb_key is not None)
     if same:
         trace = in_order([handoff_trace(folders.handoff, same), trace], domain_order(spec))
     # the hand-off and the store's trace are written while the package is checked and written, and
@@ -114,7 +117,9 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
         if store_trace is not None:
             pending.append(store_trace(trace, keys))
         built = {name: frame for name, frame in datasets.items() if name not in same}
-        checked, known = _check_by_difference("sdtm", folders, built, spec)
+        checked, known = _check_by_difference("sdtm", folders, built, spec, carried)
+        if lb_key and "LB" in known:            # LB's records are merged by subject on a later night
+            keep_hashes(pending[0], {"LB": known["LB"].hashes}, under="sdtm")
         violations = {name: checked.get(name, []) for name in datasets}
         guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
                              data_cut=data_cut)
@@ -134,8 +139,9 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
     names the code and configuration (aclf.inputs.built_by): the BDS records of the subjects whose
     inputs did not change since a package written under the same key are taken from it."""
     sdtm = load_handoff(folders.handoff)
-    datasets, digests = build_adam(sdtm, study, analysis, spec, design, load_previous(folders.adam_by_subject, reuse_key),
-                                   digested=reuse_key is not None)
+    datasets, digests, carried = build_adam(sdtm, study, analysis, spec, design,
+                                            load_previous(folders.adam_by_subject, reuse_key),
+                                            digested=reuse_key is not None)
     # the blinded area's figures are drawn in the night's warm worker while the package is checked
     # and written (inline without one); the unblinded area's are by arm: cdisc.reports
     drawn = submit("cdisc.figures", "draw_figures", figure_records(datasets, analysis), analysis, study,
@@ -145,7 +151,9 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
     pending = [save_previous(folders.adam_by_subject, reuse_key, digests, {name: datasets[name] for name in BY_SUBJECT})
                ] if reuse_key is not None else []
     try:
-        violations, known = _check_by_difference("adam", folders, datasets, spec)
+        violations, known = _check_by_difference("adam", folders, datasets, spec, carried)
+        if pending:
+            keep_hashes(pending[0], {name: known[name].hashes for name in BY_SUBJECT if name in known})
         guide = render_guide(spec, datasets, sdtm["TA"], load_guide_config(), area=area.name, created=created,
                              data_cut=data_cut)
         status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created,

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from aclf.config import Study
@@ -12,7 +14,7 @@ from cdisc.adam.adtte import build_adtte
 from cdisc.adam.bds import LB_USED, build_adlb, build_adscore
 from cdisc.adam.analysis import Analysis
 from cdisc.adam.treatment import adsl_treatments, blinded_treatments, treatment_at_onset
-from cdisc.by_subject import Previous, changed_subjects, merge_by_subject, subject_digests
+from cdisc.by_subject import Previous, changed_subjects, merge_hashed, subject_digests
 from cdisc.design import Design
 from cdisc.handoff import columns_of
 from aclf.frames import isin, sorted_consuming
@@ -23,9 +25,14 @@ from cdisc.xpt import conform
 BY_SUBJECT = ("ADLB", "ADSCORE")    # each subject's records from its own LB, RS, PR and ADSL rows
 
 
+class Adam(NamedTuple):
+    datasets: dict[str, pd.DataFrame]   # every dataset of the spec, conformed
+    digests: pd.Series | None           # each subject's inputs to the BDS datasets, digested (cdisc.by_subject)
+    hashes: dict[str, np.ndarray]       # row hashes carried over (cdisc.by_subject.merge_hashed)
+
+
 def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysis, spec: Spec, design: Design,
-               previous: Previous | None = None, digested: bool = True
-               ) -> tuple[dict[str, pd.DataFrame], pd.Series | None]:
+               previous: Previous | None = None, digested: bool = True) -> Adam:
     """The datasets conformed to ``spec`` (already the area's view), sorted by their keys, and the
     digest of each subject's inputs to the BDS datasets; each working frame is released once
     conformed. From an unblinded SDTM (it has EX) the treatment variables are added. With
@@ -35,7 +42,8 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
     adsl = build_adsl(sdtm, analysis, design.etiology_category)
     if adsl.empty:  # nobody randomized yet: an empty but valid package
         empty = {name: pd.DataFrame(columns=ds.names) for name, ds in spec.datasets.items()}
-        return {name: conform(frame, spec.datasets[name]) for name, frame in empty.items()}, pd.Series(dtype="uint64")
+        return Adam({name: conform(frame, spec.datasets[name]) for name, frame in empty.items()},
+                    pd.Series(dtype="uint64"), {})
     unblinded = "EX" in sdtm
     treatments = adsl_treatments(adsl, sdtm, design) if unblinded else blinded_treatments(adsl, sdtm["DM"], design)
     adsl = pd.concat([adsl, treatments], axis=1)
@@ -56,11 +64,13 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
     missing = sorted(set(spec.datasets) - set(full) - (set(BY_SUBJECT) if reuse else set()))
     if missing:
         raise ValueError(f"the ADaM spec lists datasets no builder makes: {missing}")
-    out = {}
+    out, hashes = {}, {}
     for name in sorted(spec.datasets):
         frame, ds = full.pop(name, None), spec.datasets[name]
         if frame is not None:
             out[name] = conform(sorted_consuming(frame, [k for k in ds.keys if k in frame]), ds)   # never in both orders
         if changed is not None and name in BY_SUBJECT:
-            out[name] = merge_by_subject(previous.datasets[name], out.get(name), adsl.loc[~changed, "USUBJID"])
-    return out, digests
+            out[name], carried = merge_hashed(previous.datasets[name], out.get(name), adsl.loc[~changed, "USUBJID"])
+            if carried is not None:
+                hashes[name] = carried
+    return Adam(out, digests, hashes)

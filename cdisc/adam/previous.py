@@ -1,6 +1,7 @@
 """The subject-level ADaM datasets of the package in force and the digest of each subject's inputs
 they were built from, as Parquet beside the package (``<area>/adam_by_subject``): the next night
-rebuilds only the subjects whose inputs changed (cdisc.by_subject). Written only with a
+rebuilds only the subjects whose inputs changed (cdisc.by_subject) and hashes only their rows
+(cdisc.row_hash: the datasets' row hashes are kept beside them). Written only with a
 package that was written, and under the key of what built them (code, libraries, configuration):
 whichever package is in force, a subject with the same digest under the same key gets the same records."""
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 from aclf.parquet import write_parquet
 from cdisc.by_subject import Previous, Stored, read_digests, write_digests
 from cdisc.folders import Swapped, recover
+from cdisc.row_hash import read_with_hashes
 
 KEY, DIGESTS = "key.json", "digests.parquet"
 
@@ -43,5 +45,5 @@ def load_previous(folder: Path, key: str | None) -> Previous | None:
     if written.get("key") != key:
         return None
     return Previous(digests=read_digests(folder / DIGESTS),
-                    datasets=Stored({name: partial(pd.read_parquet, folder / f"{name}.parquet")
+                    datasets=Stored({name: partial(read_with_hashes, folder / f"{name}.parquet")
                                      for name in written["datasets"]}))

@@ -6,12 +6,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from aclf.config import Study
 from aclf.frames import isin
 from aclf.isodate import valid_iso
-from cdisc.by_subject import Previous, merge_by_subject
+from cdisc.by_subject import Previous, merge_hashed
 from cdisc.design import Design
 from cdisc.sdtm import clinical, events, ex, lb, rs, special, trial_design
 from cdisc.sdtm.assignment import assignments
@@ -109,6 +110,7 @@ class Domains(NamedTuple):
     datasets: dict[str, pd.DataFrame]   # every dataset of the spec, conformed
     trace: pd.DataFrame                 # each subject-level record built tonight: its source transfer and row
     lb_digests: pd.Series | None        # each enrolled subject's harmonized rows, digested (cdisc.by_subject)
+    hashes: dict[str, np.ndarray]       # row hashes carried over (cdisc.by_subject.merge_hashed): LB's, or none
 
 
 def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame],
@@ -130,12 +132,13 @@ def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
         raise ValueError(f"the spec lists datasets no builder makes: {missing}")
     lab = lb.build_lb(_own_context(ctx, "LB"), load_lab, lb_before.digests if lb_before is not None else None,
                       lb_digested)
-    records = lab.records
+    records, hashes = lab.records, {}
     if lab.subjects is not None:     # the other subjects' records as they were, in key order
         unchanged = lab.digests.index[~isin(lab.digests.index, lab.subjects)]
-        records = merge_by_subject(lb_before.datasets["LB"], _conformed_with_lineage(records, spec.datasets["LB"]),
-                                   ctx.usubjid(pd.Series(unchanged, dtype="str")))
+        records, carried = merge_hashed(lb_before.datasets["LB"], _conformed_with_lineage(records, spec.datasets["LB"]),
+                                        ctx.usubjid(pd.Series(unchanged, dtype="str")), unhashed=LB_LINEAGE)
         records = lb.relineage(records, lab.sources, ctx)
+        hashes = {} if carried is None else {"LB": carried}
     built["LB"] = records
     trace = pd.concat([trace_of(name, frame) for name, frame in built.items() if LINEAGE[0] in frame],
                       ignore_index=True)
@@ -148,7 +151,7 @@ def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
             datasets[name] = built.pop(name).drop(columns=LB_LINEAGE)
         else:
             datasets[name] = conform(built.pop(name), spec.datasets[name])
-    return Domains(datasets, trace, lab.digests)
+    return Domains(datasets, trace, lab.digests, hashes)
 
 
 def _conformed_with_lineage(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:

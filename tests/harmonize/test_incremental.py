@@ -1,6 +1,6 @@
 """An incremental night (one site sent a new snapshot) rebuilds that site's harmonized rows only,
 replaces them in the store by source (the other sites' rows are not rewritten), keeps the package
-files of the datasets it did not change, builds the LB, ADLB and ADSCORE records of that site's
+files of the datasets it did not change, builds (and hashes) the LB, ADLB and ADSCORE records of that site's
 subjects only, runs the lab expectation suite and no form's, and gives exactly what a full recomputation on the same
 data gives: the harmonized table, its schema failures, every finding and every output file."""
 import json
@@ -8,14 +8,17 @@ import shutil
 from dataclasses import replace
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 import aclf.inputs
+import cdisc.publish
 import cdisc.splice
 from cdisc.adam import build as adam_build
 from cdisc.sdtm import lb as lb_module, trace as trace_module
+from cdisc.row_hash import row_hashes
 from cdisc.sdtm.build import BUILDERS
 from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
 from aclf.mirror import mirror_folder
@@ -99,6 +102,16 @@ def nights(tmp_path_factory):
         copied, copy = {}, cdisc.splice.Reuse.copy         # the rows copied from the files in force, by file
         patch.setattr(cdisc.splice.Reuse, "copy", lambda self, out, start, stop: copied.update(
             {self.source.name: copied.get(self.source.name, 0) + stop - start}) or copy(self, out, start, stop))
+        carried, known_rows = {}, cdisc.publish.known_rows   # hashes carried over by a merge: used, and right?
+
+        def spied_known_rows(datasets, spec, rows, given):
+            known = known_rows(datasets, spec, rows, given)
+            carried.update({name: (np.array_equal(known[name].hashes, hashes),
+                                   np.array_equal(known[name].hashes, row_hashes(datasets[name])))
+                            for name, hashes in given.items()})
+            return known
+
+        patch.setattr(cdisc.publish, "known_rows", spied_known_rows)
         settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
                                     database_url=url)
         engine = make_engine(url)
@@ -112,12 +125,13 @@ def nights(tmp_path_factory):
         _deliver_only(root, settings, "site01", second)
         suites = _suite_runs(settings)
         copied.clear()
+        carried.clear()
         _night(settings)
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
                        "failures": load_schema_failures(engine), "files": _inodes(settings.output),
                        "handoff": _handoff_inodes(settings.output),
                        "trace": _trace(engine), "dm_built": len(built), "adlb_sites": derived[-1],
-                       "trace_written": traced[-1], "lb_built": lb_built[-1], "copied": dict(copied),
+                       "trace_written": traced[-1], "lb_built": lb_built[-1], "copied": dict(copied), "carried": dict(carried),
                        "suites_run": sorted(k for k, run in _suite_runs(settings).items() if suites.get(k) != run)}
         with engine.begin() as conn:
             conn.execute(lab_harmonized_source.delete())
@@ -189,6 +203,13 @@ def test_the_subject_level_files_copy_the_rows_that_did_not_change(nights):
     lb = pd.read_parquet(nights["outputs"][0] / "blinded" / "handoff" / "sdtm" / "LB.parquet", columns=["USUBJID"])
     other_sites = int((lb["USUBJID"].str.split("-").str[1] != "01").sum())       # NCT05985863-<site>-<nnn>
     assert 0 < other_sites <= copied["lb.xpt"] < len(lb) and copied["lb.json"] == copied["lb.xpt"]
+
+
+def test_the_kept_records_row_hashes_are_carried_over_and_are_those_of_a_full_hashing(nights):
+    """LB's, ADLB's and ADSCORE's kept records keep the hashes the night before made of them (kept
+    beside the hand-off and ADaM's kept datasets): used by the checks and the writer, and equal,
+    row for row, to hashing every record again."""
+    assert nights["incremental"]["carried"] == {name: (True, True) for name in ("LB", "ADLB", "ADSCORE")}
 
 
 def test_the_stored_trace_of_a_dataset_taken_from_the_hand_off_is_not_written_again(nights):
