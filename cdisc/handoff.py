@@ -9,7 +9,7 @@ another night than the package in force. ADaM reads each dataset when a derivati
 Beside the datasets, the trace of their records and what each was built from: the next night's
 SDTM takes a domain whose inputs did not change from here (cdisc.publish), and LB's records of each
 subject whose harmonized rows did not change (their digests are kept here too, cdisc.by_subject,
-and LB's row hashes, cdisc.row_hash).
+and each dataset's row hashes, cdisc.row_hash).
 """
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from aclf.parquet import write_parquet
 from cdisc.by_subject import Previous, Stored, read_digests, write_digests
 from cdisc.folders import Swapped, link_or_copy, recover
-from cdisc.row_hash import read_with_hashes
+from cdisc.row_hash import load_hashes, read_with_hashes
 from cdisc.sdtm.common import POSITION
 
 KEYS, TRACE = "keys.json", "trace.parquet"
@@ -119,6 +120,10 @@ class HandOff(Mapping[str, pd.DataFrame]):
         if name not in self:
             raise KeyError(name)
         return pd.read_parquet(self._path(name), columns=columns)
+
+    def hashes(self, name: str) -> np.ndarray | None:
+        """The dataset's row hashes, where the night that wrote it kept them (cdisc.row_hash)."""
+        return load_hashes(self._path(name))
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._path(name).is_file()

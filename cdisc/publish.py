@@ -25,7 +25,7 @@ from cdisc.handoff import handoff_keys, handoff_lb, handoff_trace, load_handoff,
 from cdisc.package import (Known, PackageStatus, check_all, digests_path, known_rows, refused, rows_path,
                            violations_status, write_package, write_status)
 from cdisc.reviewer_guide import load_guide_config, render_guide
-from cdisc.row_hash import keep_hashes
+from cdisc.row_hash import hashes_hold, keep_hashes
 from cdisc.sdtm.build import build_context, build_domains, dataset_keys, domain_order, lb_subject_key
 from cdisc.sdtm.clinical import unmapped_screen_failures
 from cdisc.sdtm.trace import in_order
@@ -118,8 +118,11 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
             pending.append(store_trace(trace, keys))
         built = {name: frame for name, frame in datasets.items() if name not in same}
         checked, known = _check_by_difference("sdtm", folders, built, spec, carried)
-        if lb_key and "LB" in known:            # LB's records are merged by subject on a later night
-            keep_hashes(pending[0], {"LB": known["LB"].hashes}, under="sdtm")
+        for name in same:      # taken from the hand-off with its rows' hashes: the writer's digest hashes nothing
+            hashes = handoff.hashes(name)
+            if hashes_hold(datasets[name], hashes):
+                known[name] = Known(hashes)
+        keep_hashes(pending[0], {name: made.hashes for name, made in known.items()}, under="sdtm")
         violations = {name: checked.get(name, []) for name in datasets}
         guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
                              data_cut=data_cut)

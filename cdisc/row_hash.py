@@ -70,9 +70,11 @@ def keep_hashes(saving, hashes: Mapping[str, np.ndarray | None], under: str = ""
 def read_with_hashes(dataset: Path) -> pd.DataFrame:
     """A dataset kept as Parquet, with its rows' hashes as the column ``ROW_HASH`` when they were
     kept beside it for as many rows; else as it is (its rows are then hashed in full)."""
-    frame = pd.read_parquet(dataset)
+    frame, hashes = pd.read_parquet(dataset), load_hashes(dataset)
+    return frame.assign(**{ROW_HASH: hashes}) if hashes is not None and len(hashes) == len(frame) else frame
+
+
+def load_hashes(dataset: Path) -> np.ndarray | None:
+    """The row hashes kept beside a dataset, or None."""
     path = hashes_path(dataset)
-    if not path.is_file():
-        return frame
-    hashes = np.load(path, allow_pickle=False)
-    return frame.assign(**{ROW_HASH: hashes}) if len(hashes) == len(frame) else frame
+    return np.load(path, allow_pickle=False) if path.is_file() else None

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 import aclf.inputs
+import cdisc.package
 import cdisc.publish
 import cdisc.splice
 from cdisc.adam import build as adam_build
@@ -112,6 +113,9 @@ def nights(tmp_path_factory):
             return known
 
         patch.setattr(cdisc.publish, "known_rows", spied_known_rows)
+        hashed, row_hashes_of = [], cdisc.package.row_hashes   # the frames hashed whole: their columns
+        patch.setattr(cdisc.package, "row_hashes", lambda frame: hashed.append(tuple(frame.columns)) or
+                      row_hashes_of(frame))
         settings = Settings.resolve(landing=root / "landing", output=root / "output", archive=root / "archive",
                                     database_url=url)
         engine = make_engine(url)
@@ -126,12 +130,14 @@ def nights(tmp_path_factory):
         suites = _suite_runs(settings)
         copied.clear()
         carried.clear()
+        hashed.clear()
         _night(settings)
         incremental = {"ids": _ids_by_source(engine), "lab": load_harmonized_lab(engine),
                        "failures": load_schema_failures(engine), "files": _inodes(settings.output),
                        "handoff": _handoff_inodes(settings.output),
                        "trace": _trace(engine), "dm_built": len(built), "adlb_sites": derived[-1],
                        "trace_written": traced[-1], "lb_built": lb_built[-1], "copied": dict(copied), "carried": dict(carried),
+                       "hashed": list(hashed),
                        "suites_run": sorted(k for k, run in _suite_runs(settings).items() if suites.get(k) != run)}
         with engine.begin() as conn:
             conn.execute(lab_harmonized_source.delete())
@@ -210,6 +216,18 @@ def test_the_kept_records_row_hashes_are_carried_over_and_are_those_of_a_full_ha
     beside the hand-off and ADaM's kept datasets): used by the checks and the writer, and equal,
     row for row, to hashing every record again."""
     assert nights["incremental"]["carried"] == {name: (True, True) for name in ("LB", "ADLB", "ADSCORE")}
+
+
+def test_no_dataset_merged_or_taken_from_the_hand_off_is_hashed_whole(nights):
+    """The domains taken from the hand-off have their row hashes there too: the writer's digests
+    hash none of them, nor LB, ADLB or ADSCORE (the datasets ADaM builds whole are hashed)."""
+    output = nights["outputs"][0] / "blinded"
+    columns = {name: tuple(pd.read_parquet(output / "handoff" / "sdtm" / f"{name}.parquet").columns)
+               for name in ("LB", "DM", "AE", "SV")}
+    columns.update({name: tuple(pd.read_parquet(output / "adam_by_subject" / f"{name}.parquet").columns)
+                    for name in ("ADLB", "ADSCORE")})
+    hashed = nights["incremental"]["hashed"]
+    assert hashed and not {name for name, names in columns.items() if names in hashed}
 
 
 def test_the_stored_trace_of_a_dataset_taken_from_the_hand_off_is_not_written_again(nights):
