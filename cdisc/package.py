@@ -35,15 +35,15 @@ def check_all(datasets: dict[str, pd.DataFrame], spec: Spec,
     ``known`` to have passed them in the package in force are checked again only as part of the
     whole (keys, trailing blank rows): each value check asks of a row its own values only."""
     known = known or {}
-    return {name: _checked(frame, spec.datasets[name], spec, known[name].passed if name in known else None)
-            for name, frame in datasets.items()}
+    return {name: _checked(frame, spec.datasets[name], spec, known.get(name)) for name, frame in datasets.items()}
 
 
-def _checked(frame: pd.DataFrame, ds: Dataset, spec: Spec, passed: np.ndarray | None) -> list[Violation]:
+def _checked(frame: pd.DataFrame, ds: Dataset, spec: Spec, known: Known | None) -> list[Violation]:
+    passed = known.passed if known is not None else None
     if passed is not None and passed.any():
         fresh = frame.take(np.flatnonzero(~passed))
         if not check_dataset(fresh, ds) and not codelist_values(fresh, ds, spec):
-            return whole_dataset_checks(frame, ds)
+            return whole_dataset_checks(frame, ds, known.origin)
     # a full check, also when tonight's rows break a rule: the counts and row numbers are the whole's
     return [*check_dataset(frame, ds), *codelist_values(frame, ds, spec)]
 

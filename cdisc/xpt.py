@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
+from aclf.frames import isin
 from cdisc import xpt_v5
 from cdisc.columns import ascii_within, rstripped
 from cdisc.spec import Dataset, Variable
-from cdisc.splice import FileRows, Reuse
+from cdisc.splice import SUBJECT, FileRows, Reuse
 
 NAME = re.compile(r"[A-Z][A-Z0-9]{0,7}")
 MAX_LABEL = 40
@@ -335,13 +336,33 @@ def _conformed_leniently(frame: pd.DataFrame, ds: Dataset, names: list[str]) -> 
                         index=frame.index)
 
 
-def whole_dataset_checks(frame: pd.DataFrame, ds: Dataset) -> list[Violation]:
+def whole_dataset_checks(frame: pd.DataFrame, ds: Dataset, copied: np.ndarray | None = None) -> list[Violation]:
     """The checks of ``check_dataset`` that look at more than one row (repeated keys, blank rows at the
-    end), for a frame whose every row passed the others: what a full check then finds."""
+    end), for a frame whose every row passed the others: what a full check then finds. ``copied``:
+    for each row, the row of the package in force it copies (-1: none), when the copied rows passed
+    the same checks there and the others passed ``check_dataset`` on their own; the keys are then
+    looked at only if ``keys_may_repeat`` says a key could repeat."""
     written = _written(frame, ds)
     keys = [k for k in ds.keys if k in written]
-    return [*_keys(ds, _conformed_leniently(frame, ds, keys)),
+    repeats = copied is None or keys_may_repeat(frame, ds, copied)
+    return [*(_keys(ds, _conformed_leniently(frame, ds, keys)) if repeats else []),
             *(_blank_rows(ds, _conformed_leniently(frame, ds, written)) if _all_text(ds, written) else [])]
+
+
+def keys_may_repeat(frame: pd.DataFrame, ds: Dataset, copied: np.ndarray) -> bool:
+    """Whether a key could repeat in ``frame`` (see ``whole_dataset_checks``); False only when none
+    can: the key has the subject, and no subject has both copied rows and others, so two rows of one
+    key are both copied or both not; no two rows copy the same row, and the package in force (it
+    passed) had no two rows of one key; the others' keys were found distinct on their own. LB's key
+    check over 800,000 rows took 0.3 s of a night in which one site sent labs."""
+    if SUBJECT not in ds.keys or SUBJECT not in frame.columns:
+        return True
+    kept = copied[copied >= 0]
+    if len(np.unique(kept)) != len(kept):
+        return True
+    subjects = _conformed_leniently(frame, ds, [SUBJECT])[SUBJECT]
+    fresh = copied < 0
+    return bool(isin(subjects[~fresh], pd.unique(subjects[fresh])).any())
 
 
 # ---- files --------------------------------------------------------------------------------------

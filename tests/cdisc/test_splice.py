@@ -12,6 +12,7 @@ import pytest
 
 import aclf.inputs
 import cdisc.splice
+import cdisc.xpt
 import cdisc.xpt_v5
 from cdisc import package
 from cdisc.package import digests_path, rows_path, write_package
@@ -266,6 +267,39 @@ def test_a_key_repeated_by_rows_that_each_passed_is_found_in_the_whole(spec, tmp
     assert known["LB"].passed.all()
     found = package.check_all({"LB": tonight}, spec, known)
     assert found == package.check_all({"LB": tonight}, spec) and [v.rule for v in found["LB"]] == ["duplicate_key"]
+
+
+def test_a_fresh_row_repeating_a_copied_rows_key_is_found_in_the_whole(spec, tmp_path):
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    lb = _lb(spec)
+    _write(spec, lb, folder, area)
+    again = lb.iloc[[40]].assign(LBORRES="77")                       # subject 6's first key, another value
+    tonight = pd.concat([lb, again], ignore_index=True)
+    known = _known(spec, tonight, area)
+    assert known["LB"].passed.sum() == len(lb)
+    found = package.check_all({"LB": tonight}, spec, known)
+    assert found == package.check_all({"LB": tonight}, spec) and [v.rule for v in found["LB"]] == ["duplicate_key"]
+
+
+def test_the_whole_keys_are_not_looked_at_when_no_key_can_repeat(spec, tmp_path, monkeypatch):
+    """Tonight's rows were found distinct on their own, the copied rows copy distinct rows of a
+    package whose keys were distinct, and no subject has rows of both: the whole needs no key check."""
+    area, folder = tmp_path / "area", tmp_path / "area" / "sdtm"
+    _write(spec, _lb(spec), folder, area)
+    tonight = _lb(spec, subjects=41, change=CHANGES)
+    known = _known(spec, tonight, area)
+    looked, keys = [], cdisc.xpt._keys
+    monkeypatch.setattr(cdisc.xpt, "_keys", lambda ds, frame: looked.append(len(frame)) or keys(ds, frame))
+    assert package.check_all({"LB": tonight}, spec, known) == {"LB": []}
+    assert looked == [8 + 8 + 7]                                     # the fresh rows' own check only
+    origin = known["LB"].origin
+    assert not cdisc.xpt.keys_may_repeat(tonight, spec.datasets["LB"], origin)
+    assert cdisc.xpt.keys_may_repeat(tonight, spec.datasets["LB"], np.where(origin == 5, 4, origin))  # one row twice
+    mixed = origin.copy()
+    mixed[np.flatnonzero(origin >= 0)[0]] = -1                       # a subject with rows of both kinds
+    assert cdisc.xpt.keys_may_repeat(tonight, spec.datasets["LB"], mixed)
+    no_subject = spec.datasets["LB"].model_copy(update={"keys": ["STUDYID", "LBREFID", "LBTESTCD"]})
+    assert cdisc.xpt.keys_may_repeat(tonight, no_subject, origin)
 
 
 def test_a_changed_spec_checks_every_row_again(spec, tmp_path):
