@@ -81,7 +81,8 @@ def handoff_lb(folder: Path, key: str | None) -> Previous | None:
 def _lb_with_lineage(folder: Path) -> pd.DataFrame:
     """LB with its records' lineage and, when kept beside it, their row hashes (cdisc.row_hash)."""
     lb = read_with_hashes(folder / "sdtm" / "LB.parquet")
-    trace = pd.read_parquet(folder / TRACE, filters=[("dataset", "==", "LB")]).sort_values("record", kind="stable")
+    trace = pd.read_parquet(folder / TRACE, columns=["record", "transfer_id", "row_number", "position"],
+                            filters=[("dataset", "==", "LB")]).sort_values("record", kind="stable")   # no subjects' text
     lb["_TRANSFER"] = trace["transfer_id"].astype("int64").to_numpy()
     lb["_ROW"] = trace["row_number"].astype("int64").to_numpy()
     lb[POSITION] = trace["position"].astype("int64").to_numpy()
