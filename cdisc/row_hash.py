@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cdisc.folders import Swapped
+
 ROW_HASH = "_ROWHASH"        # the column a previous night's records carry their hashes in
 EXACT = {"float64", "int64", "str"}     # dtypes whose values pandas hashes as the writers tell them apart
 SAMPLE = 512                 # rows hashed again to confirm hashes carried over (``hashes_hold``)
@@ -53,7 +55,7 @@ def save_hashes(hashes: np.ndarray, dataset: Path) -> None:
     np.save(hashes_path(dataset), np.asarray(hashes, dtype="uint64"), allow_pickle=False)
 
 
-def keep_hashes(saving, hashes: Mapping[str, np.ndarray | None], under: str = "") -> None:
+def keep_hashes(saving: Swapped, hashes: Mapping[str, np.ndarray | None], under: str = "") -> None:
     """Datasets' row hashes, once made, into a folder being written (cdisc.folders.Swapped), each
     beside its ``under/<name>.parquet``: the next night's merge by subject carries the hashes of the
     records it keeps over. None: no hashes made (code with changes), none kept."""
