@@ -295,6 +295,12 @@ def test_the_whole_keys_are_not_looked_at_when_no_key_can_repeat(spec, tmp_path,
     origin = known["LB"].origin
     assert not cdisc.xpt.keys_may_repeat(tonight, spec.datasets["LB"], origin)
     assert cdisc.xpt.keys_may_repeat(tonight, spec.datasets["LB"], np.where(origin == 5, 4, origin))  # one row twice
+    copies = np.flatnonzero(origin >= 0)
+    backwards = origin.copy()
+    backwards[copies] = origin[copies][::-1]                         # copied out of order, none twice
+    assert not cdisc.xpt.keys_may_repeat(tonight, spec.datasets["LB"], backwards)
+    backwards[copies[-1]] = backwards[copies[0]]                     # out of order, one row twice, far apart
+    assert cdisc.xpt.keys_may_repeat(tonight, spec.datasets["LB"], backwards)
     mixed = origin.copy()
     mixed[np.flatnonzero(origin >= 0)[0]] = -1                       # a subject with rows of both kinds
     assert cdisc.xpt.keys_may_repeat(tonight, spec.datasets["LB"], mixed)
