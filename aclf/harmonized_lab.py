@@ -187,13 +187,16 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
     The store's save of the rebuilt rows starts once they are built; the table's Parquet copy in
     ``mirror`` is then written and handed to ``ready``, which may start another process's reading of
     it while the schema runs and the store saves (3-4 s at 10,000 subjects); the copy answers readers
-    only once the store holds its version, and the copy of the version in force stays until then."""
+    only once the store holds its version, and the copy of the version in force stays until then.
+    A table in force without its copy is built again whole, not read from the store: SQLite keeps a
+    REAL -0.0 as 0.0, so a row read back there may not be the row a build gives."""
     inputs = inputs_fingerprint(engine, study_dir)
-    if inputs is not None and inputs == built_from(engine):
+    copied = mirror is None or _has_copy(engine, mirror)
+    if copied and inputs is not None and inputs == built_from(engine):
         return Refreshed(load_harmonized_lab(engine, mirror), load_schema_failures(engine), [])
     wanted = source_fingerprints(engine, study, study_dir)
     names = lab_source_names(study)
-    built = _built_sources(engine) if wanted else {}
+    built = _built_sources(engine) if wanted and copied else {}
     stale = [name for name in names if not wanted or built.get(name) != wanted[name]]
     if not stale:        # only forms the table does not read changed: it is tonight's as it is
         with engine.begin() as conn:
@@ -351,6 +354,13 @@ def harmonized_lab_file(engine: sa.Engine, mirror: Path) -> Path | None:
     if not path.exists():
         load_harmonized_lab(engine, mirror)
     return path if path.exists() else None
+
+
+def _has_copy(engine: sa.Engine, mirror: Path) -> bool:
+    """Whether the table in force (if any) has its Parquet copy, or is held in this process."""
+    with engine.connect() as conn:
+        token = _version(conn)
+    return token is None or token in _held or _mirror_path(mirror, token).exists()
 
 
 def _mirror_path(mirror: Path, token: str) -> Path:
