@@ -78,6 +78,24 @@ def test_a_partial_aclf_onset_date_is_no_schema_finding(study):
     assert list(cases["failure_case"]) == ["2023-10-32"]                          # an impossible date still is
 
 
+def test_a_schema_reads_its_frame_and_leaves_it_as_it_was(study):
+    """The schemas validate in place (no copy): nothing may be coerced, filled or added."""
+    from validation.schemas import harmonized_lab_schema
+
+    _, spec = study.form("medical_history")
+    form = pd.DataFrame({"SUBJID": ["01-007", "1-8"], "ETIOLOGY": ["HBV", "XYZ"], "CIRRHOSIS": "Y",
+                         "ACLF_ONSET_DATE": ["2023-10", "2023-13"], "PRIOR_PLT": ["96", "x"], "PRIOR_CTP": "7"})
+    lab = pd.DataFrame({"record_key": ["k1", "k1"], "subjid": ["01-001", "bad"], "lbtestcd": ["BILI", "NOPE"],
+                        "lbdtc": ["2025-01-01", "01/01/2025"], "lbdy": pd.array([1.0, 0.0], dtype="Float64"),
+                        "avisit": ["", "NOPE"], "lbstresn": [1e9, float("nan")], "lbstresu": ["mg/dL", "x"],
+                        "lbstat": ["", "?"], "result_kind": ["number", "number"], "lbnrind": ["", "?"],
+                        "unit_status": ["ok", "ok"]})
+    for schema, frame in ((form_schema("medical_history", spec), form), (harmonized_lab_schema(study), lab)):
+        before = frame.copy()
+        assert len(failures(schema, frame)) >= 4
+        pd.testing.assert_frame_equal(frame, before)
+
+
 def test_dates_of_an_empty_or_all_missing_column_raise_no_pandas_warning():
     import warnings
 
