@@ -85,10 +85,13 @@ def _per_value(series: pd.Series, parse) -> pd.Series:
 
 
 def _field(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """The first non-empty value among the given columns ('' when none)."""
+    """The first non-empty value among the given columns ('' when none). A text column (every column
+    of a delimited file) stays Arrow text: through Python objects and back, a site's 225,000 rows
+    took 0.35 s more per file; other columns (a workbook's numbers and dates) become text first."""
     out = pd.Series("", index=frame.index, dtype=object)
     for col in reversed(columns):
-        values = frame[col].astype(object).fillna("").astype(str)
+        column = frame[col]
+        values = column.fillna("") if column.dtype == "str" else column.astype(object).fillna("").astype(str)
         out = values.where(values != "", out)
     return out
 

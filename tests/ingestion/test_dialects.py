@@ -106,6 +106,20 @@ def test_a_duplicate_of_a_quarantined_row_is_loaded(study):
     assert "same accession and test as row 3" in held["reason"].iloc[1]
 
 
+def test_a_field_is_the_first_non_empty_of_its_columns_whether_text_or_not():
+    """A delimited file's columns stay Arrow text, a workbook's may hold numbers: either way a field
+    is the first non-empty of its columns, as text, '' where none is."""
+    from aclf.lab import _field
+
+    text = pd.DataFrame({"A": pd.Series(["x", "", None, ""], dtype="str"),
+                         "B": pd.Series(["y", "b", "c", ""], dtype="str")})
+    mixed = pd.DataFrame({"A": pd.Series(["x", "", None, ""], dtype="str"),
+                          "B": pd.Series([1.5, "b", 3, None], dtype=object)})
+    assert _field(text, ["A", "B"]).tolist() == ["x", "b", "c", ""]
+    assert _field(mixed, ["A", "B"]).tolist() == ["x", "b", "3", ""]
+    assert _field(mixed, ["B", "A"]).tolist() == ["1.5", "b", "3", ""]
+
+
 def test_wrong_encoding_is_an_unreadable_transfer(study, tmp_path):
     bad = tmp_path / "SITE01_20250601.csv"
     bad.write_bytes((FIXTURES / "SITE02_20250601.csv").read_bytes())   # GB18030 bytes, UTF-8 expected
