@@ -74,14 +74,15 @@ def _melt_wide(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataFram
 
 
 def _per_value(series: pd.Series, parse) -> pd.Series:
-    """Apply a vectorized parse to the distinct values only (ids and dates repeat across tests)."""
-    distinct = pd.Series(series.unique())
+    """Apply a vectorized parse to the distinct values only (ids and dates repeat across tests), each
+    row then given its value's result by position (a lookup by value took 0.1 s a file per column)."""
+    codes, distinct = pd.factorize(series, use_na_sentinel=False)
     if len(distinct) == len(series):
         return parse(series)
-    parsed = parse(distinct)
+    parsed = parse(pd.Series(distinct))
     if isinstance(parsed, pd.DataFrame):
-        return parsed.set_axis(distinct).reindex(series.to_numpy()).set_axis(series.index)
-    return pd.Series(parsed.to_numpy(), index=distinct).reindex(series.to_numpy()).set_axis(series.index)
+        return parsed.take(codes).set_axis(series.index)
+    return pd.Series(parsed.to_numpy()).take(codes).set_axis(series.index)
 
 
 def _field(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
@@ -165,12 +166,17 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
     subject_col = dialect.source_columns("subject")[0]
     out["subject_raw"] = field("subject")
     pattern = f"^(?:{dialect.subject.pattern})$"
-    num = _per_value(out["subject_raw"], lambda s: s.str.extract(pattern)["num"])
+    def subject(raw: pd.Series) -> pd.DataFrame:
+        num = raw.str.extract(pattern)["num"]
+        subjid = (dialect.site_id + "-" + num.fillna("0").astype(int).map("{:03d}".format)).where(num.notna(), "")
+        return pd.DataFrame({"num": num, "subjid": subjid})
+
+    parsed = _per_value(out["subject_raw"], subject)
     expected = dialect.subject.expected or dialect.subject.pattern
-    problems.add(num.isna(), "bad_subject", subject_col,
+    problems.add(parsed["num"].isna(), "bad_subject", subject_col,
                  f"{subject_col} '" + out["subject_raw"] + f"' is not a site {dialect.site_id} subject number "
                  f"(expected {expected})")
-    out["subjid"] = (dialect.site_id + "-" + num.fillna("0").astype(int).map("{:03d}".format)).where(num.notna(), "")
+    out["subjid"] = parsed["subjid"]
 
     out["sample_id"] = field("sample_id")
     sample_col = dialect.source_columns("sample_id")[0]

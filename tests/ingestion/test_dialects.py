@@ -120,6 +120,19 @@ def test_a_field_is_the_first_non_empty_of_its_columns_whether_text_or_not():
     assert _field(mixed, ["B", "A"]).tolist() == ["1.5", "b", "3", ""]
 
 
+def test_a_parse_of_the_distinct_values_gives_each_row_its_own_values_result():
+    from aclf.lab import _per_value
+
+    stamps = pd.Series(pd.to_datetime(["2024-03-01", None, "2024-03-02", "2024-03-01", None]), index=[5, 3, 9, 1, 0])
+    text = _per_value(stamps, lambda s: s.dt.strftime("%Y-%m-%d"))
+    assert text.index.tolist() == [5, 3, 9, 1, 0]
+    assert text.fillna("").tolist() == ["2024-03-01", "", "2024-03-02", "2024-03-01", ""]
+    raw = pd.Series(["01-7", "x", "01-12", "01-7"], dtype="str")
+    parts = _per_value(raw, lambda s: s.str.extract(r"^01-(?P<num>\d+)$").assign(seen=s))
+    assert parts["num"].fillna("").tolist() == ["7", "", "12", "7"]
+    assert parts["seen"].tolist() == raw.tolist()
+
+
 def test_wrong_encoding_is_an_unreadable_transfer(study, tmp_path):
     bad = tmp_path / "SITE01_20250601.csv"
     bad.write_bytes((FIXTURES / "SITE02_20250601.csv").read_bytes())   # GB18030 bytes, UTF-8 expected
