@@ -184,12 +184,12 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
 
     out["collected"] = _collected(frame, dialect, problems)
     out["visit_raw"] = field("visit")
-    out["visit"] = out["visit_raw"].map(dialect.visits).fillna("")
+    out["visit"] = _per_value(out["visit_raw"], lambda s: s.map(dialect.visits)).fillna("")
 
     wide = dialect.layout == "wide"
     out["test_raw"] = frame["_test"] if wide else field("test")
     test_col = frame[COLUMN] if wide else dialect.source_columns("test")[0]
-    out["lbtestcd"] = out["test_raw"].map(dialect.tests).fillna("")
+    out["lbtestcd"] = _per_value(out["test_raw"], lambda s: s.map(dialect.tests)).fillna("")
     no_test = out["test_raw"] == ""
     problems.add(no_test & problems.clean(), "missing_test", test_col, "the test is empty")
     problems.add((out["lbtestcd"] == "") & ~no_test, "unknown_test", test_col,
