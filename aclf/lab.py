@@ -166,6 +166,7 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
     subject_col = dialect.source_columns("subject")[0]
     out["subject_raw"] = field("subject")
     pattern = f"^(?:{dialect.subject.pattern})$"
+
     def subject(raw: pd.Series) -> pd.DataFrame:
         num = raw.str.extract(pattern)["num"]
         subjid = (dialect.site_id + "-" + num.fillna("0").astype(int).map("{:03d}".format)).where(num.notna(), "")
