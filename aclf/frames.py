@@ -82,3 +82,19 @@ def positions_in(values, wanted) -> np.ndarray:
 
     at = pc.index_in(text(values), value_set=text(wanted))
     return at.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+
+
+_NAN_BITS = np.array([np.nan]).view("int64")[0]
+
+
+def float_bits(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each float column (numpy's or pandas' nullable) replaced by its values' bits as
+    int64, every missing value (NaN or NA) as one: pandas' ``hash_pandas_object`` hashes -0.0 as
+    0.0, which Dataset-JSON and the harmonized table's copy tell apart, so a hash meant to see every
+    change of a value hashes the bits."""
+    bits = {}
+    for name in frame.columns:
+        if pd.api.types.is_float_dtype(frame[name].dtype):
+            values = frame[name].to_numpy(dtype="float64", na_value=np.nan)
+            bits[name] = np.where(np.isnan(values), _NAN_BITS, values.view("int64"))
+    return frame.assign(**bits) if bits else frame

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aclf.frames import isin, stacked
+from aclf.frames import float_bits, isin, stacked
 from cdisc.row_hash import ROW_HASH, row_hashes
 
 SUBJECT = "USUBJID"
@@ -57,13 +57,14 @@ def subject_digests(parts: Sequence[pd.DataFrame], subject: str = SUBJECT) -> pd
     """A 64-bit digest per subject of its rows in every part, in their order: each row's values, its
     position among the subject's rows and its part are hashed together (pandas' hash_pandas_object)
     and the subject's row hashes are added (modulo 2**64). Text is hashed as categories: each
-    distinct value once, without a Python string per row."""
+    distinct value once, without a Python string per row; floats by their bits (a limit turned from
+    0 to -0 is a change Dataset-JSON shows)."""
     sums = []
     for number, part in enumerate(parts):
         codes, subjects = pd.factorize(part[subject])
         text = [c for c in part.columns if pd.api.types.is_string_dtype(part[c])]
         rows = pd.util.hash_pandas_object(
-            part.astype(dict.fromkeys(text, "category")).assign(
+            float_bits(part).astype(dict.fromkeys(text, "category")).assign(
                 _position=positions(codes), _part=number), index=False)
         total = np.zeros(len(subjects), dtype="uint64")
         np.add.at(total, codes, rows.to_numpy())

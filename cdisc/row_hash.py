@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aclf.frames import float_bits
 from cdisc.folders import Swapped
 
 ROW_HASH = "_ROWHASH"        # the column a previous night's records carry their hashes in
 EXACT = {"float64", "int64", "str"}     # dtypes whose values pandas hashes as the writers tell them apart
 SAMPLE = 512                 # rows hashed again to confirm hashes carried over (``hashes_hold``)
-_NAN = np.array([np.nan]).view("int64")[0]
 
 
 def row_hashes(frame: pd.DataFrame) -> np.ndarray | None:
@@ -27,12 +27,7 @@ def row_hashes(frame: pd.DataFrame) -> np.ndarray | None:
     NaN is hashed as one value, as both files show it (missing) and Parquet reads it back."""
     if any(str(dtype) not in EXACT for dtype in frame.dtypes):
         return None
-    bits = {}
-    for c in frame.columns:
-        if frame[c].dtype == "float64":
-            values = frame[c].to_numpy()
-            bits[c] = np.where(np.isnan(values), _NAN, values.view("int64"))
-    return pd.util.hash_pandas_object(frame.assign(**bits) if bits else frame, index=False).to_numpy()
+    return pd.util.hash_pandas_object(float_bits(frame), index=False).to_numpy()
 
 
 def hashes_hold(frame: pd.DataFrame, hashes: np.ndarray | None) -> bool:

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from aclf.frames import float_bits
+
 
 def suite_key(version: str, suite_json: dict, frame: pd.DataFrame) -> str:
     """What one suite's result depends on: ``version`` (aclf.inputs.built_by), the suite's
     expectations and the frame's columns, types and values, row by row."""
     digest = hashlib.sha256(f"{version}|{json.dumps(suite_json, sort_keys=True, default=str)}".encode())
     digest.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(float_bits(frame), index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 

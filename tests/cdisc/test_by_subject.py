@@ -41,6 +41,17 @@ def test_a_subject_digest_sees_its_own_rows_only():
     assert other_part["B"] != before["B"]
 
 
+def test_a_subject_digest_sees_a_value_turn_negative_zero():
+    """0 and -0 are equal numbers, but Dataset-JSON writes the sign: a limit sent as '-0' where it was
+    '0' changes the subject's records, as a full build shows them."""
+    lb = _lb([("A", "ALT", 0.0), ("B", "ALT", 0.0)]).assign(LBSTNRLO=pd.array([0.0, None], dtype="Float64"))
+    before = subject_digests([lb])
+    signed = subject_digests([lb.assign(LBSTRESN=[-0.0, 0.0])])
+    assert signed["A"] != before["A"] and signed["B"] == before["B"]
+    nullable = subject_digests([lb.assign(LBSTNRLO=pd.array([-0.0, None], dtype="Float64"))])
+    assert nullable["A"] != before["A"] and nullable["B"] == before["B"]
+
+
 def test_changed_subjects_are_the_new_and_the_different_ones():
     before = pd.Series([1, 2, 3], index=["A", "B", "C"], dtype="uint64")
     now = pd.Series([1, 5, 7], index=["A", "B", "D"], dtype="uint64")            # C vanished, D is new

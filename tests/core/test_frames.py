@@ -5,7 +5,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from aclf.frames import isin, positions_in, sorted_consuming, stacked
+from aclf.frames import float_bits, isin, positions_in, sorted_consuming, stacked
 
 
 def _frame() -> pd.DataFrame:
@@ -73,3 +73,14 @@ def test_positions_in_is_get_indexer_for_text():
     wanted = pd.Series(["a", "b", "zé"], dtype="str")
     assert positions_in(values, wanted).tolist() == pd.Index(wanted).get_indexer(values).tolist() == [1, 2, 0, -1, 1]
     assert positions_in(pd.Series(["x"], dtype=object), pd.Series([], dtype="str")).tolist() == [-1]
+
+
+def test_float_bits_tell_a_signed_zero_apart_and_every_missing_value_alike():
+    frame = pd.DataFrame({"x": [0.0, -0.0, np.nan, 1.5], "y": pd.array([0.0, -0.0, None, 1.5], dtype="Float64"),
+                          "t": ["a", "b", "c", "d"]})
+    bits = float_bits(frame)
+    for column in ("x", "y"):
+        assert bits[column].dtype == "int64"
+        assert bits[column].iat[0] != bits[column].iat[1]
+    assert bits["x"].tolist() == bits["y"].tolist()                 # NaN and NA: one missing value
+    assert bits["t"].tolist() == ["a", "b", "c", "d"] and frame["x"].dtype == "float64"   # the frame as it was
