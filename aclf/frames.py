@@ -1,5 +1,6 @@
 """Large tables (the harmonized lab table, LB, ADLB): their rows reordered without holding them in two
-orders at once, stacked from parts, and filtered on a large set of text values."""
+orders at once, stacked from parts, filtered on a large set of text values, and their floats made
+hashable by their bits."""
 from __future__ import annotations
 
 import numpy as np
