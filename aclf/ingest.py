@@ -71,7 +71,7 @@ def _received_at(cand: Candidate, study: Study) -> str | None:
 def _read_transfer(cand: Candidate, source: LabDialect | FormsSource, study: Study) -> _Read:
     """Read every file of the transfer; raises UnreadableTransfer before anything is written."""
     if isinstance(source, LabDialect):
-        records, held, notes = read_lab(cand.path, source)
+        records, held, notes = read_lab(cand.path, source, study.lab)
         return _Read([("lab", records, held)], notes)
     parts, notes = [], []
     for form, spec in source.forms.items():

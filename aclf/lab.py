@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from aclf.config import LabDialect
+from aclf.config import LabConfig, LabDialect
 from aclf.problems import QUARANTINE_COLUMNS, Problems, seal_ragged_rows
 from aclf.readers import ROW, RawTable, read_excel_sheet, read_table, require_columns
 from aclf.store import KEY_LIMIT
+from aclf.units import limit_in_unit
 
 COLUMN = "_column"   # the file column a wide record came from (its test column header)
 LAB_COLUMNS = ["record_key", "row_number", "subjid", "subject_raw", "visit_raw", "visit",
@@ -22,8 +23,9 @@ LAB_COLUMNS = ["record_key", "row_number", "subjid", "subject_raw", "visit_raw",
                "ref_low", "ref_high", "ref_range", "flag", "comment"]
 
 
-def read_lab(path: Path, dialect: LabDialect) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Read and normalize one lab file: (staged records, quarantine, transfer notes)."""
+def read_lab(path: Path, dialect: LabDialect, lab: LabConfig) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Read and normalize one lab file: (staged records, quarantine, transfer notes). ``lab`` gives
+    the units a wide file's reference ranges may be sent in (aclf.units.limit_in_unit)."""
     dropped = set(dialect.personal) | set(dialect.ignored)
     native = {s.column for s in (dialect.collected.datetime, dialect.collected.date)
               if s is not None and s.format == "native"}
@@ -38,6 +40,8 @@ def read_lab(path: Path, dialect: LabDialect) -> tuple[pd.DataFrame, pd.DataFram
     notes = [f"column {c!r} is not in the dialect configuration; not read"
              for c in table.header if c not in known and dialect.layout == "long"]
     references = _read_references(path, dialect, notes) if dialect.layout == "wide" else None
+    if references is not None:
+        references = _references_by_column(references, table.header, dialect, lab, notes)
     records, quarantine = normalize_lab(table.frame, dialect, references, header_fields=len(table.header))
     return records, quarantine, notes
 
@@ -53,8 +57,46 @@ def _read_references(path: Path, dialect: LabDialect, notes: list[str]) -> pd.Da
     except Exception as exc:  # the ranges are helpful, not essential: note and go on
         notes.append(f"reference ranges not read: {exc}")
         return None
-    ref = table.frame.rename(columns={spec.test: "test", spec.low: "ref_low", spec.high: "ref_high"})
-    return ref.drop_duplicates("test").set_index("test")[["ref_low", "ref_high"]]
+    ref = table.frame.rename(columns={spec.test: "test", spec.low: "ref_low", spec.high: "ref_high",
+                                      **({spec.unit: "ref_unit"} if spec.unit else {})})
+    ref = ref.assign(**({} if spec.unit else {"ref_unit": ""}))
+    ref = ref.assign(test=ref["test"].astype(object).fillna("").astype(str).str.strip())
+    return ref.drop_duplicates("test").set_index("test")[["ref_low", "ref_high", "ref_unit"]]
+
+
+def _text(value) -> str:
+    return "" if value is None or pd.isna(value) else str(value).strip()
+
+
+def _references_by_column(references: pd.DataFrame, header: list[str], dialect: LabDialect, lab: LabConfig,
+                          notes: list[str]) -> pd.DataFrame:
+    """Each test column's reference limits in the column's unit. The sheet gives each test's range
+    with a unit of its own (DTS: ``Unit``), which may differ from the column's: 4.0-5.5 g/dL for a
+    column of g/L is 40-55. A range whose unit is unknown, or has no conversion to the column's, is
+    not used, and the transfer's notes say so: read in the column's unit, it would be wrong."""
+    pattern = re.compile(dialect.wide.header_pattern)
+    spelling = lab.unit_of_spelling
+    rows = {}
+    for column in header:
+        parsed = pattern.match(column)
+        test = parsed["test"].strip() if parsed else column
+        if test not in references.index:
+            continue
+        low, high, sent = (_text(references.at[test, name]) for name in ("ref_low", "ref_high", "ref_unit"))
+        unit = ((parsed.groupdict().get("unit") or "") if parsed else "").strip()
+        if sent in ("", unit) or (sent in spelling and spelling.get(sent) == spelling.get(unit)):
+            rows[column] = (low, high)
+            continue
+        code = dialect.tests.get(test)
+        convert = lab.tests[code].convert if code in lab.tests else {}
+        fro, to = (convert.get(spelling[u]) if u in spelling else None for u in (sent, unit))
+        if to is None or fro is None:
+            notes.append(f"reference range of {test!r} given in {sent!r}, which has no conversion to its "
+                         f"column's unit {unit!r}: not used")
+            rows[column] = ("", "")
+            continue
+        rows[column] = tuple(limit_in_unit(v, fro, to) for v in (low, high))
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["ref_low", "ref_high"])
 
 
 def _melt_wide(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataFrame | None) -> pd.DataFrame:
@@ -67,8 +109,8 @@ def _melt_wide(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataFram
     parsed = {c: pattern.match(c) for c in tests}
     long["_test"] = long[COLUMN].map(lambda c: parsed[c]["test"].strip() if parsed[c] else c)
     long["_unit"] = long[COLUMN].map(lambda c: (parsed[c].groupdict().get("unit") or "").strip() if parsed[c] else "")
-    for bound in ("ref_low", "ref_high"):
-        long[f"_{bound}"] = long["_test"].map(references[bound]) if references is not None else ""
+    for bound in ("ref_low", "ref_high"):     # references: each test column's limits (_references_by_column)
+        long[f"_{bound}"] = long[COLUMN].map(references[bound]) if references is not None else ""
     long["_result"] = long["_result"].astype(str)
     return long.sort_values([ROW, COLUMN], kind="stable").reset_index(drop=True)
 

@@ -44,6 +44,18 @@ def convert(value: str, fraction: str, decimals: int) -> Decimal:
     return exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP, context=Context(prec=digits))
 
 
+def limit_in_unit(value: str, fraction: str, to_fraction: str) -> str:
+    """A reference limit sent in one unit, as text in another of the same test (``fraction`` and
+    ``to_fraction``: each unit's factor to the standard unit): 4.0 g/dL is 40 g/L. Rounded half up
+    to six decimals, as a result without a configured precision is. Text that is not a plain number
+    is returned as it is, for ``original_limits`` to judge."""
+    if not _NUMERIC.match(value.strip()):
+        return value
+    exact = Context(prec=60)
+    number = exact.divide(exact.multiply(Decimal(value.strip()), _factor(fraction)), _factor(to_fraction))
+    return decimal_text(number.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP, context=exact))
+
+
 def _as_float(value) -> float:
     """A converted result as a float; NaN when missing or beyond a float's range (1e308 x 17.1)."""
     number = float(value) if isinstance(value, Decimal) else np.nan

@@ -21,7 +21,7 @@ SITE03_RANGES = [["TBIL", 3.4, 20.5, "µmol/L"], ["ALB", 35, 55, "g/L"], ["INR",
                  ["PTA", 70, 130, "%"]]
 
 
-def write_site03(path: Path) -> Path:
+def write_site03(path: Path, ranges: list[list] = SITE03_RANGES) -> Path:
     wb = openpyxl.Workbook()
     lab = wb.active
     lab.title = "Lab"
@@ -30,7 +30,7 @@ def write_site03(path: Path) -> Path:
         lab.append(row)
     ref = wb.create_sheet("Reference ranges")
     ref.append(["Test", "Low", "High", "Unit"])
-    for row in SITE03_RANGES:
+    for row in ranges:
         ref.append(row)
     wb.save(path)
     return path

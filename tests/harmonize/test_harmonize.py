@@ -3,7 +3,7 @@ reference ranges, study days and analysis visits."""
 import pandas as pd
 import pytest
 
-from aclf.units import convert, harmonize_results
+from aclf.units import convert, harmonize_results, limit_in_unit
 from aclf.timing import analysis_visits, labelled_visitnum, study_days
 
 
@@ -93,6 +93,14 @@ def test_reference_ranges_in_both_units(study):
     assert out[["lbornrlo", "lbornrhi"]].values.tolist() == [["3.4", "20.5"], ["35", ""], ["", "40"]]
     assert out["lbstnrlo"].iloc[0] == 0.199 and out["lbstnrhi"].iloc[0] == 1.199
     assert out["lbnrind"].tolist() == ["HIGH", "LOW", "NORMAL"]
+
+
+def test_a_reference_limit_is_carried_into_another_unit_of_its_test_exactly():
+    assert limit_in_unit("4.0", "10", "1") == "40"                   # albumin g/dL -> g/L
+    assert limit_in_unit("1.2", "1", "1/17.1") == "20.52"             # bilirubin mg/dL -> umol/L
+    assert limit_in_unit("20.5", "1/17.1", "1") == "1.19883"          # and back: six decimals, half up
+    assert limit_in_unit("-0", "10", "1") == "-0"                     # its sign kept, as a limit in the column's unit
+    assert limit_in_unit("n/a", "10", "1") == "n/a"                   # not a number: left for original_limits
 
 
 def test_each_row_is_converted_as_it_would_be_alone():

@@ -14,8 +14,24 @@ def by_key(records: pd.DataFrame) -> dict[str, dict]:
     return {r["record_key"]: r for r in records.to_dict("records")}
 
 
+def test_site03_reference_ranges_sent_in_another_unit_are_converted_to_the_columns(study, tmp_path):
+    """The sheet's Unit is the range's own (DTS): a range in g/dL for a column of g/L is read in g/L;
+    one in a unit without a conversion is not used, and the transfer's notes say why."""
+    ranges = [["TBIL", 0.2, 1.2, "mg/dL"], ["ALB", 3.5, 5.5, "g/dL"], ["INR", 0.8, 1.2, ""],
+              ["PTA", 70, 130, "furlongs"]]
+    records, _, notes = read_lab(write_site03(tmp_path / "SITE03_20250601.xlsx", ranges), study.sources["site03"],
+                                 study.lab)
+    rec = by_key(records)
+    assert (rec["03|SL240305017|TBIL"]["ref_low"], rec["03|SL240305017|TBIL"]["ref_high"]) == ("3.42", "20.52")
+    assert (rec["03|SL240305017|ALB"]["ref_low"], rec["03|SL240305017|ALB"]["ref_high"]) == ("35", "55")
+    assert (rec["03|SL240305017|INR"]["ref_low"], rec["03|SL240305017|INR"]["ref_high"]) == ("0.8", "1.2")
+    assert (rec["03|SL240305017|PTA"]["ref_low"], rec["03|SL240305017|PTA"]["ref_high"]) == ("", "")
+    assert notes == ["reference range of 'PTA' given in 'furlongs', which has no conversion to its column's "
+                     "unit '%': not used"]
+
+
 def test_site01_utf8_bom_crlf(study):
-    records, held, notes = read_lab(FIXTURES / "SITE01_20250601.csv", study.sources["site01"])
+    records, held, notes = read_lab(FIXTURES / "SITE01_20250601.csv", study.sources["site01"], study.lab)
     rec = by_key(records)
     assert len(records) == 6 and len(held) == 2
     assert rec["01|L2403050123|TBIL"]["subjid"] == "01-007"       # BOM stripped: first column found
@@ -34,7 +50,7 @@ def test_site01_utf8_bom_crlf(study):
 
 
 def test_site02_gb18030_chinese_headers(study):
-    records, held, _ = read_lab(FIXTURES / "SITE02_20250601.csv", study.sources["site02"])
+    records, held, _ = read_lab(FIXTURES / "SITE02_20250601.csv", study.sources["site02"], study.lab)
     rec = by_key(records)
     assert len(records) == 7 and len(held) == 1
     tbil = rec["02|20240305-0456|总胆红素"]
@@ -51,7 +67,7 @@ def test_site02_gb18030_chinese_headers(study):
 
 
 def test_site03_wide_excel(study, tmp_path):
-    records, held, _ = read_lab(write_site03(tmp_path / "SITE03_20250601.xlsx"), study.sources["site03"])
+    records, held, _ = read_lab(write_site03(tmp_path / "SITE03_20250601.xlsx"), study.sources["site03"], study.lab)
     rec = by_key(records)
     assert rec["03|SL240305017|TBIL"]["unit"] == "\u00b5mol/L"      # unit from the column header
     assert rec["03|SL240305017|TBIL"]["ref_high"] == "20.5"          # from the 'Reference ranges' sheet
@@ -69,7 +85,7 @@ def test_site03_wide_excel(study, tmp_path):
 
 
 def test_site04_conventional_units_and_qns(study):
-    records, held, _ = read_lab(FIXTURES / "SITE04_20250601.txt", study.sources["site04"])
+    records, held, _ = read_lab(FIXTURES / "SITE04_20250601.txt", study.sources["site04"], study.lab)
     rec = by_key(records)
     assert rec["04|SZ24030500817|Total Bilirubin"]["subjid"] == "04-007"
     assert rec["04|SZ24030500817|Total Bilirubin"]["collected"] == "2024-03-05T08:30"
@@ -81,7 +97,7 @@ def test_site04_conventional_units_and_qns(study):
 
 
 def test_site05_spss_codes_not_labels(study, tmp_path):
-    records, held, _ = read_lab(write_site05(tmp_path / "SITE05_20250601.sav"), study.sources["site05"])
+    records, held, _ = read_lab(write_site05(tmp_path / "SITE05_20250601.sav"), study.sources["site05"], study.lab)
     rec = by_key(records)
     assert rec["05|F5-240305-03|TBIL"]["subjid"] == "05-007"
     assert rec["05|F5-240305-03|TBIL"]["unit"] == "umol/L"           # code 1 decoded by configuration
@@ -137,14 +153,14 @@ def test_wrong_encoding_is_an_unreadable_transfer(study, tmp_path):
     bad = tmp_path / "SITE01_20250601.csv"
     bad.write_bytes((FIXTURES / "SITE02_20250601.csv").read_bytes())   # GB18030 bytes, UTF-8 expected
     with pytest.raises(UnreadableTransfer, match="not valid utf-8"):
-        read_lab(bad, study.sources["site01"])
+        read_lab(bad, study.sources["site01"], study.lab)
 
 
 def test_utf8_file_at_a_gb18030_site_is_an_unreadable_transfer(study, tmp_path):
     bad = tmp_path / "SITE02_20250601.csv"
     bad.write_bytes((FIXTURES / "SITE02_20250601.csv").read_bytes().decode("gb18030").encode("utf-8"))
     with pytest.raises(UnreadableTransfer, match="not valid gb18030"):
-        read_lab(bad, study.sources["site02"])
+        read_lab(bad, study.sources["site02"], study.lab)
 
 
 def test_missing_column_is_an_unreadable_transfer(study, tmp_path):
@@ -152,14 +168,14 @@ def test_missing_column_is_an_unreadable_transfer(study, tmp_path):
     text = (FIXTURES / "SITE04_20250601.txt").read_text().replace("ACCESSION", "ACCESSION_NO")
     bad.write_text(text)
     with pytest.raises(UnreadableTransfer, match=r"lacks the required column\(s\) ACCESSION \(1 unrecognised"):
-        read_lab(bad, study.sources["site04"])
+        read_lab(bad, study.sources["site04"], study.lab)
 
 
 def test_corrupt_excel_is_an_unreadable_transfer(study, tmp_path):
     bad = tmp_path / "SITE03_20250601.xlsx"
     bad.write_bytes(b"PK\x03\x04 this is not really a workbook")
     with pytest.raises(UnreadableTransfer, match="not a readable Excel workbook"):
-        read_lab(bad, study.sources["site03"])
+        read_lab(bad, study.sources["site03"], study.lab)
 
 
 def test_a_files_field_counts_are_counted_again_when_the_file_changes(tmp_path):

@@ -60,7 +60,7 @@ def mutated(draw, original: bytes) -> bytes:
 def _read(path: Path, source, study):
     """What ingestion does with one data file before writing: read it, then count it independently."""
     if source.kind == "lab":
-        records, held, notes = read_lab(path, source)
+        records, held, notes = read_lab(path, source, study.lab)
     else:
         form, spec = next(iter(source.forms.items())) if source.file.format != "folder" else \
             ("enrollment", source.forms["enrollment"])

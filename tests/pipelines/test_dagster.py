@@ -58,8 +58,8 @@ def test_reconciliation_check_fails_when_a_reader_drops_rows(paths, resources, m
 
     real = ingest_module.read_lab
 
-    def lossy(path, dialect):
-        records, held, notes = real(path, dialect)
+    def lossy(path, dialect, lab):
+        records, held, notes = real(path, dialect, lab)
         return records.iloc[1:], held, notes          # a reader bug that silently loses a record
 
     monkeypatch.setattr(ingest_module, "read_lab", lossy)
