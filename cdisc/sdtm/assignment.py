@@ -16,11 +16,13 @@ def assignments(iwrs: pd.DataFrame, key: pd.DataFrame, design: Design, level: st
     randomized again, MASKED at the stage-1-only level), RAND2DTC, and the arm shown at ``level``."""
     treatment = key.set_index("RAND_NO")["TREATMENT"]
     stages = {s: iwrs[iwrs["STAGE"] == s].drop_duplicates("SUBJID").set_index("SUBJID") for s in ("1", "2")}
+    # a number of either stage that the key lacks stops the area: a stage-2 number read as 'not
+    # randomized again' would show the subject in the wrong arm
+    unknown = [n for s in ("1", "2") for n in stages[s]["RAND_NO"] if pd.notna(n) and n not in treatment.index]
+    if unknown:
+        raise ValueError(f"randomization numbers missing from the key: {', '.join(unknown[:5])}")
     out = pd.DataFrame(index=pd.Index(stages["1"].index, name="SUBJID"))
     out["TRT1"] = stages["1"]["RAND_NO"].map(treatment)
-    if out["TRT1"].isna().any():
-        missing = ", ".join(stages["1"].loc[out["TRT1"].isna(), "RAND_NO"].head(5))
-        raise ValueError(f"randomization numbers missing from the key: {missing}")
     stage2 = stages["2"]["RAND_NO"].reindex(out.index)
     out["TRT2"] = stage2.map(treatment).fillna("")
     if level == "stage1":
