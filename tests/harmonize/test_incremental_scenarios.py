@@ -40,23 +40,18 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 import aclf.inputs
 from aclf.current import vanished_records
-from aclf.harmonized_lab import load_harmonized_lab, load_schema_failures
-from aclf.mirror import mirror_folder
 from aclf.settings import Settings
-from aclf.store import (lab_harmonized, lab_harmonized_source, lab_harmonized_version, make_engine,
-                        sdtm_trace_key)
+from aclf.store import make_engine
 from aclf.synth import generate
 from bench.compare_outputs import compare
 from pipelines.cli import deliver_night
-from pipelines.nightly import run_nightly
+from recomputation import forget_kept_work, frame_differences, harmonized_state, run_night
 from support import store_url, write_manifest
 
 SUBJECTS, SEED = 40, 13
@@ -176,41 +171,20 @@ def _site04_rows(header, rows, plan: dict, night: int) -> list[list[str]]:
 
 # ---- nights and their full recomputation -----------------------------------------------------------
 
-def _night(settings: Settings) -> None:
-    assert run_nightly(settings, instance=dg.DagsterInstance.ephemeral(), log_level="ERROR").success
-
-
-def _trace(engine) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.read_sql(sa.text("select area, dataset, record, usubjid, transfer_id, row_number from sdtm_trace "
-                                   "order by area, dataset, record"), conn)
-
-
 def _state(settings: Settings, engine, output: Path) -> dict:
-    """What a night leaves: the table as its readers get it (its Parquet copy) and as the store holds
-    it (with the store's row ids, by source, and the version saved), its schema failures, the trace,
-    ADaM's ADLB as kept for the next night (the package's records), and the output folder."""
-    with engine.connect() as conn:
-        ids = pd.read_sql(sa.select(lab_harmonized.c.id, lab_harmonized.c.source), conn)
-        token = conn.execute(sa.select(lab_harmonized_version.c.token)).scalar_one()
-    return {"lab": load_harmonized_lab(engine, mirror_folder(settings.archive)), "token": token,
-            "stored_lab": load_harmonized_lab(engine), "ids": ids, "failures": load_schema_failures(engine),
-            "trace": _trace(engine), "adlb": pd.read_parquet(output / "blinded" / "adam_by_subject" / "ADLB.parquet"),
-            "output": output}
+    """What a night leaves: the harmonized table, its schema failures and the trace
+    (recomputation.harmonized_state), ADaM's ADLB as kept for the next night (the package's
+    records), and the output folder."""
+    return {**harmonized_state(settings, engine),
+            "adlb": pd.read_parquet(output / "blinded" / "adam_by_subject" / "ADLB.parquet"), "output": output}
 
 
 def _recompute_in_full(settings: Settings, engine, night: str) -> dict:
     """The night run again on the same store with nothing kept (the module docstring says how), into
     a fresh output folder; what it leaves (``_state``)."""
-    with engine.begin() as conn:
-        conn.execute(lab_harmonized_source.delete())
-        conn.execute(sdtm_trace_key.delete())
-    mirror = mirror_folder(settings.archive)
-    shutil.rmtree(mirror / "quality")
-    for copy in mirror.glob("lab_harmonized_*.parquet"):     # else the table the night saved is kept whole
-        copy.unlink()
+    forget_kept_work(settings, engine)
     full = replace(settings, output=settings.output.with_name(f"output_full_{night}"))
-    _night(full)
+    run_night(full)
     return _state(full, engine, full.output)
 
 
@@ -238,12 +212,12 @@ def study(tmp_path_factory):
                                     database_url=url)
         engine = make_engine(url)
         assert deliver_night(incoming, settings.landing, FIRST)
-        _night(settings)
+        run_night(settings)
         nights[FIRST] = {"incremental": _state(settings, engine, settings.output)}
         for night in NIGHTS:
             delivered = deliver_night(incoming, settings.landing, night)
             assert delivered
-            _night(settings)
+            run_night(settings)
             incremental = _state(settings, engine, settings.output)
             incremental["vanished"] = vanished_records(engine)
             incremental["dm"] = pd.read_parquet(settings.output / "blinded" / "handoff" / "sdtm" / "DM.parquet")
@@ -257,29 +231,6 @@ def study(tmp_path_factory):
 
 # ---- incremental == full -----------------------------------------------------------------------------
 
-def _frame_differences(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
-    """Where two frames differ: columns, dtypes, values (NaN equal to NaN), and a float's sign
-    (-0.0 against 0.0, which == and DataFrame.equals do not tell apart)."""
-    if list(a.columns) != list(b.columns):
-        return [f"columns {list(a.columns)} != {list(b.columns)}"]
-    if len(a) != len(b):
-        return [f"{len(a)} rows != {len(b)} rows"]
-    out = []
-    for column in a.columns:
-        x, y = a[column].reset_index(drop=True), b[column].reset_index(drop=True)
-        if x.dtype != y.dtype:
-            out.append(f"{column}: dtype {x.dtype} != {y.dtype}")
-            continue
-        same = (x == y) | (x.isna() & y.isna())
-        if pd.api.types.is_float_dtype(x):
-            same &= np.signbit(x.to_numpy(dtype=float)) == np.signbit(y.to_numpy(dtype=float))
-        if not same.all():
-            rows = np.flatnonzero(~same.to_numpy())
-            first = rows[0]
-            out.append(f"{column}: {len(rows)} rows differ, first at {first}: {x.iat[first]!r} != {y.iat[first]!r}")
-    return out
-
-
 @pytest.mark.parametrize("night", COMPARED)
 def test_every_output_file_equals_a_full_recomputation(study, night):
     assert study["nights"][night]["files"] == []
@@ -288,14 +239,14 @@ def test_every_output_file_equals_a_full_recomputation(study, night):
 @pytest.mark.parametrize("night", COMPARED)
 def test_the_harmonized_table_equals_a_full_recomputation(study, night):
     incremental, full = study["nights"][night]["incremental"], study["nights"][night]["full"]
-    assert _frame_differences(incremental["lab"], full["lab"]) == []
-    assert _frame_differences(incremental["stored_lab"], full["stored_lab"]) == []
+    assert frame_differences(incremental["lab"], full["lab"]) == []
+    assert frame_differences(incremental["stored_lab"], full["stored_lab"]) == []
 
 
 @pytest.mark.parametrize("night", COMPARED)
 def test_the_schema_failures_equal_a_full_recomputation(study, night):
     incremental, full = study["nights"][night]["incremental"], study["nights"][night]["full"]
-    assert _frame_differences(incremental["failures"], full["failures"]) == []
+    assert frame_differences(incremental["failures"], full["failures"]) == []
 
 
 @pytest.mark.parametrize("night", COMPARED)
