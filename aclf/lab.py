@@ -60,42 +60,62 @@ def _read_references(path: Path, dialect: LabDialect, notes: list[str]) -> pd.Da
     ref = table.frame.rename(columns={spec.test: "test", spec.low: "ref_low", spec.high: "ref_high",
                                       **({spec.unit: "ref_unit"} if spec.unit else {})})
     ref = ref.assign(**({} if spec.unit else {"ref_unit": ""}))
-    ref = ref.assign(test=ref["test"].astype(object).fillna("").astype(str).str.strip())
-    return ref.drop_duplicates("test").set_index("test")[["ref_low", "ref_high", "ref_unit"]]
+    return pd.DataFrame({name: [_text(v) for v in ref[name]] for name in ("test", "ref_low", "ref_high", "ref_unit")})
 
 
 def _text(value) -> str:
     return "" if value is None or pd.isna(value) else str(value).strip()
 
 
+UNIT_SHOWN = 20     # characters: a longer unit cell is not a unit, and may hold anything; a note does not quote it
+
+
+def _same_unit(sent: str, unit: str, spelling: dict[str, str]) -> bool:
+    """Whether a range's unit is its column's: none given, the same text but for case and the micro
+    sign, or two spellings of one unit in the study's list."""
+    def plain(text: str) -> str:
+        return text.casefold().replace("\u00b5", "u").replace("\u03bc", "u")
+
+    return sent == "" or plain(sent) == plain(unit) or (sent in spelling and spelling[sent] == spelling.get(unit))
+
+
 def _references_by_column(references: pd.DataFrame, header: list[str], dialect: LabDialect, lab: LabConfig,
                           notes: list[str]) -> pd.DataFrame:
     """Each test column's reference limits in the column's unit. The sheet gives each test's range
     with a unit of its own (DTS: ``Unit``), which may differ from the column's: 4.0-5.5 g/dL for a
-    column of g/L is 40-55. A range whose unit is unknown, or has no conversion to the column's, is
-    not used, and the transfer's notes say so: read in the column's unit, it would be wrong."""
+    column of g/L is 40-55. Of a test's rows, the first in the column's unit is taken, else the first
+    that converts to it. A range in a unit the study does not know, or without a conversion to the
+    column's, is not used, and the transfer's notes say so: read in the column's unit, it would be
+    wrong."""
     pattern = re.compile(dialect.wide.header_pattern)
     spelling = lab.unit_of_spelling
     rows = {}
     for column in header:
         parsed = pattern.match(column)
         test = parsed["test"].strip() if parsed else column
-        if test not in references.index:
+        ranges = references[references["test"] == test]
+        if ranges.empty:
             continue
-        low, high, sent = (_text(references.at[test, name]) for name in ("ref_low", "ref_high", "ref_unit"))
         unit = ((parsed.groupdict().get("unit") or "") if parsed else "").strip()
-        if sent in ("", unit) or (sent in spelling and spelling.get(sent) == spelling.get(unit)):
-            rows[column] = (low, high)
+        same = [_same_unit(sent, unit, spelling) for sent in ranges["ref_unit"]]
+        if any(same):
+            rows[column] = tuple(ranges.loc[same, ["ref_low", "ref_high"]].iloc[0])
             continue
         code = dialect.tests.get(test)
         convert = lab.tests[code].convert if code in lab.tests else {}
-        fro, to = (convert.get(spelling[u]) if u in spelling else None for u in (sent, unit))
-        if to is None or fro is None:
-            notes.append(f"reference range of {test!r} given in {sent!r}, which has no conversion to its "
-                         f"column's unit {unit!r}: not used")
+        to = convert.get(spelling[unit]) if unit in spelling else None
+        for low, high, sent in ranges[["ref_low", "ref_high", "ref_unit"]].itertuples(index=False):
+            fro = convert.get(spelling[sent]) if sent in spelling else None
+            if to is not None and fro is not None:
+                rows[column] = (limit_in_unit(low, fro, to), limit_in_unit(high, fro, to))
+                break
+        else:
+            sent = ranges["ref_unit"].iloc[0]
+            shown = f"{sent!r}" if len(sent) <= UNIT_SHOWN else "a unit cell too long to be a unit (not shown)"
+            why = ", a unit the study does not know" if sent not in spelling else \
+                f", which has no conversion to its column's unit {unit!r}"
+            notes.append(f"reference range of {test!r} given in {shown}{why}: not used")
             rows[column] = ("", "")
-            continue
-        rows[column] = tuple(limit_in_unit(v, fro, to) for v in (low, high))
     return pd.DataFrame.from_dict(rows, orient="index", columns=["ref_low", "ref_high"])
 
 

@@ -44,16 +44,24 @@ def convert(value: str, fraction: str, decimals: int) -> Decimal:
     return exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP, context=Context(prec=digits))
 
 
+def _parts(fraction: str) -> tuple[Decimal, Decimal]:
+    numerator, _, denominator = fraction.partition("/")
+    return Decimal(numerator), Decimal(denominator or "1")
+
+
 def limit_in_unit(value: str, fraction: str, to_fraction: str) -> str:
     """A reference limit sent in one unit, as text in another of the same test (``fraction`` and
-    ``to_fraction``: each unit's factor to the standard unit): 4.0 g/dL is 40 g/L. Rounded half up
-    to six decimals, as a result without a configured precision is. Text that is not a plain number
-    is returned as it is, for ``original_limits`` to judge."""
+    ``to_fraction``: each unit's factor to the standard unit): 4.0 g/dL is 40 g/L. One division of
+    exact products, rounded half up to six decimals (as a result without a configured precision
+    is), so a limit that ends in a tie is rounded as written. Text that is not a plain number is
+    returned as it is, for ``original_limits`` to judge."""
     if not _NUMERIC.match(value.strip()):
         return value
-    exact = Context(prec=60)
-    number = exact.divide(exact.multiply(Decimal(value.strip()), _factor(fraction)), _factor(to_fraction))
-    return decimal_text(number.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP, context=exact))
+    number = Decimal(value.strip())
+    (n_from, d_from), (n_to, d_to) = _parts(fraction), _parts(to_fraction)
+    exact = Context(prec=len(number.as_tuple().digits) + max(number.adjusted(), 0) + 60)
+    converted = exact.divide(exact.multiply(exact.multiply(number, n_from), d_to), exact.multiply(d_from, n_to))
+    return decimal_text(converted.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP, context=exact))
 
 
 def _as_float(value) -> float:

@@ -16,9 +16,13 @@ def assignments(iwrs: pd.DataFrame, key: pd.DataFrame, design: Design, level: st
     randomized again, MASKED at the stage-1-only level), RAND2DTC, and the arm shown at ``level``."""
     treatment = key.set_index("RAND_NO")["TREATMENT"]
     stages = {s: iwrs[iwrs["STAGE"] == s].drop_duplicates("SUBJID").set_index("SUBJID") for s in ("1", "2")}
-    # a number of either stage that the key lacks stops the area: a stage-2 number read as 'not
-    # randomized again' would show the subject in the wrong arm
-    unknown = [n for s in ("1", "2") for n in stages[s]["RAND_NO"] if pd.notna(n) and n not in treatment.index]
+    # a row of either stage whose number is missing, or not in the key, stops the area: a stage-2
+    # randomization read as 'not randomized again' would show the subject in the wrong arm
+    blank = [f"{subjid} stage {s}" for s in ("1", "2") for subjid, n in stages[s]["RAND_NO"].items()
+             if pd.isna(n) or not str(n).strip()]
+    if blank:
+        raise ValueError(f"randomizations without a randomization number: {', '.join(blank[:5])}")
+    unknown = [str(n) for s in ("1", "2") for n in stages[s]["RAND_NO"] if n not in treatment.index]
     if unknown:
         raise ValueError(f"randomization numbers missing from the key: {', '.join(unknown[:5])}")
     out = pd.DataFrame(index=pd.Index(stages["1"].index, name="SUBJID"))

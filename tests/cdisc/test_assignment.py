@@ -29,3 +29,10 @@ def test_a_randomization_number_the_key_lacks_stops_the_area_at_either_stage(sta
                  ("01-001", "2", "R999" if stage == "2" else "R101", "2025-02-01"))
     with pytest.raises(ValueError, match="randomization numbers missing from the key: R999"):
         assignments(iwrs, KEY, load_design(), "full")
+
+
+@pytest.mark.parametrize("number", [None, float("nan"), "", "  "])
+def test_a_randomization_without_a_number_stops_the_area_and_names_the_row(number):
+    iwrs = _iwrs(("01-001", "1", "R001", "2025-01-02"), ("01-001", "2", number, "2025-02-01"))
+    with pytest.raises(ValueError, match="randomizations without a randomization number: 01-001 stage 2"):
+        assignments(iwrs, KEY, load_design(), "full")

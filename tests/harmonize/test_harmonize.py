@@ -99,6 +99,8 @@ def test_a_reference_limit_is_carried_into_another_unit_of_its_test_exactly():
     assert limit_in_unit("4.0", "10", "1") == "40"                   # albumin g/dL -> g/L
     assert limit_in_unit("1.2", "1", "1/17.1") == "20.52"             # bilirubin mg/dL -> umol/L
     assert limit_in_unit("20.5", "1/17.1", "1") == "1.19883"          # and back: six decimals, half up
+    assert limit_in_unit("0.00000855", "1/17.1", "1") == "0.000001"    # a tie, rounded as written: up
+    assert limit_in_unit("0.099671", "1/88.4", "1") == "0.001128"
     assert limit_in_unit("-0", "10", "1") == "-0"                     # its sign kept, as a limit in the column's unit
     assert limit_in_unit("n/a", "10", "1") == "n/a"                   # not a number: left for original_limits
 

@@ -26,8 +26,30 @@ def test_site03_reference_ranges_sent_in_another_unit_are_converted_to_the_colum
     assert (rec["03|SL240305017|ALB"]["ref_low"], rec["03|SL240305017|ALB"]["ref_high"]) == ("35", "55")
     assert (rec["03|SL240305017|INR"]["ref_low"], rec["03|SL240305017|INR"]["ref_high"]) == ("0.8", "1.2")
     assert (rec["03|SL240305017|PTA"]["ref_low"], rec["03|SL240305017|PTA"]["ref_high"]) == ("", "")
-    assert notes == ["reference range of 'PTA' given in 'furlongs', which has no conversion to its column's "
-                     "unit '%': not used"]
+    assert notes == ["reference range of 'PTA' given in 'furlongs', a unit the study does not know: not used"]
+
+
+@pytest.mark.parametrize("ranges, column, expected, note", [
+    # the column's unit spelled otherwise, or twice on the sheet: the row in the column's unit is taken
+    ([["ALB", 35, 55, "G/L"]], "ALB", ("35", "55"), None),
+    ([["TBIL", 3.4, 20.5, "\u03bcmol/L"]], "TBIL", ("3.4", "20.5"), None),
+    ([["TBIL", 0.2, 1.2, "furlongs"], ["TBIL", 3.4, 20.5, "umol/L"]], "TBIL", ("3.4", "20.5"), None),
+    ([["TBIL", 0.2, 1.2, "mg/dL"], ["TBIL", 3.4, 20.5, "umol/L"]], "TBIL", ("3.4", "20.5"), None),
+    # a known unit without a conversion for the test, and a cell too long to be a unit: not used, not quoted
+    ([["ALB", 3.5, 5.5, "mmol/L"]], "ALB", ("", ""),
+     "reference range of 'ALB' given in 'mmol/L', which has no conversion to its column's unit 'g/L': not used"),
+    ([["ALB", 35, 55, "Zhang San 13800138000 " * 3]], "ALB", ("", ""),
+     "reference range of 'ALB' given in a unit cell too long to be a unit (not shown), a unit the study does not "
+     "know: not used"),
+    # a limit of any length converts (the precision follows the number): no crash
+    ([["ALB", "1" * 60, 55, "g/dL"]], "ALB", ("1" * 60 + "0", "550"), None),
+])
+def test_site03_reference_range_units_edge_cases(study, tmp_path, ranges, column, expected, note):
+    records, _, notes = read_lab(write_site03(tmp_path / "SITE03_20250601.xlsx", ranges), study.sources["site03"],
+                                 study.lab)
+    record = by_key(records)[f"03|SL240305017|{column}"]
+    assert (record["ref_low"], record["ref_high"]) == expected
+    assert notes == ([note] if note else [])
 
 
 def test_site01_utf8_bom_crlf(study):
