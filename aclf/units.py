@@ -26,10 +26,16 @@ _LOWER = re.compile(rf"^(?:>|>=|≥)\s*(?P<low>{NUMBER})$")
 _ASCII_OP = {"≤": "<=", "≥": ">="}
 
 
+def _parts(fraction: str) -> tuple[Decimal, Decimal]:
+    """A conversion factor as written in study/lab.yaml ('1/17.1', '10'): numerator, denominator."""
+    numerator, _, denominator = fraction.partition("/")
+    return Decimal(numerator), Decimal(denominator or "1")
+
+
 @lru_cache(maxsize=None)
 def _factor(fraction: str) -> Decimal:
-    numerator, _, denominator = fraction.partition("/")
-    return Decimal(numerator) / Decimal(denominator or "1")
+    numerator, denominator = _parts(fraction)
+    return numerator / denominator
 
 
 @lru_cache(maxsize=200_000)
@@ -42,11 +48,6 @@ def convert(value: str, fraction: str, decimals: int) -> Decimal:
     digits = len(number.as_tuple().digits) + max(number.adjusted(), 0) + decimals + 40
     exact = Context(prec=digits).multiply(number, _factor(fraction))
     return exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP, context=Context(prec=digits))
-
-
-def _parts(fraction: str) -> tuple[Decimal, Decimal]:
-    numerator, _, denominator = fraction.partition("/")
-    return Decimal(numerator), Decimal(denominator or "1")
 
 
 def limit_in_unit(value: str, fraction: str, to_fraction: str) -> str:
