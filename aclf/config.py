@@ -36,6 +36,7 @@ class FileSpec(_Model):
     extension: str | None = None
     encoding: str = "utf-8"
     delimiter: str = ","
+    quoted: bool = True          # '"' encloses a field (CSV); false: a quote is text (free-text columns)
     sheet: str | None = None
     manifest: str = "MANIFEST.sha256"
 

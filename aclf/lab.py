@@ -260,7 +260,7 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
     out["result"] = frame["_result"] if wide else field("result")
     out["unit"] = frame["_unit"] if wide else field("unit")
     for name in ("ref_low", "ref_high"):
-        out[name] = frame[f"_{name}"].fillna("").astype(str) if wide else field(name)
+        out[name] = frame[f"_{name}"].astype(object).fillna("").astype(str) if wide else field(name)
     for name in ("ref_range", "flag", "comment"):
         out[name] = field(name)
     out["record_key"] = dialect.site_id + "|" + out["sample_id"] + "|" + out["test_raw"]

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from aclf.config import FileSpec
 
 ROW = "_row"
+POSITIONAL_DIGITS = 32      # characters of a float written without an exponent, at most
 NUL_MARK = "\ufffd"   # stands for a NUL byte in a value (a DTS departure the rules then report)
 FIELDS = "_fields"   # delimited text only: how many fields the row has (the header's count when intact)
 
@@ -51,7 +53,12 @@ def as_text(value) -> str:
         if math.isnan(value):
             return ""
         # repr beyond 2**53: a float there is not an exact integer (1e308 would print 309 digits)
-        return str(int(value)) if value.is_integer() and abs(value) < 2 ** 53 else repr(value)
+        if value.is_integer() and abs(value) < 2 ** 53:
+            return str(int(value))
+        # else the shortest digits without an exponent: repr writes 0.00005 as 5e-05, which the
+        # results' parser does not read as a number; one too small to write so (1e-300) stays repr
+        positional = np.format_float_positional(value, trim="-")
+        return positional if len(positional) <= POSITIONAL_DIGITS else repr(value)
     if isinstance(value, (pd.Timestamp, dt.datetime)):
         return value.strftime("%Y-%m-%dT%H:%M") if (value.hour, value.minute) != (0, 0) else value.strftime("%Y-%m-%d")
     if isinstance(value, dt.date):
@@ -64,12 +71,17 @@ def _texts(frame: pd.DataFrame, native: set[str]) -> pd.DataFrame:
                          for col in frame.columns}, index=frame.index)
 
 
+def _quoting(quoted: bool) -> int:
+    return csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
+
+
 def _read_delimited(path: Path, spec: FileSpec, keep: Callable[[str], bool]) -> RawTable:
     try:
         header = list(pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, nrows=0,
-                                  dtype=str, index_col=False).columns)
+                                  dtype=str, index_col=False, quoting=_quoting(spec.quoted)).columns)
         frame = pd.read_csv(path, sep=spec.delimiter, encoding=spec.encoding, dtype=str, index_col=False,
-                            keep_default_na=False, na_filter=False, usecols=lambda c: keep(c))
+                            keep_default_na=False, na_filter=False, usecols=lambda c: keep(c),
+                            quoting=_quoting(spec.quoted))
     except UnicodeDecodeError as exc:
         raise UnreadableTransfer(f"{path.name} is not valid {spec.encoding} "
                                  f"(byte {exc.start}: {exc.reason})") from None
@@ -82,7 +94,7 @@ def _read_delimited(path: Path, spec: FileSpec, keep: Callable[[str], bool]) -> 
     frame = frame.apply(lambda s: s.str.strip())
     if _has_nul(path):   # a NUL byte no store can hold (PostgreSQL text refuses it): mark it visibly
         frame = frame.apply(lambda s: s.str.replace("\x00", NUL_MARK, regex=False))
-    counts = field_counts(path, spec.encoding, spec.delimiter)
+    counts = field_counts(path, spec.encoding, spec.delimiter, spec.quoted)
     if len(counts) != len(frame) + 1 and not frame.columns.empty:   # (no kept column: the header check rejects)
         # rows not delimited unambiguously: no value can be placed in its column safely
         raise UnreadableTransfer(f"{path.name}: its rows cannot be delimited unambiguously (one parser reads "
@@ -107,7 +119,7 @@ def _has_nul(path: Path) -> bool:
         return any(b"\x00" in block for block in iter(lambda: fh.read(1 << 20), b""))
 
 
-def field_counts(path: Path, encoding: str, delimiter: str) -> list[int]:
+def field_counts(path: Path, encoding: str, delimiter: str, quoted: bool = True) -> list[int]:
     """Fields per non-blank row (header first), by the csv module: a row with more or fewer fields
     than the header has its values shifted into other columns, so none of them can be trusted.
     The reader and the reconciliation's counter both ask, one after the other: the file as it is
@@ -115,20 +127,25 @@ def field_counts(path: Path, encoding: str, delimiter: str) -> list[int]:
     modification time, and the same change time, which no copy that keeps times can set back."""
     stat = path.stat()
     on_disk = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-    return list(_field_counts(path.resolve(), on_disk, encoding, delimiter))
+    return list(_field_counts(path.resolve(), on_disk, encoding, delimiter, quoted))
 
 
 @lru_cache(maxsize=1)
-def _field_counts(path: Path, _on_disk: tuple[int, ...], encoding: str, delimiter: str) -> tuple[int, ...]:
+def _field_counts(path: Path, _on_disk: tuple[int, ...], encoding: str, delimiter: str,
+                  quoted: bool) -> tuple[int, ...]:
     with path.open(encoding=encoding, errors="replace", newline="") as fh:
+        rows = csv.reader(fh, delimiter=delimiter, quoting=_quoting(quoted))
         # a line of blanks only is no record (pandas skips it too)
-        return tuple(len(row) for row in csv.reader(fh, delimiter=delimiter) if row and (len(row) > 1 or row[0].strip()))
+        return tuple(len(row) for row in rows if row and (len(row) > 1 or row[0].strip()))
 
 
 def read_excel_sheet(path: Path, sheet: str, keep: Callable[[str], bool], native: set[str]) -> RawTable:
     """One sheet of a workbook; raises UnreadableTransfer for a corrupt file or a missing sheet."""
     try:
-        frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
+        # a cell is missing only when empty: pandas' words for missing ('N/A', 'NA', 'null') are text
+        # a site may send as a result (DTS: a cell may hold text), and numbers can be 'NA' (sodium)
+        frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl",
+                              keep_default_na=False, na_values=[""])
     except ValueError as exc:
         raise UnreadableTransfer(f"{path.name}: {_without_content(exc)}") from None
     except Exception as exc:  # openpyxl raises zipfile/KeyError/... for a damaged workbook

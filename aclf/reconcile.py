@@ -10,13 +10,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from aclf.config import FormsSource, LabDialect
+from aclf.config import FileSpec, FormsSource, LabDialect
 from aclf.readers import field_counts  # also lifts the csv module's 128 KiB field limit
 from aclf.store import form_record, lab_result, quarantine
 
 
-def _delimited_rows(path: Path, encoding: str, delimiter: str) -> int:
-    return max(len(field_counts(path, encoding, delimiter)) - 1, 0)
+def _delimited_rows(path: Path, spec: FileSpec) -> int:
+    return max(len(field_counts(path, spec.encoding, spec.delimiter, spec.quoted)) - 1, 0)
 
 
 def _excel_cells(path: Path, sheet: str, id_columns: set[str]) -> int:
@@ -46,9 +46,9 @@ def count_source_records(path: Path, source: LabDialect | FormsSource) -> int:
     spec = source.file
     if isinstance(source, FormsSource):
         files = [path / f.file for f in source.forms.values()] if spec.format == "folder" else [path]
-        return sum(_delimited_rows(f, spec.encoding, spec.delimiter) for f in files)
+        return sum(_delimited_rows(f, spec) for f in files)
     if spec.format == "delimited":
-        return _delimited_rows(path, spec.encoding, spec.delimiter)
+        return _delimited_rows(path, spec)
     if spec.format == "spss":
         return _spss_rows(path)
     ids = set(source.read_columns) | set(source.personal) | set(source.ignored)
