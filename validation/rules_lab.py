@@ -1,6 +1,7 @@
 """Findings on harmonized lab records: units, result texts, plausibility, visits against dates."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from validation.findings import combine, make_findings
@@ -54,11 +55,26 @@ def plausibility(inp: RuleInputs) -> pd.DataFrame:
     return make_findings("implausible_value", _rows(inp, bad), bad["record_key"], message, inp.study)
 
 
+LABEL_SHOWN = 20    # characters: a longer visit cell is not a label, and may hold anything; not quoted
+
+
 def visits(inp: RuleInputs) -> pd.DataFrame:
-    """Per sample: labelled with one scheduled visit but dated in another's window, or in none."""
+    """Per sample: labelled with a visit the site's configuration does not know (or none), or with
+    one scheduled visit but dated in another's window, or in none."""
     study = inp.study
     windows = {v.code: v.window for v in study.visits}
     lab = inp.lab
+    unknown = lab[lab["visit"] == ""]
+    unknown = unknown[~unknown.duplicated(["source", "sample_id"])]
+    raw = unknown["visit_raw"]
+    said = pd.Series(np.select([raw == "", raw.str.len() > LABEL_SHOWN],
+                               ["without a visit label", "labelled with a text too long to be a visit (not shown)"],
+                               "labelled '" + raw + "', a visit the site's configuration does not know"),
+                     index=unknown.index)
+    kept = ("Sample " + unknown["sample_id"] + " was sent " + said + "; it is analysed by its date ("
+            + unknown["avisit"].where(unknown["avisit"] != "", "no date") + "). Please confirm the visit.")
+    unknown_findings = make_findings("visit_unknown", _rows(inp, unknown).assign(test="", row_number=unknown["row_number"]),
+                                     unknown["source"] + "|" + unknown["sample_id"], kept, study)
     dated = (lab["visit"] != "") & (lab["visit"] != study.unscheduled_visit) & lab["pday"].notna()
     # the first record of each sample found on four columns, and only the few that disagree taken
     # whole: a mask over every column of the table cost more than the rule
@@ -75,6 +91,7 @@ def visits(inp: RuleInputs) -> pd.DataFrame:
                                        if v in windows else "")
     key = disagree["source"] + "|" + disagree["sample_id"]
     return combine([
+        unknown_findings,
         make_findings("visit_mislabelled", rows[mislabelled], key[mislabelled],
                       (when + "in the " + in_window + ", not the " + disagree["visit"] + " window ("
                        + label_window + "). Please confirm the visit.")[mislabelled], study),

@@ -132,3 +132,20 @@ def test_a_child_pugh_score_above_9_before_onset_excludes(nights):
     assert found["subjid"].tolist() == ["01-007"] and found["status"].tolist() == ["open"]
     assert "Child-Pugh score 11 before onset excludes (above 9)" in found["message"].item()
     assert found["file"].item().endswith("medical_history.csv") and found["row_number"].item() == 2   # line 2, after the header
+
+
+def test_a_visit_label_the_site_configuration_does_not_know_is_a_finding(nights):
+    """The DTS lists each site's visit labels: one outside the list (or none) is loaded, analysed by
+    its date, and queried; a cell too long to be a label is not quoted (it may hold anything)."""
+    night, _ = nights
+    rows = [NIGHT1[2], NIGHT1[2].replace("Week 0,S2", "Week 6,S5"), NIGHT1[2].replace("Week 0,S2", ",S6"),
+            NIGHT1[2].replace("Week 0,S2", "Zhang San 13800138000 called,S7")]
+    found = night("20250601", rows)
+    unknown = by_rule(found[found["status"] == "open"], "visit_unknown").sort_values("message")
+    assert unknown["message"].tolist() == [
+        "Sample S5 was sent labelled 'Week 6', a visit the site's configuration does not know; it is analysed "
+        "by its date (WEEK0). Please confirm the visit.",
+        "Sample S6 was sent without a visit label; it is analysed by its date (WEEK0). Please confirm the visit.",
+        "Sample S7 was sent labelled with a text too long to be a visit (not shown); it is analysed by its date "
+        "(WEEK0). Please confirm the visit."]
+    assert set(unknown["row_number"]) == {3, 4, 5} and set(unknown["site_id"]) == {"01"}
