@@ -52,11 +52,13 @@ def as_text(value) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        # repr beyond 2**53: a float there is not an exact integer (1e308 would print 309 digits)
-        if value.is_integer() and abs(value) < 2 ** 53:
+        # repr from 2**53: a float there is not an exact integer (1e308 would print 309 digits)
+        if abs(value) >= 2 ** 53:
+            return repr(value)
+        if value.is_integer():
             return str(int(value))
-        # else the shortest digits without an exponent: repr writes 0.00005 as 5e-05, which the
-        # results' parser does not read as a number; one too small to write so (1e-300) stays repr
+        # the shortest digits without an exponent: repr writes 0.00005 as 5e-05, which the results'
+        # parser does not read as a number; one too small to write so (1e-300) stays repr
         positional = np.format_float_positional(value, trim="-")
         return positional if len(positional) <= POSITIONAL_DIGITS else repr(value)
     if isinstance(value, (pd.Timestamp, dt.datetime)):
