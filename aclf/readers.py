@@ -57,10 +57,13 @@ def as_text(value) -> str:
             return repr(value)
         if value.is_integer():
             return str(int(value))
-        # the shortest digits without an exponent: repr writes 0.00005 as 5e-05, which the results'
-        # parser does not read as a number; one too small to write so (1e-300) stays repr
-        positional = np.format_float_positional(value, trim="-")
-        return positional if len(positional) <= POSITIONAL_DIGITS else repr(value)
+        # the shortest digits, without an exponent: repr writes 0.00005 as 5e-05, which the results'
+        # parser does not read as a number; one too small to write so (1e-300) stays as repr writes it
+        text = repr(value)
+        if "e" in text:
+            positional = np.format_float_positional(value, trim="-")
+            return positional if len(positional) <= POSITIONAL_DIGITS else text
+        return text
     if isinstance(value, (pd.Timestamp, dt.datetime)):
         return value.strftime("%Y-%m-%dT%H:%M") if (value.hour, value.minute) != (0, 0) else value.strftime("%Y-%m-%d")
     if isinstance(value, dt.date):
