@@ -21,12 +21,13 @@ SITE03_RANGES = [["TBIL", 3.4, 20.5, "µmol/L"], ["ALB", 35, 55, "g/L"], ["INR",
                  ["PTA", 70, 130, "%"]]
 
 
-def write_site03(path: Path, ranges: list[list] = SITE03_RANGES) -> Path:
+def write_site03(path: Path, ranges: list[list] = SITE03_RANGES, rows: list[list] = SITE03_ROWS,
+                 header: list[str] = SITE03_HEADER) -> Path:
     wb = openpyxl.Workbook()
     lab = wb.active
     lab.title = "Lab"
-    lab.append(SITE03_HEADER)
-    for row in SITE03_ROWS:
+    lab.append(header)
+    for row in rows:
         lab.append(row)
     ref = wb.create_sheet("Reference ranges")
     ref.append(["Test", "Low", "High", "Unit"])

@@ -15,7 +15,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import openpyxl
 import pandas as pd
 import pyreadstat
 import pytest
@@ -26,6 +25,7 @@ from aclf.landing import discover
 from aclf.readers import UnreadableTransfer
 from aclf.reconcile import count_source_records
 from aclf.units import harmonize_results
+from binary_files import write_site03
 from validation.schemas import failures, form_schema
 
 NAN = float("nan")
@@ -78,19 +78,7 @@ SITE03_HEADER = ["Subject", "Visit", "Sample No", "Collection Date", "Collection
 
 def site03(tmp_path: Path, rows: list[list], ranges: list[list] | None = None,
            name: str = "SITE03_20250601.xlsx") -> Path:
-    wb = openpyxl.Workbook()
-    lab = wb.active
-    lab.title = "Lab"
-    lab.append(SITE03_HEADER)
-    for row in rows:
-        lab.append(row)
-    ref = wb.create_sheet("Reference ranges")
-    ref.append(["Test", "Low", "High", "Unit"])
-    for row in ranges or []:
-        ref.append(row)
-    path = tmp_path / name
-    wb.save(path)
-    return path
+    return write_site03(tmp_path / name, ranges or [], rows, SITE03_HEADER)
 
 
 def site05(tmp_path: Path, columns: dict, name: str = "SITE05_20250601.sav") -> Path:
