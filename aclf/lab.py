@@ -13,7 +13,7 @@ import pandas as pd
 
 from aclf.config import LabConfig, LabDialect
 from aclf.problems import QUARANTINE_COLUMNS, Problems, seal_ragged_rows
-from aclf.readers import ROW, RawTable, read_excel_sheet, read_table, require_columns
+from aclf.readers import ROW, SHOWN_UP_TO, RawTable, read_excel_sheet, read_table, require_columns
 from aclf.store import KEY_LIMIT
 from aclf.units import limit_in_unit
 
@@ -67,9 +67,6 @@ def _text(value) -> str:
     return "" if value is None or pd.isna(value) else str(value).strip()
 
 
-UNIT_SHOWN = 20     # characters: a longer unit cell is not a unit, and may hold anything; a note does not quote it
-
-
 def _same_unit(sent: str, unit: str, spelling: dict[str, str]) -> bool:
     """Whether a range's unit is its column's: none given, the same text but for case and the micro
     sign, or two spellings of one unit in the study's list."""
@@ -111,7 +108,7 @@ def _references_by_column(references: pd.DataFrame, header: list[str], dialect: 
                 break
         else:
             sent = ranges["ref_unit"].iloc[0]
-            shown = f"{sent!r}" if len(sent) <= UNIT_SHOWN else "a unit cell too long to be a unit (not shown)"
+            shown = f"{sent!r}" if len(sent) <= SHOWN_UP_TO else "a unit cell too long to be a unit (not shown)"
             why = ", a unit the study does not know" if sent not in spelling else \
                 f", which has no conversion to its column's unit {unit!r}"
             notes.append(f"reference range of {test!r} given in {shown}{why}: not used")

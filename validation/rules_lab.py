@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from aclf.readers import SHOWN_UP_TO
 from validation.findings import combine, make_findings
 from validation.inputs import RuleInputs
 from validation.schemas import implausible
@@ -55,9 +56,6 @@ def plausibility(inp: RuleInputs) -> pd.DataFrame:
     return make_findings("implausible_value", _rows(inp, bad), bad["record_key"], message, inp.study)
 
 
-LABEL_SHOWN = 20    # characters: a longer visit cell is not a label, and may hold anything; not quoted
-
-
 def visits(inp: RuleInputs) -> pd.DataFrame:
     """Per sample: labelled with a visit the site's configuration does not know (or none), or with
     one scheduled visit but dated in another's window, or in none."""
@@ -67,7 +65,7 @@ def visits(inp: RuleInputs) -> pd.DataFrame:
     unknown = lab[lab["visit"] == ""]
     unknown = unknown[~unknown.duplicated(["source", "sample_id"])]
     raw = unknown["visit_raw"]
-    said = pd.Series(np.select([raw == "", raw.str.len() > LABEL_SHOWN],
+    said = pd.Series(np.select([raw == "", raw.str.len() > SHOWN_UP_TO],
                                ["without a visit label", "labelled with a text too long to be a visit (not shown)"],
                                "labelled '" + raw + "', a visit the site's configuration does not know"),
                      index=unknown.index)
