@@ -13,7 +13,8 @@ import pandas as pd
 
 from aclf.config import LabConfig, LabDialect
 from aclf.problems import QUARANTINE_COLUMNS, Problems, seal_ragged_rows
-from aclf.readers import ROW, SHOWN_UP_TO, RawTable, read_excel_sheet, read_table, require_columns
+from aclf.readers import (ROW, SHOWN_UP_TO, SPREADSHEET_ERRORS, RawTable, read_excel_sheet, read_table,
+                          require_columns)
 from aclf.store import KEY_LIMIT
 from aclf.units import limit_in_unit
 
@@ -60,7 +61,13 @@ def _read_references(path: Path, dialect: LabDialect, notes: list[str]) -> pd.Da
     ref = table.frame.rename(columns={spec.test: "test", spec.low: "ref_low", spec.high: "ref_high",
                                       **({spec.unit: "ref_unit"} if spec.unit else {})})
     ref = ref.assign(**({} if spec.unit else {"ref_unit": ""}))
-    return pd.DataFrame({name: [_text(v) for v in ref[name]] for name in ("test", "ref_low", "ref_high", "ref_unit")})
+    ref = pd.DataFrame({name: [_text(v) for v in ref[name]] for name in ("test", "ref_low", "ref_high", "ref_unit")})
+    for name, column in (("ref_low", spec.low), ("ref_high", spec.high)):   # a failed formula is no limit
+        for row in ref.index[ref[name].isin(SPREADSHEET_ERRORS)]:
+            notes.append(f"reference ranges row {row + 2}: {column} holds the spreadsheet error "
+                         f"'{ref.at[row, name]}': no limit used")
+            ref.at[row, name] = ""
+    return ref
 
 
 def _text(value) -> str:
@@ -255,6 +262,10 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
     problems.add((out["lbtestcd"] == "") & ~no_test, "unknown_test", test_col,
                  "test '" + out["test_raw"] + "' is not in the site's test configuration")
     out["result"] = frame["_result"] if wide else field("result")
+    result_col = frame[COLUMN] if wide else pd.Series(dialect.source_columns("result")[0], index=frame.index)
+    problems.add(out["result"].isin(SPREADSHEET_ERRORS), "spreadsheet_error", result_col,
+                 result_col + " holds the spreadsheet error '" + out["result"]
+                 + "', not a result: a formula or link that failed where the file was made")
     out["unit"] = frame["_unit"] if wide else field("unit")
     for name in ("ref_low", "ref_high"):
         out[name] = frame[f"_{name}"].astype(object).fillna("").astype(str) if wide else field(name)

@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import re
 import sys
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,6 +34,15 @@ FIELDS = "_fields"   # delimited text only: how many fields the row has (the hea
 # The csv module refuses fields over 128 KiB by default; a DTS file may carry long free text (even
 # in a personal column that is never loaded), so the counters accept any field the file holds.
 csv.field_size_limit(sys.maxsize)
+
+# Excel's error values: a cell holding one (a formula that failed, a broken link, '#N/A' typed in)
+# carries no value of its own, in a workbook or in text exported from one
+SPREADSHEET_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                                "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!",
+                                "#UNKNOWN!", "#CONNECT!", "#BUSY!", "#PYTHON!"})
+# A cell element of type error in a sheet's XML (any prefix, either quote): only a pre-filter,
+# openpyxl then finds the cells themselves
+_ERROR_CELL = re.compile(rb"""<(?:\w+:)?c\b[^>]*?\bt\s*=\s*["']e["']""")
 
 # Parser messages that name only positions and counts, never a cell's content.
 _SAFE_PARSER_MESSAGE = re.compile(r"^Error tokenizing data\. C error: [^'\"]*$")
@@ -154,16 +164,39 @@ def read_excel_sheet(path: Path, sheet: str, keep: Callable[[str], bool], native
         # a site may send as a result (DTS: a cell may hold text), and numbers can be 'NA' (sodium)
         frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl",
                               keep_default_na=False, na_values=[""])
+        errors = _error_cells(path, sheet)
     except ValueError as exc:
         raise UnreadableTransfer(f"{path.name}: {_without_content(exc)}") from None
     except Exception as exc:  # openpyxl raises zipfile/KeyError/... for a damaged workbook
         raise UnreadableTransfer(f"{path.name} is not a readable Excel workbook "
                                  f"({type(exc).__name__}: {_without_content(exc)})") from None
+    for row, column, error in errors:      # as the sheet shows them, not missing
+        if 0 <= row - 2 < len(frame) and column < len(frame.columns):
+            frame.iat[row - 2, column] = error
     header = [str(c) for c in frame.columns]
     frame.columns = header
     frame = _texts(frame[[c for c in header if keep(c)]], native)
     frame[ROW] = range(2, len(frame) + 2)
     return RawTable(frame, header)
+
+
+def _error_cells(path: Path, sheet: str | int) -> list[tuple[int, int, str]]:
+    """(sheet row, column from 0, error value) of each cell of ``sheet`` holding an Excel error.
+    pandas reads such a cell as missing, as if empty: a result a site sent would vanish. Finding
+    them costs a second pass of openpyxl over the sheet (as long as pandas' read), so a scan of the
+    workbook's XML for an error cell first (0.04 s for a site's 10 MB sheet) spares it otherwise."""
+    with zipfile.ZipFile(path) as archive:
+        if not any(_ERROR_CELL.search(archive.read(name)) for name in archive.namelist() if name.endswith(".xml")):
+            return []
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        cells = book[sheet].iter_rows() if isinstance(sheet, str) else book.worksheets[sheet].iter_rows()
+        return [(cell.row, cell.column - 1, str(cell.value)) for row in cells for cell in row
+                if cell.data_type == "e" and cell.value is not None]
+    finally:
+        book.close()
 
 
 def _read_spss(path: Path, keep: Callable[[str], bool], native: set[str]) -> RawTable:

@@ -210,9 +210,6 @@ def test_site03_time_typed_as_an_excel_time_cell_is_a_finding_with_a_reason(stud
 
 
 # ---------------------------------------------------------------------------- site 03: was a bug
-# '#N/A' typed into a cell is Excel's error value, not text: pandas reads every error cell as
-# missing, so it is no record, and the independent counter (openpyxl) counts it: the transfer's
-# reconciliation does not balance, which the ingestion's check reports.
 @pytest.mark.parametrize("text", ["N/A", "NA", "null", "None", "nan"])
 def test_site03_text_cell_that_pandas_calls_missing_is_not_silently_dropped(study, tmp_path, text):
     """Was a bug. site03-lab.md l.27: "An empty cell means the test was not done (no record). A
@@ -230,6 +227,72 @@ def test_site03_text_cell_that_pandas_calls_missing_is_not_silently_dropped(stud
     assert "03|S1|ALB" in kept or len(held) == 1, f"the ALB cell {text!r} vanished without a finding"
     if "03|S1|ALB" in kept:
         assert kept["03|S1|ALB"]["result"] == text
+
+
+def site03_with_errors(path: Path, rows: list[list]) -> Path:
+    """A site 03 workbook whose cells given as ('error', '#N/A') hold that Excel error with its
+    formula, as Excel saves a failed formula: a cell of type error, its value the error's text."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    lab, ranges = book.add_worksheet("Lab"), book.add_worksheet("Reference ranges")
+    dates = book.add_format({"num_format": "yyyy-mm-dd"})
+    lab.write_row(0, 0, SITE03_HEADER)
+    ranges.write_row(0, 0, ["Test", "Low", "High", "Unit"])
+    ranges.write_row(1, 0, ["ALB", 35, 55, "g/L"])
+    ranges.write_row(2, 0, ["TBIL", None, 20.5, "µmol/L"])
+    ranges.write_formula(2, 1, "=1/0", None, "#DIV/0!")
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if isinstance(value, tuple):
+                lab.write_formula(r, c, "=NA()" if value[1] == "#N/A" else "=1/0", None, value[1])
+            elif isinstance(value, dt.datetime):
+                lab.write_datetime(r, c, value, dates)
+            elif value is not None:
+                lab.write(r, c, value)
+    book.close()
+    return path
+
+
+# ---------------------------------------------------------------------------- site 03: was a bug
+def test_site03_excel_error_cell_is_quarantined_with_its_cell_not_dropped(study, tmp_path):
+    """Was a bug. site03-lab.md l.27: an empty cell is no record, a cell may hold text. A cell
+    holding an Excel error (a formula that failed: #N/A, #DIV/0!) is neither: pandas read it as
+    missing, so the result vanished and only the reconciliation's balance showed it. It is now
+    quarantined as a spreadsheet error naming its row and column; the other cells of the row load,
+    and an error in the subject column holds back the row's results as any bad subject does."""
+    rows = [["03007", "SCR", "S1", dt.datetime(2024, 3, 5), "08:30", 298.1, ("error", "#N/A"), 2.1,
+             None, None, ("error", "#DIV/0!")],
+            [("error", "#N/A"), "W0", "S2", dt.datetime(2024, 3, 12), "08:30", 150, None, None, None, None, None]]
+    path = site03_with_errors(tmp_path / "SITE03_20250601.xlsx", rows)
+    records, held, notes = read(study, "site03", path)
+    assert sorted(by_key(records)) == ["03|S1|INR", "03|S1|TBIL"]
+    errors = held[held["rule"] == "spreadsheet_error"].sort_values("column_name")
+    assert errors[["row_number", "column_name"]].values.tolist() == [[2, "ALB (g/L)"], [2, "BUN (mmol/L)"]]
+    assert errors["reason"].tolist() == [
+        "ALB (g/L) holds the spreadsheet error '#N/A', not a result: a formula or link that failed where "
+        "the file was made",
+        "BUN (mmol/L) holds the spreadsheet error '#DIV/0!', not a result: a formula or link that failed "
+        "where the file was made"]
+    subject = held[held["rule"] == "bad_subject"]
+    assert subject[["row_number", "column_name"]].values.tolist() == [[3, "Subject"]]
+    assert "Subject '#N/A'" in subject["reason"].item()
+    assert notes == ["reference ranges row 3: Low holds the spreadsheet error '#DIV/0!': no limit used"]
+    tbil = harmonized(study, records)["03|S1|TBIL"]
+    assert (tbil["lbornrlo"], tbil["lbornrhi"]) == ("", "20.5")
+
+
+def test_spreadsheet_error_exported_as_text_is_quarantined_too(study, tmp_path):
+    """A text file exported from a spreadsheet carries its errors as text ('#DIV/0!' in RESULT):
+    the same departure, the same rule, for a delimited site; 'N/A' is still a text result."""
+    header = "SUBJECT_NO,PATIENT_NAME,MRN,VISIT,SAMPLE_ID,COLLECT_DTM,TEST_CODE,TEST_NAME,RESULT,UNIT,REF_LOW,REF_HIGH,ABN_FLAG\n"
+    rows = ["01-007,X,M1,Week 0,L1,2024-03-05 08:30,TBIL,Bilirubin,#DIV/0!,umol/L,3.4,20.5,",
+            "01-007,X,M1,Week 0,L1,2024-03-05 08:30,ALB,Albumin,N/A,g/L,35,55,"]
+    path = tmp_path / "SITE01_20250601.csv"
+    path.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    records, held, _ = read(study, "site01", path)
+    assert sorted(by_key(records)) == ["01|L1|ALB"]
+    assert held[["row_number", "column_name", "rule"]].values.tolist() == [[2, "RESULT", "spreadsheet_error"]]
 
 
 # ================================================================ site 04 (site04-lab.md): regression
