@@ -25,6 +25,20 @@ def rejected_transfers(inp: RuleInputs) -> pd.DataFrame:
     return make_findings("transfer_rejected", rows, key, message, inp.study)
 
 
+def transfer_notes(inp: RuleInputs) -> pd.DataFrame:
+    """What a transfer in force was loaded without (a column the configuration does not read, a
+    reference range in a unit it does not know or holding a spreadsheet error): the data manager
+    decides whether the configuration or the site is to change. One finding per source and note,
+    so the same note night after night stays one item, closed by a snapshot without it."""
+    t = inp.transfers
+    t = t[(t["status"] == "loaded") & t["notes"].notna()] if not t.empty else t
+    rows = pd.DataFrame([{"source": r.source, "file": r.name, "note": note}
+                         for r in t.itertuples() for note in json.loads(r.notes)], columns=["source", "file", "note"])
+    rows["site_id"] = rows["source"].map({s.source: s.site_id for s in inp.study.lab_sources}).fillna("")
+    return make_findings("transfer_note", rows, rows["source"] + "|" + rows["note"],
+                         rows["file"] + " was loaded with a note: " + rows["note"], inp.study)
+
+
 def vanished(inp: RuleInputs) -> pd.DataFrame:
     v = inp.vanished
     if v.empty:

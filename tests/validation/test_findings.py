@@ -9,6 +9,7 @@ import pytest
 
 from aclf.ingest import ingest_source
 from aclf.settings import Settings
+from validation.export import DATA_MANAGER
 from validation.listing import HEADER_ROW
 from assets.harmonized import harmonized_lab
 from assets.resources import AclfResource
@@ -32,8 +33,8 @@ NIGHT2 = [NIGHT1[0].replace("70.0", "90.0"), *NIGHT1[1:3], NIGHT1[3].replace("We
 IWRS = "SUBJID,SITEID,STAGE,RAND_NO,RAND_DTM,KIT_NOS\n01-007,01,1,R1-0042,2024-03-05T09:12,K0131;K0132;K0133\n"
 
 
-def site01(rows) -> bytes:
-    return ("\ufeff" + "\r\n".join([HEADER, *rows]) + "\r\n").encode("utf-8")
+def site01(rows, header: str = HEADER) -> bytes:
+    return ("\ufeff" + "\r\n".join([header, *rows]) + "\r\n").encode("utf-8")
 
 
 @pytest.fixture
@@ -42,8 +43,8 @@ def nights(tmp_path, paths, database_url, engine, study):
                                 database_url=database_url)
     resources = {"aclf": AclfResource.from_settings(settings)}
 
-    def night(date: str, rows, edc=EDC_FILES) -> pd.DataFrame:
-        land(paths, "site01", f"SITE01_{date}.csv", site01(rows))
+    def night(date: str, rows, edc=EDC_FILES, header: str = HEADER) -> pd.DataFrame:
+        land(paths, "site01", f"SITE01_{date}.csv", site01(rows, header))
         land(paths, "iwrs", f"IWRS_{date}.csv", IWRS.encode())
         land_edc(paths, f"EDC_{date}", edc)
         for source in ("site01", "iwrs", "edc"):
@@ -149,3 +150,21 @@ def test_a_visit_label_the_site_configuration_does_not_know_is_a_finding(nights)
         "Sample S7 was sent labelled with a text too long to be a visit (not shown); it is analysed by its date "
         "(WEEK0). Please confirm the visit."]
     assert set(unknown["row_number"]) == {3, 4, 5} and set(unknown["site_id"]) == {"01"}
+
+
+def test_what_a_transfer_in_force_was_loaded_without_is_an_item_for_the_data_manager(nights):
+    """A column the configuration does not read is a transfer's note: an open finding for the data
+    manager (not a query in the site's listing) while the snapshot in force has it, closed after."""
+    night, settings = nights
+    first = night("20250601", [row + ",T1" for row in NIGHT1], header=HEADER + ",LAB_TECH")
+    [note] = by_rule(first[first["status"] == "open"], "transfer_note").itertuples()
+    assert note.message == ("SITE01_20250601.csv was loaded with a note: column 'LAB_TECH' is not in the "
+                            "dialect configuration; not read")
+    assert (note.site_id, note.file, note.severity) == ("01", "SITE01_20250601.csv", "medium")
+    items = pd.read_excel(settings.output / "findings" / DATA_MANAGER, header=HEADER_ROW - 1, dtype=str)
+    assert note.Index in set(items["Finding"])
+    queries = pd.read_excel(settings.output / "findings" / "site01_queries.xlsx", header=HEADER_ROW - 1, dtype=str)
+    assert note.Index not in set(queries["Finding"]) and len(queries) > 0
+
+    second = night("20250602", NIGHT2)
+    assert second.loc[note.Index, "status"] == "closed"
