@@ -2,13 +2,16 @@
 value-by-value reference gives, on a generated night's data (harmonized lab and every SDTM dataset)."""
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from aclf.harmonized_lab import load_harmonized_lab
 from aclf.isodate import date_part, valid_iso
 from aclf.store import make_engine
 from cdisc.area import AreaFolders
-from cdisc.columns import ascii_within, max_bytes
+from cdisc import columns
+from cdisc.columns import ascii_within, longest, max_bytes
 from cdisc.derive._common import _clock_seconds, _iso_datetime
 from cdisc.handoff import load_handoff
 from cdisc.xpt import _float, _float_column, _text, _text_column
@@ -39,6 +42,20 @@ def test_text_and_number_conversion_match_the_reference(night):
             checked += 1
         assert max_bytes(column) == max([1, *(len(str(v).encode()) for v in column.dropna())]), column.name
     assert checked > 20
+
+
+@pytest.mark.parametrize("at_once", [1, 7, columns.LENGTHS_AT_ONCE])
+def test_longest_value_measured_a_slice_at_a_time_is_the_whole_arrays(night, monkeypatch, at_once):
+    """Lengths measured a slice at a time (to keep Arrow's temporaries small) give the whole array's
+    maximum: on every text column of the night, chunked, sliced, with missing and multi-byte values."""
+    monkeypatch.setattr(columns, "LENGTHS_AT_ONCE", at_once)
+    arrays = [pa.array(c) for c in _columns(night) if c.dtype == columns.TEXT]
+    arrays += [pa.chunked_array([["a", None, "\u00b5mol/L"], [], ["xyz" * 9, ""]]),
+               pa.array(["\u6eb6\u8840", "abc", None] * 20).slice(5, 40), pa.array([None, None], pa.string()),
+               pa.array([], pa.large_string()), pa.chunked_array([], pa.string())]
+    for arrow in arrays:
+        assert longest(arrow) == pc.max(pc.binary_length(arrow)).as_py()
+    assert len(arrays) > 30
 
 
 def test_dates_parsed_per_distinct_value_match_parsing_every_row(night):
