@@ -18,7 +18,8 @@ def rstripped(series: pd.Series) -> pd.Series:
     as ''. Arrow, not Python objects: a conformed LB or ADLB in objects takes gigabytes. A column
     that is that already (a conformed one, checked and written again) is returned as it is: its
     Arrow buffers are shared, not copied."""
-    if series.dtype == TEXT and not series.hasnans and not series.str.endswith(" ").any():
+    # asked in Arrow: pandas' endswith turns Arrow's answer into a numpy array of a byte per row first
+    if series.dtype == TEXT and not series.hasnans and not pc.any(pc.ends_with(pa.array(series), " ")).as_py():
         return series
     codes, distinct = pd.factorize(series)                # a missing value gets code -1: the last, ''
     values = pd.array([v.rstrip(" ") for v in distinct] + [""], dtype=TEXT)
