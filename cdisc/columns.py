@@ -8,8 +8,8 @@ import pyarrow.compute as pc
 
 TEXT = pd.array([], dtype="str").dtype       # Arrow-backed strings, NaN as their missing value
 # values per Arrow call when measuring lengths: each call's temporary (8 bytes a value) stays below
-# the 1 MiB from which glibc maps fresh pages for a block (aclf.memory); a night faulted in a whole
-# column's worth of them per call (LB's longest value 8.8 ms a column in the night, 0.6 ms alone)
+# the 1 MiB from which glibc maps fresh pages for a block (aclf.memory), so it is reused, not faulted
+# in again (an 800,000-row column: 0.5 ms a call against 3.5-5 ms and 1,563 page faults)
 LENGTHS_AT_ONCE = 1 << 16
 
 
