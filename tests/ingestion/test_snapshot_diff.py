@@ -3,7 +3,7 @@ record (per field for a change), the kinds in a fixed order and each kind by rec
 the order of the snapshot's rows."""
 import pandas as pd
 
-from aclf.snapshot import AUDIT_COLUMNS, diff_snapshots, merge_snapshot
+from aclf.snapshot import AUDIT_COLUMNS, diff_snapshots, match, merge_snapshot
 
 
 def _old() -> pd.DataFrame:
@@ -45,3 +45,14 @@ def test_the_records_in_force_after_a_snapshot():
     assert merged["record_key"].tolist() == ["k8", "ké", "k9", "k2", "k0", "k5", "k1", "k3"]
     assert merged["first_transfer_id"].tolist() == [5, 3, 1, 3, 5, 1, 1, 2]
     assert merged["vanished_transfer_id"].tolist()[-2:] == [5, 5] and merged["transfer_id"].tolist()[:6] == [5] * 6
+
+
+def test_records_matched_once_serve_the_diff_and_the_merge():
+    """replace_*_snapshot match the records once for both: the same events and records in force as
+    each matching on its own, a first snapshot (nothing stored) included."""
+    for old in (_old(), _old().iloc[0:0]):
+        matched = match(old, _new())
+        fields = ["result", "unit"]
+        assert diff_snapshots(old, _new(), fields, matched).equals(diff_snapshots(old, _new(), fields))
+        assert merge_snapshot(old, _new(), 5, matched).equals(merge_snapshot(old, _new(), 5))
+    assert match(_old(), _new()).in_old.tolist() == [-1, 5, 3, 4, -1, 0]
