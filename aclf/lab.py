@@ -58,20 +58,16 @@ def _read_references(path: Path, dialect: LabDialect, notes: list[str]) -> pd.Da
     except Exception as exc:  # the ranges are helpful, not essential: note and go on
         notes.append(f"reference ranges not read: {exc}")
         return None
+    # the reader gives every cell as stripped text ('' when empty)
     ref = table.frame.rename(columns={spec.test: "test", spec.low: "ref_low", spec.high: "ref_high",
                                       **({spec.unit: "ref_unit"} if spec.unit else {})})
     ref = ref.assign(**({} if spec.unit else {"ref_unit": ""}))
-    ref = pd.DataFrame({name: [_text(v) for v in ref[name]] for name in ("test", "ref_low", "ref_high", "ref_unit")})
     for name, column in (("ref_low", spec.low), ("ref_high", spec.high)):   # a failed formula is no limit
         for row in ref.index[ref[name].isin(SPREADSHEET_ERRORS)]:
-            notes.append(f"reference ranges row {row + 2}: {column} holds the spreadsheet error "
+            notes.append(f"reference ranges row {ref.at[row, ROW]}: {column} holds the spreadsheet error "
                          f"'{ref.at[row, name]}': no limit used")
             ref.at[row, name] = ""
-    return ref
-
-
-def _text(value) -> str:
-    return "" if value is None or pd.isna(value) else str(value).strip()
+    return ref[["test", "ref_low", "ref_high", "ref_unit"]]
 
 
 def _same_unit(sent: str, unit: str, spelling: dict[str, str]) -> bool:

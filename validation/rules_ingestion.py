@@ -12,13 +12,17 @@ from validation.findings import combine, make_findings
 from validation.inputs import RuleInputs
 
 
+def _site_of(inp: RuleInputs, sources: pd.Series) -> pd.Series:
+    """Each lab source's site id; missing for the EDC and the IWRS, which serve every site."""
+    return sources.map({s.source: s.site_id for s in inp.study.lab_sources})
+
+
 def rejected_transfers(inp: RuleInputs) -> pd.DataFrame:
     t = inp.transfers
     t = t[t["status"] == "rejected"] if not t.empty else t
     if t.empty:
         return make_findings("transfer_rejected", t, pd.Series(dtype=str), pd.Series(dtype=str), inp.study)
-    site = t["source"].map({s.source: s.site_id for s in inp.study.lab_sources}).fillna("")
-    rows = t.assign(site_id=site, file=t["name"])
+    rows = t.assign(site_id=_site_of(inp, t["source"]).fillna(""), file=t["name"])
     key = t["source"] + "|" + t["name"] + "|" + t["sha256"].fillna("")
     message = "Transfer " + t["name"] + " was rejected: " + t["reason"].fillna("") + \
         ". The previous snapshot stays in force; please resend."
@@ -33,8 +37,9 @@ def transfer_notes(inp: RuleInputs) -> pd.DataFrame:
     t = inp.transfers
     t = t[(t["status"] == "loaded") & t["notes"].notna()] if not t.empty else t
     rows = pd.DataFrame([{"source": r.source, "file": r.name, "note": note}
-                         for r in t.itertuples() for note in json.loads(r.notes)], columns=["source", "file", "note"])
-    rows["site_id"] = rows["source"].map({s.source: s.site_id for s in inp.study.lab_sources}).fillna("")
+                         for r in t.itertuples() for note in json.loads(r.notes)],
+                        columns=["source", "file", "note"])
+    rows["site_id"] = _site_of(inp, rows["source"]).fillna("")
     return make_findings("transfer_note", rows, rows["source"] + "|" + rows["note"],
                          rows["file"] + " was loaded with a note: " + rows["note"], inp.study)
 
@@ -65,7 +70,7 @@ def quarantined(inp: RuleInputs) -> pd.DataFrame:
     q = q[(q["rule"] != "duplicate_key") | (q["entity"] != "lab")] if not q.empty else q
     if q.empty:
         return make_findings("quarantined_row", q, pd.Series(dtype=str), pd.Series(dtype=str), inp.study)
-    site = q["source"].map({s.source: s.site_id for s in inp.study.lab_sources})
+    site = _site_of(inp, q["source"])
     rows = q.assign(site_id=site.fillna(q["subjid"].fillna("").str[:2]))
     key = q["source"] + "|" + q["entity"] + "|" + q["rule"] + "|" + _data_hash(q["data"])
     message = q["file"] + " row " + q["row_number"].astype(str) + " was not loaded: " + q["reason"]
@@ -86,7 +91,7 @@ def duplicates(inp: RuleInputs) -> pd.DataFrame:
     columns = q["source"].map(lambda name: _result_columns(inp.study.sources[name]))
     repeat = pd.Series([_first_filled(json.loads(d), cols) for d, cols in zip(q["data"], columns)], index=q.index)
     conflict = repeat != first
-    rows = q.assign(site_id=q["source"].map({s.source: s.site_id for s in inp.study.lab_sources}),
+    rows = q.assign(site_id=_site_of(inp, q["source"]),
                     test=key.str.split("|").str[-1])
     parts = []
     for rule, mask, text in [
