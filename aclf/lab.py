@@ -153,9 +153,23 @@ def _field(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     took 0.35 s more per file; other columns (a workbook's numbers and dates) become text first."""
     out = pd.Series("", index=frame.index, dtype=object)
     for col in reversed(columns):
-        column = frame[col]
-        values = column.fillna("") if column.dtype == "str" else column.astype(object).fillna("").astype(str)
+        values = _text(frame[col])
         out = values.where(values != "", out)
+    return out
+
+
+def _text(column: pd.Series) -> pd.Series:
+    """A column's values as text, '' where missing."""
+    return column.fillna("") if column.dtype == "str" else column.astype(object).fillna("").astype(str)
+
+
+def _taken_from(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """For each row, the column ``_field`` took its value from (the first when none holds one): a
+    finding names the cell the site would correct."""
+    out = pd.Series(columns[0], index=frame.index, dtype=object)
+    if len(columns) > 1:               # with one column, every value is its own
+        for col in reversed(columns):
+            out = out.where(_text(frame[col]) == "", col)
     return out
 
 
@@ -258,7 +272,7 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
     problems.add((out["lbtestcd"] == "") & ~no_test, "unknown_test", test_col,
                  "test '" + out["test_raw"] + "' is not in the site's test configuration")
     out["result"] = frame["_result"] if wide else field("result")
-    result_col = frame[COLUMN] if wide else pd.Series(dialect.source_columns("result")[0], index=frame.index)
+    result_col = frame[COLUMN] if wide else _taken_from(frame, dialect.source_columns("result"))
     problems.add(out["result"].isin(SPREADSHEET_ERRORS), "spreadsheet_error", result_col,
                  result_col + " holds the spreadsheet error '" + out["result"]
                  + "', not a result: a formula or link that failed where the file was made")

@@ -295,6 +295,25 @@ def test_spreadsheet_error_exported_as_text_is_quarantined_too(study, tmp_path):
     assert held[["row_number", "column_name", "rule"]].values.tolist() == [[2, "RESULT", "spreadsheet_error"]]
 
 
+
+def test_spreadsheet_error_names_the_column_it_was_read_from(study, tmp_path):
+    """A result read from the first filled of several columns: the finding names the column that
+    held the error, the cell the site would correct, not the first configured."""
+    columns = {**study.sources["site01"].columns, "result": ["RESULT", "RESULT_TEXT"]}
+    dialect = study.sources["site01"].model_copy(update={"columns": columns})
+    header = "SUBJECT_NO,VISIT,SAMPLE_ID,COLLECT_DTM,TEST_CODE,RESULT,RESULT_TEXT,UNIT,REF_LOW,REF_HIGH,ABN_FLAG\n"
+    rows = ["01-007,Week 0,L1,2024-03-05 08:30,TBIL,,#N/A,umol/L,3.4,20.5,",
+            "01-007,Week 0,L1,2024-03-05 08:30,ALB,#VALUE!,,g/L,35,55,",
+            "01-007,Week 0,L1,2024-03-05 08:30,CREA,61,,umol/L,57,111,"]
+    path = tmp_path / "SITE01_20250601.csv"
+    path.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    records, held, _ = read_lab(path, dialect, study.lab)
+    assert records["record_key"].tolist() == ["01|L1|CREA"]
+    assert held[["row_number", "column_name", "rule"]].values.tolist() == [
+        [2, "RESULT_TEXT", "spreadsheet_error"], [3, "RESULT", "spreadsheet_error"]]
+    assert held["reason"].str.startswith(("RESULT_TEXT holds the spreadsheet error '#N/A'",
+                                          "RESULT holds the spreadsheet error '#VALUE!'")).all()
+
 # ================================================================ site 04 (site04-lab.md): regression
 def test_site04_conventional_units_not_done_and_clock_edges(study, tmp_path):
     """site04-lab.md l.4-5 (tab text, US units), l.13-14 (DDMONYYYY, HHMM may be empty), l.19-20
