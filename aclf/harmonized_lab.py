@@ -154,19 +154,46 @@ def _ranks(sources: pd.Series, order: dict[str, int]) -> np.ndarray:
     return np.array([order.get(name, len(order)) for name in names] + [len(order)], dtype=np.int64)[codes]
 
 
-def _joined(kept: pd.DataFrame, fresh: pd.DataFrame, stale: list[str], order: dict[str, int]) -> pd.DataFrame:
-    """The table read (``kept``) without the rows of the ``stale`` sources, and the ``fresh`` rows
-    built for them, by source in the store's order, each part's rows in their order: as
-    ``concat([kept without stale, fresh])`` stably sorted by source rank, made a column at a time
-    with both parts consumed (never two copies of the table at once). Its columns are in the order
-    a build gives them, as in a full rebuild: pandera reports a table-wide check's failure cases
-    column by column, so the order decides which value a finding shows."""
-    kept_rank, fresh_rank = _ranks(kept["source"], order), _ranks(fresh["source"], order)
+def _join_order(kept: pd.Series, fresh: pd.Series, stale: list[str], order: dict[str, int]) -> np.ndarray:
+    """Where the joined table's rows come from, given the sources of the table read (``kept``) and
+    of the rows built for the ``stale`` sources (``fresh``): positions in ``concat([kept, fresh])``,
+    the kept rows of the other sources and the fresh rows, stably sorted by source rank."""
+    kept_rank, fresh_rank = _ranks(kept, order), _ranks(fresh, order)
     held = np.flatnonzero(~np.isin(kept_rank, [order.get(name, -1) for name in stale]))
     rows = np.concatenate([held, len(kept) + np.arange(len(fresh))])
-    rows = rows[np.argsort(np.concatenate([kept_rank[held], fresh_rank]), kind="stable")]
+    return rows[np.argsort(np.concatenate([kept_rank[held], fresh_rank]), kind="stable")]
+
+
+def _joined(kept: pd.DataFrame, fresh: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The table read (``kept``) and the ``fresh`` rows built for its stale sources, in the order
+    ``_join_order`` gives, made a column at a time with both parts consumed (never two copies of
+    the table at once). Its columns are in the order a build gives them, as in a full rebuild:
+    pandera reports a table-wide check's failure cases column by column, so the order decides
+    which value a finding shows."""
     kept = pd.DataFrame({name: kept.pop(name) for name in fresh.columns}, copy=False)   # in the build's order
     return stacked([kept, fresh], rows)
+
+
+def _to_check(rows: np.ndarray, kept: int, fresh: int, failed: pd.Series) -> np.ndarray:
+    """The joined table's rows (``_join_order``'s ``rows`` of ``kept`` rows read and ``fresh`` rows
+    built) that the schema must see tonight to find every failure a check of the whole table finds:
+    the rows built tonight, and the kept rows that failed in the table read (``failed``: their
+    positions there). The schema looks at one row at a time apart from the key's uniqueness, so a
+    kept row that passed passes again; keys repeat only within a source (``keys_apart``), whose
+    repeats failed in the table read or are among tonight's rows. Positions in the joined table, in
+    order."""
+    joined = np.full(kept + fresh, -1, dtype=np.int64)
+    joined[rows] = np.arange(len(rows))
+    before = failed.dropna().astype(np.int64).unique()
+    before = joined[before[(before >= 0) & (before < kept)]]
+    return np.unique(np.concatenate([joined[kept:], before[before >= 0]]))
+
+
+def keys_apart(study: Study) -> bool:
+    """Whether no two lab sources can hold the same record key: each key begins with its source's
+    site id (aclf.lab), so only sources sharing a site id could."""
+    sites = [study.sources[name].site_id for name in lab_source_names(study)]
+    return len(set(sites)) == len(sites)
 
 
 @dataclass
@@ -182,8 +209,9 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
     """Tonight's harmonized table, rebuilt only where its inputs changed: kept whole when no
     transfer, configuration or code changed; else the rows of each lab source whose own transfers
     changed are built again and replace its rows in the store, the others kept (a change to the
-    infusion form, the configuration or the code rebuilds every source). The schema runs on the
-    whole table (a key must be unique across sources). Equal to a full rebuild, row for row.
+    infusion form, the configuration or the code rebuilds every source). The schema checks the
+    whole table when it is built whole, else the rows built tonight and those that failed before
+    (``_to_check``): the same failure cases in the same order. Equal to a full rebuild, row for row.
     The store's save of the rebuilt rows starts once they are built; the table's Parquet copy in
     ``mirror`` is then written and handed to ``ready``, which may start another process's reading of
     it while the schema runs and the store saves (3-4 s at 10,000 subjects); the copy answers readers
@@ -207,24 +235,27 @@ def refresh_harmonized_lab(engine: sa.Engine, study: Study, study_dir: Path,
     token = uuid.uuid4().hex
     save = dict(inputs=inputs, sources=wanted or {}, token=token)
     if stale == names:
-        lab, only = build_harmonized_lab(lab_in_force(engine, mirror=mirror), first, study), None
+        lab, only, recheck = build_harmonized_lab(lab_in_force(engine, mirror=mirror), first, study), None, None
     else:
         kept = load_harmonized_lab(engine, mirror)
         # some source is not rebuilt: the table was built from tonight's code, configuration and form
         fresh = built_by_record(lab_in_force(engine, stale, mirror), kept, first, study)
         order, only = _store_order(engine), stale
+        rows = _join_order(kept["source"], fresh["source"], stale, order)
+        recheck = _to_check(rows, len(kept), len(fresh), load_schema_failures(engine)["index"]) \
+            if keys_apart(study) else None
     # the store's save starts as soon as the rows it inserts are known (about 2 s at 10,000
     # subjects): the rebuilt sources' rows go in while the table is joined, copied and checked
     with _saving(engine, lab if only is None else _by_source(fresh, order), only=only, **save) as checked:
         if only is not None:
-            lab = _joined(kept, fresh, stale, order)
+            lab = _joined(kept, fresh, rows)
         read = None
         if mirror is not None:    # the night's readers start from Parquet: no reader pays the store read
             read = as_read(lab)
             write_copy(read, _mirror_path(mirror, token))
             if ready is not None:
                 ready(_mirror_path(mirror, token))
-        cases = checked(schema_failures(lab))
+        cases = checked(schema_failures(lab if recheck is None else lab.take(recheck)))
     if read is None:
         return Refreshed(lab, cases, stale)
     drop_others(_mirror_path(mirror, token), MIRROR_VERSIONS)     # the version in force kept until now

@@ -4,7 +4,7 @@ the same order as a concat-and-sort of the two, and the columns in the order a b
 import numpy as np
 import pandas as pd
 
-from aclf.harmonized_lab import _joined
+from aclf.harmonized_lab import _join_order, _joined
 
 ORDER = {"site01": 0, "site02": 1, "site03": 2}
 
@@ -21,7 +21,7 @@ def test_the_rebuilt_source_takes_its_place_and_the_others_keep_their_rows():
 
     expected = pd.concat([kept[kept["source"] != "site02"], fresh], ignore_index=True)
     expected = expected.iloc[np.argsort(expected["source"].map(ORDER).to_numpy(), kind="stable")]
-    joined = _joined(kept.copy(), fresh.copy(), ["site02"], ORDER)
+    joined = _joined(kept.copy(), fresh.copy(), _join_order(kept["source"], fresh["source"], ["site02"], ORDER))
 
     assert list(joined.columns) == ["lbstresn", "record_key", "source"]
     pd.testing.assert_frame_equal(joined, expected[list(fresh.columns)].reset_index(drop=True))
@@ -32,6 +32,6 @@ def test_a_source_new_to_the_table_and_one_the_store_does_not_order_come_where_a
     kept = _rows(["site01", "site03", "unknown"], 0)
     fresh = _rows(["site02"], 10)
 
-    joined = _joined(kept, fresh, ["site02"], ORDER)
+    joined = _joined(kept, fresh, _join_order(kept["source"], fresh["source"], ["site02"], ORDER))
 
     assert joined["source"].tolist() == ["site01", "site02", "site03", "unknown"]
