@@ -49,8 +49,11 @@ def _baseline_and_change(frame: pd.DataFrame, dtc: str, order: list[str]) -> pd.
 
 def build_adlb(lb: pd.DataFrame, adsl: pd.DataFrame, study: Study, analysis: Analysis) -> pd.DataFrame:
     lb = lb.loc[isin(lb["USUBJID"], adsl["USUBJID"]), LB_USED].reset_index(drop=True)   # the rest of LB is let go
+    # the parameter's unit is its test's standard unit, not the record's: a record without a result
+    # has no LBSTRESU, and PARAMCD and PARAM must stay one-to-one (ADaMIG 1.3 3.3.4)
+    unit = lb["LBTESTCD"].map({code: test.standard_unit for code, test in study.lab.tests.items()}).fillna("")
     frame = pd.DataFrame({"STUDYID": lb["STUDYID"], "USUBJID": lb["USUBJID"], "PARAMCD": lb["LBTESTCD"],
-                          "PARAM": lb["LBTEST"] + np.where(lb["LBSTRESU"] != "", " (" + lb["LBSTRESU"] + ")", ""),
+                          "PARAM": lb["LBTEST"] + np.where(unit != "", " (" + unit + ")", ""),
                           "LBDTC": lb["LBDTC"], "AVAL": lb["LBSTRESN"],
                           "AVALC": lb["LBSTRESC"].where(lb["LBSTRESN"].isna(), ""),   # text results only: AVAL/AVALC 1:1
                           "ANRLO": lb["LBSTNRLO"], "ANRHI": lb["LBSTNRHI"], "SRCDOM": "LB", "SRCSEQ": lb["LBSEQ"]})

@@ -127,6 +127,8 @@ def test_the_blinded_adam_package(package):
     assert (adsl.loc[adsl["EOSSTT"] != "DISCONTINUED", "DCSREAS"] == "").all()
     adlb, _ = pyreadstat.read_xport(str(folder / "adlb.xpt"))
     assert (adlb.loc[adlb["AVAL"].notna(), "AVALC"] == "").all()             # AVAL and AVALC one-to-one
+    assert adlb["AVAL"].isna().any() and (adlb.groupby("PARAMCD")["PARAM"].nunique() == 1).all(), \
+        "PARAMCD and PARAM one-to-one, records without a value included (ADaMIG 1.3 3.3.4)"
     assert not ((adlb["ABLFL"] == "Y") & (adlb["ONTRTFL"] == "Y")).any()     # a pre-dose baseline is not on treatment
     score, _ = pyreadstat.read_xport(str(folder / "adscore.xpt"))
     assert set(score["PARAMCD"]) == {"MELDPROT", "MELD", "MELDNA", "MELD3", "CTPSCORE", "CTPCLASN"}
