@@ -45,7 +45,7 @@ def age_group(age: pd.Series, groups: list[tuple[float, float, str]]) -> pd.Seri
 
 def last_known_alive(sdtm: Mapping[str, pd.DataFrame]) -> pd.Series:
     """Per USUBJID the latest full date of any record showing the subject alive, or the end of
-    participation (DM.RFPENDTC, the last known contact)."""
+    participation (DM.RFPENDTC: the last known contact, or the death)."""
     dated = [("SV", "SVSTDTC"), ("LB", "LBDTC"), ("RS", "RSDTC"), ("EC", "ECSTDTC"), ("AE", "AESTDTC"),
              ("DS", "DSSTDTC"), ("DM", "RFPENDTC")]
     frames = [(columns_of(sdtm, name, ["USUBJID", col]), col) for name, col in dated]

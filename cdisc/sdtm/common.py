@@ -133,10 +133,10 @@ def reference_dates(forms: dict[str, pd.DataFrame], study: Study, blinded: bool)
     out["RFXENDTC"] = given.sort_values("INF_START").groupby("SUBJID")["INF_END"].last().reindex(out.index).fillna("")
     eos = forms["end_of_study"].drop_duplicates("SUBJID").set_index("SUBJID")
     out["RFENDTC"] = eos["END_DATE"].reindex(out.index).fillna("")
-    out["RFPENDTC"] = end_of_participation(enrol, eos).reindex(out.index).fillna("")
     outcomes = forms["outcome_events"]
     deaths = outcomes[outcomes["EVENT"] == "DEATH"].drop_duplicates("SUBJID").set_index("SUBJID")
     out["DTHDTC"] = deaths["EVENT_DATE"].reindex(out.index).fillna("")
+    out["RFPENDTC"] = end_of_participation(enrol, eos, out["DTHDTC"]).reindex(out.index).fillna("")
     out["first_date"] = date_part(out["RFSTDTC"])
     stage2 = infusion[(infusion["DONE"] == "Y") & is_stage2]
     out["stage2_start"] = (pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]") if blinded else
@@ -144,9 +144,13 @@ def reference_dates(forms: dict[str, pd.DataFrame], study: Study, blinded: bool)
     return out
 
 
-def end_of_participation(enrol: pd.DataFrame, eos: pd.DataFrame) -> pd.Series:
-    """RFPENDTC per SUBJID: the last known contact (SDTMIG 3.4 DM), else the end of study date; a
-    screen failure (declared not eligible, no end-of-study form) ends at screening."""
-    last = eos["LAST_CONTACT_DATE"].where(eos["LAST_CONTACT_DATE"] != "", eos["END_DATE"])
+def end_of_participation(enrol: pd.DataFrame, eos: pd.DataFrame, death: pd.Series) -> pd.Series:
+    """RFPENDTC per SUBJID: the latest of the last known contact, the end of study date and the
+    death (SDTMIG 3.4 DM: the last contact or the death; no record of the subject's participation
+    lies after it); a screen failure (declared not eligible, no end-of-study form) ends at
+    screening. ISO 8601 dates compare as text, a partial date before the full dates it holds."""
+    dates = pd.DataFrame({"contact": eos["LAST_CONTACT_DATE"], "end": eos["END_DATE"]}).reindex(enrol.index)
+    dates["death"] = death.reindex(enrol.index)
+    latest = pd.Series([max(row) for row in dates.fillna("").itertuples(index=False)], index=enrol.index, dtype=object)
     failed = (enrol["ELIGIBLE"] == "N") & ~enrol.index.isin(eos.index)
-    return last.reindex(enrol.index).fillna(enrol["SCREEN_DATE"].where(failed))
+    return latest.where(latest != "", enrol["SCREEN_DATE"].where(failed))
