@@ -1,6 +1,8 @@
 """The blinded SDTM package from a generated study, built by the real nightly job: read back by
 pyreadstat value for value, define.xml valid, study days, partial dates, censored and not-done lab
 records, and the blinding rule checked against the randomization key."""
+import lzma
+
 import numpy as np
 import pandas as pd
 import pyreadstat
@@ -17,6 +19,7 @@ from validation.findings import open_findings
 from cdisc.sdtm.build import build_context, build_domains
 from cdisc.sdtm.common import study_day
 from cdisc.spec import for_area, load_spec
+from test_ct import SHARED_CT
 from support import generated_night
 from aclf.harmonized_lab import load_harmonized_lab
 
@@ -200,6 +203,21 @@ def test_trial_summary_has_the_fda_parameters_coded(package):
     assert set(coded["TSVCDVER"]) == {"2025-03-28"}
 
 
+
+def test_each_trial_summary_parameter_is_named_as_the_release_names_its_code(package):
+    """TSPARM is the TSPARM term (codelist C67152) of the concept its TSPARMCD (C66738) codes: a
+    name the sponsor shortened ('Pharmacological Class of Invest. Therapy') is a CT finding."""
+    code_of, name_of = {}, {}
+    with lzma.open(SHARED_CT, "rt", encoding="utf-8") as release:
+        for fields in (line.rstrip("\n").split("\t") for line in release):
+            if len(fields) > 4 and fields[1] == "C66738":        # TSPARMCD: code -> concept
+                code_of[fields[4]] = fields[0]
+            elif len(fields) > 4 and fields[1] == "C67152":      # TSPARM: concept -> name
+                name_of[fields[0]] = fields[4]
+    ts, _ = read(package[0], "TS")
+    named = ts.drop_duplicates("TSPARMCD").set_index("TSPARMCD")["TSPARM"]
+    assert {code: parm for code, parm in named.items() if name_of.get(code_of.get(code)) != parm} == {}
+    assert ts.loc[ts["TSPARMCD"] == "TBLIND", "TSVALCD"].tolist() == ["C15228"]
 
 
 def test_ae_seriousness_soc_and_epoch(package):
