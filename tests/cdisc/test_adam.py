@@ -225,7 +225,7 @@ def test_adscore_reads_dialysis_from_sdtm_pr():
 
 def test_adsl_subject_facts_come_from_sdtm(package):
     """ETIOL is MH.MHTERM, MELDETIO its protocol E, EOSSTT/EOSDT the DS end-of-study record and the
-    last known alive date never before DM.RFPENDTC (the last contact) of a living subject."""
+    last known alive date never before DM.RFPENDTC (the end of participation) of a living subject."""
     folder, _ = package
     sdtm = folder.parents[2] / "tabulations" / "sdtm"
     adsl, _ = pyreadstat.read_xport(str(folder / "adsl.xpt"))
