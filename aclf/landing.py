@@ -93,6 +93,8 @@ def parse_manifest(path: Path) -> dict[str, str]:
         bad_name = plain_name_problem(match["name"])
         if bad_name:
             raise ValueError(f"{path.name} line {number} {bad_name}")
+        if match["name"] in entries:     # sha256sum -c checks every line: one of two digests would fail
+            raise ValueError(f"{path.name} line {number} lists {match['name']} a second time")
         entries[match["name"]] = match["digest"].lower()
     if not entries:
         raise ValueError(f"{path.name} is empty")

@@ -109,6 +109,9 @@ def _read_delimited(path: Path, spec: FileSpec, keep: Callable[[str], bool]) -> 
         said = str(exc).strip()
         detail = said if _SAFE_PARSER_MESSAGE.match(said) else type(exc).__name__
         raise UnreadableTransfer(f"{path.name} cannot be parsed as delimited text ({detail})") from None
+    _refuse_repeated(path, header, keep, lambda: pd.read_csv(
+        path, sep=spec.delimiter, encoding=spec.encoding, header=None, nrows=1, dtype=str, index_col=False,
+        keep_default_na=False, quoting=_quoting(spec.quoted)).iloc[0].tolist())
     frame = frame.apply(lambda s: s.str.strip())
     if _has_nul(path):   # a NUL byte no store can hold (PostgreSQL text refuses it): mark it visibly
         frame = frame.apply(lambda s: s.str.replace("\x00", NUL_MARK, regex=False))
@@ -174,10 +177,37 @@ def read_excel_sheet(path: Path, sheet: str, keep: Callable[[str], bool], native
         if 0 <= row - 2 < len(frame) and column < len(frame.columns):
             frame.iat[row - 2, column] = error
     header = [str(c) for c in frame.columns]
+    _refuse_repeated(path, header, keep, lambda: _first_row(path, sheet))
     frame.columns = header
     frame = _texts(frame[[c for c in header if keep(c)]], native)
     frame[ROW] = range(2, len(frame) + 2)
     return RawTable(frame, header)
+
+
+def _refuse_repeated(path: Path, header: list[str], keep: Callable[[str], bool],
+                     first_row: Callable[[], list]) -> None:
+    """Reject a file whose header row names a column the dialect reads more than once: which of
+    the two holds the data cannot be told (a personal column renamed so would be read as data).
+    pandas renames a repeated name 'X' to 'X.1', so the header row as written (``first_row``) is
+    read again only when a name of that form follows its base name."""
+    if not any((m := re.fullmatch(r"(.*)\.\d+", name)) and m[1] in header for name in header):
+        return
+    names = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in first_row()]
+    repeated = sorted({name for name in names if names.count(name) > 1 and keep(name)})
+    if repeated:
+        raise UnreadableTransfer(f"{path.name} row 1: the header row names the column(s) {', '.join(repeated)} "
+                                 f"more than once; which one holds the data cannot be told")
+
+
+def _first_row(path: Path, sheet: str | int) -> list:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        rows = (book[sheet] if isinstance(sheet, str) else book.worksheets[sheet]).iter_rows(max_row=1, values_only=True)
+        return list(next(rows, ()))
+    finally:
+        book.close()
 
 
 def _error_cells(path: Path, sheet: str | int) -> list[tuple[int, int, str]]:
@@ -208,6 +238,9 @@ def _read_spss(path: Path, keep: Callable[[str], bool], native: set[str]) -> Raw
         frame, _ = pyreadstat.read_sav(str(path), usecols=wanted, apply_value_formats=False)
     except pyreadstat.ReadstatError as exc:
         raise UnreadableTransfer(f"{path.name} is not a readable SPSS file: {exc}") from None
+    except (OverflowError, ValueError) as exc:    # a date or time no calendar holds (year 10000, inf)
+        raise UnreadableTransfer(f"{path.name}: a value cannot be read as the type its variable declares "
+                                 f"({type(exc).__name__}: {_without_content(exc)})") from None
     frame = _texts(frame, native)
     frame[ROW] = range(1, len(frame) + 1)
     return RawTable(frame, list(meta.column_names))

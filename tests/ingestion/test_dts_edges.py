@@ -314,6 +314,47 @@ def test_spreadsheet_error_names_the_column_it_was_read_from(study, tmp_path):
     assert held["reason"].str.startswith(("RESULT_TEXT holds the spreadsheet error '#N/A'",
                                           "RESULT holds the spreadsheet error '#VALUE!'")).all()
 
+
+@pytest.mark.parametrize("renamed", ["SAMPLE_ID", "RESULT"])
+def test_a_header_naming_a_read_column_twice_rejects_the_file_without_its_values(study, tmp_path, renamed):
+    """A personal column renamed as a column the dialect reads (MRN as SAMPLE_ID, TEST_NAME as
+    RESULT): which of the two holds the data cannot be told, and pandas would read the first. The
+    transfer is rejected naming the column, never a value."""
+    header = f"SUBJECT_NO,PATIENT_NAME,{renamed},VISIT,SAMPLE_ID,COLLECT_DTM,TEST_CODE,TEST_NAME,RESULT,UNIT,REF_LOW,REF_HIGH,ABN_FLAG\n"
+    path = tmp_path / "SITE01_20250601.csv"
+    path.write_text(header + "01-007,Li Wei,H302-8878394,Week 0,L1,2024-03-05 08:30,TBIL,Bilirubin,17.2,umol/L,3.4,20.5,\n",
+                    encoding="utf-8")
+    with pytest.raises(UnreadableTransfer) as raised:
+        read(study, "site01", path)
+    assert str(raised.value) == (f"SITE01_20250601.csv row 1: the header row names the column(s) {renamed} more "
+                                 f"than once; which one holds the data cannot be told")
+
+
+def test_a_workbook_header_naming_a_read_column_twice_rejects_it(study, tmp_path):
+    path = write_site03(tmp_path / "SITE03_20250601.xlsx", [], [["SZ-001", "Week 0", "S1", "2024-03-05", "08:30",
+                                                                  17.2, 31.0, 1.2, 135, 88, 5.1, "Week 1"]],
+                        [*SITE03_HEADER, "Visit"])
+    with pytest.raises(UnreadableTransfer, match=r"names the column\(s\) Visit more than once"):
+        read(study, "site03", path)
+
+
+def test_columns_named_like_pandas_renames_a_repeat_are_not_a_repeat(study, tmp_path):
+    """'X' and 'X.1' both written in the header are two columns: only a name written twice is refused."""
+    header = "SUBJECT_NO,PATIENT_NAME,MRN,VISIT,SAMPLE_ID,COLLECT_DTM,TEST_CODE,TEST_NAME,RESULT,UNIT,REF_LOW,REF_HIGH,ABN_FLAG,RESULT.1\n"
+    path = tmp_path / "SITE01_20250601.csv"
+    path.write_text(header + "01-007,X,M1,Week 0,L1,2024-03-05 08:30,TBIL,Bilirubin,17.2,umol/L,3.4,20.5,,9\n",
+                    encoding="utf-8")
+    records, held, _ = read(study, "site01", path)
+    assert by_key(records)["01|L1|TBIL"]["result"] == "17.2" and held.empty
+
+
+def test_an_spss_date_no_calendar_holds_rejects_the_file(study, tmp_path):
+    """A sampdt past the year 9999 makes pyreadstat raise OverflowError: a rejection with the
+    reason, the night going on, not a failed ingestion."""
+    path = site05(tmp_path, site05_rows(sampdt=[1e16]))
+    with pytest.raises(UnreadableTransfer, match="a value cannot be read as the type its variable declares"):
+        read(study, "site05", path)
+
 # ================================================================ site 04 (site04-lab.md): regression
 def test_site04_conventional_units_not_done_and_clock_edges(study, tmp_path):
     """site04-lab.md l.4-5 (tab text, US units), l.13-14 (DDMONYYYY, HHMM may be empty), l.19-20
@@ -505,3 +546,16 @@ def test_landing_names_and_sha256sum_manifest_variants(study, tmp_path):
     (edc / "MANIFEST.sha256").write_text(f"{digest(b'SUBJID,VISIT,VISIT_DATE' + bytes([10]))}  visits.csv\n")
     [cand] = discover("edc", edc.parent, study.sources["edc"].file, latest_date="20990101")
     assert (cand.status, cand.seq) == ("complete", 2)
+
+
+def test_a_manifest_listing_a_file_twice_rejects_the_transfer(study, tmp_path):
+    """DTS rule 4: sha256sum -c checks every line, so a file listed with a wrong digest before its
+    right one fails; the manifest parser kept only the last line's and loaded the transfer."""
+    edc = tmp_path / "edc" / "EDC_20240305"
+    edc.mkdir(parents=True)
+    (edc / "visits.csv").write_bytes(b"SUBJID,VISIT,VISIT_DATE\n")
+    right = hashlib.sha256(b"SUBJID,VISIT,VISIT_DATE\n").hexdigest()
+    (edc / "MANIFEST.sha256").write_text(f"{'0' * 64}  visits.csv\n{right}  visits.csv\n")
+    [cand] = discover("edc", edc.parent, study.sources["edc"].file, latest_date="20990101")
+    assert (cand.status, cand.reason) == (
+        "rejected", "manifest unreadable: MANIFEST.sha256 line 2 lists visits.csv a second time")
