@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -83,20 +84,39 @@ def load_unblinding(path: str | Path) -> Unblinding:
 
 
 def stage2_rows(spec: FormSpec, frame: pd.DataFrame) -> pd.Series:
-    """True for the rows of a form that only stage-2-randomized subjects have (its ``stage2_rows``)."""
+    """True for the rows of a form that only stage-2-randomized subjects have (its ``stage2_rows``),
+    however the value is spelled (``_folded``): a stage-2 row a site typed as 'Week4' or '02' is
+    hidden from blinded readers as much as one typed as configured."""
     mask = pd.Series(False, index=frame.index)
     for column, values in spec.stage2_rows.items():
         if column in frame:
-            mask |= frame[column].astype(str).isin(values)
+            codes, distinct = pd.factorize(frame[column].astype(str))
+            wanted = set(_folded(pd.Series(values, dtype=str)))
+            hit = np.append(_folded(pd.Series(distinct, dtype=str)).isin(wanted).to_numpy(), False)
+            mask |= hit[codes]
     return mask
 
 
+def _folded(values: pd.Series) -> pd.Series:
+    """Values as the stage-2 filter compares them: case, blanks, '-' and '_' aside, and a whole
+    number by its value ('02' and '2.0' are '2'). In doubt a row is hidden: a stage-2 row shown
+    to a blinded reader reveals the stage-1 arm (only hUC-MSC patients are re-randomized)."""
+    text = values.str.upper().str.replace(r"[\s_\-]", "", regex=True)
+    whole = text.str.extract(r"^\+?0*(\d+?)(?:\.0*)?$")[0]
+    return whole.fillna(text)
+
+
 def stage2_data(spec: FormSpec, data: pd.Series) -> pd.Series:
-    """The same for rows kept as JSON objects (quarantined or vanished rows); unreadable ones are not."""
+    """The same for rows kept as JSON objects (quarantined or vanished rows). A row whose data lack
+    a column the filter reads (a row held back whole, its values not kept) could be a stage-2 row,
+    and is taken for one: its count and its finding go to the unblinded reader only."""
     if not spec.stage2_rows:
         return pd.Series(False, index=data.index)
     rows = pd.DataFrame([_as_dict(d) for d in data], index=data.index)
-    return stage2_rows(spec, rows)
+    unknown = pd.Series(False, index=data.index)
+    for column in spec.stage2_rows:
+        unknown |= rows[column].isna() if column in rows else True
+    return stage2_rows(spec, rows) | unknown
 
 
 def stage2_keys(spec: FormSpec, record_key: pd.Series) -> pd.Series:

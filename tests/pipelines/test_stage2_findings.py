@@ -10,9 +10,11 @@ from dataclasses import replace
 import dagster as dg
 import openpyxl
 import pandas as pd
+import pyreadstat
 import pytest
 
 from aclf.registry import TransferOutcome
+from cdisc.area import AreaFolders
 from pipelines.nightly import run_nightly
 from support import generated_night, write_manifest
 
@@ -32,6 +34,8 @@ def _plant(settings) -> dict[str, str]:
     week5 = infusion.index[infusion["VISIT"] == "WEEK5"]
     planted = {"volume": infusion.at[week4[0], "SUBJID"], "duplicate": infusion.at[week5[0], "SUBJID"]}
     infusion.at[week4[0], "VOLUME_ML"] = "5000"
+    infusion.at[week4[2], "VISIT"] = "Week4"          # a stage-2 visit not spelled as configured
+    planted["respelled"] = (infusion.at[week4[2], "SUBJID"], infusion.at[week4[2], "INF_START"])
     orphan = infusion.loc[[week4[1]]].assign(SUBJID="05-999")               # an unknown subject, stage 2 only
     infusion = pd.concat([infusion, infusion.loc[[week5[0]]], orphan], ignore_index=True)
     infusion.to_csv(new_edc / "infusion.csv", index=False)
@@ -40,8 +44,12 @@ def _plant(settings) -> dict[str, str]:
     stage2 = iwrs.index[iwrs["STAGE"] == "2"]
     planted["rand_dtm"] = iwrs.at[stage2[0], "SUBJID"]
     iwrs.at[stage2[0], "RAND_DTM"] = "2024-13-45T99:00"
+    iwrs.at[stage2[1], "STAGE"] = "02"
+    planted["ragged"] = iwrs.at[stage2[2], "SUBJID"]
+    iwrs.at[stage2[2], "SUBJID"] = "RAGGED"            # its row gets one field too many below
     path = settings.landing / "iwrs" / f"IWRS_{NEXT}.csv"
-    iwrs.to_csv(path, index=False)
+    text = iwrs.to_csv(index=False).replace("RAGGED,", f"{planted['ragged']},X,", 1)
+    path.write_text(text, encoding="utf-8")             # a row held back whole: its values are not kept
     write_manifest(path)
     planted["iwrs_stage1_rows"] = int((iwrs["STAGE"] == "1").sum())
     planted["iwrs_stage2_rows"] = len(stage2)
@@ -75,8 +83,13 @@ def test_stage2_findings_stay_out_of_the_blinded_listings(nights):
     assert "5000" not in text and "2024-13-45" not in text and "05-999" not in set(findings["subjid"])
     infusions = findings.loc[findings["file"].str.endswith("infusion.csv") | findings["message"].str.startswith(
         "infusion:"), "message"]
-    assert not infusions.str.contains("WEEK4|WEEK5").any()
+    assert not infusions.str.contains("WEEK4|WEEK5", case=False).any()
     assert not findings["message"].str.startswith("randomization:").any()
+    assert not ((findings["file"].str.startswith("IWRS_")) & (findings["status"] == "open")).any(), \
+        "a malformed stage-2 randomization row is stage 2 for the blinded reader too"
+    ec, _ = pyreadstat.read_xport(str(AreaFolders(settings.output / "blinded", "NCT05985863").sdtm / "ec.xpt"))
+    subject, started = planted["respelled"]
+    assert not ((ec["USUBJID"].str.endswith(subject)) & (ec["ECSTDTC"].str[:16] == started[:16])).any()
     listings = "\n".join(_listing(p) for p in (settings.output / "findings").glob("site*_queries.xlsx"))
     assert "5000" not in listings and "2024-13-45" not in listings and "05-999" not in listings
     report = json.loads((settings.output / "run_report.json").read_text(encoding="utf-8"))
