@@ -50,7 +50,7 @@ class FileSpec(_Model):
     def name_pattern(self) -> re.Pattern:
         """``<PREFIX>_<YYYYMMDD>[_<n>][.<ext>]``."""
         ext = "" if self.format == "folder" else r"\." + re.escape(self.extension)
-        return re.compile(rf"^{re.escape(self.prefix)}_(?P<date>\d{{8}})(?:_(?P<seq>[2-9]|[1-9]\d+))?{ext}$")
+        return re.compile(rf"^{re.escape(self.prefix)}_(?P<date>[0-9]{{8}})(?:_(?P<seq>[2-9]|[1-9][0-9]+))?{ext}$")
 
 
 class DateTimeSpec(_Model):

@@ -6,8 +6,10 @@ from collections.abc import Callable
 
 import pandas as pd
 
-_FULL = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$"
-_PARTIAL = r"^\d{4}(-\d{2})?$"
+# [0-9], not \d: Python's \d matches the digits of every script, and '２０２４-05-17' would pass as a date
+# and reach the XPT files as non-ASCII text
+_FULL = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?)?$"
+_PARTIAL = r"^[0-9]{4}(-[0-9]{2})?$"
 
 
 def per_distinct(parse: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
@@ -31,7 +33,7 @@ def valid_iso(values: pd.Series, partial: bool = False) -> pd.Series:
     clock = pd.to_datetime(text.str[11:16].where(full & (text.str.len() > 10)), format="%H:%M", errors="coerce")
     ok = full & real_day & (clock.notna() | (text.str.len() <= 10))
     if partial:
-        months = text.str.extract(r"^\d{4}-(\d{2})$")[0].astype(float)
+        months = text.str.extract(r"^[0-9]{4}-([0-9]{2})$")[0].astype(float)
         ok |= text.str.match(_PARTIAL) & (months.isna() | months.between(1, 12))
     return ok | (text == "")
 

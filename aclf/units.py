@@ -17,7 +17,7 @@ import pandas as pd
 from aclf.config import LabConfig
 from aclf.isodate import per_distinct
 
-NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 _NUMERIC = re.compile(rf"^{NUMBER}$")
 _CENSORED = re.compile(rf"^(?P<op><=|>=|<|>|≤|≥)\s*(?P<value>{NUMBER})$")
 _RANGE = re.compile(rf"^(?P<low>{NUMBER})\s*[-–~]\s*(?P<high>{NUMBER})$")

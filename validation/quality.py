@@ -32,10 +32,10 @@ from validation.quality_reuse import keep_results, kept_result, suite_key
 
 LAB_SUITE = "harmonized_lab"
 LAB_COLUMNS = ("subjid", "site_id", "lbtestcd", "lbdtc", "lbstresu", "lbstat", "lbreasnd", "lborres", "lbstresn")
-SUBJID = r"^\d{2}-\d{3,4}$"
+SUBJID = r"^[0-9]{2}-[0-9]{3,4}$"
 # Non-capturing groups: GX matches with Series.str.contains, which warns about capturing ones.
-ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2})?$"
-NUMBER_OR_EMPTY = r"^(?:[-+]?(?:\d+\.?\d*|\.\d+))?$"
+ISO_DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2})?$"
+NUMBER_OR_EMPTY = r"^(?:[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))?$"
 LBSTAT = ("", "NOT DONE")
 SITE = "quality"
 NO_PAGE = "(no page to draw)"

@@ -12,8 +12,8 @@ import pandera.pandas as pa
 from aclf.config import FormSpec, Study
 from aclf.isodate import valid_iso
 
-SUBJID = r"^\d{2}-\d{3,4}$"
-ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?$"
+SUBJID = r"^[0-9]{2}-[0-9]{3,4}$"
+ISO_DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2})?$"
 
 
 def implausible(lab: pd.DataFrame, study: Study) -> pd.Series:

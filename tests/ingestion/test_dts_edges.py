@@ -24,7 +24,8 @@ from aclf.lab import read_lab
 from aclf.landing import discover
 from aclf.readers import UnreadableTransfer
 from aclf.reconcile import count_source_records
-from aclf.units import harmonize_results
+from aclf.isodate import valid_iso
+from aclf.units import classify_results, harmonize_results
 from binary_files import write_site03
 from validation.schemas import failures, form_schema
 
@@ -354,6 +355,17 @@ def test_an_spss_date_no_calendar_holds_rejects_the_file(study, tmp_path):
     path = site05(tmp_path, site05_rows(sampdt=[1e16]))
     with pytest.raises(UnreadableTransfer, match="a value cannot be read as the type its variable declares"):
         read(study, "site05", path)
+
+
+def test_digits_of_other_scripts_are_neither_dates_nor_numbers(study):
+    """Python's \\d matches every script's digits: a full-width '２０２４-05-17' passed the ISO check (no
+    finding, then SV refused as non-ASCII) and '１２.５' was a number while LBORRES kept its text."""
+    assert valid_iso(pd.Series(["２０２４-05-17", "2024-05-17", "٢٠٢٤"]), partial=True).tolist() == [False, True, False]
+    kinds = classify_results(pd.Series(["１２.５", "12.5", "<５"]), pd.Series(["", "", ""]), study.lab)["kind"]
+    assert kinds.tolist() == ["unknown_text", "number", "unknown_text"]
+    assert failures(form_schema("visits", study.form("visits")[1]),
+                    pd.DataFrame({"SUBJID": ["０１-001"], "VISIT": ["WEEK0"], "VISIT_DATE": ["2024-05-17"]})
+                    )["check"].tolist() == ["str_matches('^[0-9]{2}-[0-9]{3,4}$')"]
 
 # ================================================================ site 04 (site04-lab.md): regression
 def test_site04_conventional_units_not_done_and_clock_edges(study, tmp_path):
