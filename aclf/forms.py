@@ -11,7 +11,7 @@ import pandas as pd
 
 from aclf.config import FileSpec, FormSpec
 from aclf.problems import Problems, seal_ragged_rows
-from aclf.readers import ROW, read_table, require_columns
+from aclf.readers import ROW, UNSHOWN_SUBJECT, read_table, require_columns
 from aclf.store import KEY_LIMIT
 
 
@@ -39,8 +39,8 @@ def normalize_form(frame: pd.DataFrame, spec: FormSpec, subjid_pattern: str,
     out.insert(1, "subjid", out[spec.subject])
     bad_subject = ~out["subjid"].str.fullmatch(subjid_pattern)
     problems.add(bad_subject, "bad_subject", spec.subject,
-                 f"{spec.subject} '" + out["subjid"] + f"' does not match {subjid_pattern}")
-    out.loc[bad_subject, "subjid"] = ""   # not a subject id: the quarantine keeps it in its reason only
+                 f"{spec.subject} does not match {subjid_pattern} ({UNSHOWN_SUBJECT})")
+    out.loc[bad_subject, "subjid"] = ""   # not a subject id
     for col in spec.key:
         if col != spec.subject:
             problems.add(out[col] == "", "missing_key", col, f"key column {col} is empty")

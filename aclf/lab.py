@@ -13,8 +13,8 @@ import pandas as pd
 
 from aclf.config import LabConfig, LabDialect
 from aclf.problems import QUARANTINE_COLUMNS, Problems, seal_ragged_rows
-from aclf.readers import (ROW, SHOWN_UP_TO, SPREADSHEET_ERRORS, RawTable, read_excel_sheet, read_table,
-                          require_columns)
+from aclf.readers import (ROW, SHOWN_UP_TO, SPREADSHEET_ERRORS, UNSHOWN_SUBJECT, RawTable, read_excel_sheet,
+                          read_table, require_columns)
 from aclf.store import KEY_LIMIT
 from aclf.units import limit_in_unit
 
@@ -251,8 +251,8 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
     parsed = _per_value(out["subject_raw"], subject)
     expected = dialect.subject.expected or dialect.subject.pattern
     problems.add(parsed["num"].isna(), "bad_subject", subject_col,
-                 f"{subject_col} '" + out["subject_raw"] + f"' is not a site {dialect.site_id} subject number "
-                 f"(expected {expected})")
+                 f"{subject_col} is not a site {dialect.site_id} subject number (expected {expected}; "
+                 f"{UNSHOWN_SUBJECT})")
     out["subjid"] = parsed["subjid"]
 
     out["sample_id"] = field("sample_id")

@@ -29,6 +29,9 @@ NUL_MARK = "\ufffd"   # stands for a NUL byte in a value (a DTS departure the ru
 # characters of a code-like cell (a unit, a visit label) a note or finding may quote: a longer one is
 # not such a code, and may hold anything (a name, a phone number), so it is not shown
 SHOWN_UP_TO = 20
+# a subject column is where a site types another identifier by mistake (a record number, a name):
+# a reason about it names the column and the expected form, never the value
+UNSHOWN_SUBJECT = "the value is not shown: a subject column may hold another identifier"
 FIELDS = "_fields"   # delimited text only: how many fields the row has (the header's count when intact)
 
 # The csv module refuses fields over 128 KiB by default; a DTS file may carry long free text (even
@@ -77,6 +80,8 @@ def as_text(value) -> str:
             positional = np.format_float_positional(value, trim="-")
             return positional if len(positional) <= POSITIONAL_DIGITS else text
         return text
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2 ** 53:
+        return repr(float(value))       # a workbook's 1e308, given as an int: not 309 digits either
     if isinstance(value, (pd.Timestamp, dt.datetime)):
         return value.strftime("%Y-%m-%dT%H:%M") if (value.hour, value.minute) != (0, 0) else value.strftime("%Y-%m-%d")
     if isinstance(value, dt.date):

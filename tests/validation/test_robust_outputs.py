@@ -70,6 +70,15 @@ def test_an_spss_1e308_is_read_as_its_text_not_a_309_digit_integer():
     assert (as_text(1e308), as_text(2.0 ** 53), as_text(312.0)) == ("1e+308", "9007199254740992.0", "312")
 
 
+def test_a_workbook_1e308_given_as_an_int_is_read_as_its_text_too():
+    """openpyxl gives a workbook's whole number as an int, which skipped the float's guard: 1e308
+    became a 309-digit LBORRES that refused the SDTM package (found by a hostile-input probe)."""
+    from aclf.readers import as_text
+
+    assert (as_text(int(1e308)), as_text(-(2 ** 53)), as_text(2 ** 53 - 1), as_text(True)) == (
+        "1e+308", "-9007199254740992.0", "9007199254740991", "True")
+
+
 def test_a_partial_aclf_onset_date_is_no_schema_finding(study):
     _, spec = study.form("medical_history")
     frame = pd.DataFrame({"SUBJID": ["01-007", "01-008", "01-009"], "ETIOLOGY": "HBV", "CIRRHOSIS": "Y",
