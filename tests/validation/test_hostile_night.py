@@ -35,13 +35,16 @@ def _plant_second_night(settings, night: str, next_night: str) -> dict[str, str]
     lines = (land / "site01" / f"SITE01_{night}.csv").read_bytes().split(b"\r\n")
     names["site01"] = f"SITE01_{next_night}.csv"
     (land / "site01" / names["site01"]).write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines[1:]))
-    # 2. site04: a 31-digit result, a NUL byte in a test name (reaches the site's query listing)
+    # 2. site04: a 31-digit result, a NUL byte in a test name (reaches the site's query listing), a
+    # formula as a test name
     text = (land / "site04" / f"SITE04_{night}.txt").read_text(encoding="utf-8").split("\n")
     cells = text[1].split("\t")
     cells[8] = "1234567890123456789012345678901"
     cells2 = text[2].split("\t")
     cells2[7] = "Sodium\x00X"
-    text[1], text[2] = "\t".join(cells), "\t".join(cells2)
+    cells3 = text[3].split("\t")
+    cells3[7] = FORMULA              # a test named by a formula: its reason quotes it into the exports
+    text[1], text[2], text[3] = "\t".join(cells), "\t".join(cells2), "\t".join(cells3)
     names["site04"] = f"SITE04_{next_night}.txt"
     (land / "site04" / names["site04"]).write_text("\n".join(text), encoding="utf-8")
     # 2/8. IWRS header-only: held as truncated
@@ -59,7 +62,8 @@ def _plant_second_night(settings, night: str, next_night: str) -> dict[str, str]
     # 6. site02: a transfer dated in the future
     names["site02"] = "SITE02_20991231.csv"
     shutil.copyfile(land / "site02" / f"SITE02_{night}.csv", land / "site02" / names["site02"])
-    # 5/9. EDC: a formula as a SUBJID and a partial onset date
+    # 5/9. EDC: a formula as a SUBJID (held back; a reason never quotes a subject column) and a
+    # partial onset date
     folder = land / "edc" / f"EDC_{next_night}"
     shutil.copytree(land / "edc" / f"EDC_{night}", folder)
     (folder / "MANIFEST.sha256").unlink()
