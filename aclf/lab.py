@@ -13,12 +13,13 @@ import pandas as pd
 
 from aclf.config import LabConfig, LabDialect
 from aclf.problems import QUARANTINE_COLUMNS, Problems, seal_ragged_rows
-from aclf.readers import (ROW, SHOWN_UP_TO, SPREADSHEET_ERRORS, UNSHOWN_SUBJECT, RawTable, read_excel_sheet,
-                          read_table, require_columns)
+from aclf.readers import (ROW, SHOWN_UP_TO, SPREADSHEET_ERRORS, UNCALCULATED, UNSHOWN_SUBJECT, RawTable,
+                          read_excel_sheet, read_table, require_columns)
 from aclf.store import KEY_LIMIT
 from aclf.units import limit_in_unit
 
 COLUMN = "_column"   # the file column a wide record came from (its test column header)
+_UNSAVED = "a formula whose result was never saved (the workbook was written by a program that does not calculate)"
 LAB_COLUMNS = ["record_key", "row_number", "subjid", "subject_raw", "visit_raw", "visit",
                "sample_id", "collected", "test_raw", "lbtestcd", "result", "unit",
                "ref_low", "ref_high", "ref_range", "flag", "comment"]
@@ -66,6 +67,9 @@ def _read_references(path: Path, dialect: LabDialect, notes: list[str]) -> pd.Da
         for row in ref.index[ref[name].isin(SPREADSHEET_ERRORS)]:
             notes.append(f"reference ranges row {ref.at[row, ROW]}: {column} holds the spreadsheet error "
                          f"'{ref.at[row, name]}': no limit used")
+            ref.at[row, name] = ""
+        for row in ref.index[ref[name] == UNCALCULATED]:
+            notes.append(f"reference ranges row {ref.at[row, ROW]}: {column} holds {_UNSAVED}: no limit used")
             ref.at[row, name] = ""
     return ref[["test", "ref_low", "ref_high", "ref_unit"]]
 
@@ -207,6 +211,18 @@ def _collected(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> 
     return iso.where(clock.isna() | (iso == ""), iso + "T" + text(clock, "%H:%M"))
 
 
+def _uncalculated(frame: pd.DataFrame, problems: Problems) -> None:
+    """A workbook cell holding a formula without a saved result (aclf.readers.UNCALCULATED) has no
+    value the site can be said to have sent: its row is quarantined naming the cell. A wide record's
+    cell is its test column's."""
+    for col in frame.columns:
+        if col not in (ROW, COLUMN) and (not col.startswith("_") or col == "_result"):
+            hit = frame[col] == UNCALCULATED
+            if hit.any():
+                where = frame[COLUMN] if col == "_result" else col
+                problems.add(hit, "uncalculated_formula", where, where + f" holds {_UNSAVED}, not a value")
+
+
 def _decode(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.DataFrame:
     """Replace coded values (SPSS) by the configured text; an unknown code is a problem."""
     frame = frame.copy()
@@ -232,6 +248,7 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
         frame = frame.reset_index(drop=True)
     problems = Problems(frame.index)
     seal_ragged_rows(frame, header_fields, problems)
+    _uncalculated(frame, problems)
     frame = _decode(frame, dialect, problems)
 
     def field(name: str) -> pd.Series:

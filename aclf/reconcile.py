@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from aclf.config import FileSpec, FormsSource, LabDialect
 from aclf.readers import field_counts  # also lifts the csv module's 128 KiB field limit
+from aclf.readers import formula_cells, unsaved_formulas_possible
 from aclf.store import form_record, lab_result, quarantine
 
 
@@ -20,16 +21,19 @@ def _delimited_rows(path: Path, spec: FileSpec) -> int:
 
 
 def _excel_cells(path: Path, sheet: str, id_columns: set[str]) -> int:
-    """Filled cells outside the id columns: one per result in a wide sheet."""
+    """Filled cells outside the id columns: one per result in a wide sheet. A formula cell is filled
+    even when no result was saved with it (the loader quarantines it: aclf.readers.formula_cells)."""
     import openpyxl
 
+    formulas = set(formula_cells(path, sheet)) if unsaved_formulas_possible(path) else set()
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         rows = wb[sheet].iter_rows(values_only=True)
         header = [str(h) if h is not None else "" for h in next(rows, ())]
         result_cols = [i for i, name in enumerate(header) if name not in id_columns]
-        return sum(1 for row in rows for i in result_cols
-                   if i < len(row) and row[i] is not None and str(row[i]).strip() != "")
+        return sum(1 for number, row in enumerate(rows, start=2) for i in result_cols
+                   if i < len(row) and ((row[i] is not None and str(row[i]).strip() != "")
+                                        or (row[i] is None and (number, i) in formulas)))
     finally:
         wb.close()
 

@@ -317,6 +317,45 @@ def test_spreadsheet_error_names_the_column_it_was_read_from(study, tmp_path):
                                           "RESULT holds the spreadsheet error '#VALUE!'")).all()
 
 
+def test_formula_without_a_saved_result_is_quarantined_not_dropped(study, tmp_path):
+    """Found by a hostile-input probe. A workbook written by a program that does not calculate
+    (openpyxl, a script) holds formulas with no saved result; pandas read such a cell as empty, so a
+    result vanished without a finding and the counter, which read the same empty cell, agreed. Each
+    is now quarantined naming its cell (a subject cell holds back its row's results), a reference
+    limit of that kind is no limit, and the counter counts the cell; a formula Excel calculated
+    (its value saved beside it) is read as its value."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    lab = book.active
+    lab.title = "Lab"
+    lab.append(SITE03_HEADER)
+    lab.append(["03007", "SCR", "S1", dt.datetime(2024, 3, 5), "08:30", 298.1, "=F2/10", 2.1, None, None, None])
+    lab.append(['="03008"', "W0", "S2", dt.datetime(2024, 3, 12), "08:30", 150, None, None, None, None, None])
+    ranges = book.create_sheet("Reference ranges")
+    ranges.append(["Test", "Low", "High", "Unit"])
+    ranges.append(["ALB", "=30+5", 55, "g/L"])
+    path = tmp_path / "SITE03_20250601.xlsx"
+    book.save(path)
+    records, held, notes = read(study, "site03", path)
+    assert sorted(by_key(records)) == ["03|S1|INR", "03|S1|TBIL"]
+    assert held[["row_number", "column_name", "rule"]].sort_values(["row_number", "column_name"]).values.tolist() == [
+        [2, "ALB (g/L)", "uncalculated_formula"], [3, "Subject", "uncalculated_formula"]]
+    assert held["reason"].str.contains("holds a formula whose result was never saved").all()
+    assert notes == ["reference ranges row 2: Low holds a formula whose result was never saved (the workbook "
+                     "was written by a program that does not calculate): no limit used"]
+
+    calculated = site03_with_errors(tmp_path / "SITE03_20250602.xlsx",
+                                    [["03007", "SCR", "S1", dt.datetime(2024, 3, 5), "08:30", 298.1, None, 2.1,
+                                      None, None, None]])
+    import zipfile
+
+    with zipfile.ZipFile(calculated) as archive:   # XlsxWriter saves a value beside each formula, as Excel does
+        assert b"<f>1/0</f><v>#DIV/0!</v>" in archive.read("xl/worksheets/sheet2.xml")
+    records, held, _ = read(study, "site03", calculated)
+    assert held.empty and sorted(by_key(records)) == ["03|S1|INR", "03|S1|TBIL"]
+
+
 @pytest.mark.parametrize("renamed", ["SAMPLE_ID", "RESULT"])
 def test_a_header_naming_a_read_column_twice_rejects_the_file_without_its_values(study, tmp_path, renamed):
     """A personal column renamed as a column the dialect reads (MRN as SAMPLE_ID, TEST_NAME as
