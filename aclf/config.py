@@ -257,9 +257,11 @@ class StudyInfo(_Model):
 
 
 class LabTest(_Model):
-    """A study test: its name, protocol standard unit, conversions, plausible range and LOINC code."""
+    """A study test: its name, category (LBCAT), protocol standard unit, conversions, plausible range
+    and LOINC code."""
 
     name: str
+    category: str = ""
     loinc: str | None = None
     standard_unit: str
     decimals: int

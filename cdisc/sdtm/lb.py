@@ -1,4 +1,4 @@
-"""LB: every harmonized lab record, not-done and censored ones included, with LBBLFL."""
+"""LB: every harmonized lab record, not-done and censored ones included, with LBLOBXFL and LBBLFL."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -70,7 +70,9 @@ def build_lb(ctx: Context, load_lab: Callable[[], pd.DataFrame], before: pd.Seri
         lab = lab[isin(lab["subjid"], subjects)].reset_index(drop=True)
     frame, rfstdtc = _records(ctx, lab)
     del lab
-    frame["LBBLFL"] = baseline_flag(frame, rfstdtc)
+    # the protocol's baseline is the last observation before exposure: SDTMIG 3.4's LBLOBXFL (Exp),
+    # and LBBLFL (Perm) as before
+    frame["LBLOBXFL"] = frame["LBBLFL"] = baseline_flag(frame, rfstdtc)
     return Built(sequence(frame, "LB", ["USUBJID", "LBTESTCD", "VISITNUM", "LBDTC", "LBREFID"]), digests, subjects,
                  sources)
 
@@ -103,9 +105,10 @@ def _records(ctx: Context, h: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     known_unit = h["unit_status"] != "unknown_unit"
     orres = _ascii(h["lborres"].where(h["lbstat"] != "NOT DONE", ""))
     loinc = {code: test.loinc or "" for code, test in ctx.study.lab.tests.items()}
+    category = {code: test.category for code, test in ctx.study.lab.tests.items()}
     frame = pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "LB", "USUBJID": ctx.usubjid(h["subjid"]), "LBREFID": h["sample_id"],
-        "LBTESTCD": h["lbtestcd"], "LBTEST": h["lbtest"],
+        "LBTESTCD": h["lbtestcd"], "LBTEST": h["lbtest"], "LBCAT": h["lbtestcd"].map(category).fillna(""),
         "LBORRES": orres, "LBORRESU": h["unit_cd"].where(known_unit & (orres != ""), ""),
         "LBORNRLO": h["lbornrlo"], "LBORNRHI": h["lbornrhi"],
         "LBSTRESC": h["lbstresc"], "LBSTRESN": h["lbstresn"],

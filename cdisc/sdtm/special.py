@@ -61,6 +61,7 @@ def build_dm(ctx: Context) -> pd.DataFrame:
         "AGEU": "YEARS", "SEX": enrol["SEX"], "RACE": enrol["RACE"],
         "ETHNIC": enrol["ETHNIC"].map(ctx.design.ethnic).fillna(""),
         "ARMCD": armcd, "ARM": arm, "ACTARMCD": actarmcd, "ACTARM": actarm, "ARMNRS": armnrs,
+        "ACTARMUD": "",      # the actual arm is always a planned one or null (actual_arms)
         "COUNTRY": ctx.design.country, **lineage(enrol),
     }).sort_values("USUBJID").reset_index(drop=True)
 

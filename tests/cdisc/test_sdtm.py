@@ -98,6 +98,22 @@ def test_lab_records_for_censored_and_not_done_results(package):
     assert lb.groupby(["USUBJID", "LBTESTCD"])["LBBLFL"].apply(lambda s: (s == "Y").sum()).max() == 1
 
 
+def test_lb_and_dm_carry_sdtmig_3_4_expected_variables(package, study):
+    """Found by a reviewer's pass: SDTMIG 3.4 expects LBCAT and LBLOBXFL (LBBLFL is permissible) and
+    DM.ACTARMUD. The protocol's baseline is the last observation before exposure, so LBLOBXFL is
+    LBBLFL; LBCAT is the test's configured category; no actual arm is unplanned."""
+    folder, built, _, _, _ = package
+    lb, dm = built["LB"], built["DM"]
+    assert (lb["LBLOBXFL"] == lb["LBBLFL"]).all() and (lb["LBLOBXFL"] == "Y").any()
+    assert set(lb["LBLOBXFL"]) <= {"Y", ""}
+    categories = {code: test.category for code, test in study.lab.tests.items()}
+    assert (lb["LBCAT"] == lb["LBTESTCD"].map(categories)).all()
+    assert set(lb["LBCAT"]) <= {"CHEMISTRY", "COAGULATION", "HEMATOLOGY"} and len(set(lb["LBCAT"])) == 3
+    assert (dm["ACTARMUD"] == "").all()
+    written, _ = read(folder, "LB")
+    assert {"LBCAT", "LBLOBXFL", "LBBLFL"} <= set(written.columns)
+
+
 def test_the_blinded_package_reveals_no_assignment(package):
     folder, built, settings, _, _ = package
     key = pd.concat(pd.read_csv(p, dtype=str) for p in (settings.landing / "iwrs_key").glob("RANDKEY_*.csv"))

@@ -48,6 +48,7 @@ def dm_frame() -> pd.DataFrame:
     frame["RACE"] = "ASIAN"
     frame["ETHNIC"] = "NOT HISPANIC OR LATINO"
     frame["ARMNRS"] = ["", "", "SCREEN FAILURE"]
+    frame["ACTARMUD"] = ""
     frame["SITEID"] = "01"
     frame["COUNTRY"] = "CHN"
     frame["DOMAIN"] = "DM"
