@@ -37,6 +37,8 @@ LB_LINEAGE = [*LINEAGE, POSITION]    # LB's records carry their position among t
 # given a context without it, so a builder that starts reading one cannot be kept on a stale key.
 READS_DATA_CUT = {"TS"}
 READS_ELIGIBILITY = {"IE"}
+# Built from the forms and then given LB's dates (special.span_findings): never kept by a key of the forms
+SPANS_LAB = {"SV"}
 
 
 def _own_context(ctx: Context, name: str) -> Context:
@@ -54,7 +56,7 @@ def dataset_keys(ctx: Context, forms_key: str | None) -> dict[str, str]:
         if ctx.eligibility is not None else ""
     extra = {"TS": str(ctx.data_cut), "IE": eligibility}
     return {name: hashlib.sha256(f"{forms_key}|{ctx.level}|{name}|{extra.get(name, '')}".encode()).hexdigest()
-            for name in BUILDERS}
+            for name in BUILDERS if name not in SPANS_LAB}
 
 
 def lb_subject_key(ctx: Context, forms_key: str | None) -> str | None:
@@ -140,6 +142,8 @@ def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
         records = lb.relineage(records, lab.sources, ctx)
         hashes = {} if carried is None else {"LB": carried}
     built["LB"] = records
+    if "SV" in built:       # never kept (dataset_keys): it spans LB's dates too
+        built["SV"] = special.span_findings(built["SV"], records, "LBDTC", ctx)
     trace = pd.concat([trace_of(name, frame) for name, frame in built.items() if LINEAGE[0] in frame],
                       ignore_index=True)
     # each built frame is let go as soon as it is conformed: never two copies of LB beside each other

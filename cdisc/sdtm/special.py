@@ -172,6 +172,41 @@ def build_sv(ctx: Context) -> pd.DataFrame:
     return frame.sort_values(["USUBJID", "VISITNUM"]).reset_index(drop=True)
 
 
+def span_findings(sv: pd.DataFrame, findings: pd.DataFrame, dtc: str, ctx: Context) -> pd.DataFrame:
+    """SV with each occurred visit's start and end widened to the dates of its findings (LB's
+    samples), as SDTMIG 3.4's SV assumptions ask: a sample the laboratory labels with a visit but
+    took on another day than the EDC's visit date lies within the visit's dates (that it lies outside
+    the visit's window is a finding for the data manager, not a change of label). The study days and
+    the epoch (of the start) follow; a partial date is left as it is."""
+    dates = findings[dtc].fillna("").astype(str).str[:10]
+    full = dates.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+    spans = (pd.DataFrame({"USUBJID": findings["USUBJID"][full], "VISITNUM": findings["VISITNUM"][full],
+                           "date": dates[full]})
+             .groupby(["USUBJID", "VISITNUM"])["date"].agg(["min", "max"]))
+    at = pd.MultiIndex.from_frame(sv[["USUBJID", "VISITNUM"]])
+    first = spans["min"].reindex(at).fillna("").to_numpy(dtype=object)
+    last = spans["max"].reindex(at).fillna("").to_numpy(dtype=object)
+    occurred = (sv["SVOCCUR"] != "N").to_numpy() & (first != "")
+    start, end = sv["SVSTDTC"].fillna("").astype(str), sv["SVENDTC"].fillna("").astype(str)
+
+    def widened(current: pd.Series, bound: np.ndarray, earlier: bool) -> pd.Series:
+        complete = current.str.len() >= 10
+        beyond = (bound < current.str[:10].to_numpy()) if earlier else (bound > current.str[:10].to_numpy())
+        take = occurred & ((current == "").to_numpy() | (complete.to_numpy() & beyond))
+        return current.where(~take, pd.Series(bound, index=current.index))
+
+    new_start, new_end = widened(start, first, True), widened(end, last, False)
+    if (new_start == start).all() and (new_end == end).all():
+        return sv
+    enrol = ctx.forms["enrollment"]
+    subjid = sv["USUBJID"].map(dict(zip(ctx.usubjid(enrol["SUBJID"]), enrol["SUBJID"])))
+    rfstdtc = subjid.map(ctx.reference["RFSTDTC"])
+    moved = new_start != start
+    return sv.assign(SVSTDTC=new_start, SVENDTC=new_end,
+                     SVSTDY=study_day(new_start, rfstdtc), SVENDY=study_day(new_end, rfstdtc),
+                     EPOCH=sv["EPOCH"].where(~moved, epoch(new_start, subjid, ctx)))
+
+
 def _missed_visits(ctx: Context, seen: pd.DataFrame, planned: dict[str, int]) -> pd.DataFrame:
     """A scheduled visit with an infusion not given and no visit record: SVOCCUR = N, the reason."""
     inf = ctx.forms["infusion"]

@@ -98,6 +98,44 @@ def test_lab_records_for_censored_and_not_done_results(package):
     assert lb.groupby(["USUBJID", "LBTESTCD"])["LBBLFL"].apply(lambda s: (s == "Y").sum()).max() == 1
 
 
+def test_every_lab_sample_lies_within_its_visits_dates(package):
+    """Found by a reviewer's pass: SV held the EDC's visit date alone, and 249 samples of the demo
+    labelled with a visit were taken on another day (SDTMIG 3.4 SV: a visit's dates span its data).
+    SV now spans them; its study days follow, and a visit not done keeps no dates."""
+    _, built, _, _, _ = package
+    sv, lb = built["SV"], built["LB"]
+    spans = sv[sv["SVOCCUR"] != "N"].groupby(["USUBJID", "VISITNUM"]).agg(start=("SVSTDTC", "min"), end=("SVENDTC", "max"))
+    dated = lb[lb["LBDTC"].str.len() >= 10]
+    at = spans.reindex(pd.MultiIndex.from_frame(dated[["USUBJID", "VISITNUM"]]))
+    day = dated["LBDTC"].str[:10].to_numpy()
+    assert at["start"].notna().all()
+    assert ((at["start"].str[:10].to_numpy() <= day) & (day <= at["end"].str[:10].to_numpy())).all()
+    assert (sv.loc[sv["SVOCCUR"] == "N", "SVSTDTC"] == "").all()
+    assert (sv["SVSTDY"].isna() | (sv["SVSTDY"] <= sv["SVENDY"])).all()
+
+
+def test_a_visit_spans_its_samples_dates_but_not_a_partial_date_or_a_visit_not_done(study):
+    from cdisc.sdtm.special import span_findings
+
+    class Ctx:    # what span_findings reads of the context (epoch: the design and the blinding)
+        forms = {"enrollment": pd.DataFrame({"SUBJID": ["01-001"]})}
+        reference = pd.DataFrame({"RFSTDTC": ["2024-03-10"]}, index=["01-001"])
+        usubjid = staticmethod(lambda s: "S-" + s)
+        design, blinded = load_design(), True
+
+    sv = pd.DataFrame({"USUBJID": "S-01-001", "VISITNUM": [1.0, 2.0, 3.0, 4.0],
+                       "SVOCCUR": ["Y", "Y", "N", "Y"], "SVSTDTC": ["2024-03-03", "2024-03", "", "2024-04-07"],
+                       "SVENDTC": ["2024-03-03", "2024-03", "", "2024-04-07"], "SVSTDY": [-7.0, np.nan, np.nan, 29.0],
+                       "SVENDY": [-7.0, np.nan, np.nan, 29.0], "EPOCH": ["SCREENING", "", "", "TREATMENT 1"]})
+    lb = pd.DataFrame({"USUBJID": "S-01-001", "VISITNUM": [1.0, 1.0, 2.0, 3.0, 4.0],
+                       "LBDTC": ["2024-03-01T08:00", "2024-03-04", "2024-03-12", "2024-04-01", "2024-04"]})
+    out = span_findings(sv, lb, "LBDTC", Ctx())
+    assert out["SVSTDTC"].tolist() == ["2024-03-01", "2024-03", "", "2024-04-07"]
+    assert out["SVENDTC"].tolist() == ["2024-03-04", "2024-03", "", "2024-04-07"]
+    assert out["SVSTDY"].tolist()[0] == -9 and out["SVENDY"].tolist()[0] == -6
+    assert out["EPOCH"].tolist()[0] == "SCREENING" and out[["SVSTDY", "EPOCH"]].iloc[3].tolist() == [29.0, "TREATMENT 1"]
+
+
 def test_lb_and_dm_carry_sdtmig_3_4_expected_variables(package, study):
     """Found by a reviewer's pass: SDTMIG 3.4 expects LBCAT and LBLOBXFL (LBBLFL is permissible) and
     DM.ACTARMUD. The protocol's baseline is the last observation before exposure, so LBLOBXFL is
