@@ -52,12 +52,17 @@ def build_ti(ctx: Context) -> pd.DataFrame:
 
 
 def build_ts(ctx: Context) -> pd.DataFrame:
-    """The configured parameters, and from the night: the data cut and the subjects randomized."""
+    """The configured parameters, and from the night: the data cut, the subjects randomized and
+    whether the study is ongoing (no end date configured)."""
     parameters = [(p.parmcd, p.parm, p.val, p.valcd or "", p.vcdref or "") for p in ctx.design.trial_summary]
     if ctx.data_cut:
         parameters += [("DCUTDTC", "Data Cutoff Date", ctx.data_cut, "", ""),
                        ("DCUTDESC", "Data Cutoff Description", "NIGHTLY DATA CUT (NEWEST TRANSFER IN FORCE)", "", "")]
     parameters.append(("ACTSUB", "Actual Number of Subjects", str(len(randomized(ctx))), "", ""))
+    # the study is in progress until its end date is configured (SENDTC, in study/sdtm/trial_design.yaml)
+    ended = any(p.parmcd == "SENDTC" for p in ctx.design.trial_summary)
+    parameters.append(("ONGOSIND", "Ongoing Study Indicator", *(("N", "C49487") if ended else ("Y", "C49488")),
+                       "CDISC CT"))
     rows, seen = [], {}
     for parmcd, parm, val, valcd, vcdref in parameters:
         seen[parmcd] = seen.get(parmcd, 0) + 1

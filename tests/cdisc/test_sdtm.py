@@ -255,6 +255,23 @@ def test_trial_summary_has_the_fda_parameters_coded(package):
     coded = ts[ts["TSVCDREF"] == "CDISC CT"]
     assert len(coded) >= 15 and coded["TSVALCD"].str.fullmatch(r"C\d+").all()
     assert set(coded["TSVCDVER"]) == {"2025-03-28"}
+    assert ts.loc[ts["TSPARMCD"] == "ONGOSIND", ["TSVAL", "TSVALCD"]].values.tolist() == [["Y", "C49488"]]
+
+
+def test_a_study_with_its_end_date_configured_is_not_ongoing():
+    """ONGOSIND (the FDA's trial summary for a study in progress) follows the configured SENDTC."""
+    from types import SimpleNamespace
+
+    from cdisc.design import Parameter
+    from cdisc.sdtm.trial_design import build_ts
+
+    design = load_design()
+    end = Parameter(parmcd="SENDTC", parm="Study End Date", val="2026-10-31")
+    ended = design.model_copy(update={"trial_summary": [*design.trial_summary, end]})
+    for d, expected in ((design, ["Y", "C49488"]), (ended, ["N", "C49487"])):
+        ts = build_ts(SimpleNamespace(design=d, studyid="S", data_cut=None, ct_release="2025-03-28",
+                                      forms={"randomization": pd.DataFrame(columns=["SUBJID", "STAGE"])}))
+        assert ts.loc[ts["TSPARMCD"] == "ONGOSIND", ["TSVAL", "TSVALCD"]].values.tolist() == [expected]
 
 
 
