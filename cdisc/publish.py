@@ -104,9 +104,18 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     same = sorted(name for name in spec.datasets if name in keys and before.get(name) == keys[name])
     handoff = load_handoff(folders.handoff) if same else {}
     lb_key = lb_subject_key(ctx, forms_key)
-    datasets, trace, lb_digests, carried = build_domains(ctx, spec, load_lab, {name: handoff[name] for name in same},
-                                                         handoff_lb(folders.handoff, lb_key),
-                                                         lb_digested=lb_key is not None)
+
+    def previous(name: str, key: str) -> pd.DataFrame | None:
+        """A dataset whose key is known once LB is built (SV), from the hand-off in force if built under it."""
+        return load_handoff(folders.handoff)[name] if before.get(name) == key else None
+
+    datasets, trace, lb_digests, carried, later_keys, taken = build_domains(
+        ctx, spec, load_lab, {name: handoff[name] for name in same}, handoff_lb(folders.handoff, lb_key),
+        lb_digested=lb_key is not None, forms_key=forms_key, previous=previous)
+    keys.update(later_keys)
+    if taken:
+        same = sorted([*same, *taken])
+        handoff = load_handoff(folders.handoff)
     if same:
         trace = in_order([handoff_trace(folders.handoff, same), trace], domain_order(spec))
     # the hand-off and the store's trace are written while the package is checked and written, and

@@ -37,7 +37,8 @@ LB_LINEAGE = [*LINEAGE, POSITION]    # LB's records carry their position among t
 # given a context without it, so a builder that starts reading one cannot be kept on a stale key.
 READS_DATA_CUT = {"TS"}
 READS_ELIGIBILITY = {"IE"}
-# Built from the forms and then given LB's dates (special.span_findings): never kept by a key of the forms
+# Built from the forms and then given LB's dates (special.span_findings): kept by a key of the forms and
+# of those dates (span_key), known once LB is built
 SPANS_LAB = {"SV"}
 
 
@@ -57,6 +58,15 @@ def dataset_keys(ctx: Context, forms_key: str | None) -> dict[str, str]:
     extra = {"TS": str(ctx.data_cut), "IE": eligibility}
     return {name: hashlib.sha256(f"{forms_key}|{ctx.level}|{name}|{extra.get(name, '')}".encode()).hexdigest()
             for name in BUILDERS if name not in SPANS_LAB}
+
+
+def span_key(ctx: Context, forms_key: str | None, spans: pd.DataFrame) -> str | None:
+    """SV's key: what a forms domain's is (``dataset_keys``), and each visit's first and last sample
+    date (special.visit_spans), which widen it."""
+    if forms_key is None or not ctx.blinded:
+        return None
+    dates = hashlib.sha256(pd.util.hash_pandas_object(spans, index=True).to_numpy().tobytes()).hexdigest()
+    return hashlib.sha256(f"{forms_key}|{ctx.level}|SV|{dates}".encode()).hexdigest()
 
 
 def lb_subject_key(ctx: Context, forms_key: str | None) -> str | None:
@@ -113,11 +123,14 @@ class Domains(NamedTuple):
     trace: pd.DataFrame                 # each subject-level record built tonight: its source transfer and row
     lb_digests: pd.Series | None        # each enrolled subject's harmonized rows, digested (cdisc.by_subject)
     hashes: dict[str, np.ndarray]       # row hashes carried over (cdisc.by_subject.merge_hashed): LB's, or none
+    keys: dict[str, str]                # the keys known only once LB is built (SV's: span_key)
+    taken: list[str]                    # the datasets of those keys taken from ``previous``
 
 
 def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame],
                   kept: Mapping[str, pd.DataFrame] | None = None, lb_before: Previous | None = None,
-                  lb_digested: bool = True) -> Domains:
+                  lb_digested: bool = True, forms_key: str | None = None,
+                  previous: Callable[[str, str], pd.DataFrame | None] | None = None) -> Domains:
     """Every dataset of the spec, conformed to it (variable order and types), and the trace of each
     subject-level record (dataset, record number in the file) to its source transfer and row.
     ``load_lab`` reads the harmonized lab table, which lives only while LB's records are made.
@@ -125,11 +138,13 @@ def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
     (the trace then covers only the datasets built tonight). ``lb_before``: LB built from the same
     forms, configuration and code on an earlier night, with its records' lineage and each subject's
     digest; the records of a subject whose harmonized rows did not change are taken from it.
-    ``lb_digested``: digest each subject's rows for a later night (cdisc.sdtm.lb.build_lb)."""
+    ``lb_digested``: digest each subject's rows for a later night (cdisc.sdtm.lb.build_lb).
+    ``previous(name, key)``: the dataset in force if it was built under that key (SV's, known once
+    LB is built: ``forms_key`` and its visits' sample dates), else None."""
     kept = dict(kept or {})
     built = {name: build(_own_context(ctx, name)) for name, build in BUILDERS.items()
-             if name in spec.datasets and name not in kept}
-    missing = sorted(set(spec.datasets) - set(built) - set(kept) - {"LB"})
+             if name in spec.datasets and name not in kept and name not in SPANS_LAB}
+    missing = sorted(set(spec.datasets) - set(built) - set(kept) - SPANS_LAB - {"LB"})
     if missing:
         raise ValueError(f"the spec lists datasets no builder makes: {missing}")
     lab = lb.build_lb(_own_context(ctx, "LB"), load_lab, lb_before.digests if lb_before is not None else None,
@@ -142,8 +157,17 @@ def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
         records = lb.relineage(records, lab.sources, ctx)
         hashes = {} if carried is None else {"LB": carried}
     built["LB"] = records
-    if "SV" in built:       # never kept (dataset_keys): it spans LB's dates too
-        built["SV"] = special.span_findings(built["SV"], records, "LBDTC", ctx)
+    keys, taken = {}, []
+    if "SV" in spec.datasets and "SV" not in kept:
+        spans = special.visit_spans(records, "LBDTC")
+        key = span_key(ctx, forms_key, spans)
+        sv = previous("SV", key) if key is not None and previous is not None else None
+        if sv is not None:
+            kept["SV"], taken = sv, ["SV"]
+        else:
+            built["SV"] = special.span_findings(special.build_sv(_own_context(ctx, "SV")), spans, ctx)
+        keys = {"SV": key} if key is not None else {}
+    built = {name: built[name] for name in [*BUILDERS, "LB"] if name in built}     # the trace's order
     trace = pd.concat([trace_of(name, frame) for name, frame in built.items() if LINEAGE[0] in frame],
                       ignore_index=True)
     # each built frame is let go as soon as it is conformed: never two copies of LB beside each other
@@ -155,7 +179,7 @@ def build_domains(ctx: Context, spec: Spec, load_lab: Callable[[], pd.DataFrame]
             datasets[name] = built.pop(name).drop(columns=LB_LINEAGE)
         else:
             datasets[name] = conform(built.pop(name), spec.datasets[name])
-    return Domains(datasets, trace, lab.digests, hashes)
+    return Domains(datasets, trace, lab.digests, hashes, keys, taken)
 
 
 def _conformed_with_lineage(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:

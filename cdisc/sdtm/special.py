@@ -172,17 +172,21 @@ def build_sv(ctx: Context) -> pd.DataFrame:
     return frame.sort_values(["USUBJID", "VISITNUM"]).reset_index(drop=True)
 
 
-def span_findings(sv: pd.DataFrame, findings: pd.DataFrame, dtc: str, ctx: Context) -> pd.DataFrame:
-    """SV with each occurred visit's start and end widened to the dates of its findings (LB's
-    samples), as SDTMIG 3.4's SV assumptions ask: a sample the laboratory labels with a visit but
-    took on another day than the EDC's visit date lies within the visit's dates (that it lies outside
-    the visit's window is a finding for the data manager, not a change of label). The study days and
-    the epoch (of the start) follow; a partial date is left as it is."""
+def visit_spans(findings: pd.DataFrame, dtc: str) -> pd.DataFrame:
+    """Per subject and visit (USUBJID, VISITNUM), the first and last full date of its findings."""
     dates = findings[dtc].fillna("").astype(str).str[:10]
     full = dates.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-    spans = (pd.DataFrame({"USUBJID": findings["USUBJID"][full], "VISITNUM": findings["VISITNUM"][full],
-                           "date": dates[full]})
-             .groupby(["USUBJID", "VISITNUM"])["date"].agg(["min", "max"]))
+    return (pd.DataFrame({"USUBJID": findings["USUBJID"][full], "VISITNUM": findings["VISITNUM"][full],
+                          "date": dates[full]})
+            .groupby(["USUBJID", "VISITNUM"])["date"].agg(["min", "max"]))
+
+
+def span_findings(sv: pd.DataFrame, spans: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """SV with each occurred visit's start and end widened to the dates of its findings (``spans``:
+    ``visit_spans`` of LB's samples), as SDTMIG 3.4's SV assumptions ask: a sample the laboratory
+    labels with a visit but took on another day than the EDC's visit date lies within the visit's
+    dates (that it lies outside the visit's window is a finding for the data manager, not a change
+    of label). The study days and the epoch (of the start) follow; a partial date is left as it is."""
     at = pd.MultiIndex.from_frame(sv[["USUBJID", "VISITNUM"]])
     first = spans["min"].reindex(at).fillna("").to_numpy(dtype=object)
     last = spans["max"].reindex(at).fillna("").to_numpy(dtype=object)

@@ -114,8 +114,36 @@ def test_every_lab_sample_lies_within_its_visits_dates(package):
     assert (sv["SVSTDY"].isna() | (sv["SVSTDY"] <= sv["SVENDY"])).all()
 
 
+def test_sv_is_taken_from_the_hand_off_only_while_its_visits_sample_dates_are_the_same(package):
+    """SV is kept by a key of the forms and of each visit's first and last sample date: a sample
+    dated anew (its visit spanning another day) builds SV again, as a full build would."""
+    _, _, _, _, engine = package
+    study = load_study()
+    ctx = build_context(study, load_design(), forms_in_force(engine, study))
+    lab = load_harmonized_lab(engine)
+    first = build_domains(ctx, BLINDED_SPEC(), lambda: lab, forms_key="forms")
+    assert set(first.keys) == {"SV"} and first.taken == []
+    asked = []
+
+    def previous(name, key):
+        asked.append(name)
+        return first.datasets[name] if key == first.keys[name] else None
+
+    again = build_domains(ctx, BLINDED_SPEC(), lambda: lab, forms_key="forms", previous=previous)
+    assert again.taken == ["SV"] and again.keys == first.keys and asked == ["SV"]
+    assert "SV" not in set(again.trace["dataset"])            # its trace stays the hand-off's
+    moved = lab.copy()
+    row = moved.index[(moved["lbdtc"].str.len() >= 10)][0]
+    moved.loc[row, "lbdtc"] = "2019-01-01"                    # before every visit of the study
+    redated = build_domains(ctx, BLINDED_SPEC(), lambda: moved, forms_key="forms", previous=previous)
+    full = build_domains(ctx, BLINDED_SPEC(), lambda: moved)
+    assert redated.taken == [] and redated.keys != first.keys
+    assert "2019-01-01" in set(redated.datasets["SV"]["SVSTDTC"])
+    pd.testing.assert_frame_equal(redated.datasets["SV"], full.datasets["SV"])
+
+
 def test_a_visit_spans_its_samples_dates_but_not_a_partial_date_or_a_visit_not_done(study):
-    from cdisc.sdtm.special import span_findings
+    from cdisc.sdtm.special import span_findings, visit_spans
 
     class Ctx:    # what span_findings reads of the context (epoch: the design and the blinding)
         forms = {"enrollment": pd.DataFrame({"SUBJID": ["01-001"]})}
@@ -129,7 +157,7 @@ def test_a_visit_spans_its_samples_dates_but_not_a_partial_date_or_a_visit_not_d
                        "SVENDY": [-7.0, np.nan, np.nan, 29.0], "EPOCH": ["SCREENING", "", "", "TREATMENT 1"]})
     lb = pd.DataFrame({"USUBJID": "S-01-001", "VISITNUM": [1.0, 1.0, 2.0, 3.0, 4.0],
                        "LBDTC": ["2024-03-01T08:00", "2024-03-04", "2024-03-12", "2024-04-01", "2024-04"]})
-    out = span_findings(sv, lb, "LBDTC", Ctx())
+    out = span_findings(sv, visit_spans(lb, "LBDTC"), Ctx())
     assert out["SVSTDTC"].tolist() == ["2024-03-01", "2024-03", "", "2024-04-07"]
     assert out["SVENDTC"].tolist() == ["2024-03-04", "2024-03", "", "2024-04-07"]
     assert out["SVSTDY"].tolist()[0] == -9 and out["SVENDY"].tolist()[0] == -6
