@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import FileSpec, FormSpec
+from aclf.disclosure import UNSHOWN_SUBJECT
 from aclf.problems import Problems, seal_ragged_rows
-from aclf.readers import ROW, UNSHOWN_SUBJECT, read_table, require_columns
+from aclf.readers import ROW, read_table, require_columns
 from aclf.store import KEY_LIMIT
 
 
@@ -49,5 +50,7 @@ def normalize_form(frame: pd.DataFrame, spec: FormSpec, subjid_pattern: str,
     problems.add(out["record_key"].str.len() > KEY_LIMIT, "key_too_long", spec.key[-1],
                  f"the record key is longer than {KEY_LIMIT} characters")
     problems.add_duplicates(out, spec.key[-1], lambda first: "same key (" + out["record_key"] + ") as row " + first)
-    quarantine = problems.quarantine(out, frame[spec.columns])
+    known = {v for values in spec.values.values() for v in values}
+    keys = [c for c in spec.key if c != spec.subject]
+    quarantine = problems.quarantine(out, frame[spec.columns], known, keys)
     return out[problems.clean()].reset_index(drop=True), quarantine

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
 
 from aclf.config import LabConfig, LabDialect
+from aclf.disclosure import PERSON_LIKE, UNSHOWN_SUBJECT, person_like, quote, quoted
 from aclf.problems import QUARANTINE_COLUMNS, Problems, seal_ragged_rows
-from aclf.readers import (ROW, SHOWN_UP_TO, SPREADSHEET_ERRORS, UNCALCULATED, UNSHOWN_SUBJECT, RawTable,
-                          read_excel_sheet, read_table, require_columns)
+from aclf.readers import ROW, SPREADSHEET_ERRORS, UNCALCULATED, RawTable, read_excel_sheet, read_table, require_columns
 from aclf.store import KEY_LIMIT
 from aclf.units import limit_in_unit
 
@@ -44,7 +45,8 @@ def read_lab(path: Path, dialect: LabDialect, lab: LabConfig) -> tuple[pd.DataFr
     references = _read_references(path, dialect, notes) if dialect.layout == "wide" else None
     if references is not None:
         references = _references_by_column(references, table.header, dialect, lab, notes)
-    records, quarantine = normalize_lab(table.frame, dialect, references, header_fields=len(table.header))
+    known = {*lab.unit_of_spelling, *lab.reason_of_text}
+    records, quarantine = normalize_lab(table.frame, dialect, references, header_fields=len(table.header), known=known)
     return records, quarantine, notes
 
 
@@ -115,10 +117,9 @@ def _references_by_column(references: pd.DataFrame, header: list[str], dialect: 
                 break
         else:
             sent = ranges["ref_unit"].iloc[0]
-            shown = f"{sent!r}" if len(sent) <= SHOWN_UP_TO else "a unit cell too long to be a unit (not shown)"
             why = ", a unit the study does not know" if sent not in spelling else \
                 f", which has no conversion to its column's unit {unit!r}"
-            notes.append(f"reference range of {test!r} given in {shown}{why}: not used")
+            notes.append(f"reference range of {test!r} given in {quote(sent)}{why}: not used")
             rows[column] = ("", "")
     return pd.DataFrame.from_dict(rows, orient="index", columns=["ref_low", "ref_high"])
 
@@ -223,6 +224,18 @@ def _uncalculated(frame: pd.DataFrame, problems: Problems) -> None:
                 problems.add(hit, "uncalculated_formula", where, where + f" holds {_UNSAVED}, not a value")
 
 
+def _personal_values(frame: pd.DataFrame, dialect: LabDialect, out: pd.DataFrame, known: set[str],
+                     problems: Problems) -> None:
+    """A result, unit or reference cell with the form of a name or an identifier (a site's own
+    patient typed in the wrong column) is no value: its record is held, so it reaches no output."""
+    wide = dialect.layout == "wide"     # there a row's only cell of its own is the result
+    for name in ("result",) if wide else ("result", "unit", "ref_low", "ref_high", "ref_range"):
+        shaped = _per_value(out[name], lambda s: person_like(s, known))
+        if shaped.any():
+            column = frame[COLUMN] if wide else _taken_from(frame, dialect.source_columns(name) or [name])
+            problems.add(shaped, "personal_value", column, column + " holds a value " + PERSON_LIKE + "; not loaded")
+
+
 def _decode(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.DataFrame:
     """Replace coded values (SPSS) by the configured text; an unknown code is a problem."""
     frame = frame.copy()
@@ -230,14 +243,15 @@ def _decode(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.
         raw = frame[col].astype(str)
         decoded = raw.map(codes)
         problems.add((raw != "") & decoded.isna(), "unknown_code", col,
-                     f"{col} code '" + raw + "' is not in the configuration")
+                     f"{col} code " + quoted(raw) + " is not in the configuration")
         frame[col] = decoded.fillna("")
     return frame
 
 
 def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataFrame | None = None,
-                  header_fields: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Map a raw dialect table to (staged long records, quarantined rows with reasons)."""
+                  header_fields: int | None = None, known: Collection[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Map a raw dialect table to (staged long records, quarantined rows with reasons). ``known``: texts
+    the study configures (unit spellings, not-done texts) besides the dialect's own."""
     if frame.empty:   # a header-only snapshot: nothing to stage (string operations need rows)
         return pd.DataFrame(columns=LAB_COLUMNS), pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if dialect.layout == "wide":
@@ -287,7 +301,7 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
     no_test = out["test_raw"] == ""
     problems.add(no_test & problems.clean(), "missing_test", test_col, "the test is empty")
     problems.add((out["lbtestcd"] == "") & ~no_test, "unknown_test", test_col,
-                 "test '" + out["test_raw"] + "' is not in the site's test configuration")
+                 "test " + quoted(out["test_raw"]) + " is not in the site's test configuration")
     out["result"] = frame["_result"] if wide else field("result")
     result_col = frame[COLUMN] if wide else _taken_from(frame, dialect.source_columns("result"))
     problems.add(out["result"].isin(SPREADSHEET_ERRORS), "spreadsheet_error", result_col,
@@ -298,6 +312,8 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
         out[name] = frame[f"_{name}"].astype(object).fillna("").astype(str) if wide else field(name)
     for name in ("ref_range", "flag", "comment"):
         out[name] = field(name)
+    known = {*known, *dialect.tests, *dialect.visits, *(t for codes in dialect.decode.values() for t in codes.values())}
+    _personal_values(frame, dialect, out, known, problems)
     out["record_key"] = dialect.site_id + "|" + out["sample_id"] + "|" + out["test_raw"]
     problems.add(out["record_key"].str.len() > KEY_LIMIT, "key_too_long", sample_col,
                  f"the record key (accession and test) is longer than {KEY_LIMIT} characters")
@@ -308,6 +324,6 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
     if wide:  # an unknown column may hold anything, personal data included: keep its header, not its value
         value = frame["_result"].where(out["lbtestcd"] != "", "(not kept: column not configured)")
         raw = raw.assign(value=value).rename(columns={COLUMN: "test_column"})
-    quarantine = problems.quarantine(out, raw)
+    quarantine = problems.quarantine(out, raw, known, keys=dialect.source_columns("sample_id"))
     records = out[problems.clean()][LAB_COLUMNS].reset_index(drop=True)
     return records, quarantine

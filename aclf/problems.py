@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 import pandas as pd
 
+from aclf.disclosure import PERSON_LIKE, person_like
 from aclf.readers import FIELDS
 
 QUARANTINE_COLUMNS = ["row_number", "subjid", "column_name", "rule", "reason", "data"]
@@ -50,11 +52,19 @@ class Problems:
             first = staged[clean].groupby("record_key")["row_number"].transform("min").reindex(staged.index)
             self.add(repeated, "duplicate_key", column, describe(first.fillna(0).astype(int).astype(str)))
 
-    def quarantine(self, staged: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
-        """Quarantine rows: where, which rule, why, and the row as read (personal data never read)."""
+    def quarantine(self, staged: pd.DataFrame, raw: pd.DataFrame, known: Collection[str] = (),
+                   keys: Collection[str] = ()) -> pd.DataFrame:
+        """Quarantine rows: where, which rule, why, and the row as read (personal columns are never
+        read; a read value with the form of personal data, typed in the wrong column, is withheld
+        unless it is in ``known``, the configuration's own texts, or in a ``keys`` column: an
+        accession number has as many digits as a phone)."""
         bad = ~self.clean()
+        held = raw[bad]
+        checked = [c for c in held.columns if c not in keys]
+        if not held.empty and checked:
+            held = held.assign(**held[checked].mask(held[checked].apply(person_like, known=known), PERSON_LIKE))
         data = [json.dumps({} if sealed else r, ensure_ascii=False, default=str)
-                for r, sealed in zip(raw[bad].to_dict("records"), self.sealed[bad])]
+                for r, sealed in zip(held.to_dict("records"), self.sealed[bad])]
         subjid = staged["subjid"][bad] if "subjid" in staged else pd.Series("", index=bad[bad].index)
         return pd.DataFrame({
             "row_number": staged["row_number"][bad].astype(int),

@@ -26,12 +26,6 @@ from aclf.config import FileSpec
 ROW = "_row"
 POSITIONAL_DIGITS = 32      # characters of a float written without an exponent, at most
 NUL_MARK = "\ufffd"   # stands for a NUL byte in a value (a DTS departure the rules then report)
-# characters of a code-like cell (a unit, a visit label) a note or finding may quote: a longer one is
-# not such a code, and may hold anything (a name, a phone number), so it is not shown
-SHOWN_UP_TO = 20
-# a subject column is where a site types another identifier by mistake (a record number, a name):
-# a reason about it names the column and the expected form, never the value
-UNSHOWN_SUBJECT = "the value is not shown: a subject column may hold another identifier"
 FIELDS = "_fields"   # delimited text only: how many fields the row has (the header's count when intact)
 
 # The csv module refuses fields over 128 KiB by default; a DTS file may carry long free text (even

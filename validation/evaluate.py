@@ -7,6 +7,7 @@ import pandas as pd
 
 from aclf.blinding import stage2_rows
 from aclf.config import FormSpec
+from aclf.disclosure import quoted
 from validation import rules_coding, rules_ingestion, rules_lab, rules_subjects
 from validation.findings import combine, make_findings
 from validation.inputs import RuleInputs
@@ -36,8 +37,8 @@ def _schema_findings(inp: RuleInputs, table: str, frame: pd.DataFrame, cases: pd
     cases = cases.reset_index(drop=True)
     key = table + "|" + cases["check"].astype(str) + "|" + rows[key_cols].astype(str).agg("|".join, axis=1)
     found = rows.assign(subjid=rows[subject], file=inp.file_of(rows["transfer_id"]) if "transfer_id" in rows else "")
-    message = (table + ": " + cases["column"].astype(str) + " value '" + cases["failure_case"].astype(str)
-               + "' fails the check " + cases["check"].astype(str) + " (record " + key.str.split("|", n=2).str[2]
+    message = (table + ": " + cases["column"].astype(str) + " value " + quoted(cases["failure_case"])
+               + " fails the check " + cases["check"].astype(str) + " (record " + key.str.split("|", n=2).str[2]
                + ").")
     return make_findings("schema_violation", found, key, message, inp.study,
                          stage2_rows(spec, rows) if spec is not None else None)

@@ -26,6 +26,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.row_conditions import Column
 
+from aclf.disclosure import quoted
 from validation.quality_index import GX_INDEX, write_index
 from validation.quality_result import QualityResult
 from validation.quality_reuse import keep_results, kept_result, suite_key
@@ -279,7 +280,7 @@ def detail(result) -> str:
     if "unexpected_count" not in outcome:
         return f"failed; observed {outcome.get('observed_value')!r}"
     values = list({repr(v): v for v in outcome.get("partial_unexpected_list") or []}.values())
-    shown = ", ".join(repr(v) for v in values[:SHOWN_VALUES])
+    shown = ", ".join(quoted(pd.Series(values[:SHOWN_VALUES], dtype=object)))
     return (f"{outcome['unexpected_count']} of {outcome.get('element_count')} rows unexpected"
             + (f", e.g. {shown}" if shown else ""))
 

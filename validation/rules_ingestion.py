@@ -8,6 +8,7 @@ import json
 import pandas as pd
 
 from aclf.blinding import stage2_of_entities
+from aclf.disclosure import quoted
 from validation.findings import combine, make_findings
 from validation.inputs import RuleInputs
 
@@ -96,7 +97,7 @@ def duplicates(inp: RuleInputs) -> pd.DataFrame:
     parts = []
     for rule, mask, text in [
         ("duplicate_conflict", conflict, " with different results: row " + first_row.astype("Int64").astype(str)
-         + " '" + first + "', row " + q["row_number"].astype(str) + " '" + repeat + "'. Which one is right?"),
+         + " " + quoted(first) + ", row " + q["row_number"].astype(str) + " " + quoted(repeat) + ". Which one is right?"),
         ("duplicate_record", ~conflict, " twice with the same result (rows " + first_row.astype("Int64").astype(str)
          + " and " + q["row_number"].astype(str) + "); the repeat was not loaded."),
     ]:

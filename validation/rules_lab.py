@@ -1,10 +1,9 @@
 """Findings on harmonized lab records: units, result texts, plausibility, visits against dates."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from aclf.readers import SHOWN_UP_TO
+from aclf.disclosure import quoted
 from validation.findings import combine, make_findings
 from validation.inputs import RuleInputs
 from validation.schemas import implausible
@@ -31,7 +30,7 @@ def units(inp: RuleInputs) -> pd.DataFrame:
         counts = group.size()
         rows = _rows(inp, first.reset_index())
         key = rows["site_id"] + "|" + rows["test_raw"] + "|" + rows["lborresu"]
-        message = ("Unit '" + rows["lborresu"] + "' of test '" + rows["test_raw"] + "' " + why + " ("
+        message = ("Unit " + quoted(rows["lborresu"]) + " of test '" + rows["test_raw"] + "' " + why + " ("
                    + counts.to_numpy().astype(str) + " results, first in sample " + rows["sample_id"]
                    + "). Please confirm the unit.")
         parts.append(make_findings(rule, rows.assign(row_number=None), key, message, inp.study))
@@ -41,7 +40,7 @@ def units(inp: RuleInputs) -> pd.DataFrame:
 def result_texts(inp: RuleInputs) -> pd.DataFrame:
     lab = inp.lab[inp.lab["result_kind"] == "unknown_text"]
     rows = _rows(inp, lab)
-    message = ("Result '" + lab["lborres"] + "' of test '" + lab["test_raw"] + "' on sample " + lab["sample_id"]
+    message = ("Result " + quoted(lab["lborres"]) + " of test '" + lab["test_raw"] + "' on sample " + lab["sample_id"]
                + " is neither a number nor a known reason for no result. Please correct or explain.")
     return make_findings("unknown_result_text", rows, lab["record_key"], message, inp.study)
 
@@ -50,8 +49,8 @@ def plausibility(inp: RuleInputs) -> pd.DataFrame:
     tests = inp.study.lab.tests
     bad = inp.lab[implausible(inp.lab, inp.study)]
     bounds = bad["lbtestcd"].map({k: f"{t.plausible[0]:g}-{t.plausible[1]:g}" for k, t in tests.items()})
-    message = ("Test '" + bad["test_raw"] + "' on sample " + bad["sample_id"] + ": " + bad["lborres"] + " "
-               + bad["lborresu"] + " (" + bad["lbstresc"] + " " + bad["lbstresu"] + ") is outside the plausible "
+    message = ("Test '" + bad["test_raw"] + "' on sample " + bad["sample_id"] + ": " + quoted(bad["lborres"], marks="") + " "
+               + bad["lborresu"] + " (" + quoted(bad["lbstresc"], marks="") + " " + bad["lbstresu"] + ") is outside the plausible "
                + bounds + " " + bad["lbstresu"] + ". Please check the value and its unit.")
     return make_findings("implausible_value", _rows(inp, bad), bad["record_key"], message, inp.study)
 
@@ -65,10 +64,8 @@ def visits(inp: RuleInputs) -> pd.DataFrame:
     unknown = lab[lab["visit"] == ""]
     unknown = unknown[~unknown.duplicated(["source", "sample_id"])]
     raw = unknown["visit_raw"]
-    said = pd.Series(np.select([raw == "", raw.str.len() > SHOWN_UP_TO],
-                               ["without a visit label", "labelled with a text too long to be a visit (not shown)"],
-                               "labelled '" + raw + "', a visit the site's configuration does not know"),
-                     index=unknown.index)
+    said = ("labelled " + quoted(raw) + ", a visit the site's configuration does not know").mask(
+        raw == "", "without a visit label")
     kept = ("Sample " + unknown["sample_id"] + " was sent " + said + "; it is analysed by its date ("
             + unknown["avisit"].where(unknown["avisit"] != "", "no date") + "). Please confirm the visit.")
     unknown_findings = make_findings("visit_unknown", _rows(inp, unknown).assign(test="", row_number=unknown["row_number"]),

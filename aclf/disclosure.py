@@ -1,0 +1,55 @@
+"""Which values a reason, note or finding may quote: a code-like text is shown, anything that could
+identify a person is described instead (the finding's file, row and column still lead to it)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+import pandas as pd
+
+# characters of a code-like cell (a unit, a visit label, a result text): a longer one is not such a
+# code, and may hold anything
+SHOWN_UP_TO = 20
+# a subject column is where a site types another identifier by mistake (a record number, a name):
+# a reason about it names the column and the expected form, never the value
+UNSHOWN_SUBJECT = "the value is not shown: a subject column may hold another identifier"
+
+# The forms of the personal data the DTS lists, wherever a site types them by mistake:
+# - seven or more digits in a row (not a number's decimals: 17.299999999999997 is a float a workbook
+#   computed), or a phone's groups of digits split by spaces or hyphens: a phone, an ID card or
+#   hospital record number (no lab result or code of this study has as many; an ISO date's groups
+#   are shorter);
+# - two to four Han characters alone: a Chinese name;
+# - two or three capitalised words: a romanised name ("Wang Fang", "Zhang, Wei").
+# A one-word name cannot be told from a code by its form, so it is still shown: docs/sources.md.
+_IDENTIFIER = re.compile(r"(?<![.0-9])[0-9]{7,}|[0-9]{3,4}[ -][0-9]{3,4}[ -][0-9]{4}")
+_HAN_NAME = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff·]{2,4}")
+_ROMAN_NAME = re.compile(r"[A-Z][A-Za-z'-]+(?:,? [A-Z][A-Za-z'-]+){1,2}")
+
+TOO_LONG = "(not shown: too long to be a code)"
+PERSON_LIKE = "(not shown: it has the form of a name or an identifier)"
+
+
+def person_like(values: pd.Series, known: Collection[str] = ()) -> pd.Series:
+    """True where a value has the form of a name or an identifier the DTS lists as personal, unless
+    the configuration knows it, in any case (a site's Chinese test name or visit label is a code)."""
+    text = values.astype(str)
+    shaped = text.str.contains(_IDENTIFIER) | text.str.fullmatch(_HAN_NAME) | text.str.fullmatch(_ROMAN_NAME)
+    return (shaped.astype(bool) | (text == PERSON_LIKE)) & ~text.str.casefold().isin({k.casefold() for k in known})
+
+
+def withheld(values: pd.Series) -> pd.Series:
+    """True where a value must not be quoted: too long, or shaped like personal data."""
+    return (values.astype(str).str.len() > SHOWN_UP_TO) | person_like(values)
+
+
+def quoted(values: pd.Series, marks: str = "'") -> pd.Series:
+    """Each value between ``marks``, or in parentheses why it is not shown."""
+    text = values.astype(str)
+    said = marks + text + marks
+    return said.mask(text.str.len() > SHOWN_UP_TO, TOO_LONG).mask(person_like(text), PERSON_LIKE)
+
+
+def quote(value: object) -> str:
+    """One value, as `quoted` would give it."""
+    return quoted(pd.Series([value], dtype=object)).iloc[0]
