@@ -13,8 +13,9 @@ import pandas as pd
 
 from aclf.frames import isin
 from cdisc.adam.adsl import from_sas, sas_date
-from cdisc.adam.analysis import Analysis
-from cdisc.derive import derive_var_trtemfl, derive_vars_dt
+from cdisc.derive import derive_var_aperiod, derive_var_trtemfl, derive_vars_dt
+
+PERIOD_DATES = ["AP01SDT", "AP01EDT", "AP02SDT", "AP02EDT"]
 
 
 def impute_onset(dtc: pd.Series, first_dose: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -25,7 +26,9 @@ def impute_onset(dtc: pd.Series, first_dose: pd.Series) -> tuple[pd.Series, pd.S
     return dates["ASTDT"], dates["ASTDTF"].fillna("").astype(str)
 
 
-def build_adae(ae: pd.DataFrame, adsl: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
+def build_adae(ae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
+    """Each AE of an ADSL subject: imputed onset, TRTEMFL, and APERIOD (a treatment-emergent event's
+    period by ADSL's period dates)."""
     ae = ae[isin(ae["USUBJID"], adsl["USUBJID"])].reset_index(drop=True)
     subject = adsl.set_index("USUBJID")
     trtsdt = ae["USUBJID"].map(subject["TRTSDT"])
@@ -35,7 +38,9 @@ def build_adae(ae: pd.DataFrame, adsl: pd.DataFrame, analysis: Analysis) -> pd.D
     # protocol: an unknown onset in a dosed subject counts as emergent; the end date plays no part
     trtemfl = derive_var_trtemfl(pd.DataFrame({"ASTDT": astdt, "TRTSDT": first_dose}), end_date=None)
     emergent = trtemfl.eq("Y")
-    period = np.where(~emergent | astdt.isna(), np.nan, np.where(day < analysis.stage_2_day, 1.0, 2.0))
+    periods = adsl[["USUBJID", *PERIOD_DATES]].assign(**{c: from_sas(adsl[c]) for c in PERIOD_DATES})
+    period = derive_var_aperiod(pd.DataFrame({"USUBJID": ae["USUBJID"], "ADT": astdt}), periods)
+    period = period.astype(float).where(emergent)
     return pd.DataFrame({
         "STUDYID": ae["STUDYID"], "USUBJID": ae["USUBJID"], "SITEID": ae["USUBJID"].map(subject["SITEID"]),
         "TRTSDT": trtsdt, "AESEQ": ae["AESEQ"], "AETERM": ae["AETERM"], "AEDECOD": ae["AEDECOD"],

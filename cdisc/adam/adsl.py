@@ -1,7 +1,8 @@
 """ADSL: one record per stage-1 randomized subject, from the SDTM domains of the same area.
 
 Dates are SAS dates (days since 1960-01-01, DATE9.). Treatment variables are left to the
-unblinded area: the blinded spec does not carry them.
+unblinded area: the blinded spec does not carry them. The analysis periods are the protocol's
+stages, the same in both areas (cdisc.adam.periods).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 
 from aclf.frames import isin
 from cdisc.adam.analysis import Analysis
+from cdisc.adam.periods import analysis_periods
 from cdisc.handoff import columns_of
 from cdisc.sdtm.common import date_part
 
@@ -70,7 +72,7 @@ def build_adsl(sdtm: dict[str, pd.DataFrame], analysis: Analysis, etiology_categ
     death = date_part(adsl["DTHDTC"])
     lstalv = pd.to_datetime(adsl["USUBJID"].map(alive.to_dict()))   # a dict: pandas cannot map an empty datetime Series
     lstalv = lstalv.where(death.isna() | (lstalv <= death), death)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "STUDYID": adsl["STUDYID"], "USUBJID": adsl["USUBJID"], "SUBJID": adsl["SUBJID"], "SITEID": adsl["SITEID"],
         "AGE": adsl["AGE"], "AGEU": adsl["AGEU"], "AGEGR1": age_group(adsl["AGE"], analysis.age_groups), "SEX": adsl["SEX"],
         "RACE": adsl["RACE"], "ETHNIC": adsl["ETHNIC"], "ETIOL": etiology,
@@ -86,6 +88,8 @@ def build_adsl(sdtm: dict[str, pd.DataFrame], analysis: Analysis, etiology_categ
         "LSTALVDT": sas_date(lstalv), "ITTFL": "Y",
         "SAFFL": np.where(adsl["RFXSTDTC"] != "", "Y", "N"),
     })
+    periods = analysis_periods(out["TRTSDT"], out["LSTALVDT"], out["EOSDT"], analysis.stage_2_day)
+    return pd.concat([out, periods], axis=1)
 
 
 def end_of_study(ds: pd.DataFrame) -> pd.DataFrame:

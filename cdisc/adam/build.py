@@ -54,7 +54,7 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
     derived = adsl if changed is None else adsl[changed]
     adlb = build_adlb(lb, derived, study, analysis) if len(derived) else None
     del lb
-    full = {"ADSL": adsl, "ADTTE": build_adtte(adsl, analysis), "ADAE": build_adae(sdtm["AE"], adsl, analysis)}
+    full = {"ADSL": adsl, "ADTTE": build_adtte(adsl, analysis), "ADAE": build_adae(sdtm["AE"], adsl)}
     if adlb is not None:
         full.update(ADLB=adlb, ADSCORE=build_adscore(adlb, rs, pr, derived, study, analysis))
     del adlb                  # held by ``full`` only from here: released once conformed

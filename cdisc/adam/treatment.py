@@ -1,5 +1,5 @@
-"""The unblinded area's treatment variables: ADSL's planned and actual treatment per period and the
-period dates, and the treatment at onset that ADAE and ADTTE carry. Built only from the unblinded
+"""The unblinded area's treatment variables: ADSL's planned and actual treatment per period, and
+the treatment at onset that ADAE and ADTTE carry. Built only from the unblinded
 SDTM (DM arms, EX, DS), so the blinded area cannot produce them."""
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _product_of(design: Design) -> tuple[dict[str, str], dict[str, float], dict[
 
 
 def adsl_treatments(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], design: Design) -> pd.DataFrame:
-    """ARM/ACTARM, TRT01P/A(N), TRT02P/A(N), AP01SDT..AP02EDT, RAND2DT, RAND2FL, one row per ADSL row."""
+    """ARM/ACTARM, TRT01P/A(N), TRT02P/A(N), RAND2DT, RAND2FL, one row per ADSL row."""
     names, numbers, by_extrt = _product_of(design)
     trt_number = {v: numbers[k] for k, v in names.items()}
     dm = sdtm["DM"].set_index("USUBJID").reindex(adsl["USUBJID"])
@@ -36,10 +36,8 @@ def adsl_treatments(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], design: D
     ex = sdtm["EX"]
     for n, epoch in PERIODS.items():
         rows = ex[ex["EPOCH"] == epoch].sort_values(["USUBJID", "EXSTDTC"])
-        given = rows.groupby("USUBJID")
-        out[f"TRT0{n}A"] = adsl["USUBJID"].map(given["EXTRT"].first().map(by_extrt)).fillna("").to_numpy()
-        out[f"AP0{n}SDT"] = sas_date(adsl["USUBJID"].map(given["EXSTDTC"].first())).to_numpy()
-        out[f"AP0{n}EDT"] = sas_date(adsl["USUBJID"].map(given["EXENDTC"].last())).to_numpy()
+        first = rows.drop_duplicates("USUBJID").set_index("USUBJID")["EXTRT"]
+        out[f"TRT0{n}A"] = adsl["USUBJID"].map(first.map(by_extrt)).fillna("").to_numpy()
     for var in ("TRT01P", "TRT02P", "TRT01A", "TRT02A"):
         out[f"{var}N"] = out[var].map(trt_number).astype(float)
     ds = sdtm["DS"]

@@ -13,6 +13,7 @@ from cdisc.adam.adsl import sas_date
 from cdisc.adam.adtte import build_adtte
 from cdisc.adam.bds import build_adlb
 from cdisc.adam.analysis import load_analysis
+from cdisc.adam.periods import analysis_periods
 from cdisc.define import validate_define
 from cdisc.design import load_design
 from cdisc.area import AreaFolders
@@ -93,9 +94,30 @@ def test_partial_ae_onset_dates_are_imputed_conservatively_and_flagged():
     ae = pd.DataFrame({"STUDYID": "NCT05985863", "USUBJID": "S-1", "AESEQ": [1.0, 2.0, 3.0], "AETERM": "Fever",
                        "AEDECOD": "Pyrexia", "AEBODSYS": "General disorders", "AESER": "N", "AEREL": "NOT RELATED",
                        "AETOXGR": "1", "AESTDTC": ["2024-03", "2024-02", "2024-04-10"]})
-    adae = build_adae(ae, pd.DataFrame([adsl_row()]), ANALYSIS)
+    adsl = pd.DataFrame([adsl_row(LSTALVDT="2024-05-01", EOSDT=np.nan)])
+    adsl = pd.concat([adsl, analysis_periods(adsl["TRTSDT"], adsl["LSTALVDT"], adsl["EOSDT"], ANALYSIS.stage_2_day)],
+                     axis=1)
+    adae = build_adae(ae, adsl)
     assert adae["TRTEMFL"].tolist() == ["Y", "", "Y"] and adae["ASTDTF"].tolist() == ["D", "D", ""]
-    assert adae["APERIOD"].iloc[2] == 2                         # onset on protocol day 36: stage 2
+    assert adae["APERIOD"].tolist()[::2] == [1, 2]               # onset on protocol day 36: stage 2
+    assert np.isnan(adae["APERIOD"].iloc[1])                      # not treatment-emergent: no period
+
+
+@pytest.mark.parametrize("last, eos, expected", [
+    # (LSTALVDT, EOSDT) -> AP01SDT, AP01EDT, AP02SDT, AP02EDT, as offsets from TRTSDT (None: missing)
+    (10, None, (0, None, None, None)),          # on study at day 11: period 1 open
+    (10, 10, (0, 10, None, None)),              # left on day 11: period 1 ends then, no period 2
+    (27, 27, (0, 27, None, None)),              # left on the last day of stage 1
+    (28, None, (0, 27, 28, None)),              # known on the first day of stage 2: period 2 open
+    (40, 35, (0, 27, 28, 40)),                  # left: period 2 ends at the later of the two
+    (None, None, (0, None, None, None)),
+])
+def test_analysis_periods_are_the_protocol_stages(last, eos, expected):
+    start = sas_date(pd.Series(["2024-03-05"])).iloc[0]
+    at = lambda offset: np.nan if offset is None else start + offset  # noqa: E731
+    periods = analysis_periods(pd.Series([start]), pd.Series([at(last)]), pd.Series([at(eos)]), 28)
+    got = [None if np.isnan(v) else v - start for v in periods.iloc[0]]
+    assert got == list(expected)
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +157,17 @@ def test_the_blinded_adam_package(package):
     missing = score[score["AVAL"].isna()]
     assert not missing.empty and missing["AREASND"].str.startswith("missing:").all()
     assert (score.groupby(["USUBJID", "PARAMCD", "AVISITN"]).size() == 1).all()
+    # every period of onset has its dates in ADSL, which date the protocol's stages for every arm
+    adae, _ = pyreadstat.read_xport(str(folder / "adae.xpt"))
+    assert {1.0, 2.0} <= set(adae["APERIOD"].dropna())
+    periods = adae.merge(adsl[["USUBJID", "AP01SDT", "AP01EDT", "AP02SDT", "AP02EDT"]], on="USUBJID")
+    for n in (1, 2):
+        inside = periods[periods["APERIOD"] == n]
+        start, end = (pd.to_datetime(inside[f"AP0{n}{e}DT"]) for e in "SE")
+        onset = pd.to_datetime(inside["ASTDT"])
+        assert ((start <= onset) & (end.isna() | (onset <= end))).all()
+    treated = adsl[adsl["TRTSDT"].notna()]
+    assert (treated["AP01SDT"] == treated["TRTSDT"]).all() and treated["AP02SDT"].notna().any()
     figures = settings.output / "blinded" / "figures"
     assert {p.name for p in figures.glob("*.png")} == {"km_transplant_free_survival.png",
                                                       "meld_protocol_by_visit.png", "bilirubin_by_visit.png"}
