@@ -255,7 +255,9 @@ def _item_group(mdv: etree._Element, plan: _Plan, ds: Dataset) -> None:
             "KeySequence": ds.keys.index(var.name) + 1 if var.name in ds.keys else None,
             "MethodOID": var.method, "Role": var.role,
         })
-    _sub(ig, _d("Class"), {"Name": _class_name(ds)})
+    group_class = _sub(ig, _d("Class"), {"Name": _class_name(ds)})
+    if ds.subclass:
+        _sub(group_class, _d("SubClass"), {"Name": ds.subclass})
     leaf = _sub(ig, _d("leaf"), {"ID": _leaf_id(ds), _q("href", XLINK_NS): f"{ds.name.lower()}.xpt"})
     _sub(leaf, _d("title")).text = f"{ds.name.lower()}.xpt"
 

@@ -64,6 +64,7 @@ class Dataset(_Model):
     name: str
     label: str
     class_: str
+    subclass: str | None = None         # define.xml def:SubClass (ADaM: TIME-TO-EVENT, ADVERSE EVENT)
     structure: str
     keys: list[str]
     variables: list[Variable]

@@ -301,3 +301,18 @@ def test_adscore_aval_has_a_method_per_parameter(package):
     assert "ADLB.AVAL" in "".join(meld.itertext()) and "ADSL.SEX" in "".join(meld.itertext())
     origin = tree.find(".//odm:ItemDef[@OID='IT.ADSL.LSTALVDT']/def:Origin", ns)
     assert origin.get("Type") == "Derived" and "DM.RFPENDTC" in "".join(origin.itertext())
+
+
+def test_occds_and_tte_datasets_name_their_subclass(package):
+    """Define-XML 2.1 def:SubClass: ADAE is an OCCDS of ADVERSE EVENT, ADTTE a BDS of TIME-TO-EVENT
+    (the XSD's enumeration; the package's define.xml is validated against it above)."""
+    from lxml import etree
+    folder, _ = package
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
+    tree = etree.parse(str(folder / "define.xml"))
+    classes = {ig.get("Name"): (ig.find("def:Class", ns).get("Name"),
+                                [s.get("Name") for s in ig.iterfind("def:Class/def:SubClass", ns)])
+               for ig in tree.iterfind(".//odm:ItemGroupDef", ns)}
+    assert classes["ADTTE"] == ("BASIC DATA STRUCTURE", ["TIME-TO-EVENT"])
+    assert classes["ADAE"] == ("OCCURRENCE DATA STRUCTURE", ["ADVERSE EVENT"])
+    assert classes["ADLB"] == ("BASIC DATA STRUCTURE", [])
