@@ -258,15 +258,29 @@ class StudyInfo(_Model):
 
 class LabTest(_Model):
     """A study test: its name, category (LBCAT), protocol standard unit, conversions, plausible range
-    and LOINC code."""
+    and LOINC code: one, or one per unit the test is sent in where the units measure different
+    properties (bilirubin in umol/L is a substance concentration, 14631-6; in mg/dL a mass one, 1975-2)."""
 
     name: str
     category: str = ""
-    loinc: str | None = None
+    loinc: str | dict[str, str] | None = None
     standard_unit: str
     decimals: int
     plausible: tuple[float, float]
     convert: dict[str, str]
+
+    @model_validator(mode="after")
+    def _loinc_per_unit(self):
+        if isinstance(self.loinc, dict) and set(self.loinc) != set(self.convert):
+            raise ValueError(f"loinc lists units {sorted(self.loinc)}; the test converts from {sorted(self.convert)}")
+        return self
+
+    def loinc_of(self, unit: str | None) -> str:
+        """The LOINC code of a result sent in ``unit`` (a CDISC unit); the standard unit's when the unit
+        does not tell (none sent, or one the study does not know)."""
+        if not isinstance(self.loinc, dict):
+            return self.loinc or ""
+        return self.loinc.get(unit) or self.loinc[self.standard_unit]
 
     @field_validator("convert")
     @classmethod

@@ -1,12 +1,12 @@
 """LB: every harmonized lab record, not-done and censored ones included, with LBLOBXFL and LBBLFL."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
+from aclf.config import LabTest
 from aclf.frames import isin
 from cdisc import derive
 from cdisc.by_subject import changed_subjects, positions, subject_digests
@@ -98,13 +98,22 @@ def _enrolled(lab: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     return (lab if enrolled.all() else lab[enrolled]).reset_index(drop=True)
 
 
+def _loinc(testcd: pd.Series, unit: pd.Series, tests: Mapping[str, LabTest]) -> pd.Series:
+    """LBLOINC: each test's code for the unit its result was sent in (study/lab.yaml)."""
+    codes = testcd.map({code: test.loinc_of(None) for code, test in tests.items()}).fillna("")
+    for code, test in tests.items():
+        if isinstance(test.loinc, dict):
+            rows = testcd == code
+            codes[rows] = unit[rows].map(test.loinc).fillna(test.loinc_of(None))
+    return codes
+
+
 def _records(ctx: Context, h: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """The LB records in the table's order, and each one's RFSTDTC."""
     rfstdtc = h["subjid"].map(ctx.reference["RFSTDTC"]).fillna("")
     visit = h["visit"].where(h["visit"] != "", ctx.study.unscheduled_visit)
     known_unit = h["unit_status"] != "unknown_unit"
     orres = _ascii(h["lborres"].where(h["lbstat"] != "NOT DONE", ""))
-    loinc = {code: test.loinc or "" for code, test in ctx.study.lab.tests.items()}
     category = {code: test.category for code, test in ctx.study.lab.tests.items()}
     frame = pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "LB", "USUBJID": ctx.usubjid(h["subjid"]), "LBREFID": h["sample_id"],
@@ -116,7 +125,7 @@ def _records(ctx: Context, h: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         "LBSTNRLO": h["lbstnrlo"], "LBSTNRHI": h["lbstnrhi"], "LBNRIND": h["lbnrind"],
         "LBSTAT": h["lbstat"], "LBREASND": h["lbreasnd"],
         "LBNAM": h["site_id"].map({s: ctx.design.lab_name.format(site=s) for s in h["site_id"].unique()}),
-        "LBLOINC": h["lbtestcd"].map(loinc).fillna(""),
+        "LBLOINC": _loinc(h["lbtestcd"], h["unit_cd"].where(known_unit, ""), ctx.study.lab.tests),
         **visit_columns(visit, h["lbdtc"], h["subjid"], ctx),
         "EPOCH": epoch(h["lbdtc"], h["subjid"], ctx), "LBDTC": h["lbdtc"], "LBDY": study_day(h["lbdtc"], rfstdtc),
         **lineage(h), POSITION: h[POSITION].to_numpy(),

@@ -355,7 +355,12 @@ def test_lb_conformance(package):
     assert (lb.loc[lb["LBORRES"] == "", "LBORRESU"] == "").all()
     assert "NOT DONE" not in set(lb["LBREASND"])                            # a reason, not the status again
     assert "BUN" not in set(lb["LBTESTCD"]) and "UREAN" in set(lb["LBTESTCD"])
-    assert (lb["LBLOINC"] != "").all() and lb.groupby("LBTESTCD")["LBLOINC"].nunique().max() == 1
+    assert (lb["LBLOINC"] != "").all()
+    # the code of the property reported: moles or mass per volume, as the unit sent says
+    reported = lb[lb["LBORRESU"] != ""].groupby(["LBTESTCD", "LBORRESU"])["LBLOINC"].agg(set).to_dict()
+    assert reported[("BILI", "umol/L")] == {"14631-6"} and reported[("BILI", "mg/dL")] == {"1975-2"}
+    assert reported[("CREAT", "umol/L")] == {"14682-9"} and reported[("UREAN", "mg/dL")] == {"3094-0"}
+    assert reported[("ALB", "g/L")] == reported[("ALB", "g/dL")] == {"1751-7"}
     assert lb.loc[lb["LBBLFL"] == "Y", "LBSTRESN"].notna().all()            # the record ABLFL can pick
     names = lb.groupby("VISITNUM")["VISIT"].nunique()
     assert (names == 1).all() and lb["VISIT"].str.startswith("UNSCHEDULED ").any()   # VISIT <-> VISITNUM 1:1
