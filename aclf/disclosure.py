@@ -47,7 +47,7 @@ def quoted(values: pd.Series, marks: str = "'") -> pd.Series:
     """Each value between ``marks``, or in parentheses why it is not shown."""
     text = values.astype(str)
     said = marks + text + marks
-    return said.mask(text.str.len() > SHOWN_UP_TO, TOO_LONG).mask(person_like(text), PERSON_LIKE)
+    return said.mask(person_like(text), PERSON_LIKE).mask((text.str.len() > SHOWN_UP_TO) & (text != PERSON_LIKE), TOO_LONG)
 
 
 def quote(value: object) -> str:

@@ -26,7 +26,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.row_conditions import Column
 
-from aclf.disclosure import quoted
+from aclf.disclosure import quote
 from validation.quality_index import GX_INDEX, write_index
 from validation.quality_result import QualityResult
 from validation.quality_reuse import keep_results, kept_result, suite_key
@@ -280,9 +280,19 @@ def detail(result) -> str:
     if "unexpected_count" not in outcome:
         return f"failed; observed {outcome.get('observed_value')!r}"
     values = list({repr(v): v for v in outcome.get("partial_unexpected_list") or []}.values())
-    shown = ", ".join(quoted(pd.Series(values[:SHOWN_VALUES], dtype=object)))
+    shown = ", ".join(_shown(v) for v in values[:SHOWN_VALUES])
     return (f"{outcome['unexpected_count']} of {outcome.get('element_count')} rows unexpected"
             + (f", e.g. {shown}" if shown else ""))
+
+
+def _shown(value) -> str:
+    """An offending value as a finding may show it: a number as it is (a numeric column holds only
+    values the pipeline computed), a compound key column by column, any text as aclf.disclosure allows."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_shown(v)}" for k, v in value.items()) + "}"
+    return quote(value)
 
 
 def exception_message(info: dict) -> str | None:
