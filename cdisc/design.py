@@ -22,6 +22,7 @@ class Blinding(_Model):
     arm: str
     treatment: str
     stage2_treatment: str
+    dose_form: str                     # the masked product's form: one every product has (EC.ECDOSFRM)
     key_folder: str
     key: FileSpec
 
@@ -34,6 +35,7 @@ class Product(_Model):
     trtn: int
     dose: float | None = None          # None: the collected volume is the dose
     dose_unit: str
+    dose_form: str                     # EX.EXDOSFRM, EC.ECDOSFRM (CDISC FRM)
     stage1_element: str
     stage2_element: str
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from cdisc.sdtm.common import Context, date_part, epoch, lineage, sequence, study_day, visit_columns
 from cdisc.sdtm.clinical import assessed_events
-from cdisc.sdtm.ex import infusion_products, product_names
+from cdisc.sdtm.ex import dose_forms, infusion_products, product_names
 from cdisc.sdtm.special import screen_failed
 from validation.rules_coding import submittable_aes
 
@@ -18,7 +18,7 @@ def _subject_frame(ctx: Context, domain: str, subjid: pd.Series, source: pd.Data
 
 
 def build_ec(ctx: Context) -> pd.DataFrame:
-    """Infusions as collected. Blinded: the product masked, the stage-2 (week 4-5) infusions withheld,
+    """Infusions as collected. Blinded: the product and its dose form masked, the stage-2 (week 4-5) infusions withheld,
     since only hUC-MSC patients of stage 1 have them, and so are the kit numbers (ECREFID): kits
     come from one sequential list, so the gaps the stage-2 kits leave between patients' stage-1 kits
     date each stage-2 randomization and point at the patient. Unblinded: the product of each stage."""
@@ -26,7 +26,9 @@ def build_ec(ctx: Context) -> pd.DataFrame:
     if ctx.blinded:
         inf = inf[~ctx.stage2("infusion")]
     inf = inf.reset_index(drop=True)
-    treatment = ctx.design.blinding.treatment if ctx.blinded else product_names(ctx, infusion_products(ctx, inf))
+    codes = None if ctx.blinded else infusion_products(ctx, inf)
+    treatment = ctx.design.blinding.treatment if ctx.blinded else product_names(ctx, codes)
+    form = ctx.design.blinding.dose_form if ctx.blinded else dose_forms(ctx, codes)
     rfstdtc = inf["SUBJID"].map(ctx.reference["RFSTDTC"])
     done = inf["DONE"] == "Y"
     frame = _subject_frame(
@@ -35,7 +37,7 @@ def build_ec(ctx: Context) -> pd.DataFrame:
         ECREASOC=inf["NOT_DONE_REASON"].where(~done, ""),
         ECDOSE=pd.to_numeric(inf["VOLUME_ML"], errors="coerce"),
         ECDOSU=np.where(inf["VOLUME_ML"] != "", ctx.design.dose_unit, ""),
-        ECROUTE=np.where(done, ctx.design.route, ""),
+        ECDOSFRM=np.where(done, form, ""), ECROUTE=np.where(done, ctx.design.route, ""),
         **visit_columns(inf["VISIT"], inf["INF_START"], inf["SUBJID"], ctx),
         EPOCH=epoch(inf["INF_START"], inf["SUBJID"], ctx), ECSTDTC=inf["INF_START"], ECENDTC=inf["INF_END"],
         ECSTDY=study_day(inf["INF_START"], rfstdtc), ECENDY=study_day(inf["INF_END"], rfstdtc))

@@ -25,6 +25,12 @@ def product_names(ctx: Context, codes: pd.Series) -> pd.Series:
     return codes.map(names).where(codes != MASKED, ctx.design.blinding.stage2_treatment).fillna("")
 
 
+def dose_forms(ctx: Context, codes: pd.Series) -> pd.Series:
+    """Each product's dose form; the masked product's the form every product has (it tells none)."""
+    forms = {code: p.dose_form for code, p in ctx.design.products.items()}
+    return codes.map(forms).where(codes != MASKED, ctx.design.blinding.dose_form).fillna("")
+
+
 def build_ex(ctx: Context) -> pd.DataFrame:
     inf = ctx.forms["infusion"]
     inf = inf[inf["DONE"] == "Y"].reset_index(drop=True)
@@ -39,7 +45,7 @@ def build_ex(ctx: Context) -> pd.DataFrame:
     frame = pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "EX", "USUBJID": ctx.usubjid(inf["SUBJID"]),
         "EXTRT": product_names(ctx, codes), "EXDOSE": dose.astype(float),
-        "EXDOSU": np.where(dose.notna(), unit, ""), "EXROUTE": ctx.design.route,
+        "EXDOSU": np.where(dose.notna(), unit, ""), "EXDOSFRM": dose_forms(ctx, codes), "EXROUTE": ctx.design.route,
         **visit_columns(inf["VISIT"], inf["INF_START"], inf["SUBJID"], ctx),
         "EPOCH": epoch(inf["INF_START"], inf["SUBJID"], ctx), "EXSTDTC": inf["INF_START"], "EXENDTC": inf["INF_END"],
         "EXSTDY": study_day(inf["INF_START"], rfstdtc), "EXENDY": study_day(inf["INF_END"], rfstdtc),

@@ -210,6 +210,8 @@ def test_the_blinded_package_reveals_no_assignment(package):
     per_subject = ec.groupby("USUBJID").size()
     by_arm = per_subject.groupby(per_subject.index.str[12:].map(stage1)).max()
     assert by_arm.nunique() == 1                                        # the same exposure shape in both arms
+    assert set(ec.loc[ec["ECOCCUR"] == "Y", "ECDOSFRM"]) == {"INJECTION"}  # the form both products have
+    assert (ec.loc[ec["ECOCCUR"] != "Y", "ECDOSFRM"] == "").all()
     ds, _ = read(folder, "DS")
     assert set(ds.loc[ds["DSDECOD"] == "RANDOMIZED", "DSSCAT"]) == {"STAGE 1"}
     raw = b"".join(p.read_bytes() for p in folder.iterdir())

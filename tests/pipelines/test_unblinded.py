@@ -85,6 +85,12 @@ def test_the_unblinded_package_assigns_every_patient_as_the_key_says(night, leve
     assert set(ex["EXTRT"]) <= {"HUC-MSC", "PLACEBO", "MASKED STAGE-2 PRODUCT (HUC-MSC OR PLACEBO)"}
     placebo = ex["USUBJID"].str.removeprefix(f"{STUDYID}-").map(key["stage1"]) == "PLACEBO"
     assert (ex.loc[placebo, "EXTRT"] == "PLACEBO").all()
+    forms = {"HUC-MSC": "INJECTION, SUSPENSION", "PLACEBO": "INJECTION, SOLUTION",
+             "MASKED STAGE-2 PRODUCT (HUC-MSC OR PLACEBO)": "INJECTION"}
+    assert (ex["EXDOSFRM"] == ex["EXTRT"].map(forms)).all()
+    ec = _read(folders.sdtm, "ec")
+    given = ec[ec["ECOCCUR"] == "Y"]
+    assert (given["ECDOSFRM"] == given["ECTRT"].map(forms)).all()
     assert ("TREATMENT 2" in set(_read(folders.sdtm, "se")["EPOCH"])) and (folders.adam / "define.xml").exists()
     reports = settings.unblinded_output / "reports"
     rates = pd.read_csv(reports / "tfs_rates_by_arm.csv")
