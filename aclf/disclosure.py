@@ -38,16 +38,20 @@ def person_like(values: pd.Series, known: Collection[str] = ()) -> pd.Series:
     return (shaped.astype(bool) | (text == PERSON_LIKE)) & ~text.str.casefold().isin({k.casefold() for k in known})
 
 
-def withheld(values: pd.Series) -> pd.Series:
-    """True where a value must not be quoted: too long, or shaped like personal data."""
-    return (values.astype(str).str.len() > SHOWN_UP_TO) | person_like(values)
-
-
-def quoted(values: pd.Series, marks: str = "'") -> pd.Series:
-    """Each value between ``marks``, or in parentheses why it is not shown."""
+def quoted(values: pd.Series, marks: str = "'", known: Collection[str] = ()) -> pd.Series:
+    """Each value between ``marks``, or in parentheses why it is not shown (``known``: configured
+    texts, shown whatever their form)."""
     text = values.astype(str)
     said = marks + text + marks
-    return said.mask(person_like(text), PERSON_LIKE).mask((text.str.len() > SHOWN_UP_TO) & (text != PERSON_LIKE), TOO_LONG)
+    return said.mask(person_like(text, known), PERSON_LIKE).mask((text.str.len() > SHOWN_UP_TO) & (text != PERSON_LIKE),
+                                                                 TOO_LONG)
+
+
+def key_shown(keys: pd.Series, sep: str = "|") -> pd.Series:
+    """Record keys (parts joined by ``sep``) as they are, or described when a part has a personal form."""
+    parts = keys.astype(str).str.split(sep, regex=False).explode()
+    hidden = person_like(parts).groupby(level=0).any().reindex(keys.index, fill_value=False)
+    return keys.astype(str).mask(hidden, PERSON_LIKE)
 
 
 def quote(value: object) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from aclf.config import FileSpec, FormSpec
-from aclf.disclosure import UNSHOWN_SUBJECT
+from aclf.disclosure import UNSHOWN_SUBJECT, key_shown
 from aclf.problems import Problems, seal_ragged_rows
 from aclf.readers import ROW, read_table, require_columns
 from aclf.store import KEY_LIMIT
@@ -49,8 +49,7 @@ def normalize_form(frame: pd.DataFrame, spec: FormSpec, subjid_pattern: str,
     out.insert(0, "record_key", key.str.cat([out[c] for c in spec.key[1:]], sep="|") if len(spec.key) > 1 else key)
     problems.add(out["record_key"].str.len() > KEY_LIMIT, "key_too_long", spec.key[-1],
                  f"the record key is longer than {KEY_LIMIT} characters")
-    problems.add_duplicates(out, spec.key[-1], lambda first: "same key (" + out["record_key"] + ") as row " + first)
-    known = {v for values in spec.values.values() for v in values}
-    keys = [c for c in spec.key if c != spec.subject]
-    quarantine = problems.quarantine(out, frame[spec.columns], known, keys)
+    problems.add_duplicates(out, spec.key[-1],
+                            lambda first: "same key (" + key_shown(out["record_key"]) + ") as row " + first)
+    quarantine = problems.quarantine(out, frame[spec.columns], {v for values in spec.values.values() for v in values})
     return out[problems.clean()].reset_index(drop=True), quarantine

@@ -73,6 +73,9 @@ def _read_references(path: Path, dialect: LabDialect, notes: list[str]) -> pd.Da
         for row in ref.index[ref[name] == UNCALCULATED]:
             notes.append(f"reference ranges row {ref.at[row, ROW]}: {column} holds {_UNSAVED}: no limit used")
             ref.at[row, name] = ""
+        for row in ref.index[person_like(ref[name])]:    # a patient's phone in a limit reaches no dataset
+            notes.append(f"reference ranges row {ref.at[row, ROW]}: {column} holds a value {PERSON_LIKE}: no limit used")
+            ref.at[row, name] = ""
     return ref[["test", "ref_low", "ref_high", "ref_unit"]]
 
 
@@ -195,8 +198,9 @@ def _collected(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> 
     empty = raw.isna() | (raw.astype(str).str.strip() == "")
     stamp = _parse_part(raw, main.format)
     problems.add(empty, "missing_date", main.column, f"{main.column} is empty")
-    problems.add(~empty & stamp.isna(), "bad_date", main.column,
-                 f"{main.column} '" + raw.astype(str) + f"' is not a date in the format {main.format}")
+    bad = ~empty & stamp.isna()
+    problems.add(bad, "bad_date", main.column,
+                 f"{main.column} " + quoted(raw[bad].astype(str)) + f" is not a date in the format {main.format}")
     def text(values: pd.Series, fmt: str) -> pd.Series:
         return _per_value(values, lambda s: s.dt.strftime(fmt)).fillna("").astype(str)
 
@@ -207,8 +211,9 @@ def _collected(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> 
         return iso
     time_raw = frame[spec.time.column].astype(str).str.strip()
     clock = _parse_part(time_raw, spec.time.format)
-    problems.add((time_raw != "") & clock.isna(), "bad_time", spec.time.column,
-                 f"{spec.time.column} '" + time_raw + f"' is not a time in the format {spec.time.format}")
+    bad = (time_raw != "") & clock.isna()
+    problems.add(bad, "bad_time", spec.time.column,
+                 f"{spec.time.column} " + quoted(time_raw[bad]) + f" is not a time in the format {spec.time.format}")
     return iso.where(clock.isna() | (iso == ""), iso + "T" + text(clock, "%H:%M"))
 
 
@@ -242,8 +247,8 @@ def _decode(frame: pd.DataFrame, dialect: LabDialect, problems: Problems) -> pd.
     for col, codes in dialect.decode.items():
         raw = frame[col].astype(str)
         decoded = raw.map(codes)
-        problems.add((raw != "") & decoded.isna(), "unknown_code", col,
-                     f"{col} code " + quoted(raw) + " is not in the configuration")
+        unknown = (raw != "") & decoded.isna()
+        problems.add(unknown, "unknown_code", col, f"{col} code " + quoted(raw[unknown]) + " is not in the configuration")
         frame[col] = decoded.fillna("")
     return frame
 
@@ -300,8 +305,9 @@ def normalize_lab(frame: pd.DataFrame, dialect: LabDialect, references: pd.DataF
     out["lbtestcd"] = _per_value(out["test_raw"], lambda s: s.map(dialect.tests)).fillna("")
     no_test = out["test_raw"] == ""
     problems.add(no_test & problems.clean(), "missing_test", test_col, "the test is empty")
-    problems.add((out["lbtestcd"] == "") & ~no_test, "unknown_test", test_col,
-                 "test " + quoted(out["test_raw"]) + " is not in the site's test configuration")
+    unknown = (out["lbtestcd"] == "") & ~no_test
+    problems.add(unknown, "unknown_test", test_col,
+                 "test " + quoted(out["test_raw"][unknown]) + " is not in the site's test configuration")
     out["result"] = frame["_result"] if wide else field("result")
     result_col = frame[COLUMN] if wide else _taken_from(frame, dialect.source_columns("result"))
     problems.add(out["result"].isin(SPREADSHEET_ERRORS), "spreadsheet_error", result_col,

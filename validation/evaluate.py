@@ -7,7 +7,7 @@ import pandas as pd
 
 from aclf.blinding import stage2_rows
 from aclf.config import FormSpec
-from aclf.disclosure import quoted
+from aclf.disclosure import key_shown, quoted
 from validation import rules_coding, rules_ingestion, rules_lab, rules_subjects
 from validation.findings import combine, make_findings
 from validation.inputs import RuleInputs
@@ -35,11 +35,16 @@ def _schema_findings(inp: RuleInputs, table: str, frame: pd.DataFrame, cases: pd
         return combine([])
     rows = frame.loc[cases["index"].astype(int)].reset_index(drop=True)
     cases = cases.reset_index(drop=True)
-    key = table + "|" + cases["check"].astype(str) + "|" + rows[key_cols].astype(str).agg("|".join, axis=1)
+    record = rows[key_cols].astype(str).agg("|".join, axis=1)
+    key = table + "|" + cases["check"].astype(str) + "|" + record
     found = rows.assign(subjid=rows[subject], file=inp.file_of(rows["transfer_id"]) if "transfer_id" in rows else "")
-    message = (table + ": " + cases["column"].astype(str) + " value " + quoted(cases["failure_case"])
-               + " fails the check " + cases["check"].astype(str) + " (record " + key.str.split("|", n=2).str[2]
-               + ").")
+    # a lab record key is an accession number and a test (DTS keys, shown); a form's key may hold anything
+    shown = record if spec is None else key_shown(record)
+    value = quoted(cases["failure_case"])
+    if spec is None:
+        value = value.where(cases["column"] != "record_key", "'" + cases["failure_case"].astype(str) + "'")
+    message = (table + ": " + cases["column"].astype(str) + " value " + value
+               + " fails the check " + cases["check"].astype(str) + " (record " + shown + ").")
     return make_findings("schema_violation", found, key, message, inp.study,
                          stage2_rows(spec, rows) if spec is not None else None)
 

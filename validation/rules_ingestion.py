@@ -95,9 +95,11 @@ def duplicates(inp: RuleInputs) -> pd.DataFrame:
     rows = q.assign(site_id=_site_of(inp, q["source"]),
                     test=key.str.split("|").str[-1])
     parts = []
+    said = inp.study.lab.reason_of_text             # a site's not-done texts, in any script
     for rule, mask, text in [
         ("duplicate_conflict", conflict, " with different results: row " + first_row.astype("Int64").astype(str)
-         + " " + quoted(first) + ", row " + q["row_number"].astype(str) + " " + quoted(repeat) + ". Which one is right?"),
+         + " " + quoted(first, known=said) + ", row " + q["row_number"].astype(str) + " "
+         + quoted(repeat, known=said) + ". Which one is right?"),
         ("duplicate_record", ~conflict, " twice with the same result (rows " + first_row.astype("Int64").astype(str)
          + " and " + q["row_number"].astype(str) + "); the repeat was not loaded."),
     ]:

@@ -3,7 +3,7 @@ are described instead, whatever column they were typed in."""
 import pandas as pd
 import pytest
 
-from aclf.disclosure import PERSON_LIKE, TOO_LONG, person_like, quote, quoted
+from aclf.disclosure import PERSON_LIKE, TOO_LONG, key_shown, person_like, quote, quoted
 
 
 @pytest.mark.parametrize("value", [
@@ -32,3 +32,9 @@ def test_a_known_text_is_a_code_whatever_its_form_and_a_long_one_is_not_shown():
     assert quoted(pd.Series(["12.5"]), marks="").item() == "12.5"
     digits = pd.Series(["1234567890123456789012345678901"])     # an identifier's form, and too long
     assert person_like(digits).item() and quoted(digits).item() == TOO_LONG
+
+
+def test_a_configured_text_is_quoted_and_a_key_is_shown_unless_a_part_has_a_personal_form():
+    assert quoted(pd.Series(["溶血", "张伟"]), known={"溶血"}).tolist() == ["'溶血'", PERSON_LIKE]
+    keys = pd.Series(["01-007|WEEK0|2024-03-05", "01-007|13800138000"], index=[3, 7])
+    assert key_shown(keys).tolist() == ["01-007|WEEK0|2024-03-05", PERSON_LIKE]

@@ -45,8 +45,11 @@ def test_site03_reference_ranges_sent_in_another_unit_are_converted_to_the_colum
     ([["ALB", 35, 55, "Wang Fang"]], "ALB", ("", ""),
      "reference range of 'ALB' given in (not shown: it has the form of a name or an identifier), a unit the study "
      "does not know: not used"),
-    # a limit of any length converts (the precision follows the number): no crash
-    ([["ALB", "1" * 60, 55, "g/dL"]], "ALB", ("1" * 60 + "0", "550"), None),
+    # a limit of 60 digits (no crash), or a phone typed as a limit: the form of an identifier, not used
+    ([["ALB", "1" * 60, 55, "g/dL"]], "ALB", ("", "550"),
+     "reference ranges row 2: Low holds a value (not shown: it has the form of a name or an identifier): no limit used"),
+    ([["ALB", 35, "13800138000", "g/L"]], "ALB", ("35", ""),
+     "reference ranges row 2: High holds a value (not shown: it has the form of a name or an identifier): no limit used"),
 ])
 def test_site03_reference_range_units_edge_cases(study, tmp_path, ranges, column, expected, note):
     records, _, notes = read_lab(write_site03(tmp_path / "SITE03_20250601.xlsx", ranges), study.sources["site03"],
