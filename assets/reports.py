@@ -26,7 +26,7 @@ def unblinded_reports(context: dg.AssetExecutionContext, aclf: AclfResource) -> 
     with restricted(UNBLINDED, folders.root):
         paths = write_reports(adam["adsl"], adam["adtte"], adam["adae"], folders.root / "reports",
                               aclf.unblinding().level, data_night(aclf.engine()) or now_iso(config.study)[:10],
-                              config.analysis.stage_2_day, config.analysis.reporting_weeks,
+                              config.analysis.reporting_weeks,
                               config.analysis.figures.km.paramcd)
     context.log.info(f"unblinded reports written to {folders.root / 'reports'}")
     return dg.MaterializeResult(metadata={"files": dg.MetadataValue.int(len(paths))})   # no result in metadata

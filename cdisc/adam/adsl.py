@@ -88,8 +88,15 @@ def build_adsl(sdtm: dict[str, pd.DataFrame], analysis: Analysis, etiology_categ
         "LSTALVDT": sas_date(lstalv), "ITTFL": "Y",
         "SAFFL": np.where(adsl["RFXSTDTC"] != "", "Y", "N"),
     })
-    periods = analysis_periods(out["TRTSDT"], out["LSTALVDT"], out["EOSDT"], analysis.stage_2_day)
+    periods = analysis_periods(out["TRTSDT"], out["LSTALVDT"], out["EOSDT"], analysis.stage_2_day, data_cut(sdtm))
     return pd.concat([out, periods], axis=1)
+
+
+def data_cut(sdtm: Mapping[str, pd.DataFrame]) -> float | None:
+    """The data cut (TS DCUTDTC) as a SAS date; None when TS gives none."""
+    ts = columns_of(sdtm, "TS", ["TSPARMCD", "TSVAL"])
+    cut = sas_date(ts.loc[ts["TSPARMCD"] == "DCUTDTC", "TSVAL"])
+    return float(cut.iloc[0]) if len(cut) and pd.notna(cut.iloc[0]) else None
 
 
 def end_of_study(ds: pd.DataFrame) -> pd.DataFrame:

@@ -7,23 +7,23 @@ import pandas as pd
 RELATED = {"POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATED"}
 
 
-def denominators(adsl: pd.DataFrame, stage_2_day: int) -> dict[tuple[str, str], int]:
+def denominators(adsl: pd.DataFrame) -> dict[tuple[str, str], int]:
     """(stage, arm) -> subjects of the safety population at risk: stage 1 by TRT01A; stage 2 by the
-    period-2 treatment (TRT02A, else TRT01A) among those known alive on the stage-2 day."""
+    period-2 treatment (TRT02A, else TRT01A) among those who entered period 2 (ADSL AP02SDT)."""
     safety = adsl[adsl["SAFFL"] == "Y"]
-    stage2 = safety[(safety["LSTALVDT"] - safety["TRTSDT"]) >= stage_2_day]
+    stage2 = safety[safety["AP02SDT"].notna()]
     arm2 = stage2["TRT02A"].where(stage2["TRT02A"] != "", stage2["TRT01A"])
     out = {("stage 1", arm): n for arm, n in safety.groupby("TRT01A")["USUBJID"].nunique().items()}
     out |= {("stage 2", arm): n for arm, n in stage2.groupby(arm2)["USUBJID"].nunique().items()}
     return out
 
 
-def teae_incidence(adae: pd.DataFrame, adsl: pd.DataFrame, stage_2_day: int, arm: str = "TRTA") -> pd.DataFrame:
+def teae_incidence(adae: pd.DataFrame, adsl: pd.DataFrame, arm: str = "TRTA") -> pd.DataFrame:
     """Rows: stage (APERIOD), arm, category (any / serious / related / SOC / SOC and PT), term;
     subjects with the event, subjects at risk in that stage and arm, percent."""
     emergent = adae[adae["TRTEMFL"] == "Y"].copy()
     emergent["stage"] = emergent["APERIOD"].map(lambda p: f"stage {int(p)}" if pd.notna(p) else "unknown")
-    at_risk = denominators(adsl, stage_2_day)
+    at_risk = denominators(adsl)
     parts = []
     for category, rows, term in (
             ("any TEAE", emergent, None), ("serious", emergent[emergent["AESER"] == "Y"], None),

@@ -25,7 +25,7 @@ def _svg(fig: plt.Figure) -> str:
 
 
 def write_reports(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, folder: Path, level: str,
-                  data_cut: str, stage_2_day: int, weeks: list[int], tte_param: str) -> dict[str, Path]:
+                  data_cut: str, weeks: list[int], tte_param: str) -> dict[str, Path]:
     """Every report file under ``folder``; returns them by name."""
     folder.mkdir(parents=True, exist_ok=True)
     tte = adtte[(adtte["PARAMCD"] == tte_param) & adtte["AVAL"].notna()]
@@ -46,7 +46,7 @@ def write_reports(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, f
         rates.to_csv(paths["rates_csv"], index=False, encoding="utf-8-sig")
         sections.append((f"Transplant-free survival rates (95% CI, log-log); log-rank chi-square {chisq:.2f}, "
                          f"p = {p:.3g}", rates.round(3).to_html(index=False)))
-    teae = teae_incidence(adae, adsl, stage_2_day)
+    teae = teae_incidence(adae, adsl)
     paths["teae_csv"] = folder / "teae_incidence_by_arm_and_stage.csv"
     teae.to_csv(paths["teae_csv"], index=False, encoding="utf-8-sig")
     summary = teae[teae["category"].isin(["any TEAE", "serious", "related"])]

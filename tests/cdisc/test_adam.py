@@ -112,10 +112,17 @@ def test_partial_ae_onset_dates_are_imputed_conservatively_and_flagged():
     (40, 35, (0, 27, 28, 40)),                  # left: period 2 ends at the later of the two
     (None, None, (0, None, None, None)),
 ])
-def test_analysis_periods_are_the_protocol_stages(last, eos, expected):
+@pytest.mark.parametrize("cut, still_in", [(None, (0, None, None, None)), (20, (0, None, None, None)),
+                                           (40, (0, 27, 28, None))])
+def test_analysis_periods_are_the_protocol_stages(last, eos, expected, cut, still_in):
+    """A subject who has not left is in the study at the data cut: the cut, not the last record,
+    says whether period 2 has begun (an AE onset imputed after the last record is then period 2)."""
     start = sas_date(pd.Series(["2024-03-05"])).iloc[0]
     at = lambda offset: np.nan if offset is None else start + offset  # noqa: E731
-    periods = analysis_periods(pd.Series([start]), pd.Series([at(last)]), pd.Series([at(eos)]), 28)
+    periods = analysis_periods(pd.Series([start]), pd.Series([at(last)]), pd.Series([at(eos)]), 28,
+                               None if cut is None else start + cut)
+    if eos is None and (last or 0) < 28 and cut is not None:
+        expected = still_in
     got = [None if np.isnan(v) else v - start for v in periods.iloc[0]]
     assert got == list(expected)
 
