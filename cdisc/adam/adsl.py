@@ -2,7 +2,7 @@
 
 Dates are SAS dates (days since 1960-01-01, DATE9.). Treatment variables are left to the
 unblinded area: the blinded spec does not carry them. The analysis periods are the protocol's
-stages, the same in both areas (cdisc.adam.periods).
+stages, one rule in both areas (cdisc.adam.periods).
 """
 from __future__ import annotations
 

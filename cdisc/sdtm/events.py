@@ -18,10 +18,11 @@ def _subject_frame(ctx: Context, domain: str, subjid: pd.Series, source: pd.Data
 
 
 def build_ec(ctx: Context) -> pd.DataFrame:
-    """Infusions as collected. Blinded: the product and its dose form masked, the stage-2 (week 4-5) infusions withheld,
-    since only hUC-MSC patients of stage 1 have them, and so are the kit numbers (ECREFID): kits
-    come from one sequential list, so the gaps the stage-2 kits leave between patients' stage-1 kits
-    date each stage-2 randomization and point at the patient. Unblinded: the product of each stage."""
+    """Infusions as collected. Blinded: the product and its dose form masked, the stage-2 (week 4-5)
+    infusions withheld, since only hUC-MSC patients of stage 1 have them, and so are the kit numbers
+    (ECREFID): kits come from one sequential list, so the gaps the stage-2 kits leave between
+    patients' stage-1 kits date each stage-2 randomization and point at the patient. Unblinded: the
+    product of each stage and its dose form."""
     inf = ctx.forms["infusion"]
     if ctx.blinded:
         inf = inf[~ctx.stage2("infusion")]
