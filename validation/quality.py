@@ -26,7 +26,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.row_conditions import Column
 
-from aclf.disclosure import quote
+from aclf.disclosure import PERSON_LIKE, person_like, quote
 from validation.quality_index import GX_INDEX, write_index
 from validation.quality_result import QualityResult
 from validation.quality_reuse import keep_results, kept_result, suite_key
@@ -83,9 +83,12 @@ def run_quality(lab: pd.DataFrame | Path, forms: Mapping[str, pd.DataFrame], out
             results[name], reuse[name] = reused(context, suite, previous), previous
         else:
             results[name] = validate(context, source, frame, suite, run_id)
+            withhold_personal(results[name])
     del batches
     store = context.validation_results_store
     ids = {k.expectation_suite_identifier.name: k for k in store.list_keys()}
+    for name in set(results) - set(reuse):    # stored again as scrubbed: Data Docs draw from the store
+        store.store_validation_results(results[name], ids[name], ExpectationSuiteIdentifier(name=name))
     if kept is not None:
         keep_results(kept, {name: reuse.get(name) or {
             "key": key, "batch": ids[name].batch_identifier, "run": ids[name].run_id.to_json_dict(),
@@ -259,6 +262,24 @@ def clear_docs(output_dir: Path, keep: set[str] = frozenset()) -> None:
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
+
+
+def withhold_personal(result) -> None:
+    """Replace, in a suite's result, each offending text value with the form of personal data by the
+    words aclf.disclosure uses: the result is kept, and its Data Docs pages show the examples."""
+    def scrub(value):
+        if isinstance(value, dict):
+            return {k: scrub(v) for k, v in value.items()}
+        if isinstance(value, str) and person_like(pd.Series([value])).item():
+            return PERSON_LIKE
+        return value
+
+    for outcome in (r.result for r in result.results if r.result):
+        if outcome.get("partial_unexpected_list"):
+            outcome["partial_unexpected_list"] = [scrub(v) for v in outcome["partial_unexpected_list"]]
+        for count in outcome.get("partial_unexpected_counts") or []:
+            if "value" in count:
+                count["value"] = scrub(count["value"])
 
 
 def failure(suite: str, result) -> dict:

@@ -336,3 +336,16 @@ def test_each_row_condition_filters_the_lab_table_once_with_the_results_of_gx_ow
     assert len(filters) > 4 * len(TESTS)
     assert _results(tmp_path / "once") == _results(tmp_path / "each")
     assert '"success": false' in _results(tmp_path / "once")
+
+
+def test_a_personal_value_in_a_form_is_neither_in_the_finding_nor_in_data_docs(tmp_path):
+    """A patient's name typed as SEX fails its value set: the failure says so without the name, and
+    no Data Docs page (drawn from the stored result) holds it."""
+    lab, forms = clean_lab(), clean_forms()
+    set_form("enrollment", 0, "SEX", "Wang Fang")(lab, forms)
+    result = run(tmp_path, lab, forms)
+    [failure] = result.failed
+    assert failure["column"] == "SEX" and "(not shown: it has the form of a name or an identifier)" in failure["detail"]
+    pages = [p.read_text(encoding="utf-8") for p in (tmp_path / "quality").rglob("*") if p.is_file()
+             and p.suffix in {".html", ".json"}]
+    assert len(pages) > 3 and not [p for p in pages if "Wang Fang" in p]
