@@ -54,6 +54,12 @@ def key_shown(keys: pd.Series, sep: str = "|") -> pd.Series:
     return keys.astype(str).mask(hidden, PERSON_LIKE)
 
 
+def shown_as_data(value: str) -> str:
+    """A dataset's value in a check's message: as it is, of any length (a coded or clinical text the
+    pipeline wrote), unless it has a personal form (a source value that reached the dataset)."""
+    return PERSON_LIKE if person_like(pd.Series([value])).item() else repr(value)
+
+
 def quote(value: object) -> str:
     """One value, as `quoted` would give it."""
     return quoted(pd.Series([value], dtype=object)).iloc[0]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
+from aclf.disclosure import shown_as_data
 from cdisc.spec import Codelist, Dataset, Spec
 from cdisc.xpt import EXAMPLES, Violation, _count, _violation
 
@@ -22,7 +23,7 @@ def _outside(ds: Dataset, name: str, values: pd.Series, cl: Codelist, where: str
     bad = text[(text != "") & (text != "nan") & ~text.isin([t.value for t in cl.terms])]
     if bad.empty:
         return
-    shown = ", ".join(repr(v) for v in bad.drop_duplicates().head(EXAMPLES))
+    shown = ", ".join(shown_as_data(v) for v in bad.drop_duplicates().head(EXAMPLES))
     yield _violation(ds, name, "codelist_value",
                      f"{_count(len(bad), 'value')}{where} not in {cl.id} ({_rule(cl)}): {shown}")
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
+from aclf.disclosure import PERSON_LIKE, shown_as_data
 from aclf.frames import isin
 from cdisc import xpt_v5
 from cdisc.columns import ascii_within, rstripped
@@ -150,7 +151,9 @@ def conform(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
 # ---- checks -------------------------------------------------------------------------------------
 
 def _show(value: str, limit: int = 40) -> str:
-    return repr(value) if len(value) <= limit else f"{value[:limit]!r}..."
+    if len(value) <= limit:
+        return shown_as_data(value)
+    return f"{value[:limit]!r}..." if shown_as_data(value) != PERSON_LIKE else PERSON_LIKE
 
 
 def _count(n: int, noun: str) -> str:
@@ -222,7 +225,8 @@ def _text_values(ds: Dataset, var: Variable, text: pd.Series) -> Iterator[Violat
     if ascii_within(text, limit):
         return
     rows = list(enumerate(text.tolist(), 1))
-    bad = [(row, f"{_show(v)} ({_non_ascii(v)})") for row, v in rows if not v.isascii()]
+    bad = [(row, f"{_show(v)} ({_non_ascii(v) if _show(v) != PERSON_LIKE else 'characters not shown'})")
+           for row, v in rows if not v.isascii()]
     if bad:
         yield _violation(ds, var.name, "value_ascii",
                          f"{_count(len(bad), 'value')} not ASCII: {_examples(bad)}")

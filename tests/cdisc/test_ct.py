@@ -92,6 +92,9 @@ def test_data_values_outside_their_codelist_are_violations():
     found = codelist_values(dm, spec.datasets["DM"], spec)
     assert [(v.variable, v.rule) for v in found] == [("ETHNIC", "codelist_value")]
     assert "CT2001, non-extensible" in found[0].message and "'HAN'" in found[0].message
+    # a patient's name typed as SEX reaches DM; the check refuses the package without naming it
+    found = codelist_values(pd.DataFrame({"SEX": ["M", "Wang Fang"]}), spec.datasets["DM"], spec)
+    assert "Wang Fang" not in found[0].message and "(not shown: it has the form of a name" in found[0].message
     ds = pd.DataFrame({"DSCAT": ["PROTOCOL MILESTONE", "DISPOSITION EVENT", "DISPOSITION EVENT"],
                        "DSDECOD": ["RANDOMIZED", "RANDOMIZED", "COMPLETED"]})
     found = codelist_values(ds, spec.datasets["DS"], spec)

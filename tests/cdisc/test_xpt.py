@@ -271,6 +271,14 @@ def test_value_messages_give_row_and_value():
     assert "2 of 2 rows empty, the first row 1" in violation.message
 
 
+def test_a_value_with_a_personal_form_is_not_shown_nor_spelled_out():
+    """A patient's name that reached a dataset (typed in a coded EDC column): the ASCII check names
+    the row, not the name, nor its characters one by one."""
+    [violation] = check_dataset(frame(XXTEST=["A", "\u5f20\u4f1f"]), dataset())
+    assert "row 2" in violation.message and "\u5f20" not in violation.message and "U+5F20" not in violation.message
+    assert "(not shown: it has the form of a name or an identifier) (characters not shown)" in violation.message
+
+
 def test_only_trailing_blank_rows_are_a_violation(tmp_path):
     ds = dataset(text("USUBJID", core="Exp"), text("XXTEST", core="Exp"))
     middle = pd.DataFrame({"USUBJID": ["S-1", "", "S-3"], "XXTEST": ["A", None, "C"]})
