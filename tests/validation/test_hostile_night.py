@@ -82,6 +82,11 @@ def _plant_second_night(settings, night: str, next_night: str) -> dict[str, str]
     (folder / "MANIFEST.sha256").unlink()
     with (folder / "enrollment.csv").open("a", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerow([FORMULA, "01", "", "", "", "", "", "", "", "", "x", "1", "2"])
+    # 11. a patient's own name as SEX and phone as RACE: they reach DM, whose checks refuse the package
+    enrollment = pd.read_csv(folder / "enrollment.csv", dtype=str, keep_default_na=False)
+    enrollment.loc[1, "SEX"], enrollment.loc[2, "RACE"] = enrollment.loc[1, "PATIENT_NAME"], enrollment.loc[2, "PHONE"]
+    planted.update({enrollment.loc[1, "SEX"]: 1, enrollment.loc[2, "RACE"]: 2})
+    enrollment.to_csv(folder / "enrollment.csv", index=False)
     mh = pd.read_csv(folder / "medical_history.csv", dtype=str, keep_default_na=False)
     mh.loc[0, "ACLF_ONSET_DATE"] = mh.loc[0, "ACLF_ONSET_DATE"][:7]
     mh.to_csv(folder / "medical_history.csv", index=False)
