@@ -38,13 +38,19 @@ def person_like(values: pd.Series, known: Collection[str] = ()) -> pd.Series:
     return (shaped.astype(bool) | (text == PERSON_LIKE)) & ~text.str.casefold().isin({k.casefold() for k in known})
 
 
-def quoted(values: pd.Series, marks: str = "'", known: Collection[str] = ()) -> pd.Series:
+def is_person_like(value: object) -> bool:
+    """``person_like`` of one value."""
+    return bool(person_like(pd.Series([value], dtype=object)).item())
+
+
+def quoted(values: pd.Series, marks: str = "'", known: Collection[str] = (),
+           up_to: int | None = SHOWN_UP_TO) -> pd.Series:
     """Each value between ``marks``, or in parentheses why it is not shown (``known``: configured
-    texts, shown whatever their form)."""
+    texts, shown whatever their form; ``up_to``: the longest shown, None for clinical free text)."""
     text = values.astype(str)
     said = marks + text + marks
-    return said.mask(person_like(text, known), PERSON_LIKE).mask((text.str.len() > SHOWN_UP_TO) & (text != PERSON_LIKE),
-                                                                 TOO_LONG)
+    said = said.mask(person_like(text, known), PERSON_LIKE)
+    return said if up_to is None else said.mask((text.str.len() > up_to) & (text != PERSON_LIKE), TOO_LONG)
 
 
 def key_shown(keys: pd.Series, sep: str = "|") -> pd.Series:
@@ -57,7 +63,7 @@ def key_shown(keys: pd.Series, sep: str = "|") -> pd.Series:
 def shown_as_data(value: str) -> str:
     """A dataset's value in a check's message: as it is, of any length (a coded or clinical text the
     pipeline wrote), unless it has a personal form (a source value that reached the dataset)."""
-    return PERSON_LIKE if person_like(pd.Series([value])).item() else repr(value)
+    return PERSON_LIKE if is_person_like(value) else repr(value)
 
 
 def quote(value: object) -> str:

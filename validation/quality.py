@@ -26,7 +26,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.row_conditions import Column
 
-from aclf.disclosure import PERSON_LIKE, person_like, quote
+from aclf.disclosure import PERSON_LIKE, is_person_like, quote
 from validation.quality_index import GX_INDEX, write_index
 from validation.quality_result import QualityResult
 from validation.quality_reuse import keep_results, kept_result, suite_key
@@ -270,7 +270,7 @@ def withhold_personal(result) -> None:
     def scrub(value):
         if isinstance(value, dict):
             return {k: scrub(v) for k, v in value.items()}
-        if isinstance(value, str) and person_like(pd.Series([value])).item():
+        if isinstance(value, str) and is_person_like(value):
             return PERSON_LIKE
         return value
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from aclf.disclosure import PERSON_LIKE, person_like
+from aclf.disclosure import quoted
 from validation.findings import combine, make_findings
 from validation.inputs import RuleInputs
 
@@ -26,8 +26,7 @@ def adverse_events(inp: RuleInputs) -> pd.DataFrame:
     key = ae["SUBJID"] + "|" + ae["AESPID"]
     uncoded = (ae["AEDECOD"] == "") | (ae["AEBODSYS"] == "")
     untranslated = ~is_english(ae["AETERM_EN"])
-    # a verbatim term is clinical text of any length, shown unless it has a personal form
-    term = ("'" + ae["AETERM_EN"] + "'").mask(person_like(ae["AETERM_EN"]), PERSON_LIKE)
+    term = quoted(ae["AETERM_EN"], up_to=None)      # clinical free text of any length
     what = "Adverse event " + ae["AESPID"] + " of subject " + ae["SUBJID"] + " (" + term + ")"
     return combine([
         make_findings("ae_uncoded", rows[uncoded], key[uncoded],

@@ -23,10 +23,9 @@ def analysis_periods(trtsdt: pd.Series, lstalvdt: pd.Series, eosdt: pd.Series, s
         last = last.where(ended, np.fmax(lstalvdt, data_cut))
     second = trtsdt + stage_2_day
     reached = last >= second              # False where either is missing
-    none = pd.Series(np.nan, index=trtsdt.index)
     return pd.DataFrame({
         "AP01SDT": trtsdt,
-        "AP01EDT": (second - 1).where(reached, last.where(ended & trtsdt.notna(), none)),
-        "AP02SDT": second.where(reached, none),
-        "AP02EDT": last.where(reached & ended, none),
+        "AP01EDT": (second - 1).where(reached, last.where(ended & trtsdt.notna())),
+        "AP02SDT": second.where(reached),
+        "AP02EDT": last.where(reached & ended),
     })
