@@ -130,6 +130,7 @@ class Design(_Model):
     not_assigned: dict[str, str]
     in_screening: dict[str, str]
     ethnic: dict[str, str]
+    sex_unknown: str                      # DM.SEX (required) of a subject whose sex the EDC holds no valid code for
     products: dict[str, Product]
     masked_stage2: MaskedStage2
     country: str

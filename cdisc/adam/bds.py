@@ -135,6 +135,9 @@ def _score_parameters(comp: pd.DataFrame, adsl: pd.DataFrame, components: Scores
     def dialysis(w):
         return w["AVALC.dialysis"].eq("Y")
 
+    def female(w):   # 1/0; missing for a sex that is neither (U): MELD 3.0 then has no value
+        return w["USUBJID"].map(subject["SEX"]).map({"F": 1.0, "M": 0.0}).astype(float)
+
     def ctp(w):
         return scores.child_pugh(w[bili], w[alb], w[inr], None, ascites=w["AVALC.ascites"],
                                  encephalopathy=w["AVAL.encephalopathy"])
@@ -154,8 +157,8 @@ def _score_parameters(comp: pd.DataFrame, adsl: pd.DataFrame, components: Scores
         "MELDNA": (lambda w: scores.meld_na(w[bili], w[inr], w[creat], w[sodium], dialysis(w)),
                    lambda w: dict(**meld_parts(w), sodium=w[sodium])),
         "MELD3": (lambda w: scores.meld_3(w[bili], w[inr], w[creat], w[sodium], scores.g_l_to_g_dl(w[alb]),
-                                         w["USUBJID"].map(subject["SEX"]) == "F", dialysis(w)),
-                  lambda w: dict(**meld_parts(w), sodium=w[sodium], albumin=w[alb])),
+                                         female(w), dialysis(w)),
+                  lambda w: dict(**meld_parts(w), sodium=w[sodium], albumin=w[alb], sex=female(w))),
         "CTPSCORE": (lambda w: ctp(w)["score"], ctp_parts),
         "CTPCLASN": (lambda w: ctp(w)["class"].map({"A": 1.0, "B": 2.0, "C": 3.0}), ctp_parts),
     }

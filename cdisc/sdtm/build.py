@@ -78,15 +78,20 @@ def lb_subject_key(ctx: Context, forms_key: str | None) -> str | None:
     return hashlib.sha256(f"{forms_key}|{ctx.level}|LB by subject".encode()).hexdigest()
 
 
-def submittable_dates(forms: dict[str, pd.DataFrame], study: Study) -> dict[str, pd.DataFrame]:
-    """The forms with every invalid date blanked: a submission carries only real ISO 8601 dates
-    (each invalid one is a schema finding of its form, for the site to correct)."""
+def submittable(forms: dict[str, pd.DataFrame], study: Study) -> dict[str, pd.DataFrame]:
+    """The forms with every value a submission cannot carry blanked: invalid dates (a submission
+    carries only real ISO 8601 dates) and values outside a column's allowed values (a submission
+    carries only controlled terms). Each is a schema finding of its form, for the site to correct; a
+    key column, or one the form keeps as sent, is never blanked."""
     out = dict(forms)
     for name, frame in forms.items():
         _, spec = study.form(name)
         cleaned = frame.copy()
         for col in spec.dates:
             cleaned[col] = cleaned[col].where(valid_iso(cleaned[col], col in spec.partial_dates), "")
+        for col, allowed in spec.values.items():
+            if col not in spec.key and col not in spec.kept_if_invalid:
+                cleaned[col] = cleaned[col].where(cleaned[col].isna() | isin(cleaned[col], [*allowed, ""]), "")
         out[name] = cleaned
     return out
 
@@ -103,7 +108,7 @@ def build_context(study: Study, design: Design, forms: dict[str, pd.DataFrame], 
                   key: pd.DataFrame | None = None, data_cut: str | None = None, ct_release: str = "",
                   eligibility: pd.DataFrame | None = None) -> Context:
     """The inputs of one area's build; an unblinded level needs the randomization key."""
-    forms = enrolled_only(submittable_dates(forms, study))
+    forms = enrolled_only(submittable(forms, study))
     blinded = level == "blinded"
     if not blinded and key is None:
         raise ValueError(f"the {level} level needs the randomization key")

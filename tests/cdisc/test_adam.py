@@ -237,6 +237,23 @@ def test_invalid_components_leave_a_score_missing_instead_of_stopping_the_night(
     assert not np.isnan(meld3.iloc[0]) and np.isnan(meld3.iloc[1])
 
 
+def test_meld3_of_a_subject_of_unknown_sex_is_missing_and_says_why():
+    """MELD 3.0 adds 1.33 for a woman: with ADSL.SEX U (the EDC held no valid code) it has no value,
+    and AREASND names sex; the other scores do not need it."""
+    from cdisc.adam.bds import _score_parameters
+
+    index = pd.MultiIndex.from_tuples([("S-F", 10.0), ("S-M", 10.0), ("S-U", 10.0)], names=["USUBJID", "AVISITN"])
+    comp = pd.DataFrame({"bilirubin": 5.0, "inr": 2.0, "creatinine": 1.0, "sodium": 135.0, "albumin": 30.0,
+                         "prothrombin_time": 20.0, "encephalopathy": 1.0, "ascites": "MILD", "dialysis": False},
+                        index=index)
+    adsl = pd.DataFrame({"USUBJID": ["S-F", "S-M", "S-U"], "SEX": ["F", "M", "U"], "MELDETIO": 0.0})
+    out = _score_parameters(comp, adsl, ANALYSIS.scores).set_index(["PARAMCD", "USUBJID"])
+    meld3 = out.loc["MELD3"]
+    assert meld3.loc["S-F", "AVAL"] - meld3.loc["S-M", "AVAL"] in (1.0, 2.0)      # 1.33, rounded
+    assert np.isnan(meld3.loc["S-U", "AVAL"]) and meld3.loc["S-U", "AREASND"] == "missing: sex"
+    assert out.loc["MELD"].loc["S-U", "AVAL"] == out.loc["MELD"].loc["S-M", "AVAL"]
+
+
 def test_sdtm_and_adam_baselines_agree(package):
     """LBBLFL and ABLFL come from one derivation: where the SDTM baseline has a numeric result, ADaM
     flags that same record (a censored last value can only be an SDTM baseline: it has no AVAL)."""

@@ -142,6 +142,23 @@ def test_sv_is_taken_from_the_hand_off_only_while_its_visits_sample_dates_are_th
     pd.testing.assert_frame_equal(redated.datasets["SV"], full.datasets["SV"])
 
 
+def test_a_code_outside_its_allowed_values_is_submitted_as_not_known(study):
+    """A value the form does not allow (a name typed as SEX) is a schema finding for the site and is
+    blanked for the submission (DM.SEX then U, required); a key column and a column the form keeps as
+    sent (SITEID) stay; missing values stay missing."""
+    from cdisc.sdtm.build import submittable
+
+    enrol = pd.DataFrame({"SUBJID": ["01-001", "01-002", "01-003"], "SITEID": ["01", "06", "01"],
+                          "SEX": ["F", "Wang Fang", ""], "RACE": ["ASIAN", "13812345678", None],
+                          "ELIGIBLE": ["Y", "YES", "N"]})
+    forms = submittable({"enrollment": enrol.reindex(columns=study.forms["enrollment"].columns, fill_value="")}, study)
+    got = forms["enrollment"]
+    assert got["SEX"].tolist() == ["F", "", ""] and got["ELIGIBLE"].tolist() == ["Y", "", "N"]
+    assert got["RACE"].iloc[:2].tolist() == ["ASIAN", ""] and pd.isna(got["RACE"].iloc[2])
+    assert got["SITEID"].tolist() == ["01", "06", "01"] and got["SUBJID"].equals(enrol["SUBJID"])
+    assert enrol["SEX"].iloc[1] == "Wang Fang"                       # the forms given are not changed
+
+
 def test_a_visit_spans_its_samples_dates_but_not_a_partial_date_or_a_visit_not_done(study):
     from cdisc.sdtm.special import span_findings, visit_spans
 

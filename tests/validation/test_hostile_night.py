@@ -82,10 +82,11 @@ def _plant_second_night(settings, night: str, next_night: str) -> dict[str, str]
     (folder / "MANIFEST.sha256").unlink()
     with (folder / "enrollment.csv").open("a", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerow([FORMULA, "01", "", "", "", "", "", "", "", "", "x", "1", "2"])
-    # 11. a patient's own name as SEX and phone as RACE: they reach DM, whose checks refuse the package
+    # 11. a patient's own name as SEX and phone as RACE: findings, blanked in SDTM (SEX as U), the package published
     enrollment = pd.read_csv(folder / "enrollment.csv", dtype=str, keep_default_na=False)
     enrollment.loc[1, "SEX"], enrollment.loc[2, "RACE"] = enrollment.loc[1, "PATIENT_NAME"], enrollment.loc[2, "PHONE"]
     planted.update({enrollment.loc[1, "SEX"]: 1, enrollment.loc[2, "RACE"]: 2})
+    planted["coded"] = {"SEX": enrollment.loc[1, "SUBJID"], "RACE": enrollment.loc[2, "SUBJID"]}
     enrollment.to_csv(folder / "enrollment.csv", index=False)
     mh = pd.read_csv(folder / "medical_history.csv", dtype=str, keep_default_na=False)
     mh.loc[0, "ACLF_ONSET_DATE"] = mh.loc[0, "ACLF_ONSET_DATE"][:7]
@@ -105,6 +106,7 @@ def hostile(tmp_path_factory):
         next_night = (pd.Timestamp(summary.nights[0]) + pd.Timedelta(days=1)).strftime("%Y%m%d")
         personal = _personal(settings, night)
         names, planted = _plant_second_night(settings, night, next_night)
+        names["coded"] = planted.pop("coded")
         result = run_nightly(settings, instance=dg.DagsterInstance.ephemeral())
         engine = make_engine(url)
         yield settings, result, names, personal | set(planted), engine
@@ -193,3 +195,23 @@ def test_a_personal_value_typed_in_a_read_column_is_held_and_never_quoted(hostil
     findings = pd.read_csv(settings.output / "findings" / "findings.csv", dtype=str, keep_default_na=False)
     visit = findings[(findings["file"] == names["site04"]) & (findings["rule"] == "visit_unknown")]
     assert visit["message"].str.contains(not_shown, regex=False).any()
+
+
+def test_a_value_outside_its_codelist_is_a_finding_and_the_package_is_published(hostile):
+    """A name typed as SEX and a phone as RACE are findings of the enrollment form; SDTM carries
+    them as not known (DM.SEX U, DM.RACE empty), so the night's SDTM and ADaM packages are
+    published instead of being refused by their codelist checks."""
+    settings, _, names, _, _ = hostile
+    report = json.loads((settings.output / "run_report.json").read_text())
+    blinded = [p for p in report["packages"].values() if "unblinded" not in json.dumps(p)]
+    assert blinded and all(p["refreshed"] for p in blinded), blinded
+    [dm_path] = [p for p in settings.output.rglob("dm.xpt") if "unblinded" not in str(p)]
+    dm = pd.read_sas(dm_path, format="xport", encoding="utf-8").set_index("SUBJID")
+    assert dm.loc[names["coded"]["SEX"], "SEX"] == "U"
+    assert dm.loc[names["coded"]["RACE"], "RACE"] == ""
+    assert set(dm["SEX"]) <= {"M", "F", "U"}
+    findings = pd.read_csv(settings.output / "findings" / "findings.csv", dtype=str, keep_default_na=False)
+    schema = findings[(findings["rule"] == "schema_violation") & (findings["file"] == names["edc"])]
+    for column, subjid in names["coded"].items():
+        said = schema[schema["subjid"] == subjid]["message"]
+        assert said.str.startswith(f"enrollment: {column} value (not shown").any(), (column, list(said))
