@@ -277,8 +277,8 @@ class LabTest(_Model):
         return self
 
     def loinc_of(self, unit: str | None) -> str:
-        """The LOINC code of a result sent in ``unit`` (a CDISC unit); the standard unit's when the unit
-        does not tell (none sent, or one the study does not know)."""
+        """The LOINC code of a result sent in ``unit`` (a CDISC unit); the standard unit's when none
+        was sent (a result not done). cdisc.sdtm.lb gives none for a unit the study does not know."""
         if not isinstance(self.loinc, dict):
             return self.loinc or ""
         return self.loinc.get(unit) or self.loinc[self.standard_unit]

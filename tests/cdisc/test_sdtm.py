@@ -374,7 +374,8 @@ def test_lb_conformance(package):
     assert (lb.loc[lb["LBORRES"] == "", "LBORRESU"] == "").all()
     assert "NOT DONE" not in set(lb["LBREASND"])                            # a reason, not the status again
     assert "BUN" not in set(lb["LBTESTCD"]) and "UREAN" in set(lb["LBTESTCD"])
-    assert (lb["LBLOINC"] != "").all()
+    unknown_unit = (lb["LBORRES"] != "") & (lb["LBORRESU"] == "") & lb["LBTESTCD"].isin(["BILI", "CREAT", "UREAN"])
+    assert (lb.loc[~unknown_unit, "LBLOINC"] != "").all()
     # the code of the property reported: moles or mass per volume, as the unit sent says
     reported = lb[lb["LBORRESU"] != ""].groupby(["LBTESTCD", "LBORRESU"])["LBLOINC"].agg(set).to_dict()
     assert reported[("BILI", "umol/L")] == {"14631-6"} and reported[("BILI", "mg/dL")] == {"1975-2"}
@@ -383,6 +384,17 @@ def test_lb_conformance(package):
     assert lb.loc[lb["LBBLFL"] == "Y", "LBSTRESN"].notna().all()            # the record ABLFL can pick
     names = lb.groupby("VISITNUM")["VISIT"].nunique()
     assert (names == 1).all() and lb["VISIT"].str.startswith("UNSCHEDULED ").any()   # VISIT <-> VISITNUM 1:1
+
+
+def test_lbloinc_names_the_property_the_unit_sent_says_or_none():
+    """Moles or mass per volume: the unit sent decides the code; no unit sent (not done) takes the
+    standard unit's; a unit the study does not know leaves a unit-dependent code empty, not a guess."""
+    from cdisc.sdtm.lb import _loinc
+
+    tests = load_study().lab.tests
+    codes = _loinc(pd.Series(["BILI", "BILI", "BILI", "ALB"]), pd.Series(["umol/L", "", None, None]),
+                   pd.Series([True, True, False, False]), tests)
+    assert codes.tolist() == ["14631-6", "1975-2", "", "1751-7"]
 
 
 def test_ie_records_each_criterion_not_met(package):
