@@ -54,7 +54,10 @@ def datasets(spec):
          "DSSTDTC": "2024-03-04"},
         {**subject, "DSSEQ": 2.0, "DSTERM": "COMPLETED", "DSDECOD": "COMPLETED", "DSCAT": "DISPOSITION EVENT",
          "DSSTDTC": "2025-03-04"}])
-    return {"DM": dm, "LB": lb, "TS": ts, "AE": ae, "DS": ds}
+    suppdm = frame(spec, "SUPPDM", [{**subject, "RDOMAIN": "DM", "IDVAR": "", "IDVARVAL": "", "QNAM": "CETHNIC",
+                                     "QLABEL": "Collected Ethnicity", "QVAL": "HAN", "QORIG": "Collected",
+                                     "QEVAL": ""}])
+    return {"DM": dm, "LB": lb, "TS": ts, "AE": ae, "DS": ds, "SUPPDM": suppdm}
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +112,7 @@ def test_schema_comes_from_odmlib_and_a_missing_one_raises(monkeypatch, tmp_path
 
 def test_every_written_dataset_and_variable_is_described(tree, datasets):
     groups = {ig.get("Name"): ig for ig in tree.iterfind(".//odm:ItemGroupDef", NS)}
-    assert list(groups) == ["AE", "DM", "DS", "LB", "TS"]
+    assert list(groups) == ["AE", "DM", "DS", "LB", "SUPPDM", "TS"]
     for name, df in datasets.items():
         refs = [r.get("ItemOID") for r in groups[name].iterfind("odm:ItemRef", NS)]
         assert refs == [f"IT.{name}.{c}" for c in df.columns]
@@ -131,10 +134,10 @@ def test_dataset_attributes(tree):
     assert keys["IT.DM.STUDYID"] == "1" and keys["IT.DM.USUBJID"] == "2" and keys["IT.DM.AGE"] is None
 
 
-def test_leaf_hrefs_are_lower_case_xpt(tree):
+def test_leaf_hrefs_are_lower_case_xpt(tree, datasets):
     hrefs = {ig.get("Name"): ig.find("def:leaf", NS).get(f"{{{define.XLINK_NS}}}href")
              for ig in tree.iterfind(".//odm:ItemGroupDef", NS)}
-    assert hrefs == {"AE": "ae.xpt", "DM": "dm.xpt", "DS": "ds.xpt", "LB": "lb.xpt", "TS": "ts.xpt"}
+    assert hrefs == {name: f"{name.lower()}.xpt" for name in datasets} and hrefs["SUPPDM"] == "suppdm.xpt"
 
 
 def test_lengths_and_types(tree, datasets):
@@ -187,22 +190,27 @@ def test_codelists(tree):
     assert "CL.RSTESTCD" not in lists and "CL.ROUTE" not in lists          # not referenced
 
 
-def test_dsdecod_takes_its_codelist_by_dscat(tree):
-    """Disposition events and protocol milestones are different CDISC codelists (NCOMPLT, PROTMLST):
-    DSDECOD gets value-level metadata, one codelist per DSCAT."""
-    dsdecod = item_def(tree, "IT.DS.DSDECOD")
-    assert dsdecod.find("odm:CodeListRef", NS) is None
-    vl = tree.find(".//def:ValueListDef[@OID='%s']" % dsdecod.find("def:ValueListRef", NS).get("ValueListOID"), NS)
+@pytest.mark.parametrize("item, by, expected", [
+    # disposition events and protocol milestones are different CDISC codelists (NCOMPLT, PROTMLST)
+    ("IT.DS.DSDECOD", "IT.DS.DSCAT", {"DISPOSITION EVENT": ("CL.NCOMPLT", "C66727"),
+                                      "PROTOCOL MILESTONE": ("CL.PROTMLST", "C114118")}),
+    # each supplemental qualifier its own codelist: CETHNIC is Ethnicity As Collected
+    ("IT.SUPPDM.QVAL", "IT.SUPPDM.QNAM", {"CETHNIC": ("CL.ETHNICC", "C128690")}),
+])
+def test_a_variable_takes_its_codelist_by_another_variables_value(tree, item, by, expected):
+    """Value-level metadata: the variable has no codelist of its own, each value of ``by`` one."""
+    variable = item_def(tree, item)
+    assert variable.find("odm:CodeListRef", NS) is None
+    vl = tree.find(".//def:ValueListDef[@OID='%s']" % variable.find("def:ValueListRef", NS).get("ValueListOID"), NS)
     refs = {r.find("def:WhereClauseRef", NS).get("WhereClauseOID"): r.get("ItemOID") for r in vl.iterfind("odm:ItemRef", NS)}
     lists = {}
     for wc_oid, item_oid in refs.items():
         check = tree.find(f".//def:WhereClauseDef[@OID='{wc_oid}']/odm:RangeCheck", NS)
-        assert check.get(f"{{{define.DEF_NS}}}ItemOID") == "IT.DS.DSCAT"
+        assert check.get(f"{{{define.DEF_NS}}}ItemOID") == by
         lists[check.find("odm:CheckValue", NS).text] = item_def(tree, item_oid).find("odm:CodeListRef", NS).get("CodeListOID")
-    assert lists == {"DISPOSITION EVENT": "CL.NCOMPLT", "PROTOCOL MILESTONE": "CL.PROTMLST"}
     codes = {cl.get("OID"): cl.find("odm:Alias", NS).get("Name") for cl in tree.iterfind(".//odm:CodeList", NS)
              if cl.find("odm:Alias", NS) is not None}
-    assert codes["CL.NCOMPLT"] == "C66727" and codes["CL.PROTMLST"] == "C114118"
+    assert {value: (oid, codes[oid]) for value, oid in lists.items()} == expected
 
 
 def test_lab_results_come_from_the_vendor(tree):
