@@ -169,7 +169,6 @@ class FormSpec(_Model):
     subject: str = "SUBJID"
     personal: list[str] = []
     values: dict[str, list[str]] = {}                 # allowed values ('' is always allowed)
-    kept_if_invalid: list[str] = []                   # ... columns submitted as sent all the same (others blanked)
     dates: list[str] = []                             # ISO 8601 date(-time) columns
     partial_dates: list[str] = []                     # ... of which partial dates (YYYY, YYYY-MM) are legal
     ranges: dict[str, tuple[float, float]] = {}       # numeric range (when not empty)
@@ -182,7 +181,7 @@ class FormSpec(_Model):
         missing = [c for c in [*self.key, self.subject] if c not in self.columns]
         if missing:
             raise ValueError(f"key/subject columns {missing} are not in the form's columns")
-        unknown = sorted((set(self.values) | set(self.kept_if_invalid) | set(self.ranges) | set(self.dates) | set(self.partial_dates)
+        unknown = sorted((set(self.values) | set(self.ranges) | set(self.dates) | set(self.partial_dates)
                           | set(self.stage2_rows)) - set(self.columns))
         if unknown:
             raise ValueError(f"value rules name columns {unknown} that the form does not load")

@@ -98,15 +98,16 @@ def build_mh(ctx: Context) -> pd.DataFrame:
     """Per subject: the etiology of the chronic liver disease, cirrhosis (pre-specified), ACLF onset."""
     mh = ctx.forms["medical_history"].reset_index(drop=True)
     terms = ctx.design.etiology_terms
+    known = mh[mh["ETIOLOGY"].fillna("") != ""]      # no etiology (a finding if not a code): no record yet
     parts = [
-        pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": mh["ETIOLOGY"].map(terms).fillna(mh["ETIOLOGY"]),
+        pd.DataFrame({"SUBJID": known["SUBJID"], "MHTERM": known["ETIOLOGY"].map(terms).fillna(known["ETIOLOGY"]),
                       "MHCAT": ctx.design.etiology_category, "MHPRESP": "", "MHOCCUR": "", "MHSTDTC": ""}),
         pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": "CIRRHOSIS", "MHCAT": "CHRONIC LIVER DISEASE",
                       "MHPRESP": "Y", "MHOCCUR": mh["CIRRHOSIS"], "MHSTDTC": ""}),
         pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": "ACUTE-ON-CHRONIC LIVER FAILURE", "MHCAT": "ACLF",
                       "MHPRESP": "", "MHOCCUR": "", "MHSTDTC": mh["ACLF_ONSET_DATE"]}),
     ]
-    rows = pd.concat([p.assign(**lineage(mh)) for p in parts], ignore_index=True)
+    rows = pd.concat([p.assign(**lineage(mh.loc[p.index])) for p in parts], ignore_index=True)
     frame = _subject_frame(ctx, "MH", rows["SUBJID"], rows, MHTERM=rows["MHTERM"], MHCAT=rows["MHCAT"],
                            MHPRESP=rows["MHPRESP"], MHOCCUR=rows["MHOCCUR"], MHSTDTC=rows["MHSTDTC"],
                            MHSTDY=study_day(rows["MHSTDTC"], rows["SUBJID"].map(ctx.reference["RFSTDTC"])))
@@ -117,6 +118,7 @@ def build_ds(ctx: Context) -> pd.DataFrame:
     """Consent and stage-1 randomization (milestones), screen failure or end of study (disposition).
     Blinded: the stage-2 randomization is not shown (it reveals the stage-1 assignment)."""
     enrol, eos, iwrs = ctx.forms["enrollment"], ctx.forms["end_of_study"], ctx.forms["randomization"]
+    eos = eos[eos["STATUS"].fillna("") != ""]          # no status (a finding if not a code): no record yet
     stages = ["1"] if ctx.blinded else ["1", "2"]
     rand = iwrs[iwrs["STAGE"].isin(stages)]
     failed = enrol[screen_failed(ctx)]

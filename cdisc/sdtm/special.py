@@ -57,13 +57,20 @@ def build_dm(ctx: Context) -> pd.DataFrame:
         "SUBJID": enrol["SUBJID"], "RFSTDTC": ref["RFSTDTC"], "RFENDTC": ref["RFENDTC"],
         "RFXSTDTC": ref["RFSTDTC"], "RFXENDTC": ref["RFXENDTC"], "RFICDTC": ref["RFICDTC"],
         "RFPENDTC": ref["RFPENDTC"], "DTHDTC": ref["DTHDTC"], "DTHFL": np.where(ref["DTHDTC"] != "", "Y", ""),
-        "SITEID": enrol["SITEID"], "BRTHDTC": enrol["BRTHDTC"], "AGE": _age(enrol["BRTHDTC"], enrol["CONSENT_DATE"]),
+        "SITEID": _site(enrol), "BRTHDTC": enrol["BRTHDTC"], "AGE": _age(enrol["BRTHDTC"], enrol["CONSENT_DATE"]),
         "AGEU": "YEARS", "SEX": enrol["SEX"].replace("", ctx.design.sex_unknown).fillna(ctx.design.sex_unknown), "RACE": enrol["RACE"],
         "ETHNIC": enrol["ETHNIC"].map(ctx.design.ethnic).fillna(""),
         "ARMCD": armcd, "ARM": arm, "ACTARMCD": actarmcd, "ACTARM": actarm, "ARMNRS": armnrs,
         "ACTARMUD": "",      # the actual arm is always a planned one or null (actual_arms)
         "COUNTRY": ctx.design.country, **lineage(enrol),
     }).sort_values("USUBJID").reset_index(drop=True)
+
+
+def _site(enrol: pd.DataFrame) -> pd.Series:
+    """DM.SITEID (required): the form's, else (missing or not a site: a finding) the site the SUBJID
+    names (SS-NNN)."""
+    site = enrol["SITEID"].fillna("")
+    return site.where(site != "", enrol["SUBJID"].str[:2])
 
 
 def build_suppdm(ctx: Context) -> pd.DataFrame:
@@ -121,14 +128,17 @@ def build_se(ctx: Context) -> pd.DataFrame:
     re-randomized subject (unblinded only), then follow-up, per subject."""
     ref = ctx.reference
     elements = {e.etcd: e for e in ctx.design.elements}
+    enrolled = ctx.forms["enrollment"].drop_duplicates("SUBJID").set_index("SUBJID")
+    # screening starts at consent, else (no valid consent date: a finding) at the screening date
+    screened = ref["RFICDTC"].where(ref["RFICDTC"] != "", enrolled["SCREEN_DATE"].reindex(ref.index).fillna(""))
     rows = []
     for subjid, r in ref.iterrows():
         end = r["RFENDTC"] or r["DTHDTC"]
+        if screened[subjid]:            # else the element waits for the site to send a date
+            rows.append((subjid, "SCRN", screened[subjid], end if not r["RFSTDTC"] else r["RFSTDTC"]))
         if not r["RFSTDTC"]:
-            rows.append((subjid, "SCRN", r["RFICDTC"], end))
             continue
         follow_up = (r["first_date"] + pd.Timedelta(days=ctx.design.treatment_1_days)).strftime("%Y-%m-%d")
-        rows.append((subjid, "SCRN", r["RFICDTC"], r["RFSTDTC"]))
         if not ctx.blinded:
             rows += _elements(ctx, subjid, r, follow_up, end)
             continue
@@ -138,7 +148,6 @@ def build_se(ctx: Context) -> pd.DataFrame:
         rows.append((subjid, "TRT1", r["RFSTDTC"], follow_up))
         rows.append((subjid, "FU", follow_up, end))
     se = pd.DataFrame(rows, columns=["SUBJID", "ETCD", "SESTDTC", "SEENDTC"])
-    enrolled = ctx.forms["enrollment"].drop_duplicates("SUBJID").set_index("SUBJID")
     source = enrolled.reindex(se["SUBJID"]).reset_index()     # elements are traced to the subject's enrollment
     se["ELEMENT"] = se["ETCD"].map({k: e.element for k, e in elements.items()})
     se["EPOCH"] = se["ETCD"].map({k: e.epoch for k, e in elements.items()})

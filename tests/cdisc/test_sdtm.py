@@ -144,8 +144,8 @@ def test_sv_is_taken_from_the_hand_off_only_while_its_visits_sample_dates_are_th
 
 def test_a_code_outside_its_allowed_values_is_submitted_as_not_known(study):
     """A value the form does not allow (a name typed as SEX) is a schema finding for the site and is
-    blanked for the submission (DM.SEX then U, required); a key column and a column the form keeps as
-    sent (SITEID) stay; missing values stay missing."""
+    blanked for the submission (DM.SEX then U, DM.SITEID the SUBJID's site: both required); a key
+    column stays; missing values stay missing."""
     from cdisc.sdtm.build import submittable
 
     enrol = pd.DataFrame({"SUBJID": ["01-001", "01-002", "01-003"], "SITEID": ["01", "06", "01"],
@@ -155,7 +155,7 @@ def test_a_code_outside_its_allowed_values_is_submitted_as_not_known(study):
     got = forms["enrollment"]
     assert got["SEX"].tolist() == ["F", "", ""] and got["ELIGIBLE"].tolist() == ["Y", "", "N"]
     assert got["RACE"].iloc[:2].tolist() == ["ASIAN", ""] and pd.isna(got["RACE"].iloc[2])
-    assert got["SITEID"].tolist() == ["01", "06", "01"] and got["SUBJID"].equals(enrol["SUBJID"])
+    assert got["SITEID"].tolist() == ["01", "", "01"] and got["SUBJID"].equals(enrol["SUBJID"])
     assert enrol["SEX"].iloc[1] == "Wang Fang"                       # the forms given are not changed
 
 
@@ -266,6 +266,35 @@ def test_missing_forms_or_no_data_build_valid_datasets(package, engine, empty):
     ctx = build_context(study, load_design(), forms)
     datasets = build_domains(ctx, BLINDED_SPEC(), lambda: load_harmonized_lab(source)).datasets
     assert not {name: v for name, v in check_all(datasets, BLINDED_SPEC()).items() if v}
+
+
+@pytest.mark.parametrize("area", ["blinded", "unblinded"])
+@pytest.mark.parametrize("bad", ["ZZ?", ""])
+def test_no_value_of_any_form_column_refuses_the_package(package, area, bad):
+    """Every read column of every form (its key apart) given a value outside its rules, or none, in one
+    record each: findings for the sites, and the package still passes every check of the spec (a
+    required value takes the one a reviewer can rely on, or the record waits for the correction)."""
+    from cdisc.package import check_all
+    from aclf.randkey import read_key
+
+    _, _, settings, _, engine = package
+    study, design = load_study(), load_design()
+    forms = forms_in_force(engine, study)
+    for name, frame in forms.items():
+        spec = study.forms[name]
+        frame = forms[name] = frame.copy()
+        columns = [c for c in spec.columns if c not in spec.key and c != spec.subject
+                   and not (area == "unblinded" and c == "RAND_NO")]  # stops the area on purpose (test_assignment)
+        for i, column in enumerate(columns[:len(frame)]):
+            frame.loc[frame.index[i], column] = bad
+    key = None if area == "blinded" else read_key(settings.landing / design.blinding.key_folder,
+                                                   design.blinding.key, list(design.products))
+    spec = for_area(load_spec(), area)
+    ctx = build_context(study, design, forms, level="full" if key is not None else "blinded", key=key,
+                        ct_release=spec.ct_version)
+    datasets = build_domains(ctx, spec, lambda: load_harmonized_lab(engine)).datasets
+    assert not {name: v for name, v in check_all(datasets, spec).items() if v}
+    assert (datasets["DM"]["SEX"].isin(["M", "F", "U"])).all() and (datasets["DM"]["SITEID"] != "").all()
 
 
 def BLINDED_SPEC():
