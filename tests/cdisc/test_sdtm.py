@@ -10,7 +10,7 @@ import pytest
 
 from aclf.store import make_engine
 from aclf.current import forms_in_force
-from aclf.config import load_study
+from aclf.config import DEFAULT_STUDY_DIR, load_study
 from cdisc.define import validate_define
 from cdisc.design import load_design
 from cdisc.area import AreaFolders
@@ -295,6 +295,12 @@ def test_no_value_of_any_form_column_refuses_the_package(package, area, bad):
     datasets = build_domains(ctx, spec, lambda: load_harmonized_lab(engine)).datasets
     assert not {name: v for name, v in check_all(datasets, spec).items() if v}
     assert (datasets["DM"]["SEX"].isin(["M", "F", "U"])).all() and (datasets["DM"]["SITEID"] != "").all()
+    # and the ADaM package made from that SDTM
+    from cdisc.adam.analysis import load_analysis
+    from cdisc.adam.build import build_adam
+    adam_spec = for_area(load_spec(DEFAULT_STUDY_DIR / "adam"), area)
+    adam = build_adam(datasets, study, load_analysis(), adam_spec, design).datasets
+    assert not {name: v for name, v in check_all(adam, adam_spec).items() if v}
 
 
 def BLINDED_SPEC():
