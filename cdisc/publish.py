@@ -26,6 +26,7 @@ from cdisc.package import (Known, PackageStatus, check_all, digests_path, known_
                            violations_status, write_package, write_status)
 from cdisc.reviewer_guide import load_guide_config, render_guide
 from cdisc.row_hash import hashes_hold, keep_hashes
+from cdisc.sdtm.assignment import AssignmentError
 from cdisc.sdtm.build import build_context, build_domains, dataset_keys, domain_order, lb_subject_key
 from cdisc.sdtm.clinical import unmapped_screen_failures
 from cdisc.sdtm.trace import in_order
@@ -84,6 +85,16 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
     return status, paths
 
 
+def _unassignable(folders: AreaFolders, output: Path, spec: Spec, created: str, error: AssignmentError) -> Published:
+    """The unblinded SDTM package refused, as by a failed spec check, when the randomization cannot
+    assign every randomized subject: the reason is DM.ARMCD's, the package in force stays."""
+    datasets = {name: pd.DataFrame(columns=ds.names) for name, ds in spec.datasets.items()}
+    violations = {name: [] for name in datasets}
+    violations["DM"] = [Violation("DM", "ARMCD", "assignment", f"DM.ARMCD [assignment]: {error}")]
+    status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created)
+    return Published(datasets, violations, status, paths)
+
+
 def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, design: Design, spec: Spec,
                  forms: dict[str, pd.DataFrame], load_lab: Callable[[], pd.DataFrame], created: str,
                  level: str = "blinded", key: pd.DataFrame | None = None, data_cut: str | None = None,
@@ -97,8 +108,11 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     checked again: it passed the same checks when it was written). ``store_trace`` starts the store's
     write of the trace and keys as soon as they are known (aclf.pending: LB's 800,000 rows at 10,000
     subjects take 1-1.7 s), kept only if the package is written."""
-    ctx = build_context(study, design, forms, level=level, key=key, data_cut=data_cut, ct_release=spec.ct_version,
-                        eligibility=eligibility)
+    try:
+        ctx = build_context(study, design, forms, level=level, key=key, data_cut=data_cut,
+                            ct_release=spec.ct_version, eligibility=eligibility)
+    except AssignmentError as error:
+        return _unassignable(folders, output, spec, created, error)
     keys = dataset_keys(ctx, forms_key)
     before = handoff_keys(folders.handoff) if keys else {}
     same = sorted(name for name in spec.datasets if name in keys and before.get(name) == keys[name])

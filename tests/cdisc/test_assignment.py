@@ -31,6 +31,14 @@ def test_a_randomization_number_the_key_lacks_stops_the_area_at_either_stage(sta
         assignments(iwrs, KEY, load_design(), "full")
 
 
+@pytest.mark.parametrize("stage", ["3", "", None])
+def test_a_randomization_of_no_known_stage_stops_the_area_and_names_the_subject(stage):
+    """Not read as no randomization: the subject's infusions would have no product (ECTRT empty)."""
+    iwrs = _iwrs(("01-001", "1", "R001", "2025-01-02"), ("01-002", stage, "R002", "2025-01-03"))
+    with pytest.raises(ValueError, match="randomizations of a stage other than 1 or 2: 01-002$"):
+        assignments(iwrs, KEY, load_design(), "full")
+
+
 @pytest.mark.parametrize("number", [None, float("nan"), "", "  "])
 def test_a_randomization_without_a_number_stops_the_area_and_names_the_row(number):
     iwrs = _iwrs(("01-001", "1", "R001", "2025-01-02"), ("01-001", "2", number, "2025-02-01"))

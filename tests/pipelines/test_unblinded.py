@@ -120,6 +120,28 @@ def test_without_an_authorization_the_key_is_never_opened(night, monkeypatch):
                        instance=dg.DagsterInstance.ephemeral()).success
 
 
+def test_a_key_that_cannot_assign_a_randomized_patient_refuses_the_unblinded_package(night, monkeypatch):
+    """A randomization number the key does not hold yet (a key transfer older than the IWRS list): the
+    unblinded packages are refused with the reason, the one in force stays, the blinded package is
+    published and the night exits 0 (a data problem, not a failure of the pipeline)."""
+    from aclf.randkey import read_key
+    from cdisc.package import read_status
+
+    root, blinded = night
+    stale = lambda *args, **kwargs: read_key(*args, **kwargs).iloc[1:]      # noqa: E731
+    monkeypatch.setattr("assets.resources.read_key", stale)
+    authorization = root / "stale.yaml"
+    authorization.write_text(AUTHORIZATION["full"], encoding="utf-8")
+    settings = replace(blinded, output=root / "output_stale", unblinding=authorization,
+                       unblinded_output=root / "unblinded_stale")
+    result = run_nightly(settings, instance=dg.DagsterInstance.ephemeral())
+    assert result.success and not result.failures
+    status = read_status(AreaFolders(settings.unblinded_output, STUDYID).root, "sdtm")
+    assert not status.refreshed and "randomization numbers missing from the key" in status.violations[0]["message"]
+    assert not list(settings.unblinded_output.rglob("dm.xpt"))
+    assert read_status(AreaFolders(settings.output / "blinded", STUDYID).root, "sdtm").refreshed
+
+
 def test_bad_unblinding_setups_exit_two_before_any_work(night, tmp_path, capsys):
     root, blinded = night
     stage2_only = tmp_path / "stage2.yaml"
