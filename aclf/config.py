@@ -169,6 +169,9 @@ class FormSpec(_Model):
     subject: str = "SUBJID"
     personal: list[str] = []
     values: dict[str, list[str]] = {}                 # allowed values ('' is always allowed)
+    # ... of which columns SDTM's derivations turn on (an infusion given, an end of study's status): an
+    # invalid value is kept, and so refuses the package, instead of being blanked into a wrong answer
+    kept_if_invalid: list[str] = []
     dates: list[str] = []                             # ISO 8601 date(-time) columns
     partial_dates: list[str] = []                     # ... of which partial dates (YYYY, YYYY-MM) are legal
     ranges: dict[str, tuple[float, float]] = {}       # numeric range (when not empty)
@@ -181,7 +184,7 @@ class FormSpec(_Model):
         missing = [c for c in [*self.key, self.subject] if c not in self.columns]
         if missing:
             raise ValueError(f"key/subject columns {missing} are not in the form's columns")
-        unknown = sorted((set(self.values) | set(self.ranges) | set(self.dates) | set(self.partial_dates)
+        unknown = sorted((set(self.values) | set(self.kept_if_invalid) | set(self.ranges) | set(self.dates) | set(self.partial_dates)
                           | set(self.stage2_rows)) - set(self.columns))
         if unknown:
             raise ValueError(f"value rules name columns {unknown} that the form does not load")
@@ -276,8 +279,8 @@ class LabTest(_Model):
         return self
 
     def loinc_of(self, unit: str | None) -> str:
-        """The LOINC code of a result sent in ``unit`` (a CDISC unit); the standard unit's when none
-        was sent (a result not done). cdisc.sdtm.lb gives none for a unit the study does not know."""
+        """The LOINC code of a result sent in ``unit`` (a CDISC unit), else the standard unit's (for a
+        test not done: cdisc.sdtm.lb gives a result in a unit without a code none)."""
         if not isinstance(self.loinc, dict):
             return self.loinc or ""
         return self.loinc.get(unit) or self.loinc[self.standard_unit]

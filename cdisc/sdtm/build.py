@@ -82,7 +82,7 @@ def submittable(forms: dict[str, pd.DataFrame], study: Study) -> dict[str, pd.Da
     """The forms with every value a submission cannot carry blanked: invalid dates (a submission
     carries only real ISO 8601 dates) and values outside a column's allowed values (a submission
     carries only controlled terms). Each is a schema finding of its form, for the site to correct; a
-    key column is never blanked."""
+    key column, or one the form keeps as sent (a derivation turns on it), is never blanked."""
     out = dict(forms)
     for name, frame in forms.items():
         _, spec = study.form(name)
@@ -90,7 +90,7 @@ def submittable(forms: dict[str, pd.DataFrame], study: Study) -> dict[str, pd.Da
         for col in spec.dates:
             cleaned[col] = cleaned[col].where(valid_iso(cleaned[col], col in spec.partial_dates), "")
         for col, allowed in spec.values.items():
-            if col not in spec.key:
+            if col not in spec.key and col not in spec.kept_if_invalid:
                 cleaned[col] = cleaned[col].where(cleaned[col].isna() | isin(cleaned[col], [*allowed, ""]), "")
         out[name] = cleaned
     return out

@@ -87,7 +87,7 @@ def build_ae(ctx: Context) -> pd.DataFrame:
     frame = _subject_frame(
         ctx, "AE", ae["SUBJID"], ae, AESPID=ae["AESPID"], AETERM=ae["AETERM_EN"], AEDECOD=ae["AEDECOD"],
         AEBODSYS=ae["AEBODSYS"], AESOC=ae["AEBODSYS"], AESER=ae["AESER"],
-        AESDTH=np.select([ae["AEOUT"] == "FATAL", ae["AESER"] == "Y"], ["Y", "N"], ""),
+        AESDTH=np.select([ae["AEOUT"] == "FATAL", (ae["AESER"] == "Y") & (ae["AEOUT"] != "")], ["Y", "N"], ""),
         AEACN=blinded_action(ae, ctx) if ctx.blinded else ae["AEACN"], AEREL=ae["AEREL"], AEOUT=ae["AEOUT"],
         AETOXGR=ae["AETOXGR"], EPOCH=epoch(ae["AESTDTC"], ae["SUBJID"], ctx, event=True), AESTDTC=ae["AESTDTC"],
         AEENDTC=ae["AEENDTC"], AESTDY=study_day(ae["AESTDTC"], rfstdtc), AEENDY=study_day(ae["AEENDTC"], rfstdtc))
@@ -118,7 +118,6 @@ def build_ds(ctx: Context) -> pd.DataFrame:
     """Consent and stage-1 randomization (milestones), screen failure or end of study (disposition).
     Blinded: the stage-2 randomization is not shown (it reveals the stage-1 assignment)."""
     enrol, eos, iwrs = ctx.forms["enrollment"], ctx.forms["end_of_study"], ctx.forms["randomization"]
-    eos = eos[eos["STATUS"].fillna("") != ""]          # no status (a finding if not a code): no record yet
     stages = ["1"] if ctx.blinded else ["1", "2"]
     rand = iwrs[iwrs["STAGE"].isin(stages)]
     failed = enrol[screen_failed(ctx)]

@@ -98,15 +98,17 @@ def _enrolled(lab: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     return (lab if enrolled.all() else lab[enrolled]).reset_index(drop=True)
 
 
-def _loinc(testcd: pd.Series, unit: pd.Series, known_unit: pd.Series, tests: Mapping[str, LabTest]) -> pd.Series:
+def _loinc(testcd: pd.Series, unit: pd.Series, measured: pd.Series, tests: Mapping[str, LabTest]) -> pd.Series:
     """LBLOINC: each test's code for the unit its result was sent in (study/lab.yaml). Where the code
-    depends on the unit (moles or mass per volume) and the unit is one the study does not know, none:
-    the property measured is not known."""
+    depends on the unit (moles or mass per volume): a result in a unit the test has no code for (or
+    none the study knows) has none, since the property measured is not known; a test not done
+    without a unit has its standard unit's."""
     codes = testcd.map({code: test.loinc_of(None) for code, test in tests.items()}).fillna("")
     for code, test in tests.items():
         if isinstance(test.loinc, dict):
             rows = testcd == code
-            codes[rows] = unit[rows].map(test.loinc).fillna(test.loinc_of(None)).where(known_unit[rows], "")
+            by_unit = unit[rows].map(test.loinc)
+            codes[rows] = by_unit.fillna(measured[rows].map({True: "", False: test.loinc_of(None)}))
     return codes
 
 
@@ -127,7 +129,7 @@ def _records(ctx: Context, h: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         "LBSTNRLO": h["lbstnrlo"], "LBSTNRHI": h["lbstnrhi"], "LBNRIND": h["lbnrind"],
         "LBSTAT": h["lbstat"], "LBREASND": h["lbreasnd"],
         "LBNAM": h["site_id"].map({s: ctx.design.lab_name.format(site=s) for s in h["site_id"].unique()}),
-        "LBLOINC": _loinc(h["lbtestcd"], h["unit_cd"], known_unit, ctx.study.lab.tests),
+        "LBLOINC": _loinc(h["lbtestcd"], h["unit_cd"], orres != "", ctx.study.lab.tests),
         **visit_columns(visit, h["lbdtc"], h["subjid"], ctx),
         "EPOCH": epoch(h["lbdtc"], h["subjid"], ctx), "LBDTC": h["lbdtc"], "LBDY": study_day(h["lbdtc"], rfstdtc),
         **lineage(h), POSITION: h[POSITION].to_numpy(),

@@ -129,13 +129,11 @@ def build_se(ctx: Context) -> pd.DataFrame:
     ref = ctx.reference
     elements = {e.etcd: e for e in ctx.design.elements}
     enrolled = ctx.forms["enrollment"].drop_duplicates("SUBJID").set_index("SUBJID")
-    # screening starts at consent, else (no valid consent date: a finding) at the screening date
-    screened = ref["RFICDTC"].where(ref["RFICDTC"] != "", enrolled["SCREEN_DATE"].reindex(ref.index).fillna(""))
     rows = []
     for subjid, r in ref.iterrows():
         end = r["RFENDTC"] or r["DTHDTC"]
-        if screened[subjid]:            # else the element waits for the site to send a date
-            rows.append((subjid, "SCRN", screened[subjid], end if not r["RFSTDTC"] else r["RFSTDTC"]))
+        if r["RFICDTC"]:     # screening starts at consent (TE.TESTRL); without a valid date it waits for one
+            rows.append((subjid, "SCRN", r["RFICDTC"], r["RFSTDTC"] or end))
         if not r["RFSTDTC"]:
             continue
         follow_up = (r["first_date"] + pd.Timedelta(days=ctx.design.treatment_1_days)).strftime("%Y-%m-%d")

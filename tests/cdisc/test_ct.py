@@ -99,3 +99,25 @@ def test_data_values_outside_their_codelist_are_violations():
                        "DSDECOD": ["RANDOMIZED", "RANDOMIZED", "COMPLETED"]})
     found = codelist_values(ds, spec.datasets["DS"], spec)
     assert len(found) == 1 and "where DSCAT = DISPOSITION EVENT" in found[0].message
+
+
+def test_every_value_a_form_allows_is_a_term_of_the_codelist_its_sdtm_variable_has():
+    """The EDC names AE and DM columns as SDTM does: what a form allows is what the codelist has, so a
+    value the form lets through never refuses the package (the two lists cannot drift apart)."""
+    from aclf.config import load_study
+    from cdisc.design import load_design
+
+    spec = load_spec(DEFAULT_STUDY_DIR / "sdtm")
+    codelists = {v.name: spec.codelists[v.codelist] for ds in spec.datasets.values() for v in ds.variables
+                 if v.codelist and spec.codelists[v.codelist].terms}
+    checked = []
+    for name, form in load_study().forms.items():
+        for column, allowed in form.values.items():
+            if column == "ETHNIC":           # mapped to its codelist (trial_design.yaml ethnic)
+                assert set(allowed) <= set(load_design().ethnic)
+                checked.append(column)
+            elif column in codelists:
+                terms = {t.value for t in codelists[column].terms}
+                assert set(allowed) <= terms, (name, column, sorted(set(allowed) - terms))
+                checked.append(column)
+    assert {"SEX", "RACE", "ETHNIC", "AESER", "AEREL", "AEOUT", "AEACN", "AETOXGR"} <= set(checked)

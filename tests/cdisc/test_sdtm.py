@@ -144,14 +144,20 @@ def test_sv_is_taken_from_the_hand_off_only_while_its_visits_sample_dates_are_th
 
 def test_a_code_outside_its_allowed_values_is_submitted_as_not_known(study):
     """A value the form does not allow (a name typed as SEX) is a schema finding for the site and is
-    blanked for the submission (DM.SEX then U, DM.SITEID the SUBJID's site: both required); a key
-    column stays; missing values stay missing."""
+    blanked for the submission; a key column (a visit) and one a derivation turns on (an infusion
+    given) stay as sent; missing values stay missing."""
     from cdisc.sdtm.build import submittable
 
     enrol = pd.DataFrame({"SUBJID": ["01-001", "01-002", "01-003"], "SITEID": ["01", "06", "01"],
                           "SEX": ["F", "Wang Fang", ""], "RACE": ["ASIAN", "13812345678", None],
                           "ELIGIBLE": ["Y", "YES", "N"]})
-    forms = submittable({"enrollment": enrol.reindex(columns=study.forms["enrollment"].columns, fill_value="")}, study)
+    assess = pd.DataFrame({"SUBJID": ["01-001"] * 2, "VISIT": ["WEEK99", "WEEK1"], "ASCITES": ["MILD", "LOTS"]})
+    infusion = pd.DataFrame({"SUBJID": ["01-001"], "VISIT": ["WEEK0"], "DONE": ["YES"]})
+    forms = submittable({name: frame.reindex(columns=study.forms[name].columns, fill_value="") for name, frame in
+                         {"enrollment": enrol, "clinical_assessment": assess, "infusion": infusion}.items()}, study)
+    assert forms["clinical_assessment"]["VISIT"].tolist() == ["WEEK99", "WEEK1"]
+    assert forms["clinical_assessment"]["ASCITES"].tolist() == ["MILD", ""]
+    assert forms["infusion"]["DONE"].tolist() == ["YES"]
     got = forms["enrollment"]
     assert got["SEX"].tolist() == ["F", "", ""] and got["ELIGIBLE"].tolist() == ["Y", "", "N"]
     assert got["RACE"].iloc[:2].tolist() == ["ASIAN", ""] and pd.isna(got["RACE"].iloc[2])
@@ -271,22 +277,25 @@ def test_missing_forms_or_no_data_build_valid_datasets(package, engine, empty):
 @pytest.mark.parametrize("area", ["blinded", "unblinded"])
 @pytest.mark.parametrize("bad", ["ZZ?", ""])
 def test_no_value_of_any_form_column_refuses_the_package(package, area, bad):
-    """Every read column of every form (its key apart) given a value outside its rules, or none, in one
-    record each: findings for the sites, and the package still passes every check of the spec (a
-    required value takes the one a reviewer can rely on, or the record waits for the correction)."""
+    """Every read column of every form given a value outside its rules, or none, in one record each
+    (each a finding of the form's schema): the package still passes every check of the spec, a
+    required value taking the one a reviewer can rely on, or the record waiting for the correction.
+    Keys, and the columns a derivation turns on (kept_if_invalid), are kept as sent."""
     from cdisc.package import check_all
     from aclf.randkey import read_key
 
     _, _, settings, _, engine = package
     study, design = load_study(), load_design()
-    forms = forms_in_force(engine, study)
+    forms, changed = forms_in_force(engine, study), {}
     for name, frame in forms.items():
         spec = study.forms[name]
         frame = forms[name] = frame.copy()
         columns = [c for c in spec.columns if c not in spec.key and c != spec.subject
-                   and not (area == "unblinded" and c == "RAND_NO")]  # stops the area on purpose (test_assignment)
+                   and c not in spec.kept_if_invalid                  # refuse the package on purpose (below)
+                   and not (area == "unblinded" and c == "RAND_NO")]  # refuses the area on purpose (test_assignment)
         for i, column in enumerate(columns[:len(frame)]):
             frame.loc[frame.index[i], column] = bad
+            changed[name, column] = frame.loc[frame.index[i], spec.subject]
     key = None if area == "blinded" else read_key(settings.landing / design.blinding.key_folder,
                                                    design.blinding.key, list(design.products))
     spec = for_area(load_spec(), area)
@@ -294,13 +303,32 @@ def test_no_value_of_any_form_column_refuses_the_package(package, area, bad):
                         ct_release=spec.ct_version)
     datasets = build_domains(ctx, spec, lambda: load_harmonized_lab(engine)).datasets
     assert not {name: v for name, v in check_all(datasets, spec).items() if v}
-    assert (datasets["DM"]["SEX"].isin(["M", "F", "U"])).all() and (datasets["DM"]["SITEID"] != "").all()
+    dm = datasets["DM"].set_index("SUBJID")
+    assert dm.loc[changed["enrollment", "SEX"], "SEX"] == "U" and set(dm["SEX"]) <= {"M", "F", "U"}
+    assert dm.loc[changed["enrollment", "SITEID"], "SITEID"] == changed["enrollment", "SITEID"][:2]
     # and the ADaM package made from that SDTM
     from cdisc.adam.analysis import load_analysis
     from cdisc.adam.build import build_adam
     adam_spec = for_area(load_spec(DEFAULT_STUDY_DIR / "adam"), area)
     adam = build_adam(datasets, study, load_analysis(), adam_spec, design).datasets
     assert not {name: v for name, v in check_all(adam, adam_spec).items() if v}
+
+
+@pytest.mark.parametrize("form, column, dataset, variable", [("infusion", "DONE", "EC", "ECOCCUR"),
+                                                               ("end_of_study", "STATUS", "DS", "DSDECOD")])
+def test_an_invalid_value_a_derivation_turns_on_refuses_the_package(package, form, column, dataset, variable):
+    """Blank, an infusion would read as not given (treatment dates, arm) and an end of study as still in
+    the study: the value is kept, so the package is refused until the site corrects it."""
+    from cdisc.package import check_all
+
+    _, _, _, _, engine = package
+    study = load_study()
+    forms = forms_in_force(engine, study)
+    forms[form] = forms[form].copy()
+    forms[form].loc[forms[form].index[0], column] = "ZZ?"
+    ctx = build_context(study, load_design(), forms)
+    found = check_all(build_domains(ctx, BLINDED_SPEC(), lambda: load_harmonized_lab(engine)).datasets, BLINDED_SPEC())
+    assert [(v.dataset, v.variable, v.rule) for vs in found.values() for v in vs] == [(dataset, variable, "codelist_value")]
 
 
 def BLINDED_SPEC():
@@ -409,8 +437,10 @@ def test_lb_conformance(package):
     assert (lb.loc[lb["LBORRES"] == "", "LBORRESU"] == "").all()
     assert "NOT DONE" not in set(lb["LBREASND"])                            # a reason, not the status again
     assert "BUN" not in set(lb["LBTESTCD"]) and "UREAN" in set(lb["LBTESTCD"])
-    unknown_unit = (lb["LBORRES"] != "") & (lb["LBORRESU"] == "") & lb["LBTESTCD"].isin(["BILI", "CREAT", "UREAN"])
-    assert (lb.loc[~unknown_unit, "LBLOINC"] != "").all()
+    by_unit = {code: t.loinc for code, t in load_study().lab.tests.items() if isinstance(t.loinc, dict)}
+    coded = [lb["LBORRESU"].isin(list(units)) & (lb["LBTESTCD"] == code) for code, units in by_unit.items()]
+    uncoded = (lb["LBORRES"] != "") & lb["LBTESTCD"].isin(list(by_unit)) & ~np.logical_or.reduce(coded)
+    assert (lb.loc[~uncoded, "LBLOINC"] != "").all() and (lb.loc[uncoded, "LBLOINC"] == "").all()
     # the code of the property reported: moles or mass per volume, as the unit sent says
     reported = lb[lb["LBORRESU"] != ""].groupby(["LBTESTCD", "LBORRESU"])["LBLOINC"].agg(set).to_dict()
     assert reported[("BILI", "umol/L")] == {"14631-6"} and reported[("BILI", "mg/dL")] == {"1975-2"}
@@ -422,14 +452,14 @@ def test_lb_conformance(package):
 
 
 def test_lbloinc_names_the_property_the_unit_sent_says_or_none():
-    """Moles or mass per volume: the unit sent decides the code; no unit sent (not done) takes the
-    standard unit's; a unit the study does not know leaves a unit-dependent code empty, not a guess."""
+    """Moles or mass per volume: the unit sent decides the code; a test not done takes the standard
+    unit's; a result in a unit the test has no code for, or one the study does not know, has none."""
     from cdisc.sdtm.lb import _loinc
 
     tests = load_study().lab.tests
-    codes = _loinc(pd.Series(["BILI", "BILI", "BILI", "ALB"]), pd.Series(["umol/L", "", None, None]),
-                   pd.Series([True, True, False, False]), tests)
-    assert codes.tolist() == ["14631-6", "1975-2", "", "1751-7"]
+    codes = _loinc(pd.Series(["BILI", "BILI", "BILI", "CREAT", "ALB"]), pd.Series(["umol/L", "", None, "mmol/L", None]),
+                   pd.Series([True, False, True, True, True]), tests)
+    assert codes.tolist() == ["14631-6", "1975-2", "", "", "1751-7"]
 
 
 def test_ie_records_each_criterion_not_met(package):
