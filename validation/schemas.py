@@ -67,7 +67,8 @@ def harmonized_lab_schema(study: Study) -> pa.DataFrameSchema:
 
 
 def form_schema(name: str, spec: FormSpec) -> pa.DataFrameSchema:
-    """Allowed values and numeric ranges of one form ('' = missing passes), its key unique."""
+    """Allowed values and numeric ranges of one form ('' = missing passes, but not in a required
+    column), its key unique."""
     def in_range(low: float, high: float) -> pa.Check:
         def check(s: pd.Series) -> pd.Series:
             numbers = pd.to_numeric(s.where(s != ""), errors="coerce")
@@ -84,6 +85,8 @@ def form_schema(name: str, spec: FormSpec) -> pa.DataFrameSchema:
         partial = col in spec.partial_dates
         columns[col] = pa.Column(str, pa.Check(lambda s, partial=partial: valid_iso(s, partial),
                                                name="iso8601_partial_date" if partial else "iso8601_date"))
+    for col in spec.required:
+        columns[col] = pa.Column(str, [*columns[col].checks, pa.Check(lambda s: s != "", name="not_empty")])
     return pa.DataFrameSchema(columns, unique=spec.key, name=name, coerce=False)
 
 

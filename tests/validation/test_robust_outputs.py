@@ -87,6 +87,21 @@ def test_a_partial_aclf_onset_date_is_no_schema_finding(study):
     assert list(cases["failure_case"]) == ["2023-10-32"]                          # an impossible date still is
 
 
+def test_an_empty_value_edc_md_requires_is_a_schema_finding_one_it_allows_is_not(study):
+    """'' passes a coded column's set, but not where edc.md gives no room for a missing value (an
+    infusion with no DONE would read as not given); an optional one (PRIOR_PLT) stays silent."""
+    _, spec = study.form("medical_history")
+    frame = pd.DataFrame({"SUBJID": ["01-007", "01-008"], "ETIOLOGY": ["HBV", ""], "CIRRHOSIS": ["", "Y"],
+                          "ACLF_ONSET_DATE": "", "PRIOR_PLT": "", "PRIOR_CTP": ""})
+    cases = failures(form_schema("medical_history", spec), frame)
+    assert sorted(zip(cases["column"], cases["check"], cases["index"])) == [
+        ("CIRRHOSIS", "not_empty", 0), ("ETIOLOGY", "not_empty", 1)]
+    _, spec = study.form("infusion")
+    frame = pd.DataFrame({"SUBJID": ["01-007"], "VISIT": ["WEEK0"], "INF_START": "", "INF_END": "", "KIT_NO": "",
+                          "VOLUME_ML": "", "DONE": [""], "NOT_DONE_REASON": ""})
+    assert failures(form_schema("infusion", spec), frame)[["column", "check"]].values.tolist() == [["DONE", "not_empty"]]
+
+
 def test_a_schema_reads_its_frame_and_leaves_it_as_it_was(study):
     """The schemas validate in place (no copy): nothing may be coerced, filled or added."""
     from validation.schemas import harmonized_lab_schema
