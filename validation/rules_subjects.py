@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from aclf.blinding import stage2_rows
+from aclf.disclosure import quoted
 from aclf.frames import isin
 from aclf.isodate import date_part
 
@@ -36,6 +37,27 @@ def orphans(inp: RuleInputs) -> pd.DataFrame:
                + rows["source"] + " but is not in the EDC enrollment form. Please check the subject number.")
     key = rows["source"] + "|" + rows["subjid"] + rows["stage2"].map({True: "|stage2", False: ""})
     return make_findings("orphan_subject", rows, key, message, inp.study, rows["stage2"])
+
+
+def sites(inp: RuleInputs) -> pd.DataFrame:
+    """A subject whose site in the enrollment form or the stage-1 randomization is not the one its
+    SUBJID names (SS-NNN): DM.SITEID is the form's, so the two must agree."""
+    parts = []
+    for name in ("enrollment", "randomization"):
+        form = _form(inp, name)
+        if form.empty or "SITEID" not in form:
+            continue
+        form = form[~stage2_rows(inp.study.form(name)[1], form)]     # a stage-2 row would tell the arm
+        site = form["SITEID"].fillna("")
+        bad = form[(site != "") & (site != form["SUBJID"].str[:2])].drop_duplicates("SUBJID")
+        if bad.empty:
+            continue
+        rows = _located(inp, name, bad).reindex(bad["SUBJID"]).rename_axis("subjid").reset_index()
+        message = ("Subject " + rows["subjid"] + " is recorded at site " + quoted(bad["SITEID"]).to_numpy()
+                   + f" in the {name} form, but its subject number belongs to site " + rows["subjid"].str[:2]
+                   + ". Please correct the site or the subject number.")
+        parts.append(make_findings("site_mismatch", rows, name + "|" + rows["subjid"], message, inp.study))
+    return combine(parts)
 
 
 def _randomized(inp: RuleInputs) -> pd.Index:

@@ -123,6 +123,29 @@ def test_a_lab_sample_after_death_is_a_finding_not_a_crash(study):
     assert list(found["rule"]) == ["sample_after_death"] and list(found["subjid"]) == ["01-007"]
 
 
+def test_a_site_other_than_the_subject_numbers_is_a_finding_in_each_form(study):
+    """DM.SITEID is the enrollment form's: a site the SUBJID (SS-NNN) does not name is queried, from the
+    enrollment form and from the stage-1 randomization (a stage-2 row is never looked at: it tells the
+    arm); an empty site is a schema finding instead, and a name typed as the site is not quoted."""
+    from validation.inputs import RuleInputs
+    from validation.rules_subjects import sites
+
+    enrol = pd.DataFrame({"SUBJID": ["01-001", "01-002", "02-003", "01-004"], "SITEID": ["01", "02", "", "Wang Fang"],
+                          "transfer_id": 1, "row_number": [2, 3, 4, 5]})
+    iwrs = pd.DataFrame({"SUBJID": ["01-001", "01-001", "02-003"], "STAGE": ["1", "2", "1"], "SITEID": ["01", "03", "01"],
+                         "transfer_id": 2, "row_number": [2, 3, 4]})
+    inputs = RuleInputs(study=study, lab=pd.DataFrame(), forms={"enrollment": enrol, "randomization": iwrs},
+                        transfers=pd.DataFrame({"id": [1, 2], "name": ["EDC_20250601", "IWRS_20250601.csv"]}),
+                        quarantine=pd.DataFrame(), vanished=pd.DataFrame())
+    found = sites(inputs).sort_values("subjid")
+    assert found[["rule", "subjid", "row_number"]].values.tolist() == [
+        ["site_mismatch", "01-002", 3], ["site_mismatch", "01-004", 5], ["site_mismatch", "02-003", 4]]
+    assert "recorded at site '02' in the enrollment form, but its subject number belongs to site 01" in \
+        found["message"].iloc[0]
+    assert "Wang Fang" not in "".join(found["message"]) and "in the randomization form" in found["message"].iloc[2]
+    assert found["file"].iloc[0] == "EDC_20250601/enrollment.csv"
+
+
 def test_a_child_pugh_score_above_9_before_onset_excludes(nights):
     """The registry's exclusion 'Child-Pugh score > 9 before the onset of liver failure' (PRIOR_CTP)."""
     night, _ = nights
