@@ -168,11 +168,11 @@ class FormSpec(_Model):
     columns: list[str]
     subject: str = "SUBJID"
     personal: list[str] = []
-    values: dict[str, list[str]] = {}                 # allowed values ('' is always allowed)
-    required: list[str] = []                          # columns the DTS does not let be empty (else a finding)
+    values: dict[str, list[str]] = {}                 # allowed values ('' allowed unless required)
     # ... of which columns SDTM's derivations turn on (an infusion given, an end of study's status): an
     # invalid value is kept, and so refuses the package, instead of being blanked into a wrong answer
     kept_if_invalid: list[str] = []
+    required: list[str] = []                          # columns the DTS does not let be empty (else a finding)
     dates: list[str] = []                             # ISO 8601 date(-time) columns
     partial_dates: list[str] = []                     # ... of which partial dates (YYYY, YYYY-MM) are legal
     ranges: dict[str, tuple[float, float]] = {}       # numeric range (when not empty)
@@ -185,8 +185,8 @@ class FormSpec(_Model):
         missing = [c for c in [*self.key, self.subject] if c not in self.columns]
         if missing:
             raise ValueError(f"key/subject columns {missing} are not in the form's columns")
-        unknown = sorted((set(self.values) | set(self.required) | set(self.kept_if_invalid) | set(self.ranges) | set(self.dates) | set(self.partial_dates)
-                          | set(self.stage2_rows)) - set(self.columns))
+        unknown = sorted((set(self.values) | set(self.kept_if_invalid) | set(self.required) | set(self.ranges)
+                          | set(self.dates) | set(self.partial_dates) | set(self.stage2_rows)) - set(self.columns))
         if unknown:
             raise ValueError(f"value rules name columns {unknown} that the form does not load")
         if set(self.stage2_rows) - set(self.key):

@@ -16,8 +16,8 @@ from validation.schemas import failures, form_schema, harmonized_lab_schema
 RULES = [
     rules_ingestion.rejected_transfers, rules_ingestion.transfer_notes, rules_ingestion.vanished,
     rules_ingestion.quarantined, rules_ingestion.duplicates, rules_lab.units, rules_lab.result_texts,
-    rules_lab.plausibility, rules_lab.visits, rules_subjects.orphans, rules_subjects.sites, rules_subjects.eligibility,
-    rules_subjects.chronology, rules_coding.adverse_events,
+    rules_lab.plausibility, rules_lab.visits, rules_subjects.orphans, rules_subjects.sites,
+    rules_subjects.eligibility, rules_subjects.chronology, rules_coding.adverse_events,
 ]
 OWN_RULE = {"plausible_range"}   # schema checks reported by a rule of their own, with a better message
 

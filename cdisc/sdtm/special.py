@@ -58,7 +58,7 @@ def build_dm(ctx: Context) -> pd.DataFrame:
         "RFXSTDTC": ref["RFSTDTC"], "RFXENDTC": ref["RFXENDTC"], "RFICDTC": ref["RFICDTC"],
         "RFPENDTC": ref["RFPENDTC"], "DTHDTC": ref["DTHDTC"], "DTHFL": np.where(ref["DTHDTC"] != "", "Y", ""),
         "SITEID": _site(enrol), "BRTHDTC": enrol["BRTHDTC"], "AGE": _age(enrol["BRTHDTC"], enrol["CONSENT_DATE"]),
-        "AGEU": "YEARS", "SEX": enrol["SEX"].replace("", ctx.design.sex_unknown).fillna(ctx.design.sex_unknown), "RACE": enrol["RACE"],
+        "AGEU": "YEARS", "SEX": enrol["SEX"].fillna("").replace("", ctx.design.sex_unknown), "RACE": enrol["RACE"],
         "ETHNIC": enrol["ETHNIC"].map(ctx.design.ethnic).fillna(""),
         "ARMCD": armcd, "ARM": arm, "ACTARMCD": actarmcd, "ACTARM": actarm, "ARMNRS": armnrs,
         "ACTARMUD": "",      # the actual arm is always a planned one or null (actual_arms)
