@@ -86,14 +86,15 @@ def _visit_values(adlb: pd.DataFrame, code: str) -> pd.Series:
 
 def _assessments(rs: pd.DataFrame, pr: pd.DataFrame, adsl: pd.DataFrame, study: Study,
                  components: Scores) -> pd.DataFrame:
-    """Encephalopathy and ascites (RS) and dialysis (PR) per subject and analysis visit, by window."""
+    """Encephalopathy and ascites (RS) and dialysis (PR: True, False, or missing where not asked) per
+    subject and analysis visit, by window."""
     rs = _timeline(rs[isin(rs["USUBJID"], adsl["USUBJID"])].reset_index(drop=True), adsl, "RSDTC", study)
     wide = rs.pivot_table(index=["USUBJID", "AVISITN"], columns="RSTESTCD", values="RSORRES", aggfunc="last")
     graded = {components.encephalopathy.testcd: "encephalopathy", components.ascites.testcd: "ascites"}
     source = components.dialysis
     asked = pr[(pr["PRTRT"] == source.prtrt) & isin(pr["USUBJID"], adsl["USUBJID"])].reset_index(drop=True)
     asked = _timeline(asked, adsl, "PRDTC", study).sort_values(["USUBJID", "PRDTC"], kind="stable")
-    dialysis = asked.groupby(["USUBJID", "AVISITN"])["PROCCUR"].last().eq(source.occurred)
+    dialysis = asked.groupby(["USUBJID", "AVISITN"])["PROCCUR"].last().eq(source.occurred).astype(object)
     return wide.reindex(columns=list(graded)).rename(columns=graded).assign(dialysis=dialysis)
 
 
@@ -118,7 +119,7 @@ def _component_records(comp: pd.DataFrame, components: Scores) -> pd.DataFrame:
     for role in comp.columns:
         value = comp[role]
         # as objects first: the encephalopathy grade is a number column, which pandas 4 will not fill with ''
-        text = (value.eq(True).map({True: "Y", False: ""}) if role == "dialysis"
+        text = (value.map({True: "Y", False: "N"}).fillna("") if role == "dialysis"
                 else value.astype(object).fillna("").astype(str))
         records.append(pd.DataFrame({"PARAMCD": role,
                                      "AVAL": pd.to_numeric(value, errors="coerce") if role in numeric else np.nan,
@@ -132,8 +133,8 @@ def _score_parameters(comp: pd.DataFrame, adsl: pd.DataFrame, components: Scores
     subject = adsl.set_index("USUBJID")
     bili, inr, creat, sodium, alb = ("AVAL." + r for r in ("bilirubin", "inr", "creatinine", "sodium", "albumin"))
 
-    def dialysis(w):
-        return w["AVALC.dialysis"].eq("Y")
+    def dialysis(w):   # 1/0; missing where not asked at the visit: MELD then has a value only if creatinine is capped
+        return w["AVALC.dialysis"].map({"Y": 1.0, "N": 0.0}).astype(float)
 
     def female(w):   # 1/0; missing for a sex that is neither (U): MELD 3.0 then has no value
         return w["USUBJID"].map(subject["SEX"]).map({"F": 1.0, "M": 0.0}).astype(float)
@@ -143,7 +144,7 @@ def _score_parameters(comp: pd.DataFrame, adsl: pd.DataFrame, components: Scores
                                  encephalopathy=w["AVAL.encephalopathy"])
 
     def meld_parts(w):
-        return dict(bilirubin=w[bili], INR=w[inr], creatinine=w[creat])
+        return dict(bilirubin=w[bili], INR=w[inr], creatinine=w[creat], dialysis=w["AVALC.dialysis"])
 
     def ctp_parts(w):
         return dict(bilirubin=w[bili], albumin=w[alb], INR=w[inr], ascites=w["AVALC.ascites"],

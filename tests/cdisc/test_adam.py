@@ -254,6 +254,27 @@ def test_meld3_of_a_subject_of_unknown_sex_is_missing_and_says_why():
     assert out.loc["MELD"].loc["S-U", "AVAL"] == out.loc["MELD"].loc["S-M", "AVAL"]
 
 
+def test_a_visit_without_a_dialysis_answer_is_not_read_as_not_dialysed():
+    """A missing dialysis answer leaves the MELD scores missing, AREASND naming it, unless creatinine
+    is at the cap already (the answer cannot change it); Child-Pugh does not use it."""
+    from cdisc.adam.bds import _score_parameters
+
+    index = pd.MultiIndex.from_tuples([("S-Y", 10.0), ("S-N", 10.0), ("S-?", 10.0), ("S-?", 20.0)],
+                                      names=["USUBJID", "AVISITN"])
+    comp = pd.DataFrame({"bilirubin": 5.0, "inr": 2.0, "creatinine": [1.0, 1.0, 1.0, 4.5], "sodium": 135.0,
+                         "albumin": 30.0, "prothrombin_time": 20.0, "encephalopathy": 1.0, "ascites": "MILD",
+                         "dialysis": [True, False, np.nan, np.nan]}, index=index)
+    adsl = pd.DataFrame({"USUBJID": ["S-Y", "S-N", "S-?"], "SEX": "M", "MELDETIO": 0.0})
+    out = _score_parameters(comp, adsl, ANALYSIS.scores).set_index(["PARAMCD", "USUBJID", "AVISITN"])
+    for code in ("MELDPROT", "MELD", "MELDNA", "MELD3"):
+        meld = out.loc[code]
+        assert meld.loc[("S-Y", 10.0), "AVAL"] > meld.loc[("S-N", 10.0), "AVAL"]
+        assert np.isnan(meld.loc[("S-?", 10.0), "AVAL"])
+        assert meld.loc[("S-?", 10.0), "AREASND"] == "missing: dialysis"
+        assert meld.loc[("S-?", 20.0), "AVAL"] == meld.loc[("S-Y", 10.0), "AVAL"] and not meld.loc[("S-?", 20.0), "AREASND"]
+    assert out.loc["CTPSCORE"]["AVAL"].notna().all()
+
+
 def test_sdtm_and_adam_baselines_agree(package):
     """LBBLFL and ABLFL come from one derivation: where the SDTM baseline has a numeric result, ADaM
     flags that same record (a censored last value can only be an SDTM baseline: it has no AVAL)."""
