@@ -95,7 +95,8 @@ def build_ae(ctx: Context) -> pd.DataFrame:
 
 
 def build_mh(ctx: Context) -> pd.DataFrame:
-    """Per subject: the etiology of the chronic liver disease, cirrhosis (pre-specified), ACLF onset."""
+    """Per subject: the etiology of the chronic liver disease, cirrhosis (pre-specified: MHSTAT NOT DONE
+    when the form has no Y/N answer), ACLF onset."""
     mh = ctx.forms["medical_history"].reset_index(drop=True)
     terms = ctx.design.etiology_terms
     known = mh[mh["ETIOLOGY"].fillna("") != ""]      # no etiology (a finding if not a code): no record yet
@@ -103,13 +104,15 @@ def build_mh(ctx: Context) -> pd.DataFrame:
         pd.DataFrame({"SUBJID": known["SUBJID"], "MHTERM": known["ETIOLOGY"].map(terms).fillna(known["ETIOLOGY"]),
                       "MHCAT": ctx.design.etiology_category, "MHPRESP": "", "MHOCCUR": "", "MHSTDTC": ""}),
         pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": "CIRRHOSIS", "MHCAT": "CHRONIC LIVER DISEASE",
-                      "MHPRESP": "Y", "MHOCCUR": mh["CIRRHOSIS"], "MHSTDTC": ""}),
+                      "MHPRESP": "Y", "MHOCCUR": mh["CIRRHOSIS"], "MHSTDTC": "",
+                      "MHSTAT": mh["CIRRHOSIS"].fillna("").eq("").map({True: "NOT DONE", False: ""})}),
         pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": "ACUTE-ON-CHRONIC LIVER FAILURE", "MHCAT": "ACLF",
                       "MHPRESP": "", "MHOCCUR": "", "MHSTDTC": mh["ACLF_ONSET_DATE"]}),
     ]
     rows = pd.concat([p.assign(**lineage(mh.loc[p.index])) for p in parts], ignore_index=True)
     frame = _subject_frame(ctx, "MH", rows["SUBJID"], rows, MHTERM=rows["MHTERM"], MHCAT=rows["MHCAT"],
-                           MHPRESP=rows["MHPRESP"], MHOCCUR=rows["MHOCCUR"], MHSTDTC=rows["MHSTDTC"],
+                           MHPRESP=rows["MHPRESP"], MHOCCUR=rows["MHOCCUR"], MHSTAT=rows["MHSTAT"].fillna(""),
+                           MHSTDTC=rows["MHSTDTC"],
                            MHSTDY=study_day(rows["MHSTDTC"], rows["SUBJID"].map(ctx.reference["RFSTDTC"])))
     return sequence(frame, "MH", ["USUBJID", "MHCAT", "MHTERM"])
 

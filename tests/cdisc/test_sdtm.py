@@ -306,6 +306,10 @@ def test_no_value_of_any_form_column_refuses_the_package(package, area, bad):
     dm = datasets["DM"].set_index("SUBJID")
     assert dm.loc[changed["enrollment", "SEX"], "SEX"] == "U" and set(dm["SEX"]) <= {"M", "F", "U"}
     assert dm.loc[changed["enrollment", "SITEID"], "SITEID"] == changed["enrollment", "SITEID"][:2]
+    mh = datasets["MH"]
+    cirrhosis = mh[(mh["MHTERM"] == "CIRRHOSIS") & (mh["USUBJID"] == dm.loc[changed["medical_history", "CIRRHOSIS"], "USUBJID"])]
+    assert cirrhosis[["MHPRESP", "MHOCCUR", "MHSTAT"]].values.tolist() == [["Y", "", "NOT DONE"]]
+    assert (mh["MHSTAT"] == "NOT DONE").sum() == 1 and (mh["MHOCCUR"] == "").sum() == (mh["MHPRESP"] == "").sum() + 1
     # and the ADaM package made from that SDTM
     from cdisc.adam.analysis import load_analysis
     from cdisc.adam.build import build_adam
