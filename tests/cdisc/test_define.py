@@ -164,6 +164,10 @@ def test_origins_and_methods(tree):
     assert "MT.RFXENDTC" in methods                      # its variable is in the frame (empty)
     comments = {c.get("OID") for c in tree.iterfind(".//def:CommentDef", NS)}
     assert {"COM.BLINDED", "COM.PTAC", "COM.AETERM"} <= comments
+    for name in ("SITEID", "SEX"):      # collected, with what stands in until a site's correction
+        assert item_def(tree, f"IT.DM.{name}").get(f"{{{define.DEF_NS}}}CommentOID") == f"COM.{name}"
+        text = tree.find(f".//def:CommentDef[@OID='COM.{name}']/odm:Description/odm:TranslatedText", NS).text
+        assert "until the correction arrives" in text
     assert "COM.RS" not in comments and "COM.ECTRT" not in comments
 
 
