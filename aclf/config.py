@@ -132,6 +132,9 @@ class LabDialect(_Model):
     decode: dict[str, dict[str, str]] = {}
     visits: dict[str, str]
     tests: dict[str, str]
+    # the LOINC code of what the lab measures, by local test code, where it is not the study test's own
+    # analyte (study/lab.yaml): one code, or one per unit (CDISC units) the test is sent in
+    loinc: dict[str, str | dict[str, str]] = {}
     wide: WideSpec | None = None
     query_languages: list[str] = ["en"]    # the languages of the site's query listing, in order
 
@@ -146,6 +149,8 @@ class LabDialect(_Model):
             raise ValueError(f"layout {self.layout!r} needs columns for {sorted(missing)}")
         if (self.layout == "wide") != (self.wide is not None):
             raise ValueError("the 'wide' section goes with layout 'wide' and only with it")
+        if set(self.loinc) - set(self.tests):
+            raise ValueError(f"loinc names local tests not in 'tests': {sorted(set(self.loinc) - set(self.tests))}")
         return self
 
     def source_columns(self, field: str) -> list[str]:
@@ -366,6 +371,11 @@ class Study(_Model):
                     raise ValueError(f"{src.source}: visits map to unknown visit codes {bad_visits}")
                 if bad_tests:
                     raise ValueError(f"{src.source}: tests map to unknown LBTESTCD {bad_tests}")
+                for raw, code in src.loinc.items():
+                    units = set(code) if isinstance(code, dict) else set()
+                    if units - set(self.lab.tests[src.tests[raw]].convert):
+                        raise ValueError(f"{src.source}: loinc of {raw} lists units {sorted(units)} that "
+                                         f"{src.tests[raw]} does not convert from")
                 for language in src.query_languages:
                     untold = sorted(r for r, spec in self.rules.items() if not spec.query.get(language))
                     if untold:

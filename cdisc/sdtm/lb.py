@@ -1,12 +1,12 @@
 """LB: every harmonized lab record, not-done and censored ones included, with LBLOBXFL and LBBLFL."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 
-from aclf.config import LabTest
+from aclf.config import LabDialect, Study
 from aclf.frames import isin
 from cdisc import derive
 from cdisc.by_subject import changed_subjects, positions, subject_digests
@@ -34,9 +34,9 @@ def baseline_flag(lab: pd.DataFrame, rfstdtc: pd.Series) -> pd.Series:
 # The harmonized table's columns LB's values are made of: a subject whose rows of them did not
 # change gets the same records, whatever else of the table changed. Their lineage (transfer and
 # file row) is not among them: a new snapshot restates every record of its site from a new transfer.
-VALUES = ["subjid", "site_id", "sample_id", "lbtestcd", "lbtest", "visit", "lbdtc", "unit_status", "unit_cd", "lborres",
-          "lbornrlo", "lbornrhi", "lbstat", "lbreasnd", "lbstresc", "lbstresn", "lbstresu", "lbstnrlo", "lbstnrhi",
-          "lbnrind"]
+VALUES = ["subjid", "site_id", "sample_id", "test_raw", "lbtestcd", "lbtest", "visit", "lbdtc", "unit_status",
+          "unit_cd", "lborres", "lbornrlo", "lbornrhi", "lbstat", "lbreasnd", "lbstresc", "lbstresn", "lbstresu",
+          "lbstnrlo", "lbstnrhi", "lbnrind"]
 READS = [*VALUES, "transfer_id", "row_number"]     # the builder is given these only
 
 
@@ -98,17 +98,24 @@ def _enrolled(lab: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     return (lab if enrolled.all() else lab[enrolled]).reset_index(drop=True)
 
 
-def _loinc(testcd: pd.Series, unit: pd.Series, measured: pd.Series, tests: Mapping[str, LabTest]) -> pd.Series:
-    """LBLOINC: each test's code for the unit its result was sent in (study/lab.yaml). Where the code
-    depends on the unit (moles or mass per volume): a result in a unit the test has no code for (or
-    none the study knows) has none, since the property measured is not known; a test not done
-    without a unit has its standard unit's."""
-    codes = testcd.map({code: test.loinc_of(None) for code, test in tests.items()}).fillna("")
-    for code, test in tests.items():
-        if isinstance(test.loinc, dict):
-            rows = testcd == code
-            by_unit = unit[rows].map(test.loinc)
-            codes[rows] = by_unit.fillna(measured[rows].map({True: "", False: test.loinc_of(None)}))
+def _loinc(h: pd.DataFrame, measured: pd.Series, study: Study) -> pd.Series:
+    """LBLOINC: each test's code for the unit its result was sent in (study/lab.yaml), or the code of
+    the analyte a site measures where it is not the study test's own (a dialect's ``loinc``: site 01
+    sends urea as urea nitrogen). Where the code depends on the unit (moles or mass per volume): a
+    result in a unit without a code (or one the study does not know) has none, since the property
+    measured is not known; a test not done without a unit has its standard unit's."""
+    tests = study.lab.tests
+    codes = h["lbtestcd"].map({code: test.loinc_of(None) for code, test in tests.items()}).fillna("")
+    coded = [(h["lbtestcd"] == code, test.loinc, test.standard_unit) for code, test in tests.items()
+             if isinstance(test.loinc, dict)]
+    coded += [((h["site_id"] == src.site_id) & (h["test_raw"] == raw), loinc, tests[src.tests[raw]].standard_unit)
+              for src in study.sources.values() if isinstance(src, LabDialect) for raw, loinc in src.loinc.items()]
+    for rows, loinc, standard_unit in coded:
+        if not isinstance(loinc, dict):
+            codes[rows] = loinc
+            continue
+        by_unit = h.loc[rows, "unit_cd"].map(loinc)
+        codes[rows] = by_unit.fillna(measured[rows].map({True: "", False: loinc.get(standard_unit, "")}))
     return codes
 
 
@@ -129,7 +136,7 @@ def _records(ctx: Context, h: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         "LBSTNRLO": h["lbstnrlo"], "LBSTNRHI": h["lbstnrhi"], "LBNRIND": h["lbnrind"],
         "LBSTAT": h["lbstat"], "LBREASND": h["lbreasnd"],
         "LBNAM": h["site_id"].map({s: ctx.design.lab_name.format(site=s) for s in h["site_id"].unique()}),
-        "LBLOINC": _loinc(h["lbtestcd"], h["unit_cd"], orres != "", ctx.study.lab.tests),
+        "LBLOINC": _loinc(h, orres != "", ctx.study),
         **visit_columns(visit, h["lbdtc"], h["subjid"], ctx),
         "EPOCH": epoch(h["lbdtc"], h["subjid"], ctx), "LBDTC": h["lbdtc"], "LBDY": study_day(h["lbdtc"], rfstdtc),
         **lineage(h), POSITION: h[POSITION].to_numpy(),

@@ -457,13 +457,28 @@ def test_lb_conformance(package):
 
 def test_lbloinc_names_the_property_the_unit_sent_says_or_none():
     """Moles or mass per volume: the unit sent decides the code; a test not done takes the standard
-    unit's; a result in a unit the test has no code for, or one the study does not know, has none."""
+    unit's; a result in a unit the test has no code for, or one the study does not know, has none.
+    Site 01 measures urea, which the study reads as urea nitrogen: its code is urea's."""
     from cdisc.sdtm.lb import _loinc
 
-    tests = load_study().lab.tests
-    codes = _loinc(pd.Series(["BILI", "BILI", "BILI", "CREAT", "ALB"]), pd.Series(["umol/L", "", None, "mmol/L", None]),
-                   pd.Series([True, False, True, True, True]), tests)
-    assert codes.tolist() == ["14631-6", "1975-2", "", "", "1751-7"]
+    h = pd.DataFrame({"lbtestcd": ["BILI", "BILI", "BILI", "CREAT", "ALB", "UREAN", "UREAN", "UREAN", "UREAN"],
+                      "unit_cd": ["umol/L", "", None, "mmol/L", None, "mmol/L", "mmol/L", "mg/dL", ""],
+                      "site_id": ["01", "01", "02", "04", "01", "01", "02", "01", "01"],
+                      "test_raw": ["TBIL", "TBIL", "TBIL", "Creatinine", "ALB", "UREA", "UREA", "UREA", "UREA"]})
+    codes = _loinc(h, pd.Series([True, False, True, True, True, True, True, True, False]), load_study())
+    assert codes.tolist() == ["14631-6", "1975-2", "", "", "1751-7", "22664-7", "14937-7", "", "22664-7"]
+
+
+def test_a_site_loinc_must_name_its_own_tests_and_units():
+    """A dialect's LOINC code for a local test it does not map, or per unit the test does not convert
+    from, is refused when the configuration loads."""
+    study = load_study()
+    site01 = study.sources["site01"]
+    with pytest.raises(ValueError, match="not in 'tests'"):
+        type(site01).model_validate({**site01.model_dump(), "loinc": {"UREE": "22664-7"}})
+    bad = site01.model_copy(update={"loinc": {"UREA": {"g/L": "22664-7"}}})
+    with pytest.raises(ValueError, match="does not convert from"):
+        type(study).model_validate({**study.model_dump(by_alias=True), "loaded_sources": {"site01": bad}})
 
 
 def test_ie_records_each_criterion_not_met(package):
