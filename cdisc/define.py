@@ -21,6 +21,8 @@ XLINK_NS = "http://www.w3.org/1999/xlink"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 NSMAP = {None: ODM_NS, "def": DEF_NS, "xlink": XLINK_NS}
 
+ACRF_LEAF = "LF.acrf"
+ACRF_FILE = "acrf.pdf"
 SCHEMA_PATH = Path(str(files("odmlib"))) / "schemas" / "define" / "2.1" / "define2-1-0.xsd"
 
 # def:Class/@Name enumeration (define-enumerations.xsd, ItemGroupClass) for SDTM.
@@ -73,7 +75,8 @@ class _Plan:
     """The datasets and variables actually written, and what they reference."""
 
     def __init__(self, spec: Spec, datasets: Mapping[str, pd.DataFrame],
-                 value_level: Mapping[str, Mapping[str, Mapping]] | None):
+                 value_level: Mapping[str, Mapping[str, Mapping]] | None,
+                 crf_pages: Mapping[str, list[int]] | None = None):
         unknown = sorted(set(datasets) - set(spec.datasets))
         if unknown:
             raise ValueError(f"datasets not in the spec: {unknown}")
@@ -82,6 +85,11 @@ class _Plan:
         self.datasets = [spec.datasets[name] for name in spec.datasets if name in datasets]
         self.value_level = {ds.name: self._tests(ds, (value_level or {}).get(ds.name, {}))
                             for ds in self.datasets}
+        self.crf_pages = crf_pages
+
+    def pages(self, ds: Dataset, var: Variable) -> list[int] | None:
+        """The annotated CRF's pages of a collected variable (None: no aCRF, or not on it)."""
+        return (self.crf_pages or {}).get(f"{ds.name}.{var.name}") if var.origin == "Collected" else None
 
     def variables(self, ds: Dataset) -> list[Variable]:
         columns = set(self.frames[ds.name].columns)
@@ -263,7 +271,8 @@ def _item_group(mdv: etree._Element, plan: _Plan, ds: Dataset) -> None:
 
 
 def _item_def(mdv: etree._Element, oid: str, ds: Dataset, var: Variable, *, length: int | None, label: str,
-              comment: str | None, value_list: str | None = None, codelist: str | None = None) -> None:
+              comment: str | None, value_list: str | None = None, codelist: str | None = None,
+              pages: list[int] | None = None) -> None:
     item = _sub(mdv, _q("ItemDef"), {
         "OID": oid, "Name": var.name, "DataType": var.type, "Length": length,
         "SignificantDigits": var.significant_digits if var.type == "float" else None,
@@ -275,6 +284,9 @@ def _item_def(mdv: etree._Element, oid: str, ds: Dataset, var: Variable, *, leng
     origin = _sub(item, _d("Origin"), {"Type": var.origin, "Source": _origin_source(ds, var)})
     if var.source:
         _text(origin, var.source)
+    if pages:
+        ref = _sub(origin, _d("DocumentRef"), {"leafID": ACRF_LEAF})
+        _sub(ref, _d("PDFPageRef"), {"PageRefs": " ".join(map(str, pages)), "Type": "PhysicalRef"})
     if value_list:
         _sub(item, _d("ValueListRef"), {"ValueListOID": value_list})
 
@@ -285,7 +297,8 @@ def _item_defs(mdv: etree._Element, plan: _Plan) -> None:
         targets = {v.name for v in plan.vl_targets(ds) + plan.split_targets(ds)}
         for var in plan.variables(ds):
             _item_def(mdv, _it_oid(ds, var), ds, var, length=_length(var, frame), label=var.label,
-                      comment=var.comment, value_list=_vl_oid(ds, var) if var.name in targets else None)
+                      comment=var.comment, value_list=_vl_oid(ds, var) if var.name in targets else None,
+                      pages=plan.pages(ds, var))
     for ds in plan.datasets:
         _value_level_item_defs(mdv, plan, ds)
         frame = plan.frames[ds.name]
@@ -293,7 +306,8 @@ def _item_defs(mdv: etree._Element, plan: _Plan) -> None:
             for value in var.by.values:     # the one variable's rows (ADSCORE whole, per parameter: 0.5 s)
                 rows = frame.loc[frame[var.by.variable] == value, [var.name]]
                 _item_def(mdv, _split_oids(ds, var, value)[0], ds, var, length=_length(var, rows),
-                          label=f"{var.label} ({value})", comment=var.comment, codelist=var.by.codelists.get(value))
+                          label=f"{var.label} ({value})", comment=var.comment, codelist=var.by.codelists.get(value),
+                          pages=plan.pages(ds, var))
 
 
 def _value_level_item_defs(mdv: etree._Element, plan: _Plan, ds: Dataset) -> None:
@@ -348,9 +362,11 @@ def _metadata_version(study: etree._Element, plan: _Plan, file_oid: str) -> None
         "Description": f"Data definitions of the {spec.standard} {spec.version} datasets of {spec.study_name}",
         _d("DefineVersion"): "2.1.0",
     })
-    # The XSD fixes this order: Standards, ValueListDef, WhereClauseDef, ItemGroupDef, ItemDef,
-    # CodeList, MethodDef, def:CommentDef.
+    # The XSD fixes this order: Standards, AnnotatedCRF, ValueListDef, WhereClauseDef, ItemGroupDef,
+    # ItemDef, CodeList, MethodDef, def:CommentDef, def:leaf.
     _standards(mdv, spec)
+    if plan.crf_pages is not None:
+        _sub(_sub(mdv, _d("AnnotatedCRF")), _d("DocumentRef"), {"leafID": ACRF_LEAF})
     _value_lists(mdv, plan)
     _where_clauses(mdv, plan)
     for ds in plan.datasets:
@@ -370,14 +386,19 @@ def _metadata_version(study: etree._Element, plan: _Plan, file_oid: str) -> None
         if comment.id in used:
             _comment(mdv, comment.id, comment.text)
     _value_level_comments(mdv, plan)
+    if plan.crf_pages is not None:
+        leaf = _sub(mdv, _d("leaf"), {"ID": ACRF_LEAF, _q("href", XLINK_NS): ACRF_FILE})
+        _sub(leaf, _d("title")).text = "Annotated Case Report Form"
 
 
 def build_define(spec: Spec, datasets: Mapping[str, pd.DataFrame], *,
                  value_level: Mapping[str, Mapping[str, Mapping]] | None = None, created: str,
                  file_oid: str = "DEFINE.NCT05985863.SDTM",
-                 context: str = "Submission") -> etree._ElementTree:
-    """Define-XML 2.1 of the datasets written (name -> frame); only their columns are described."""
-    plan = _Plan(spec, datasets, value_level)
+                 context: str = "Submission", crf_pages: Mapping[str, list[int]] | None = None) -> etree._ElementTree:
+    """Define-XML 2.1 of the datasets written (name -> frame); only their columns are described.
+    With ``crf_pages`` ('DATASET.VARIABLE' -> pages of acrf.pdf, written beside it), the annotated
+    CRF is named and each collected variable on it points to its pages."""
+    plan = _Plan(spec, datasets, value_level, crf_pages)
     root = etree.Element(_q("ODM"), nsmap=NSMAP)
     for key, value in {"FileType": "Snapshot", "FileOID": file_oid, "CreationDateTime": created,
                        "ODMVersion": "1.3.2", _d("Context"): context,

@@ -15,6 +15,7 @@
   <xsl:key name="comment" match="def:CommentDef" use="@OID"/>
   <xsl:key name="valuelist" match="def:ValueListDef" use="@OID"/>
   <xsl:key name="where" match="def:WhereClauseDef" use="@OID"/>
+  <xsl:key name="leaf" match="def:leaf" use="@ID"/>
 
   <xsl:variable name="mdv" select="/odm:ODM/odm:Study/odm:MetaDataVersion"/>
 
@@ -39,7 +40,10 @@
           <xsl:value-of select="/odm:ODM/@CreationDateTime"/>.
           Standards: <xsl:for-each select="$mdv/def:Standards/def:Standard">
             <xsl:value-of select="concat(@Name, ' ', @Version)"/>
-            <xsl:if test="position() != last()">, </xsl:if></xsl:for-each>.</p>
+            <xsl:if test="position() != last()">, </xsl:if></xsl:for-each>.
+          <xsl:for-each select="$mdv/def:AnnotatedCRF/def:DocumentRef">
+            <a href="{key('leaf', @leafID)/@xlink:href}"><xsl:value-of select="key('leaf', @leafID)/def:title"/></a>.
+          </xsl:for-each></p>
         <nav><a href="#datasets">Datasets</a><a href="#valuelevel">Value-level metadata</a>
           <a href="#codelists">Codelists</a><a href="#methods">Methods</a><a href="#comments">Comments</a></nav>
 
@@ -123,7 +127,12 @@
         <xsl:value-of select="$item/@def:DisplayFormat"/></td>
       <td><xsl:value-of select="$item/def:Origin/@Type"/>
         <xsl:if test="$item/def:Origin/@Source"> (<xsl:value-of select="$item/def:Origin/@Source"/>)</xsl:if>
-        <xsl:if test="$item/def:Origin/odm:Description">: <xsl:value-of select="$item/def:Origin/odm:Description/odm:TranslatedText"/></xsl:if></td>
+        <xsl:if test="$item/def:Origin/odm:Description">: <xsl:value-of select="$item/def:Origin/odm:Description/odm:TranslatedText"/></xsl:if>
+        <xsl:for-each select="$item/def:Origin/def:DocumentRef">
+          <xsl:variable name="href" select="key('leaf', @leafID)/@xlink:href"/>
+          <xsl:for-each select="def:PDFPageRef">, aCRF page
+            <a href="{concat($href, '#page=', substring-before(concat(@PageRefs, ' '), ' '))}"><xsl:value-of select="@PageRefs"/></a></xsl:for-each>
+        </xsl:for-each></td>
       <td><xsl:if test="$ref/@MethodOID">
             <a href="#{$ref/@MethodOID}"><xsl:value-of select="key('method', $ref/@MethodOID)/@Name"/></a>:
             <xsl:value-of select="key('method', $ref/@MethodOID)/odm:Description/odm:TranslatedText"/></xsl:if>

@@ -117,11 +117,12 @@ def _read_digests(path: Path | None) -> dict[str, str]:
 
 
 def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, created: str,
-                  value_level: dict | None = None, documents: dict[str, str] | None = None,
+                  value_level: dict | None = None, documents: dict[str, str | bytes] | None = None,
                   digests: Path | None = None, rows: Path | None = None,
-                  known: dict[str, Known] | None = None) -> dict[str, Path]:
+                  known: dict[str, Known] | None = None,
+                  crf_pages: dict[str, list[int]] | None = None) -> dict[str, Path]:
     """Write every dataset (XPT v5 and Dataset-JSON 1.1 beside it), define.xml (XSD-valid, or this
-    raises) and the ``documents`` (file name -> text), and swap the package in; returns the paths
+    raises) and the ``documents`` (file name -> text or bytes), and swap the package in; returns the paths
     written. Files of an earlier night that the spec no longer has are gone. The datasets have
     passed ``check_all``: the writer does not check them a second time, and their row indexes say
     that they passed the checks of ``spec`` (``known_rows``).
@@ -168,12 +169,16 @@ def write_package(datasets: dict[str, pd.DataFrame], spec: Spec, folder: Path, c
                                               system_version=code_version())}
             if rows is not None and _spliceable(frame, hashes, code):
                 indexes[name] = RowIndex(hashes, frame[SUBJECT], {}, code, dtypes_of(frame), fingerprint)
-        tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid)
+        tree = build_define(spec, datasets, value_level=value_level, created=created, file_oid=file_oid,
+                            crf_pages=crf_pages)
         errors = validate_define(tree)
         if not errors:
             write_define(tree, fresh)
-            for name, text in (documents or {}).items():       # the reviewer's guide
-                (fresh / name).write_text(text, encoding="utf-8")
+            for name, content in (documents or {}).items():       # the reviewer's guide, the aCRF
+                if isinstance(content, bytes):
+                    (fresh / name).write_bytes(content)
+                else:
+                    (fresh / name).write_text(content, encoding="utf-8")
         for name, started in jobs.items():
             laid = {kind: identified(job.result(), fresh / f"{name.lower()}.{kind}") for kind, job in started.items()}
             if name in indexes:

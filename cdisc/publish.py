@@ -24,6 +24,8 @@ from cdisc.design import Design
 from cdisc.handoff import handoff_keys, handoff_lb, handoff_trace, load_handoff, save_handoff
 from cdisc.package import (Known, PackageStatus, check_all, digests_path, known_rows, refused, rows_path,
                            violations_status, write_package, write_status)
+from cdisc.acrf import acrf_pdf, load_acrf, pages
+from cdisc.define import ACRF_FILE
 from cdisc.reviewer_guide import load_guide_config, render_guide
 from cdisc.row_hash import hashes_hold, keep_hashes
 from cdisc.sdtm.assignment import AssignmentError
@@ -67,8 +69,9 @@ def _check_by_difference(package: str, folders: AreaFolders, datasets: dict[str,
 
 
 def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, datasets, violations, spec: Spec,
-            created: str, value_level: dict | None = None, guide: tuple[str, str] | None = None,
-            known: dict[str, Known] | None = None) -> tuple[PackageStatus, dict[str, Path]]:
+            created: str, value_level: dict | None = None, documents: dict[str, str | bytes] | None = None,
+            known: dict[str, Known] | None = None, crf_pages: dict[str, list[int]] | None = None
+            ) -> tuple[PackageStatus, dict[str, Path]]:
     base = output if folder.is_relative_to(output) else folders.root   # the unblinded root is apart
     relative = str(folder.relative_to(base))
     if any(violations.values()):
@@ -76,9 +79,9 @@ def _finish(package: str, folders: AreaFolders, output: Path, folder: Path, data
         status = refused(folders.root, package, relative, created, reason, shown)
         paths: dict[str, Path] = {}
     else:
-        paths = write_package(datasets, spec, folder, created, value_level, dict([guide]) if guide else None,
+        paths = write_package(datasets, spec, folder, created, value_level, documents,
                               digests=digests_path(folders.root, package), rows=rows_path(folders.root, package),
-                              known=known)
+                              known=known, crf_pages=crf_pages)
         status = PackageStatus(package=package, folder=relative, refreshed=True, checked_at=created,
                                written_at=created, datasets=sorted(datasets))
     write_status(folders.root, status)
@@ -149,8 +152,10 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
         violations = {name: checked.get(name, []) for name in datasets}
         guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
                              data_cut=data_cut)
+        acrf = load_acrf(study)
+        documents = dict([guide, (ACRF_FILE, acrf_pdf(acrf, study, spec.study_name, folders.root / "documents"))])
         status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
-                                lb_value_level(study), guide, known)
+                                lb_value_level(study), documents, known, crf_pages=pages(acrf))
     except BaseException:
         settle_all(pending, False)
         raise
@@ -183,7 +188,7 @@ def publish_adam(area: Area, folders: AreaFolders, output: Path, study: Study, d
         guide = render_guide(spec, datasets, sdtm["TA"], load_guide_config(), area=area.name, created=created,
                              data_cut=data_cut)
         status, paths = _finish("adam", folders, output, folders.adam, datasets, violations, spec, created,
-                                guide=guide, known=known)
+                                documents=dict([guide]), known=known)
     except BaseException:
         settle_all(pending, False)
         raise

@@ -140,6 +140,7 @@ def test_the_blinded_adam_package(package):
     assert validate_define(folder / "define.xml") == []
     guide = (folder / "adrg.html").read_text(encoding="utf-8")                   # the ADRG skeleton
     assert "Analysis Data Reviewer" in guide and "Liver scores" in guide and "ADSCORE" in guide
+    assert "acrf.pdf" not in guide and not (folder / "acrf.pdf").exists()     # the aCRF is SDTM's
     adsl, meta = pyreadstat.read_xport(str(folder / "adsl.xpt"))
     assert meta.file_label == "Subject-Level Analysis Dataset"
     assert not {"TRT01PN", "TRT01AN", "TRT02P", "TRT02A", "RAND2DT", "RAND2FL"} & set(adsl.columns)

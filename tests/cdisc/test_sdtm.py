@@ -48,6 +48,7 @@ def test_the_package_is_laid_out_for_submission(package):
     assert folder.parts[-6:] == ("blinded", "m5", "datasets", "nct05985863", "tabulations", "sdtm")
     assert sorted(p.name for p in folder.glob("*.xpt")) == sorted(f"{n.lower()}.xpt" for n in built)
     assert (folder / "define.xml").exists() and (folder / "define.html").exists()
+    assert (folder / "acrf.pdf").read_bytes().startswith(b"%PDF") and b'href="acrf.pdf"' in (folder / "define.xml").read_bytes()
 
 
 def test_every_dataset_reads_back_with_the_same_values(package):
@@ -525,6 +526,7 @@ def test_the_reviewers_guide_is_written_beside_define(package):
     assert "Pinnacle 21 CT2001" in text and "2025-03-28" in text and "BLINDED" in text
     assert "seriousness criteria" in text and "AESDTH" in text                # a known issue, explained
     assert "Blinded until unblinding is authorized" in text                  # the arm TA shows
+    assert "acrf.pdf" in text and (folder / "acrf.pdf").is_file()            # the annotated CRF it names
     assert not page.xpath("//script") and not page.xpath("//*[@src]")         # nothing fetched
 
 

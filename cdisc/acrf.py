@@ -1,0 +1,176 @@
+"""The annotated CRF (acrf.pdf, beside the SDTM define.xml): each EDC and IWRS form's fields as the
+sites fill them in (study/sources), each with the SDTM variables it is submitted in
+(study/sdtm/acrf.yaml), and the pages define.xml's collected origins point to."""
+from __future__ import annotations
+
+import io
+import re
+import textwrap
+from pathlib import Path
+
+import yaml
+from matplotlib import rc_context
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from aclf.config import ConfigError, DEFAULT_STUDY_DIR, FormSpec, Study, safe_load
+from aclf.inputs import code_and_libraries, sha
+
+NOT_SUBMITTED = "NOT SUBMITTED"
+# an annotation that names the variable holding the collected value ("derives ..." does not)
+HOLDS = re.compile(r"^(?P<dataset>[A-Z][A-Z0-9]{1,7})\.(?P<variable>[A-Z][A-Z0-9]{0,7})\b")
+_PAGE = (8.27, 11.69)                    # A4 portrait, inches
+_LINE = 0.0125                           # a text line, as a fraction of the page's height
+_DRAWN: dict[str, bytes] = {}           # content digest -> PDF bytes
+_PALETTE = ["#fff2a8", "#c8e6ff", "#d5f5d0", "#ffd9d2", "#e6dcff", "#ffe4b8", "#d0f0f0", "#f0d8ec"]
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FormPage(_Entry):
+    title: str
+    fields: dict[str, list[str]]         # form column -> its annotations, in the form's column order
+
+
+class AcrfConfig(_Entry):
+    forms: dict[str, FormPage]
+
+
+def load_acrf(study: Study, path: Path | None = None) -> AcrfConfig:
+    """The aCRF's configuration; each form's fields must be the form's columns (study/sources)."""
+    path = path or DEFAULT_STUDY_DIR / "sdtm" / "acrf.yaml"
+    try:
+        config = AcrfConfig.model_validate(safe_load(path.read_text(encoding="utf-8")))
+        differ = {name: sorted(set(study.form(name)[1].columns) ^ set(page.fields))
+                  for name, page in config.forms.items() if list(study.form(name)[1].columns) != list(page.fields)}
+    except (OSError, yaml.YAMLError, ValidationError, KeyError) as exc:
+        raise ConfigError(f"{path}: invalid annotated CRF configuration: {exc}") from None
+    if differ:
+        raise ConfigError(f"{path}: fields that are not the forms' columns, in their order: {differ}")
+    return config
+
+
+def page_of_form(config: AcrfConfig) -> dict[str, int]:
+    """Each form's physical page: page 1 is the cover, then one page per form in configuration order."""
+    return {form: number for number, form in enumerate(config.forms, 2)}
+
+
+def pages(config: AcrfConfig) -> dict[str, list[int]]:
+    """'DATASET.VARIABLE' -> the pages whose fields are submitted in it (define.xml's PDFPageRef)."""
+    found: dict[str, set[int]] = {}
+    for form, page in page_of_form(config).items():
+        for annotations in config.forms[form].fields.values():
+            for text in annotations:
+                if m := HOLDS.match(text):
+                    found.setdefault(f"{m['dataset']}.{m['variable']}", set()).add(page)
+    return {name: sorted(numbers) for name, numbers in found.items()}
+
+
+def collected_as(form: FormSpec, column: str) -> str:
+    """What the site enters, from the form's rules: a key, a date, one of its values, a range, or text."""
+    if column in form.dates:
+        kind = "date, YYYY-MM-DD" + (" (partial allowed)" if column in form.partial_dates else "")
+    elif column in form.values:
+        kind = "one of: " + ", ".join(form.values[column])
+    elif column in form.ranges:
+        low, high = form.ranges[column]
+        kind = f"number, {low:g} to {high:g}"
+    else:
+        kind = "text"
+    needed = "key" if column in form.key else "required" if column in form.required else ""
+    return f"{kind}; {needed}" if needed else kind
+
+
+def _colour(annotation: str, colours: dict[str, str]) -> str:
+    if annotation.startswith(NOT_SUBMITTED):
+        return "#e0e0e0"
+    m = HOLDS.match(annotation.removeprefix("derives "))
+    dataset = m["dataset"] if m else ""
+    return colours.setdefault(dataset, _PALETTE[len(colours) % len(_PALETTE)])
+
+
+def _header(fig: Figure, studyid: str, page: int, total: int) -> None:
+    fig.text(0.06, 0.975, f"{studyid}   Annotated CRF (SDTM)", fontsize=8, color="#555555")
+    fig.text(0.94, 0.975, f"page {page} of {total}", fontsize=8, color="#555555", ha="right")
+
+
+def _cover(fig: Figure, studyid: str, config: AcrfConfig, study: Study, total: int) -> None:
+    _header(fig, studyid, 1, total)
+    fig.text(0.06, 0.92, f"{studyid}: annotated case report forms", fontsize=15, weight="bold")
+    lines = ["Each page shows one form of the EDC or IWRS transfer (data transfer specification), its",
+             "fields in transfer order, what a site enters, and the SDTM variables each field is",
+             "submitted in. 'derives' marks a field used in a derivation only; NOT SUBMITTED, a field",
+             "kept in the raw archive. Personal fields are never read and are not shown.", "", "Forms:"]
+    for form, page in page_of_form(config).items():
+        source, _ = study.form(form)
+        lines.append(f"    page {page:>2}   {config.forms[form].title} ({source}, {form})")
+    for k, line in enumerate(lines):
+        fig.text(0.06, 0.87 - k * 2 * _LINE, line, fontsize=9.5, family="DejaVu Sans")
+
+
+def _form_page(fig: Figure, studyid: str, name: str, page: int, total: int, config: AcrfConfig,
+               study: Study, colours: dict[str, str]) -> None:
+    _header(fig, studyid, page, total)
+    source, form = study.form(name)
+    fig.text(0.06, 0.94, config.forms[name].title, fontsize=13, weight="bold")
+    fig.text(0.06, 0.92, f"{source.upper()} form {name}" + (f" ({form.file})" if form.file else ""), fontsize=8.5)
+    for x, head in ((0.06, "Field"), (0.30, "What the site enters"), (0.60, "Submitted in (SDTM)")):
+        fig.text(x, 0.89, head, fontsize=9, weight="bold")
+    y = 0.87
+    for column in form.columns:
+        entered = textwrap.wrap(collected_as(form, column), 34)
+        annotations = config.forms[name].fields[column]
+        fig.text(0.06, y, column, fontsize=9, family="DejaVu Sans Mono", va="top")
+        fig.text(0.30, y, "\n".join(entered), fontsize=8.5, va="top", linespacing=1.3)
+        at = y
+        for text in annotations:
+            wrapped = textwrap.wrap(text, 40)
+            fig.text(0.60, at, "\n".join(wrapped), fontsize=8.5, va="top", linespacing=1.3,
+                     bbox={"boxstyle": "square,pad=0.25", "fc": _colour(text, colours), "ec": "#444444", "lw": 0.5})
+            at -= (len(wrapped) + 0.9) * _LINE
+        y = min(y - (len(entered) + 1.2) * _LINE, at - 0.4 * _LINE)
+
+
+def acrf_pdf(config: AcrfConfig, study: Study, studyid: str, cache: Path | None = None) -> bytes:
+    """``render_acrf``'s bytes, drawn once per process and, with ``cache`` (a folder of the area) and
+    committed code, once per code, libraries and configuration: a drawing takes about 0.7 s."""
+    content = sha(f"{studyid}|{config.model_dump_json()}|"
+                  f"{[study.form(name)[1].model_dump_json() for name in config.forms]}")
+    if content not in _DRAWN:
+        code = code_and_libraries()
+        stored = cache / f"acrf-{sha(f'{code}|{content}')[:24]}.pdf" if cache is not None and code else None
+        if stored is not None and stored.is_file():
+            _DRAWN[content] = stored.read_bytes()
+        else:
+            _DRAWN[content] = render_acrf(config, study, studyid)
+            if stored is not None:
+                cache.mkdir(parents=True, exist_ok=True)
+                for old in cache.glob("acrf-*.pdf"):
+                    old.unlink()
+                partial = stored.with_suffix(".partial")
+                partial.write_bytes(_DRAWN[content])
+                partial.replace(stored)
+    return _DRAWN[content]
+
+
+def render_acrf(config: AcrfConfig, study: Study, studyid: str) -> bytes:
+    """The PDF's bytes: the same for the same configuration (no creation date), so a night's package
+    does not differ from the last for it. Drawn with matplotlib, the figures' library, rather than a
+    PDF layout library: the pages are a header and a three-column table."""
+    total = len(config.forms) + 1
+    colours: dict[str, str] = {}
+    buffer = io.BytesIO()
+    with rc_context({"pdf.fonttype": 42}), PdfPages(buffer, metadata={"CreationDate": None}) as pdf:
+        pdf.savefig(_drawn(lambda fig: _cover(fig, studyid, config, study, total)))
+        for name, page in page_of_form(config).items():
+            pdf.savefig(_drawn(lambda fig: _form_page(fig, studyid, name, page, total, config, study, colours)))
+    return buffer.getvalue()
+
+
+def _drawn(draw) -> Figure:
+    fig = Figure(figsize=_PAGE)
+    draw(fig)
+    return fig

@@ -1,0 +1,119 @@
+"""The annotated CRF: its configuration held to the forms and the SDTM spec, the PDF read back with
+pypdf, define.xml's collected origins pointing to its pages, and the package carrying it."""
+import io
+import re
+
+import pytest
+from lxml import etree
+from pypdf import PdfReader
+
+from aclf.config import ConfigError, load_study
+from cdisc import acrf, define
+from cdisc.define import ACRF_FILE, ACRF_LEAF, build_define, validate_define, write_define
+from cdisc.spec import load_spec
+
+NS = {"odm": define.ODM_NS, "def": define.DEF_NS, "xlink": define.XLINK_NS}
+NAMED = re.compile(r"\b([A-Z][A-Z0-9]{1,7})\.([A-Z][A-Z0-9]{0,7})\b")
+
+
+@pytest.fixture(scope="module")
+def study():
+    return load_study()
+
+
+@pytest.fixture(scope="module")
+def config(study):
+    return acrf.load_acrf(study)
+
+
+@pytest.fixture(scope="module")
+def pdf(config, study):
+    return PdfReader(io.BytesIO(acrf.render_acrf(config, study, "NCT05985863")))
+
+
+def test_every_form_and_field_is_annotated_in_transfer_order(config, study):
+    assert set(config.forms) == set(study.forms)
+    for name, page in config.forms.items():
+        assert list(page.fields) == study.form(name)[1].columns and all(page.fields.values())
+
+
+def test_a_field_missing_or_out_of_order_is_a_configuration_error(study, tmp_path):
+    text = (acrf.DEFAULT_STUDY_DIR / "sdtm" / "acrf.yaml").read_text(encoding="utf-8")
+    (tmp_path / "acrf.yaml").write_text(text.replace("      RACE: [DM.RACE]\n", ""), encoding="utf-8")
+    with pytest.raises(ConfigError, match="enrollment.*RACE"):
+        acrf.load_acrf(study, tmp_path / "acrf.yaml")
+
+
+def test_every_variable_named_exists_and_every_collected_one_is_on_a_page(config):
+    """Named variables exist in the SDTM spec (both areas); every variable the EDC or IWRS collects
+    (origin Collected by the investigator: not the laboratories' LB) is on a page."""
+    spec = load_spec()
+    named = {m.groups() for page in config.forms.values() for notes in page.fields.values()
+             for text in notes for m in NAMED.finditer(text)}
+    unknown = sorted(f"{d}.{v}" for d, v in named if d in spec.datasets and v not in spec.datasets[d].variable
+                     or d not in spec.datasets and d != "EVENT")
+    assert not unknown
+    pages = acrf.pages(config)
+    collected = {f"{ds.name}.{var.name}" for ds in spec.datasets.values() for var in ds.variables
+                 if var.origin == "Collected" and define._origin_source(ds, var) == "Investigator"}
+    assert collected and not sorted(collected - set(pages))
+
+
+def test_the_pdf_reads_back_one_page_per_form_with_its_fields_and_annotations(config, study, pdf):
+    assert len(pdf.pages) == len(config.forms) + 1
+    cover = " ".join(pdf.pages[0].extract_text().split())
+    for name, number in acrf.page_of_form(config).items():
+        assert f"page {number}" in cover and config.forms[name].title in cover
+        text = " ".join(pdf.pages[number - 1].extract_text().split())
+        assert config.forms[name].title in text and f"page {number} of {len(pdf.pages)}" in text
+        for field, notes in config.forms[name].fields.items():
+            assert field in text
+            for note in notes:
+                for dataset, variable in NAMED.findall(note):
+                    assert f"{dataset}.{variable}" in text, (name, field, note)
+    assert "PATIENT_NAME" not in " ".join(page.extract_text() for page in pdf.pages)   # personal: not shown
+
+
+def test_the_same_configuration_draws_the_same_bytes_and_is_drawn_once(config, study, tmp_path, monkeypatch):
+    first = acrf.render_acrf(config, study, "NCT05985863")
+    assert acrf.render_acrf(config, study, "NCT05985863") == first
+    monkeypatch.setattr(acrf, "_DRAWN", {})
+    monkeypatch.setattr(acrf, "code_and_libraries", lambda: "1.0+gabc|libs")
+    assert acrf.acrf_pdf(config, study, "NCT05985863", tmp_path) == first
+    assert [p.name for p in tmp_path.glob("acrf-*.pdf")] and next(tmp_path.glob("acrf-*.pdf")).read_bytes() == first
+
+    def fail(*_):
+        raise AssertionError("drawn again")
+    monkeypatch.setattr(acrf, "render_acrf", fail)
+    monkeypatch.setattr(acrf, "_DRAWN", {})                 # a new process: the area's copy is read
+    assert acrf.acrf_pdf(config, study, "NCT05985863", tmp_path) == first
+    monkeypatch.setattr(acrf, "code_and_libraries", lambda: "1.1+gdef|libs")
+    monkeypatch.setattr(acrf, "render_acrf", lambda *_: b"%PDF new code")
+    monkeypatch.setattr(acrf, "_DRAWN", {})
+    assert acrf.acrf_pdf(config, study, "NCT05985863", tmp_path) == b"%PDF new code"
+    assert len(list(tmp_path.glob("acrf-*.pdf"))) == 1      # the copy of the code before is gone
+
+
+def test_define_names_the_acrf_and_points_collected_origins_to_their_pages(config, tmp_path):
+    import pandas as pd
+
+    spec = load_spec()
+    datasets = {name: pd.DataFrame(columns=spec.datasets[name].names) for name in ("DM", "AE", "LB", "TS")}
+    tree = build_define(spec, datasets, created="2026-12-07T10:00:00", crf_pages=acrf.pages(config))
+    assert validate_define(tree) == []
+    ref = tree.find(".//def:AnnotatedCRF/def:DocumentRef", NS)
+    leaf = tree.find(f".//def:leaf[@ID='{ref.get('leafID')}']", NS)
+    assert ref.get("leafID") == ACRF_LEAF and leaf.get(f"{{{define.XLINK_NS}}}href") == ACRF_FILE
+
+    def page_refs(oid):
+        return [(r.get("PageRefs"), r.get("Type")) for r in
+                tree.iterfind(f".//odm:ItemDef[@OID='{oid}']/def:Origin/def:DocumentRef/def:PDFPageRef", NS)]
+    assert page_refs("IT.DM.SEX") == [("2", "PhysicalRef")] and page_refs("IT.AE.AETERM") == [("6", "PhysicalRef")]
+    assert page_refs("IT.DM.AGE") == [] and page_refs("IT.LB.LBORRES") == []          # derived; the laboratory's
+    written = write_define(tree, tmp_path)        # our stylesheet links each page and the document
+    page = etree.HTML(str(etree.XSLT(etree.parse(str(written.with_name("define2-1.xsl"))))(etree.parse(str(written)))))
+    links = page.xpath("//a[starts-with(@href, 'acrf.pdf')]/@href")
+    assert "acrf.pdf" in links and "acrf.pdf#page=2" in links and "acrf.pdf#page=6" in links
+    without = build_define(spec, datasets, created="2026-12-07T10:00:00")
+    assert without.find(".//def:AnnotatedCRF", NS) is None and not without.findall(".//def:DocumentRef", NS)
+    assert etree.tostring(without).count(b"PDFPageRef") == 0
