@@ -143,8 +143,9 @@ def _score_parameters(comp: pd.DataFrame, adsl: pd.DataFrame, components: Scores
         return scores.child_pugh(w[bili], w[alb], w[inr], None, ascites=w["AVALC.ascites"],
                                  encephalopathy=w["AVAL.encephalopathy"])
 
-    def meld_parts(w):
-        return dict(bilirubin=w[bili], INR=w[inr], creatinine=w[creat], dialysis=w["AVALC.dialysis"])
+    def meld_parts(w, cap=scores.UNOS_CREATININE_CAP):   # the dialysis answer is missing only below the cap
+        return dict(bilirubin=w[bili], INR=w[inr], creatinine=w[creat],
+                    dialysis=w["AVALC.dialysis"].where(~(w[creat] >= cap), "not needed"))
 
     def ctp_parts(w):
         return dict(bilirubin=w[bili], albumin=w[alb], INR=w[inr], ascites=w["AVALC.ascites"],
@@ -159,7 +160,8 @@ def _score_parameters(comp: pd.DataFrame, adsl: pd.DataFrame, components: Scores
                    lambda w: dict(**meld_parts(w), sodium=w[sodium])),
         "MELD3": (lambda w: scores.meld_3(w[bili], w[inr], w[creat], w[sodium], scores.g_l_to_g_dl(w[alb]),
                                          female(w), dialysis(w)),
-                  lambda w: dict(**meld_parts(w), sodium=w[sodium], albumin=w[alb], sex=female(w))),
+                  lambda w: dict(**meld_parts(w, scores.MELD3_CREATININE_CAP), sodium=w[sodium], albumin=w[alb],
+                                 sex=female(w))),
         "CTPSCORE": (lambda w: ctp(w)["score"], ctp_parts),
         "CTPCLASN": (lambda w: ctp(w)["class"].map({"A": 1.0, "B": 2.0, "C": 3.0}), ctp_parts),
     }

@@ -260,11 +260,11 @@ def test_a_visit_without_a_dialysis_answer_is_not_read_as_not_dialysed():
     is at the cap already (the answer cannot change it); Child-Pugh does not use it."""
     from cdisc.adam.bds import _score_parameters
 
-    index = pd.MultiIndex.from_tuples([("S-Y", 10.0), ("S-N", 10.0), ("S-?", 10.0), ("S-?", 20.0)],
+    index = pd.MultiIndex.from_tuples([("S-Y", 10.0), ("S-N", 10.0), ("S-?", 10.0), ("S-?", 20.0), ("S-?", 30.0)],
                                       names=["USUBJID", "AVISITN"])
-    comp = pd.DataFrame({"bilirubin": 5.0, "inr": 2.0, "creatinine": [1.0, 1.0, 1.0, 4.5], "sodium": 135.0,
-                         "albumin": 30.0, "prothrombin_time": 20.0, "encephalopathy": 1.0, "ascites": "MILD",
-                         "dialysis": [True, False, np.nan, np.nan]}, index=index)
+    comp = pd.DataFrame({"bilirubin": [5.0, 5.0, 5.0, 5.0, np.nan], "inr": 2.0, "creatinine": [1.0, 1.0, 1.0, 4.5, 4.5],
+                         "sodium": 135.0, "albumin": 30.0, "prothrombin_time": 20.0, "encephalopathy": 1.0,
+                         "ascites": "MILD", "dialysis": [True, False, np.nan, np.nan, np.nan]}, index=index)
     adsl = pd.DataFrame({"USUBJID": ["S-Y", "S-N", "S-?"], "SEX": "M", "MELDETIO": 0.0})
     out = _score_parameters(comp, adsl, ANALYSIS.scores).set_index(["PARAMCD", "USUBJID", "AVISITN"])
     for code in ("MELDPROT", "MELD", "MELDNA", "MELD3"):
@@ -273,7 +273,10 @@ def test_a_visit_without_a_dialysis_answer_is_not_read_as_not_dialysed():
         assert np.isnan(meld.loc[("S-?", 10.0), "AVAL"])
         assert meld.loc[("S-?", 10.0), "AREASND"] == "missing: dialysis"
         assert meld.loc[("S-?", 20.0), "AVAL"] == meld.loc[("S-Y", 10.0), "AVAL"] and not meld.loc[("S-?", 20.0), "AREASND"]
-    assert out.loc["CTPSCORE"]["AVAL"].notna().all()
+        assert meld.loc[("S-?", 30.0), "AREASND"].startswith("missing: bilirubin")        # capped: the answer is not
+        assert "dialysis" not in meld.loc[("S-?", 30.0), "AREASND"]                      # missing there
+    ctp = out.loc["CTPSCORE"]
+    assert ctp["AVAL"].notna().sum() == 4 and ctp.loc[("S-?", 30.0), "AREASND"] == "missing: bilirubin"
 
 
 def test_sdtm_and_adam_baselines_agree(package):
