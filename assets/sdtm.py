@@ -94,7 +94,8 @@ def _publish(context: dg.AssetExecutionContext, aclf: AclfResource, area: Area):
                                  lambda: load_harmonized_lab(engine, aclf.mirror(), take=True),
                                  created, level=level, key=key, data_cut=data_night(engine),
                                  eligibility=open_findings(engine, "eligibility"), forms_key=forms_key,
-                                 store_trace=_trace_writer(engine, area) if area.blinded else None)
+                                 store_trace=_trace_writer(engine, area) if area.blinded else None,
+                                 acrf=config.acrf)
     records = {name: len(frame) for name, frame in published.datasets.items()}
     if area.blinded:
         remember(engine, step, inputs if published.written else None,

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
-from matplotlib import rc_context
-from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aclf.config import ConfigError, DEFAULT_STUDY_DIR, FormSpec, Study, safe_load
 from aclf.inputs import code_and_libraries, sha
+from aclf.warm_worker import submit
+
+if TYPE_CHECKING:        # matplotlib is imported where the PDF is drawn: in the warm worker
+    from matplotlib.figure import Figure
 
 NOT_SUBMITTED = "NOT SUBMITTED"
 # an annotation that names the variable holding the collected value ("derives ..." does not)
@@ -40,8 +44,9 @@ class AcrfConfig(_Entry):
 
 
 def load_acrf(study: Study, path: Path | None = None) -> AcrfConfig:
-    """The aCRF's configuration; each form's fields must be the form's columns (study/sources)."""
-    path = path or DEFAULT_STUDY_DIR / "sdtm" / "acrf.yaml"
+    """The aCRF's configuration (``<study folder>/sdtm/acrf.yaml``); each form's fields must be the
+    form's columns (study/sources), in their order."""
+    path = path or (study.directory or DEFAULT_STUDY_DIR) / "sdtm" / "acrf.yaml"
     try:
         config = AcrfConfig.model_validate(safe_load(path.read_text(encoding="utf-8")))
         differ = {name: sorted(set(study.form(name)[1].columns) ^ set(page.fields))
@@ -134,43 +139,78 @@ def _form_page(fig: Figure, studyid: str, name: str, page: int, total: int, conf
         y = min(y - (len(entered) + 1.2) * _LINE, at - 0.4 * _LINE)
 
 
-def acrf_pdf(config: AcrfConfig, study: Study, studyid: str, cache: Path | None = None) -> bytes:
-    """``render_acrf``'s bytes, drawn once per process and, with ``cache`` (a folder of the area) and
-    committed code, once per code, libraries and configuration: a drawing takes about 0.7 s."""
+def drawing(config: AcrfConfig, study: Study, studyid: str, cache: Path | None = None) -> Callable[[], bytes]:
+    """Start drawing the aCRF and return what gives its bytes. Drawn once per process and, with
+    ``cache`` (a folder of the area) and committed code, once per code, libraries and configuration
+    (a drawing takes about 0.7 s); drawn in the warm worker, which imports matplotlib for the figures,
+    while the caller builds the package (aclf.warm_worker)."""
     content = sha(f"{studyid}|{config.model_dump_json()}|"
-                  f"{[study.form(name)[1].model_dump_json() for name in config.forms]}")
-    if content not in _DRAWN:
-        code = code_and_libraries()
-        stored = cache / f"acrf-{sha(f'{code}|{content}')[:24]}.pdf" if cache is not None and code else None
-        if stored is not None and stored.is_file():
-            _DRAWN[content] = stored.read_bytes()
-        else:
-            _DRAWN[content] = render_acrf(config, study, studyid)
-            if stored is not None:
-                cache.mkdir(parents=True, exist_ok=True)
-                for old in cache.glob("acrf-*.pdf"):
-                    old.unlink()
-                partial = stored.with_suffix(".partial")
-                partial.write_bytes(_DRAWN[content])
-                partial.replace(stored)
-    return _DRAWN[content]
+                  f"{[(study.form(name)[0], study.form(name)[1].model_dump_json()) for name in config.forms]}")
+    code = code_and_libraries()
+    stored = cache / f"acrf-{sha(f'{code}|{content}')[:24]}.pdf" if cache is not None and code else None
+    if content not in _DRAWN and stored is not None and stored.is_file():
+        _DRAWN[content] = stored.read_bytes()
+    drawn = None if content in _DRAWN else submit("cdisc.acrf", "render_acrf", config, study, studyid)
+
+    def result() -> bytes:
+        if drawn is not None:
+            _DRAWN[content] = drawn.result()
+        if stored is not None and not stored.is_file():
+            _keep(stored, _DRAWN[content])
+        return _DRAWN[content]
+    return result
+
+
+def _keep(stored: Path, pdf: bytes) -> None:
+    """The area's one copy, written whole under a name of its own, then renamed into place."""
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    for old in stored.parent.glob("acrf-*.pdf"):
+        old.unlink(missing_ok=True)
+    with tempfile.NamedTemporaryFile(dir=stored.parent, suffix=".partial", delete=False) as partial:
+        partial.write(pdf)
+    Path(partial.name).replace(stored)
 
 
 def render_acrf(config: AcrfConfig, study: Study, studyid: str) -> bytes:
-    """The PDF's bytes: the same for the same configuration (no creation date), so a night's package
-    does not differ from the last for it. Drawn with matplotlib, the figures' library, rather than a
-    PDF layout library: the pages are a header and a three-column table."""
+    """The PDF: a cover, a page per form, a bookmark per form and per dataset (FDA's technical
+    conformance guide asks for both), no creation date, so that its bytes change only with the
+    configuration and the libraries. Drawn with matplotlib, the figures' library, rather than a PDF
+    layout library (the pages are a header and a three-column table); bookmarked with pypdf."""
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_pdf import PdfPages
+    from pypdf import PdfWriter
+
     total = len(config.forms) + 1
     colours: dict[str, str] = {}
-    buffer = io.BytesIO()
-    with rc_context({"pdf.fonttype": 42}), PdfPages(buffer, metadata={"CreationDate": None}) as pdf:
-        pdf.savefig(_drawn(lambda fig: _cover(fig, studyid, config, study, total)))
+    drawn = io.BytesIO()
+    with rc_context({"pdf.fonttype": 42}), PdfPages(drawn, metadata={"CreationDate": None}) as pdf:
+        pdf.savefig(_figure(lambda fig: _cover(fig, studyid, config, study, total)))
         for name, page in page_of_form(config).items():
-            pdf.savefig(_drawn(lambda fig: _form_page(fig, studyid, name, page, total, config, study, colours)))
-    return buffer.getvalue()
+            pdf.savefig(_figure(lambda fig: _form_page(fig, studyid, name, page, total, config, study, colours)))
+    writer = PdfWriter(clone_from=io.BytesIO(drawn.getvalue()))
+    writer.add_metadata({"/Title": f"{studyid} annotated case report forms (SDTM)", "/Creator": "aclf-pipeline"})
+    forms = writer.add_outline_item(title="Forms", page_number=1)
+    for name, page in page_of_form(config).items():
+        writer.add_outline_item(title=config.forms[name].title, page_number=page - 1, parent=forms)
+    datasets = writer.add_outline_item(title="Datasets", page_number=1)
+    for dataset, numbers in sorted(_dataset_pages(config).items()):
+        writer.add_outline_item(title=dataset, page_number=numbers[0] - 1, parent=datasets)
+    written = io.BytesIO()
+    writer.write(written)
+    return written.getvalue()
 
 
-def _drawn(draw) -> Figure:
+def _dataset_pages(config: AcrfConfig) -> dict[str, list[int]]:
+    """Each dataset's pages: where a field is submitted in it."""
+    found: dict[str, set[int]] = {}
+    for name, numbers in pages(config).items():
+        found.setdefault(name.split(".")[0], set()).update(numbers)
+    return {dataset: sorted(numbers) for dataset, numbers in found.items()}
+
+
+def _figure(draw: Callable[[Figure], None]) -> Figure:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=_PAGE)
     draw(fig)
     return fig

@@ -131,7 +131,10 @@
         <xsl:for-each select="$item/def:Origin/def:DocumentRef">
           <xsl:variable name="href" select="key('leaf', @leafID)/@xlink:href"/>
           <xsl:for-each select="def:PDFPageRef">, aCRF page
-            <a href="{concat($href, '#page=', substring-before(concat(@PageRefs, ' '), ' '))}"><xsl:value-of select="@PageRefs"/></a></xsl:for-each>
+            <xsl:call-template name="page-links">
+              <xsl:with-param name="href" select="$href"/>
+              <xsl:with-param name="pages" select="normalize-space(@PageRefs)"/>
+            </xsl:call-template></xsl:for-each>
         </xsl:for-each></td>
       <td><xsl:if test="$ref/@MethodOID">
             <a href="#{$ref/@MethodOID}"><xsl:value-of select="key('method', $ref/@MethodOID)/@Name"/></a>:
@@ -142,6 +145,21 @@
   </xsl:template>
 
   <!-- value-level metadata: each value's definition and the condition it applies under -->
+  <!-- one link per page of a space-separated PageRefs list (XSLT 1.0 has no tokenize) -->
+  <xsl:template name="page-links">
+    <xsl:param name="href"/>
+    <xsl:param name="pages"/>
+    <xsl:variable name="first" select="substring-before(concat($pages, ' '), ' ')"/>
+    <a href="{concat($href, '#page=', $first)}"><xsl:value-of select="$first"/></a>
+    <xsl:if test="contains($pages, ' ')">
+      <xsl:text> </xsl:text>
+      <xsl:call-template name="page-links">
+        <xsl:with-param name="href" select="$href"/>
+        <xsl:with-param name="pages" select="substring-after($pages, ' ')"/>
+      </xsl:call-template>
+    </xsl:if>
+  </xsl:template>
+
   <xsl:template match="def:ValueListDef">
     <h3 id="{@OID}"><xsl:value-of select="@OID"/></h3>
     <table>

@@ -24,7 +24,7 @@ from cdisc.design import Design
 from cdisc.handoff import handoff_keys, handoff_lb, handoff_trace, load_handoff, save_handoff
 from cdisc.package import (Known, PackageStatus, check_all, digests_path, known_rows, refused, rows_path,
                            violations_status, write_package, write_status)
-from cdisc.acrf import acrf_pdf, load_acrf, pages
+from cdisc.acrf import AcrfConfig, drawing, pages
 from cdisc.define import ACRF_FILE
 from cdisc.reviewer_guide import load_guide_config, render_guide
 from cdisc.row_hash import hashes_hold, keep_hashes
@@ -102,7 +102,8 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
                  forms: dict[str, pd.DataFrame], load_lab: Callable[[], pd.DataFrame], created: str,
                  level: str = "blinded", key: pd.DataFrame | None = None, data_cut: str | None = None,
                  eligibility: pd.DataFrame | None = None, forms_key: str | None = None,
-                 store_trace: Callable[[pd.DataFrame, dict[str, str]], Pending] | None = None) -> Published:
+                 store_trace: Callable[[pd.DataFrame, dict[str, str]], Pending] | None = None,
+                 acrf: AcrfConfig | None = None) -> Published:
     """The area's SDTM package and, only when it is written, the hand-off to its ADaM. The unblinded
     area is built at an unblinding level with the randomization key. ``load_lab`` reads the
     harmonized lab table: a loader, so that the table lives only while LB's records are made.
@@ -110,7 +111,9 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
     forms alone whose key is that of the hand-off in force is taken from it, not built again (nor
     checked again: it passed the same checks when it was written). ``store_trace`` starts the store's
     write of the trace and keys as soon as they are known (aclf.pending: LB's 800,000 rows at 10,000
-    subjects take 1-1.7 s), kept only if the package is written."""
+    subjects take 1-1.7 s), kept only if the package is written. ``acrf``: the annotated CRF written
+    beside define.xml, drawn while the package is built."""
+    acrf_pdf = drawing(acrf, study, spec.study_name, folders.root / "documents") if acrf is not None else None
     try:
         ctx = build_context(study, design, forms, level=level, key=key, data_cut=data_cut,
                             ct_release=spec.ct_version, eligibility=eligibility)
@@ -152,10 +155,10 @@ def publish_sdtm(area: Area, folders: AreaFolders, output: Path, study: Study, d
         violations = {name: checked.get(name, []) for name in datasets}
         guide = render_guide(spec, datasets, datasets["TA"], load_guide_config(), area=area.name, created=created,
                              data_cut=data_cut)
-        acrf = load_acrf(study)
-        documents = dict([guide, (ACRF_FILE, acrf_pdf(acrf, study, spec.study_name, folders.root / "documents"))])
+        documents = dict([guide, *([(ACRF_FILE, acrf_pdf())] if acrf_pdf is not None else [])])
         status, paths = _finish("sdtm", folders, output, folders.sdtm, datasets, violations, spec, created,
-                                lb_value_level(study), documents, known, crf_pages=pages(acrf))
+                                lb_value_level(study), documents, known,
+                                crf_pages=pages(acrf) if acrf is not None else None)
     except BaseException:
         settle_all(pending, False)
         raise

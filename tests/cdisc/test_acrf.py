@@ -1,7 +1,12 @@
 """The annotated CRF: its configuration held to the forms and the SDTM spec, the PDF read back with
 pypdf, define.xml's collected origins pointing to its pages, and the package carrying it."""
+import hashlib
 import io
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -12,6 +17,7 @@ from cdisc import acrf, define
 from cdisc.define import ACRF_FILE, ACRF_LEAF, build_define, validate_define, write_define
 from cdisc.spec import load_spec
 
+ROOT = Path(__file__).resolve().parents[2]
 NS = {"odm": define.ODM_NS, "def": define.DEF_NS, "xlink": define.XLINK_NS}
 NAMED = re.compile(r"\b([A-Z][A-Z0-9]{1,7})\.([A-Z][A-Z0-9]{0,7})\b")
 
@@ -31,21 +37,22 @@ def pdf(config, study):
     return PdfReader(io.BytesIO(acrf.render_acrf(config, study, "NCT05985863")))
 
 
-def test_every_form_and_field_is_annotated_in_transfer_order(config, study):
-    assert set(config.forms) == set(study.forms)
-    for name, page in config.forms.items():
-        assert list(page.fields) == study.form(name)[1].columns and all(page.fields.values())
-
-
-def test_a_field_missing_or_out_of_order_is_a_configuration_error(study, tmp_path):
+def test_every_form_is_annotated_and_a_field_missing_or_out_of_order_is_a_configuration_error(config, study,
+                                                                                               tmp_path):
+    assert set(config.forms) == set(study.forms) and all(notes for page in config.forms.values()
+                                                         for notes in page.fields.values())
     text = (acrf.DEFAULT_STUDY_DIR / "sdtm" / "acrf.yaml").read_text(encoding="utf-8")
-    (tmp_path / "acrf.yaml").write_text(text.replace("      RACE: [DM.RACE]\n", ""), encoding="utf-8")
-    with pytest.raises(ConfigError, match="enrollment.*RACE"):
-        acrf.load_acrf(study, tmp_path / "acrf.yaml")
+    for broken in (text.replace("      RACE: [DM.RACE]\n", ""),
+                   text.replace("      SEX: [DM.SEX]\n", "").replace("      RACE: [DM.RACE]\n",
+                                                                       "      RACE: [DM.RACE]\n      SEX: [DM.SEX]\n")):
+        (tmp_path / "acrf.yaml").write_text(broken, encoding="utf-8")
+        with pytest.raises(ConfigError, match="enrollment"):
+            acrf.load_acrf(study, tmp_path / "acrf.yaml")
 
 
 def test_every_variable_named_exists_and_every_collected_one_is_on_a_page(config):
-    """Named variables exist in the SDTM spec (both areas); every variable the EDC or IWRS collects
+    """Named variables exist in the SDTM spec (both areas); one named as holding a field's value is
+    collected or assigned (a derived one is 'derives'); every variable the EDC or IWRS collects
     (origin Collected by the investigator: not the laboratories' LB) is on a page."""
     spec = load_spec()
     named = {m.groups() for page in config.forms.values() for notes in page.fields.values()
@@ -54,12 +61,14 @@ def test_every_variable_named_exists_and_every_collected_one_is_on_a_page(config
                      or d not in spec.datasets and d != "EVENT")
     assert not unknown
     pages = acrf.pages(config)
+    held = {name: spec.datasets[name.split(".")[0]].variable[name.split(".")[1]].origin for name in pages}
+    assert {name: origin for name, origin in held.items() if origin not in ("Collected", "Assigned")} == {}
     collected = {f"{ds.name}.{var.name}" for ds in spec.datasets.values() for var in ds.variables
                  if var.origin == "Collected" and define._origin_source(ds, var) == "Investigator"}
     assert collected and not sorted(collected - set(pages))
 
 
-def test_the_pdf_reads_back_one_page_per_form_with_its_fields_and_annotations(config, study, pdf):
+def test_the_pdf_reads_back_one_page_per_form_with_its_fields_annotations_and_bookmarks(config, study, pdf):
     assert len(pdf.pages) == len(config.forms) + 1
     cover = " ".join(pdf.pages[0].extract_text().split())
     for name, number in acrf.page_of_form(config).items():
@@ -71,34 +80,48 @@ def test_the_pdf_reads_back_one_page_per_form_with_its_fields_and_annotations(co
             for note in notes:
                 for dataset, variable in NAMED.findall(note):
                     assert f"{dataset}.{variable}" in text, (name, field, note)
-    assert "PATIENT_NAME" not in " ".join(page.extract_text() for page in pdf.pages)   # personal: not shown
+    assert pdf.metadata.title == "NCT05985863 annotated case report forms (SDTM)"
+    forms, by_form, datasets, by_dataset = pdf.outline
+    assert (forms.title, datasets.title) == ("Forms", "Datasets")
+    assert [(b.title, pdf.get_destination_page_number(b) + 1) for b in by_form] == \
+        [(config.forms[name].title, number) for name, number in acrf.page_of_form(config).items()]
+    at = {b.title: pdf.get_destination_page_number(b) + 1 for b in by_dataset}
+    assert at["DM"] == 2 and at["AE"] == 6 and at["MH"] == 3 and "LB" not in at
 
 
-def test_the_same_configuration_draws_the_same_bytes_and_is_drawn_once(config, study, tmp_path, monkeypatch):
+def test_the_same_configuration_draws_the_same_bytes_once_per_code(config, study, tmp_path, monkeypatch):
+    """Drawn once per process, and kept in the area's folder for later processes under committed code;
+    code of another version draws again and replaces the copy."""
     first = acrf.render_acrf(config, study, "NCT05985863")
-    assert acrf.render_acrf(config, study, "NCT05985863") == first
+    code = ("import hashlib, sys; from aclf.config import load_study; from cdisc.acrf import load_acrf, render_acrf; "
+            "s = load_study(); sys.stdout.write(hashlib.sha256(render_acrf(load_acrf(s), s, 'NCT05985863')).hexdigest())")
+    other = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "7"})
+    assert other.stdout == hashlib.sha256(first).hexdigest()         # another process, another hash seed
     monkeypatch.setattr(acrf, "_DRAWN", {})
     monkeypatch.setattr(acrf, "code_and_libraries", lambda: "1.0+gabc|libs")
-    assert acrf.acrf_pdf(config, study, "NCT05985863", tmp_path) == first
-    assert [p.name for p in tmp_path.glob("acrf-*.pdf")] and next(tmp_path.glob("acrf-*.pdf")).read_bytes() == first
+    assert acrf.drawing(config, study, "NCT05985863", tmp_path)() == first
+    assert [p.read_bytes() for p in tmp_path.iterdir()] == [first]
 
     def fail(*_):
         raise AssertionError("drawn again")
     monkeypatch.setattr(acrf, "render_acrf", fail)
-    monkeypatch.setattr(acrf, "_DRAWN", {})                 # a new process: the area's copy is read
-    assert acrf.acrf_pdf(config, study, "NCT05985863", tmp_path) == first
+    assert acrf.drawing(config, study, "NCT05985863", tmp_path / "other")() == first     # this process's
+    assert (tmp_path / "other").is_dir()                        # and the other area has its copy too
+    monkeypatch.setattr(acrf, "_DRAWN", {})                     # a new process: the area's copy is read
+    assert acrf.drawing(config, study, "NCT05985863", tmp_path)() == first
     monkeypatch.setattr(acrf, "code_and_libraries", lambda: "1.1+gdef|libs")
     monkeypatch.setattr(acrf, "render_acrf", lambda *_: b"%PDF new code")
     monkeypatch.setattr(acrf, "_DRAWN", {})
-    assert acrf.acrf_pdf(config, study, "NCT05985863", tmp_path) == b"%PDF new code"
-    assert len(list(tmp_path.glob("acrf-*.pdf"))) == 1      # the copy of the code before is gone
+    assert acrf.drawing(config, study, "NCT05985863", tmp_path)() == b"%PDF new code"
+    assert [p.read_bytes() for p in tmp_path.glob("acrf-*")] == [b"%PDF new code"]   # the old copy is gone
 
 
 def test_define_names_the_acrf_and_points_collected_origins_to_their_pages(config, tmp_path):
     import pandas as pd
 
     spec = load_spec()
-    datasets = {name: pd.DataFrame(columns=spec.datasets[name].names) for name in ("DM", "AE", "LB", "TS")}
+    datasets = {name: pd.DataFrame(columns=spec.datasets[name].names) for name in ("DM", "AE", "DS", "LB", "TS")}
     tree = build_define(spec, datasets, created="2026-12-07T10:00:00", crf_pages=acrf.pages(config))
     assert validate_define(tree) == []
     ref = tree.find(".//def:AnnotatedCRF/def:DocumentRef", NS)
@@ -114,6 +137,9 @@ def test_define_names_the_acrf_and_points_collected_origins_to_their_pages(confi
     page = etree.HTML(str(etree.XSLT(etree.parse(str(written.with_name("define2-1.xsl"))))(etree.parse(str(written)))))
     links = page.xpath("//a[starts-with(@href, 'acrf.pdf')]/@href")
     assert "acrf.pdf" in links and "acrf.pdf#page=2" in links and "acrf.pdf#page=6" in links
+    ds_pages = acrf.pages(config)["DS.DSSTDTC"]                              # a variable on several pages
+    cell = page.xpath("//tr[td[1]='DSSTDTC']/td[a[starts-with(@href, 'acrf.pdf#')]]")[0]
+    assert cell.xpath("a/@href") == [f"acrf.pdf#page={n}" for n in ds_pages] and len(ds_pages) > 1
     without = build_define(spec, datasets, created="2026-12-07T10:00:00")
     assert without.find(".//def:AnnotatedCRF", NS) is None and not without.findall(".//def:DocumentRef", NS)
     assert etree.tostring(without).count(b"PDFPageRef") == 0

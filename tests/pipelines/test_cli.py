@@ -60,6 +60,20 @@ def test_a_broken_configuration_exits_two_with_its_reason(tmp_path, capsys):
     assert "configuration error" in err and "study.yaml" in err and "visits.0.window" in err
 
 
+def test_an_annotated_crf_without_a_forms_field_exits_two_before_any_work(tmp_path, capsys):
+    study = tmp_path / "study"
+    shutil.copytree(DEFAULT_STUDY_DIR, study)
+    acrf = study / "sdtm" / "acrf.yaml"
+    acrf.write_text(acrf.read_text(encoding="utf-8").replace("      KIT_NOS: [NOT SUBMITTED]\n", ""), encoding="utf-8")
+    (tmp_path / "landing" / "site01").mkdir(parents=True)
+    args = ["run", "--landing", str(tmp_path / "landing"), "--output", str(tmp_path / "out"), "--study", str(study),
+            "--database-url", f"sqlite:///{tmp_path / 'store.sqlite'}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "configuration error" in err and "acrf.yaml" in err and "KIT_NOS" in err
+    assert not (tmp_path / "store.sqlite").exists() and not (tmp_path / "out").exists()
+
+
 def test_a_second_run_on_a_busy_store_exits_two(tmp_path, database_url):
     from aclf.lock import store_lock
     from aclf.store import make_engine
