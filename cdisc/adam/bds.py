@@ -92,7 +92,8 @@ def _assessments(rs: pd.DataFrame, pr: pd.DataFrame, adsl: pd.DataFrame, study: 
     wide = rs.pivot_table(index=["USUBJID", "AVISITN"], columns="RSTESTCD", values="RSORRES", aggfunc="last")
     graded = {components.encephalopathy.testcd: "encephalopathy", components.ascites.testcd: "ascites"}
     source = components.dialysis
-    asked = pr[(pr["PRTRT"] == source.prtrt) & isin(pr["USUBJID"], adsl["USUBJID"])].reset_index(drop=True)
+    asked = pr[(pr["PRTRT"] == source.prtrt) & pr["PROCCUR"].isin(["Y", "N"])   # not NOT DONE: unknown
+               & isin(pr["USUBJID"], adsl["USUBJID"])].reset_index(drop=True)
     asked = _timeline(asked, adsl, "PRDTC", study).sort_values(["USUBJID", "PRDTC"], kind="stable")
     dialysis = asked.groupby(["USUBJID", "AVISITN"])["PROCCUR"].last().eq(source.occurred).astype(object)
     return wide.reindex(columns=list(graded)).rename(columns=graded).assign(dialysis=dialysis)

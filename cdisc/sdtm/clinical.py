@@ -80,23 +80,31 @@ def build_dd(ctx: Context) -> pd.DataFrame:
 
 def assessed_events(ctx: Context, events: dict[str, str]) -> pd.DataFrame:
     """One row per clinical assessment and pre-specified yes/no question (``events``: EDC column ->
-    term) that was answered: SUBJID, term, occurrence, visit, date, source row."""
+    term): SUBJID, term, occurrence (Y, N, or '' where not answered: the record is NOT DONE), visit,
+    date, source row."""
     ca = ctx.forms["clinical_assessment"].reset_index(drop=True)
     parts = [pd.DataFrame({"SUBJID": ca["SUBJID"], "term": term, "occur": ca[column], "VISIT_CODE": ca["VISIT"],
                            "DTC": ca["ASSESS_DATE"], **lineage(ca)})
              for column, term in events.items() if column in ca]
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["SUBJID", "term", "occur", "VISIT_CODE", "DTC", *LINEAGE])
-    return rows[rows["occur"].isin(["Y", "N"])].reset_index(drop=True)
+    return rows.assign(occur=rows["occur"].fillna("")).reset_index(drop=True)
+
+
+def not_done(answer: pd.Series) -> pd.Series:
+    """--STAT of a pre-specified record (--PRESP Y): NOT DONE where the form has no Y/N answer."""
+    return pd.Series(np.where(answer.fillna("").isin(["Y", "N"]), "", "NOT DONE"), index=answer.index, dtype=object)
 
 
 def build_ce(ctx: Context) -> pd.DataFrame:
     """CE: acute kidney injury, GI bleeding and uncontrolled infection, asked at every assessment
-    (CEPRESP Y, CEOCCUR Y/N); they define ACLF's course and the exclusion criterion EXCL01."""
+    (CEPRESP Y, CEOCCUR Y/N, else CESTAT NOT DONE); they define ACLF's course and the exclusion
+    criterion EXCL01."""
     rows = assessed_events(ctx, ctx.design.complications.events)
     frame = pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "CE", "USUBJID": ctx.usubjid(rows["SUBJID"]), "CETERM": rows["term"],
         "CECAT": ctx.design.complications.category, "CEPRESP": "Y", "CEOCCUR": rows["occur"],
+        "CESTAT": not_done(rows["occur"]),
         **visit_columns(rows["VISIT_CODE"], rows["DTC"], rows["SUBJID"], ctx),
         "EPOCH": epoch(rows["DTC"], rows["SUBJID"], ctx), "CEDTC": rows["DTC"],
         "CEDY": study_day(rows["DTC"], _rfstdtc(ctx, rows["SUBJID"])), **lineage(rows)})

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from cdisc.sdtm.common import Context, date_part, epoch, lineage, sequence, study_day, visit_columns
-from cdisc.sdtm.clinical import assessed_events
+from cdisc.sdtm.clinical import assessed_events, not_done
 from cdisc.sdtm.ex import dose_forms, infusion_products, product_names
 from cdisc.sdtm.special import screen_failed
 from validation.rules_coding import submittable_aes
@@ -47,7 +47,8 @@ def build_ec(ctx: Context) -> pd.DataFrame:
 
 def build_pr(ctx: Context) -> pd.DataFrame:
     """Liver transplantation (outcome form) and, at every clinical assessment, whether the patient was
-    dialysed at least twice in the week before (pre-specified; the MELD scores' creatinine rule)."""
+    dialysed at least twice in the week before (pre-specified; PRSTAT NOT DONE where not answered;
+    the MELD scores' creatinine rule)."""
     events = ctx.forms["outcome_events"]
     tx = events[events["EVENT"] == "LIVER TRANSPLANT"].reset_index(drop=True)
     q = ctx.design.dialysis
@@ -55,16 +56,16 @@ def build_pr(ctx: Context) -> pd.DataFrame:
     visits = visit_columns(dialysis["VISIT_CODE"], dialysis["DTC"], dialysis["SUBJID"], ctx)
     rows = pd.concat([
         pd.DataFrame({"SUBJID": tx["SUBJID"], "PRTRT": "LIVER TRANSPLANTATION", "PRCAT": "", "PRPRESP": "",
-                      "PROCCUR": "", "VISITNUM": np.nan, "VISIT": "", "PRDTC": "", "PRSTDTC": tx["EVENT_DATE"],
+                      "PROCCUR": "", "PRSTAT": "", "VISITNUM": np.nan, "VISIT": "", "PRDTC": "", "PRSTDTC": tx["EVENT_DATE"],
                       "PREVLINT": "", **lineage(tx)}),
         pd.DataFrame({"SUBJID": dialysis["SUBJID"], "PRTRT": q.term, "PRCAT": q.category, "PRPRESP": "Y",
-                      "PROCCUR": dialysis["occur"], **visits, "PRDTC": dialysis["DTC"], "PRSTDTC": "",
+                      "PROCCUR": dialysis["occur"], "PRSTAT": not_done(dialysis["occur"]), **visits, "PRDTC": dialysis["DTC"], "PRSTDTC": "",
                       "PREVLINT": q.interval, **lineage(dialysis)}),
     ], ignore_index=True)
     rfstdtc = rows["SUBJID"].map(ctx.reference["RFSTDTC"])
     when = rows["PRSTDTC"].where(rows["PRSTDTC"] != "", rows["PRDTC"])
     frame = _subject_frame(ctx, "PR", rows["SUBJID"], rows, **{c: rows[c] for c in (
-        "PRTRT", "PRCAT", "PRPRESP", "PROCCUR", "VISITNUM", "VISIT", "PRDTC", "PRSTDTC", "PREVLINT")},
+        "PRTRT", "PRCAT", "PRPRESP", "PROCCUR", "PRSTAT", "VISITNUM", "VISIT", "PRDTC", "PRSTDTC", "PREVLINT")},
         EPOCH=epoch(when, rows["SUBJID"], ctx), PRDY=study_day(rows["PRDTC"], rfstdtc),
         PRSTDY=study_day(rows["PRSTDTC"], rfstdtc))
     return sequence(frame, "PR", ["USUBJID", "PRTRT", "PRSTDTC", "PRDTC"])
@@ -105,7 +106,7 @@ def build_mh(ctx: Context) -> pd.DataFrame:
                       "MHCAT": ctx.design.etiology_category, "MHPRESP": "", "MHOCCUR": "", "MHSTDTC": ""}),
         pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": "CIRRHOSIS", "MHCAT": "CHRONIC LIVER DISEASE",
                       "MHPRESP": "Y", "MHOCCUR": mh["CIRRHOSIS"], "MHSTDTC": "",
-                      "MHSTAT": mh["CIRRHOSIS"].fillna("").eq("").map({True: "NOT DONE", False: ""})}),
+                      "MHSTAT": not_done(mh["CIRRHOSIS"])}),
         pd.DataFrame({"SUBJID": mh["SUBJID"], "MHTERM": "ACUTE-ON-CHRONIC LIVER FAILURE", "MHCAT": "ACLF",
                       "MHPRESP": "", "MHOCCUR": "", "MHSTDTC": mh["ACLF_ONSET_DATE"]}),
     ]

@@ -365,3 +365,17 @@ def test_occds_and_tte_datasets_name_their_subclass(package):
     assert classes["ADTTE"] == ("BASIC DATA STRUCTURE", ["TIME-TO-EVENT"])
     assert classes["ADAE"] == ("OCCURRENCE DATA STRUCTURE", ["ADVERSE EVENT"])
     assert classes["ADLB"] == ("BASIC DATA STRUCTURE", [])
+
+
+def test_a_dialysis_question_not_answered_is_unknown_not_no():
+    """PR's NOT DONE record (PROCCUR null) leaves the visit's dialysis unknown; Y and N are read."""
+    from cdisc.adam.bds import _assessments
+
+    study = load_study()
+    adsl = pd.DataFrame({"USUBJID": ["S-1", "S-2", "S-3"], "TRTSDT": sas_date(pd.Series(["2024-03-01"] * 3)),
+                         "TRTSDTC": "2024-03-01T10:00", "TRTEDT": sas_date(pd.Series(["2024-03-15"] * 3))})
+    rs = pd.DataFrame(columns=["USUBJID", "RSDTC", "RSTESTCD", "RSORRES"])
+    pr = pd.DataFrame({"USUBJID": ["S-1", "S-2", "S-3"], "PRTRT": "DIALYSIS", "PROCCUR": ["Y", "N", ""],
+                       "PRSTAT": ["", "", "NOT DONE"], "PRDTC": "2024-03-08"})
+    dialysis = _assessments(rs, pr, adsl, study, ANALYSIS.scores)["dialysis"].droplevel("AVISITN")
+    assert dialysis.get("S-1") is True and dialysis.get("S-2") is False and "S-3" not in dialysis.index

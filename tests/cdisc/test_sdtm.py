@@ -311,6 +311,13 @@ def test_no_value_of_any_form_column_refuses_the_package(package, area, bad):
     cirrhosis = mh[(mh["MHTERM"] == "CIRRHOSIS") & (mh["USUBJID"] == dm.loc[changed["medical_history", "CIRRHOSIS"], "USUBJID"])]
     assert cirrhosis[["MHPRESP", "MHOCCUR", "MHSTAT"]].values.tolist() == [["Y", "", "NOT DONE"]]
     assert (mh["MHSTAT"] == "NOT DONE").sum() == 1 and (mh["MHOCCUR"] == "").sum() == (mh["MHPRESP"] == "").sum() + 1
+    for name, column, count in (("PR", "DIALYSIS_2X_WEEK", 1), ("CE", "AKI", 3)):   # AKI, GI bleed, infection
+        frame, prefix = datasets[name], name
+        unanswered = frame[frame[f"{prefix}STAT"] == "NOT DONE"]
+        assert len(unanswered) == count and set(unanswered[f"{prefix}OCCUR"]) == {""}
+        assert set(unanswered[f"{prefix}PRESP"]) == {"Y"}
+        assert dm.loc[changed["clinical_assessment", column], "USUBJID"] in set(unanswered["USUBJID"])
+        assert set(frame.loc[frame[f"{prefix}STAT"] == "", f"{prefix}OCCUR"]) <= {"Y", "N", ""}
     # and the ADaM package made from that SDTM
     from cdisc.adam.analysis import load_analysis
     from cdisc.adam.build import build_adam
