@@ -67,8 +67,8 @@ def pages(config: AcrfConfig) -> dict[str, list[int]]:
     """'DATASET.VARIABLE' -> the pages whose fields are submitted in it (define.xml's PDFPageRef)."""
     found: dict[str, set[int]] = {}
     for form, page in page_of_form(config).items():
-        for annotations in config.forms[form].fields.values():
-            for text in annotations:
+        for notes in config.forms[form].fields.values():
+            for text in notes:
                 if m := HOLDS.match(text):
                     found.setdefault(f"{m['dataset']}.{m['variable']}", set()).add(page)
     return {name: sorted(numbers) for name, numbers in found.items()}
@@ -127,11 +127,10 @@ def _form_page(fig: Figure, studyid: str, name: str, page: int, total: int, conf
     y = 0.87
     for column in form.columns:
         entered = textwrap.wrap(collected_as(form, column), 34)
-        annotations = config.forms[name].fields[column]
         fig.text(0.06, y, column, fontsize=9, family="DejaVu Sans Mono", va="top")
         fig.text(0.30, y, "\n".join(entered), fontsize=8.5, va="top", linespacing=1.3)
         at = y
-        for text in annotations:
+        for text in config.forms[name].fields[column]:
             wrapped = textwrap.wrap(text, 40)
             fig.text(0.60, at, "\n".join(wrapped), fontsize=8.5, va="top", linespacing=1.3,
                      bbox={"boxstyle": "square,pad=0.25", "fc": _colour(text, colours), "ec": "#444444", "lw": 0.5})

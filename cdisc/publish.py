@@ -16,16 +16,16 @@ import pandas as pd
 from aclf.config import Study
 from aclf.pending import Pending, settle_all
 from aclf.warm_worker import submit
+from cdisc.acrf import AcrfConfig, drawing, pages
 from cdisc.adam.analysis import Analysis
 from cdisc.adam.build import BY_SUBJECT, build_adam
 from cdisc.adam.previous import load_previous, save_previous
 from cdisc.area import Area, AreaFolders
+from cdisc.define import ACRF_FILE
 from cdisc.design import Design
 from cdisc.handoff import handoff_keys, handoff_lb, handoff_trace, load_handoff, save_handoff
 from cdisc.package import (Known, PackageStatus, check_all, digests_path, known_rows, refused, rows_path,
                            violations_status, write_package, write_status)
-from cdisc.acrf import AcrfConfig, drawing, pages
-from cdisc.define import ACRF_FILE
 from cdisc.reviewer_guide import load_guide_config, render_guide
 from cdisc.row_hash import hashes_hold, keep_hashes
 from cdisc.sdtm.assignment import AssignmentError
