@@ -56,11 +56,11 @@ def build_pr(ctx: Context) -> pd.DataFrame:
     visits = visit_columns(dialysis["VISIT_CODE"], dialysis["DTC"], dialysis["SUBJID"], ctx)
     rows = pd.concat([
         pd.DataFrame({"SUBJID": tx["SUBJID"], "PRTRT": "LIVER TRANSPLANTATION", "PRCAT": "", "PRPRESP": "",
-                      "PROCCUR": "", "PRSTAT": "", "VISITNUM": np.nan, "VISIT": "", "PRDTC": "", "PRSTDTC": tx["EVENT_DATE"],
-                      "PREVLINT": "", **lineage(tx)}),
+                      "PROCCUR": "", "PRSTAT": "", "VISITNUM": np.nan, "VISIT": "", "PRDTC": "",
+                      "PRSTDTC": tx["EVENT_DATE"], "PREVLINT": "", **lineage(tx)}),
         pd.DataFrame({"SUBJID": dialysis["SUBJID"], "PRTRT": q.term, "PRCAT": q.category, "PRPRESP": "Y",
-                      "PROCCUR": dialysis["occur"], "PRSTAT": not_done(dialysis["occur"]), **visits, "PRDTC": dialysis["DTC"], "PRSTDTC": "",
-                      "PREVLINT": q.interval, **lineage(dialysis)}),
+                      "PROCCUR": dialysis["occur"], "PRSTAT": not_done(dialysis["occur"]), **visits,
+                      "PRDTC": dialysis["DTC"], "PRSTDTC": "", "PREVLINT": q.interval, **lineage(dialysis)}),
     ], ignore_index=True)
     rfstdtc = rows["SUBJID"].map(ctx.reference["RFSTDTC"])
     when = rows["PRSTDTC"].where(rows["PRSTDTC"] != "", rows["PRDTC"])

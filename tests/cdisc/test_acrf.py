@@ -94,7 +94,8 @@ def test_the_same_configuration_draws_the_same_bytes_once_per_code(config, study
     code of another version draws again and replaces the copy."""
     first = acrf.render_acrf(config, study, "NCT05985863")
     code = ("import hashlib, sys; from aclf.config import load_study; from cdisc.acrf import load_acrf, render_acrf; "
-            "s = load_study(); sys.stdout.write(hashlib.sha256(render_acrf(load_acrf(s), s, 'NCT05985863')).hexdigest())")
+            "s = load_study(); pdf = render_acrf(load_acrf(s), s, 'NCT05985863'); "
+            "sys.stdout.write(hashlib.sha256(pdf).hexdigest())")
     other = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": "7"})
     assert other.stdout == hashlib.sha256(first).hexdigest()         # another process, another hash seed
