@@ -135,6 +135,9 @@ class LabDialect(_Model):
     # the LOINC code of what the lab measures, by local test code, where it is not the study test's own
     # analyte (study/lab.yaml): one code, or one per unit (CDISC units) the test is sent in
     loinc: dict[str, str | dict[str, str]] = {}
+    # the units (CDISC) the transfer specification lets a local test be sent in, where it names them:
+    # a result in another unit is not converted (a finding), even if the study test converts from it
+    units: dict[str, list[str]] = {}
     wide: WideSpec | None = None
     query_languages: list[str] = ["en"]    # the languages of the site's query listing, in order
 
@@ -149,8 +152,10 @@ class LabDialect(_Model):
             raise ValueError(f"layout {self.layout!r} needs columns for {sorted(missing)}")
         if (self.layout == "wide") != (self.wide is not None):
             raise ValueError("the 'wide' section goes with layout 'wide' and only with it")
-        if set(self.loinc) - set(self.tests):
-            raise ValueError(f"loinc names local tests not in 'tests': {sorted(set(self.loinc) - set(self.tests))}")
+        for key in ("loinc", "units"):
+            if set(getattr(self, key)) - set(self.tests):
+                raise ValueError(f"{key} names local tests not in 'tests': "
+                                 f"{sorted(set(getattr(self, key)) - set(self.tests))}")
         return self
 
     def source_columns(self, field: str) -> list[str]:
@@ -376,6 +381,10 @@ class Study(_Model):
                     if units - set(self.lab.tests[src.tests[raw]].convert):
                         raise ValueError(f"{src.source}: loinc of {raw} lists units {sorted(units)} that "
                                          f"{src.tests[raw]} does not convert from")
+                for raw, units in src.units.items():
+                    if set(units) - set(self.lab.tests[src.tests[raw]].convert):
+                        raise ValueError(f"{src.source}: units of {raw} lists {sorted(units)}; "
+                                         f"{src.tests[raw]} does not convert from all of them")
                 for language in src.query_languages:
                     untold = sorted(r for r, spec in self.rules.items() if not spec.query.get(language))
                     if untold:
@@ -415,6 +424,11 @@ class Study(_Model):
     @property
     def lab_sources(self) -> list[LabDialect]:
         return [s for s in self.sources.values() if isinstance(s, LabDialect)]
+
+    @property
+    def agreed_units(self) -> dict[tuple[str, str], list[str]]:
+        """The units each (source, local test) may be sent in, where its dialect names them."""
+        return {(s.source, raw): units for s in self.lab_sources for raw, units in s.units.items()}
 
 
 def safe_load(text: str):

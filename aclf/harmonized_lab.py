@@ -44,7 +44,7 @@ def build_harmonized_lab(staged: pd.DataFrame, first_infusion: pd.Series, study:
     out["lbdy"], out["pday"] = study_days(when, reference)
     out["avisit"], out["avisitn"] = analysis_visits(out["pday"], study)
     out["visitnum"] = labelled_visitnum(out["visit"], out["avisitn"], study)
-    return pd.concat([out, harmonize_results(staged, study.lab)], axis=1)
+    return pd.concat([out, harmonize_results(staged, study.lab, study.agreed_units)], axis=1)
 
 
 # each staged column the build reads, and the table's column that holds it as read; the reference

@@ -8,8 +8,10 @@ dropped: a result that cannot be converted keeps its original and says why in ``
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -158,11 +160,21 @@ def original_limits(staged: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
                         staged.get("ref_range", pd.Series(index=staged.index)))
 
 
-def harmonize_results(staged: pd.DataFrame, lab: LabConfig) -> pd.DataFrame:
-    """Standard results for staged lab records (``lbtestcd``, ``result``, ``unit``, reference columns).
+def _outside_agreement(staged: pd.DataFrame, unit_cd: pd.Series, agreed: Mapping[tuple[str, str], list[str]]) -> pd.Series:
+    """The records of a (source, local test) sent in a unit its transfer specification does not list."""
+    outside = pd.Series(False, index=staged.index)
+    for (source, raw), units in agreed.items():
+        outside |= (staged["source"] == source) & (staged["test_raw"] == raw) & unit_cd.notna() & ~unit_cd.isin(units)
+    return outside
+
+
+def harmonize_results(staged: pd.DataFrame, lab: LabConfig,
+                      agreed: Mapping[tuple[str, str], list[str]] = MappingProxyType({})) -> pd.DataFrame:
+    """Standard results for staged lab records (``lbtestcd``, ``result``, ``unit``, reference columns;
+    ``source`` and ``test_raw`` where ``agreed`` names the units a source's local test may be sent in).
 
     Adds: lbtest, lborres/lborresu (as sent), unit_cd (CDISC unit of the original), unit_status
-    (ok | unknown_unit | no_conversion), result_kind, censor_op, lbstresc, lbstresn, lbstresu,
+    (ok | unknown_unit | not_agreed | no_conversion), result_kind, censor_op, lbstresc, lbstresn, lbstresu,
     lbstat/lbreasnd, reference limits in original and standard units, lbnrind.
     """
     tests = lab.tests
@@ -175,7 +187,10 @@ def harmonize_results(staged: pd.DataFrame, lab: LabConfig) -> pd.DataFrame:
     pair = staged["lbtestcd"] + "\x1f" + unit_cd.fillna("\x00")
     factors = {f"{code}\x1f{unit}": frac for code, t in tests.items() for unit, frac in t.convert.items()}
     fraction = pair.map(factors)
-    out["unit_status"] = np.where(unit_cd.isna(), "unknown_unit", np.where(fraction.isna(), "no_conversion", "ok"))
+    outside = _outside_agreement(staged, unit_cd, agreed)
+    fraction = fraction.mask(outside)
+    out["unit_status"] = np.select([unit_cd.isna(), outside, fraction.isna()],
+                                   ["unknown_unit", "not_agreed", "no_conversion"], "ok")
     out["lbstresu"] = staged["lbtestcd"].map({k: t.standard_unit for k, t in tests.items()}).fillna("")
     decimals = staged["lbtestcd"].map({k: t.decimals for k, t in tests.items()}).fillna(6)
 

@@ -20,6 +20,8 @@ def units(inp: RuleInputs) -> pd.DataFrame:
     parts = []
     for rule, status, why in [
         ("unknown_unit", "unknown_unit", "is not a unit spelling the study knows"),
+        ("unit_not_convertible", "not_agreed", "is not one the transfer specification lists for this test at this "
+                                               "site, so it is not converted"),
         ("unit_not_convertible", "no_conversion", "has no conversion to the protocol unit of this test"),
     ]:
         bad = lab[lab["unit_status"] == status]

@@ -479,8 +479,8 @@ def test_lbloinc_names_the_property_the_unit_sent_says_or_none():
 
 
 def test_a_site_loinc_must_name_its_own_tests_and_units():
-    """A dialect's LOINC code for a local test it does not map, or per unit the test does not convert
-    from, is refused when the configuration loads."""
+    """A dialect's LOINC code, or list of agreed units, for a local test it does not map, or naming a
+    unit the test does not convert from, is refused when the configuration loads."""
     study = load_study()
     site01 = study.sources["site01"]
     with pytest.raises(ValueError, match="not in 'tests'"):
@@ -488,6 +488,13 @@ def test_a_site_loinc_must_name_its_own_tests_and_units():
     bad = site01.model_copy(update={"loinc": {"UREA": {"g/L": "22664-7"}}})
     with pytest.raises(ValueError, match="does not convert from"):
         type(study).model_validate({**study.model_dump(by_alias=True), "loaded_sources": {"site01": bad}})
+    # the same for the units a dialect lets a local test be sent in
+    with pytest.raises(ValueError, match="units names local tests not in 'tests'"):
+        type(site01).model_validate({**site01.model_dump(), "units": {"UREE": ["mmol/L"]}})
+    bad = site01.model_copy(update={"units": {"UREA": ["mmol/L", "g/L"]}})
+    with pytest.raises(ValueError, match="does not convert from all of them"):
+        type(study).model_validate({**study.model_dump(by_alias=True), "loaded_sources": {"site01": bad}})
+    assert study.agreed_units == {("site01", "UREA"): ["mmol/L"]}
 
 
 def test_ie_records_each_criterion_not_met(package):

@@ -84,6 +84,16 @@ def test_units_the_study_does_not_know_or_cannot_convert_are_flagged(study):
     assert out["lbstresn"].isna().all() and out["lborres"].tolist() == ["5", "5"]
 
 
+def test_a_unit_outside_the_sources_agreement_is_not_converted(study):
+    """A (source, local test) with agreed units: another unit the study test converts from is
+    ``not_agreed`` and unconverted; the same unit from another source or test converts as usual."""
+    rows = lab([("UREAN", "28", "mg/dL"), ("UREAN", "28", "mg/dL"), ("UREAN", "10", "mmol/L"), ("UREAN", "5", "mg/dl")])
+    rows = rows.assign(source=["site01", "site03", "site01", "site01"], test_raw=["UREA", "BUN", "UREA", "UREA"])
+    out = harmonize_results(rows, study.lab, {("site01", "UREA"): ["mmol/L"]})
+    assert out["unit_status"].tolist() == ["not_agreed", "ok", "ok", "not_agreed"]
+    assert out["lbstresn"].isna().tolist() == [True, False, False, True] and out["lbstresn"].iloc[1] == 10.0
+
+
 def test_reference_ranges_in_both_units(study):
     frame = lab([("BILI", "312.4", "umol/L"), ("ALB", "29", "g/L"), ("ALT", "12", "U/L")])
     frame["ref_low"] = ["3.4", "", ""]
