@@ -160,7 +160,8 @@ def original_limits(staged: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
                         staged.get("ref_range", pd.Series(index=staged.index)))
 
 
-def _outside_agreement(staged: pd.DataFrame, unit_cd: pd.Series, agreed: Mapping[tuple[str, str], list[str]]) -> pd.Series:
+def _outside_agreement(staged: pd.DataFrame, unit_cd: pd.Series,
+                       agreed: Mapping[tuple[str, str], list[str]]) -> pd.Series:
     """The records of a (source, local test) sent in a unit its transfer specification does not list."""
     outside = pd.Series(False, index=staged.index)
     for (source, raw), units in agreed.items():
@@ -174,8 +175,8 @@ def harmonize_results(staged: pd.DataFrame, lab: LabConfig,
     ``source`` and ``test_raw`` where ``agreed`` names the units a source's local test may be sent in).
 
     Adds: lbtest, lborres/lborresu (as sent), unit_cd (CDISC unit of the original), unit_status
-    (ok | unknown_unit | not_agreed | no_conversion), result_kind, censor_op, lbstresc, lbstresn, lbstresu,
-    lbstat/lbreasnd, reference limits in original and standard units, lbnrind.
+    (ok | unknown_unit | not_agreed | no_conversion), result_kind, censor_op, lbstresc, lbstresn,
+    lbstresu, lbstat/lbreasnd, reference limits in original and standard units, lbnrind.
     """
     tests = lab.tests
     out = pd.DataFrame(index=staged.index)

@@ -87,7 +87,8 @@ def test_units_the_study_does_not_know_or_cannot_convert_are_flagged(study):
 def test_a_unit_outside_the_sources_agreement_is_not_converted(study):
     """A (source, local test) with agreed units: another unit the study test converts from is
     ``not_agreed`` and unconverted; the same unit from another source or test converts as usual."""
-    rows = lab([("UREAN", "28", "mg/dL"), ("UREAN", "28", "mg/dL"), ("UREAN", "10", "mmol/L"), ("UREAN", "5", "mg/dl")])
+    rows = lab([("UREAN", "28", "mg/dL"), ("UREAN", "28", "mg/dL"), ("UREAN", "10", "mmol/L"),
+                ("UREAN", "5", "mg/dl")])
     rows = rows.assign(source=["site01", "site03", "site01", "site01"], test_raw=["UREA", "BUN", "UREA", "UREA"])
     out = harmonize_results(rows, study.lab, {("site01", "UREA"): ["mmol/L"]})
     assert out["unit_status"].tolist() == ["not_agreed", "ok", "ok", "not_agreed"]
