@@ -137,7 +137,7 @@ class LabDialect(_Model):
     loinc: dict[str, str | dict[str, str]] = {}
     # the units (CDISC) the transfer specification lets a local test be sent in, where it names them:
     # a result in another unit is not converted (a finding), even if the study test converts from it
-    units: dict[str, list[str]] = {}
+    units: dict[str, Annotated[list[str], Field(min_length=1)]] = {}
     wide: WideSpec | None = None
     query_languages: list[str] = ["en"]    # the languages of the site's query listing, in order
 
@@ -383,8 +383,9 @@ class Study(_Model):
                                          f"{src.tests[raw]} does not convert from")
                 for raw, units in src.units.items():
                     if set(units) - set(self.lab.tests[src.tests[raw]].convert):
-                        raise ValueError(f"{src.source}: units of {raw} lists {sorted(units)}; "
-                                         f"{src.tests[raw]} does not convert from all of them")
+                        raise ValueError(f"{src.source}: units of {raw} lists "
+                                         f"{sorted(set(units) - set(self.lab.tests[src.tests[raw]].convert))}, "
+                                         f"which {src.tests[raw]} does not convert from")
                 for language in src.query_languages:
                     untold = sorted(r for r, spec in self.rules.items() if not spec.query.get(language))
                     if untold:

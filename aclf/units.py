@@ -160,13 +160,14 @@ def original_limits(staged: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
                         staged.get("ref_range", pd.Series(index=staged.index)))
 
 
-def _outside_agreement(staged: pd.DataFrame, unit_cd: pd.Series,
+def _outside_agreement(staged: pd.DataFrame, unit_cd: pd.Series, convertible: pd.Series,
                        agreed: Mapping[tuple[str, str], list[str]]) -> pd.Series:
-    """The records of a (source, local test) sent in a unit its transfer specification does not list."""
+    """The records of a (source, local test) sent in a unit its transfer specification does not list,
+    of those the study test would convert (an unknown unit, or one without a conversion, says so)."""
     outside = pd.Series(False, index=staged.index)
     for (source, raw), units in agreed.items():
-        outside |= (staged["source"] == source) & (staged["test_raw"] == raw) & unit_cd.notna() & ~unit_cd.isin(units)
-    return outside
+        outside |= (staged["source"] == source) & (staged["test_raw"] == raw) & ~unit_cd.isin(units)
+    return outside & convertible
 
 
 def harmonize_results(staged: pd.DataFrame, lab: LabConfig,
@@ -188,7 +189,7 @@ def harmonize_results(staged: pd.DataFrame, lab: LabConfig,
     pair = staged["lbtestcd"] + "\x1f" + unit_cd.fillna("\x00")
     factors = {f"{code}\x1f{unit}": frac for code, t in tests.items() for unit, frac in t.convert.items()}
     fraction = pair.map(factors)
-    outside = _outside_agreement(staged, unit_cd, agreed)
+    outside = _outside_agreement(staged, unit_cd, fraction.notna(), agreed)
     fraction = fraction.mask(outside)
     out["unit_status"] = np.select([unit_cd.isna(), outside, fraction.isna()],
                                    ["unknown_unit", "not_agreed", "no_conversion"], "ok")

@@ -491,8 +491,10 @@ def test_a_site_loinc_must_name_its_own_tests_and_units():
     # the same for the units a dialect lets a local test be sent in
     with pytest.raises(ValueError, match="units names local tests not in 'tests'"):
         type(site01).model_validate({**site01.model_dump(), "units": {"UREE": ["mmol/L"]}})
+    with pytest.raises(ValueError, match="at least 1 item"):
+        type(site01).model_validate({**site01.model_dump(), "units": {"UREA": []}})
     bad = site01.model_copy(update={"units": {"UREA": ["mmol/L", "g/L"]}})
-    with pytest.raises(ValueError, match="does not convert from all of them"):
+    with pytest.raises(ValueError, match=r"lists \['g/L'\], which UREAN does not convert from"):
         type(study).model_validate({**study.model_dump(by_alias=True), "loaded_sources": {"site01": bad}})
     assert study.agreed_units == {("site01", "UREA"): ["mmol/L"]}
 

@@ -88,11 +88,15 @@ def test_a_unit_outside_the_sources_agreement_is_not_converted(study):
     """A (source, local test) with agreed units: another unit the study test converts from is
     ``not_agreed`` and unconverted; the same unit from another source or test converts as usual."""
     rows = lab([("UREAN", "28", "mg/dL"), ("UREAN", "28", "mg/dL"), ("UREAN", "10", "mmol/L"),
-                ("UREAN", "5", "mg/dl")])
-    rows = rows.assign(source=["site01", "site03", "site01", "site01"], test_raw=["UREA", "BUN", "UREA", "UREA"])
+                ("UREAN", "5", "mg/dl"), ("UREAN", "", "", "QNS"), ("UREAN", "5", "g/L")])
+    rows = rows.assign(source=["site01", "site03", "site01", "site01", "site01", "site01"],
+                       test_raw=["UREA", "BUN", "UREA", "UREA", "UREA", "UREA"], ref_low=["10", "", "", "", "", ""])
     out = harmonize_results(rows, study.lab, {("site01", "UREA"): ["mmol/L"]})
-    assert out["unit_status"].tolist() == ["not_agreed", "ok", "ok", "not_agreed"]
-    assert out["lbstresn"].isna().tolist() == [True, False, False, True] and out["lbstresn"].iloc[1] == 10.0
+    # a unit UREAN has no conversion from (none, or g/L) says so, whatever the agreement
+    assert out["unit_status"].tolist() == ["not_agreed", "ok", "ok", "not_agreed", "no_conversion", "no_conversion"]
+    assert out["lbstresn"].isna().tolist() == [True, False, False, True, True, True]
+    assert out["lbstresn"].iloc[1] == 10.0
+    assert out["lbornrlo"].iloc[0] == "10" and pd.isna(out["lbstnrlo"].iloc[0])     # the range as sent, unconverted
 
 
 def test_reference_ranges_in_both_units(study):

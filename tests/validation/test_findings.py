@@ -104,8 +104,8 @@ def test_a_unit_the_transfer_specification_does_not_list_is_queried_not_converte
     """Site 01 sends urea, which the study maps to urea nitrogen, in mmol/L only. A result in mg/dL,
     which UREAN converts from with urea nitrogen's factor, is kept unconverted and queried once."""
     night, _ = nights
-    urea = "01-007,欧阳明轩,H302-2291847,Week {},2024-03-05 07:30,UREA,Urea,{},,,"
-    found = night("20250601", [*NIGHT1, urea.format("0,S2", "30,mg/dL"), urea.format("-1,S1", "7.5,mmol/L")])
+    urea = "01-007,欧阳明轩,H302-2291847,Week 0,{},2024-03-05 07:30,UREA,Urea,{},,,"
+    found = night("20250601", [*NIGHT1, urea.format("S2", "30,mg/dL"), urea.format("S5", "7.5,mmol/L")])
     [message] = by_rule(found, "unit_not_convertible")["message"]
     assert message.startswith("Unit 'mg/dL' of test 'UREA' is not one the transfer specification lists")
     lab = pd.read_sql("select lborresu, unit_status, lbstresn from lab_harmonized where test_raw = 'UREA'"
