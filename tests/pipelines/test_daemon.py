@@ -127,6 +127,16 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _body_once_statuses_drawn(page, expected: int, timeout: float = 90) -> str:
+    """The page's text once the asset list has drawn its statuses, which it fetches after the rows."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = page.locator("body").inner_text()
+        if text.count("Materialized") >= expected or time.monotonic() > deadline:
+            return text
+        time.sleep(1)
+
+
 def test_the_dagster_ui_shows_every_layer_materialized(daemon_night, browser):
     root, env, _ = daemon_night
     port = _free_port()
@@ -144,7 +154,7 @@ def test_the_dagster_ui_shows_every_layer_materialized(daemon_night, browser):
                 time.sleep(2)
         shown = sorted(key.to_user_string().replace("/", " / ") for key in defs().resolve_all_asset_keys())
         page.get_by_text(shown[0], exact=True).first.wait_for(timeout=60_000)
-        text = page.locator("body").inner_text()
+        text = _body_once_statuses_drawn(page, len(shown) - 1)
         for name in shown:
             assert name in text, name
         assert text.count("Materialized") >= len(shown) - 1 and "Never materialized" not in text
