@@ -376,15 +376,11 @@ class Study(_Model):
                     raise ValueError(f"{src.source}: visits map to unknown visit codes {bad_visits}")
                 if bad_tests:
                     raise ValueError(f"{src.source}: tests map to unknown LBTESTCD {bad_tests}")
-                for raw, code in src.loinc.items():
-                    units = set(code) if isinstance(code, dict) else set()
-                    if units - set(self.lab.tests[src.tests[raw]].convert):
-                        raise ValueError(f"{src.source}: loinc of {raw} lists units {sorted(units)} that "
-                                         f"{src.tests[raw]} does not convert from")
-                for raw, units in src.units.items():
-                    if set(units) - set(self.lab.tests[src.tests[raw]].convert):
-                        raise ValueError(f"{src.source}: units of {raw} lists "
-                                         f"{sorted(set(units) - set(self.lab.tests[src.tests[raw]].convert))}, "
+                named = [("loinc", raw, code) for raw, code in src.loinc.items() if isinstance(code, dict)]
+                for what, raw, units in named + [("units", raw, units) for raw, units in src.units.items()]:
+                    unknown = sorted(set(units) - set(self.lab.tests[src.tests[raw]].convert))
+                    if unknown:
+                        raise ValueError(f"{src.source}: {what} of {raw} lists {unknown}, "
                                          f"which {src.tests[raw]} does not convert from")
                 for language in src.query_languages:
                     untold = sorted(r for r, spec in self.rules.items() if not spec.query.get(language))
