@@ -245,7 +245,7 @@ def test_the_blinded_package_reveals_no_assignment(package):
 
 def test_every_subject_record_traces_to_its_source_row(package):
     folder, built, _, _, engine = package
-    trace = pd.read_sql("select * from sdtm_trace where area = 'blinded'", engine)
+    trace = pd.read_sql("select * from sdtm_trace where area = 'blinded' order by dataset, record", engine)
     for name in SUBJECT_LEVEL:
         mine = trace[trace["dataset"] == name]
         assert len(mine) == len(built[name]) and mine["record"].tolist() == list(range(1, len(mine) + 1))

@@ -3,7 +3,7 @@ rows kept with tonight's lineage), equal the rows a full build gives, value for 
 whatever column of a record changed, whatever was added, dropped or moved in the snapshot."""
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import aclf.harmonized_lab as module
 from aclf.harmonized_lab import _as_stored, build_harmonized_lab, built_by_record
@@ -31,7 +31,7 @@ def _records(draw, count: int, name: str = "S") -> list[dict]:
             for i in range(count)]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_rows_built_by_record_equal_a_full_build(study, data):
     before = _records(data.draw, 12)

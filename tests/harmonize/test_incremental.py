@@ -34,7 +34,7 @@ from support import store_url
 
 def _ids_by_source(engine) -> pd.DataFrame:
     with engine.connect() as conn:
-        return pd.read_sql(sa.select(lab_harmonized.c.id, lab_harmonized.c.source), conn)
+        return pd.read_sql(sa.select(lab_harmonized.c.id, lab_harmonized.c.source).order_by(lab_harmonized.c.id), conn)
 
 
 def _night(settings: Settings) -> None:

@@ -2,7 +2,7 @@
 that failed before, not on the whole table: the failure cases must be those of a check of the whole
 table, in the same order (the order decides which value a finding shows)."""
 import pandas as pd
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from aclf.harmonized_lab import _as_stored, _join_order, _joined, _to_check, build_harmonized_lab, keys_apart
 from test_by_record import CHOICES, FIRST, _staged
@@ -21,7 +21,7 @@ def _source(draw, source: str, count: int, prefix: str = "S") -> pd.DataFrame:
     return _staged(records, 1, source=source)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_the_failures_found_on_the_changed_rows_are_those_of_the_whole_table(study, data):
     schema = harmonized_lab_schema(study)

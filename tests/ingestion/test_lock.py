@@ -44,12 +44,12 @@ def test_a_second_holder_waits_for_the_first(engine):
         with store_lock(engine):
             holding.set()
             time.sleep(0.6)
-        released.set()
+            released.set()    # inside: the lock's release (on PostgreSQL, more round trips) comes after
 
     holding = threading.Event()
     thread = threading.Thread(target=first)
     thread.start()
-    holding.wait(5)
+    assert holding.wait(30)
     start = time.monotonic()
     with store_lock(engine, wait_seconds=10):
         assert released.is_set() and time.monotonic() - start > 0.3

@@ -12,6 +12,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
+import aclf.ingest
 from aclf.archive import archive_path
 from aclf.landing import sha256_of
 from binary_files import SITE03_HEADER, write_site03, write_site05
@@ -219,11 +220,14 @@ def test_a_special_file_is_rejected_without_being_opened(ingest, paths):
 
 # 6. a transfer dated in the future ------------------------------------------------------------------
 
-def test_a_transfer_dated_in_the_future_is_rejected_and_supersedes_nothing(ingest, engine, paths, study):
+def test_a_transfer_dated_in_the_future_is_rejected_and_supersedes_nothing(ingest, engine, paths, study,
+                                                                          monkeypatch):
     today = dt.datetime.now(ZoneInfo(study.study.timezone)).date()
     tolerance = study.transfers.future_date_tolerance_days
     future = (today + dt.timedelta(days=tolerance + 1)).strftime("%Y%m%d")
     edge = (today + dt.timedelta(days=tolerance)).strftime("%Y%m%d")
+    assert aclf.ingest.latest_accepted_date(study) in (edge, future)        # future: midnight has just passed
+    monkeypatch.setattr(aclf.ingest, "latest_accepted_date", lambda _: edge)   # the same date for every ingest
     land(paths, "site01", "SITE01_20991231.csv", SITE01.replace(b"312.4", b"999.9"))
     land(paths, "site01", f"SITE01_{future}.csv", SITE01.replace(b"312.4", b"888.8"))
     land(paths, "site01", "SITE01_20250601.csv", SITE01)
