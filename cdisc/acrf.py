@@ -22,6 +22,8 @@ if TYPE_CHECKING:        # matplotlib is imported where the PDF is drawn: in the
     from matplotlib.figure import Figure
 
 NOT_SUBMITTED = "NOT SUBMITTED"
+VISIT_COLUMN = "VISIT"                   # the forms' visit column, as SDTM's builders read it
+ANY_TIME = "ANY TIME (LOG FORMS)"
 # an annotation that names the variable holding the collected value ("derives ..." does not)
 HOLDS = re.compile(r"^(?P<dataset>[A-Z][A-Z0-9]{1,7})\.(?P<variable>[A-Z][A-Z0-9]{0,7})\b")
 _PAGE = (8.27, 11.69)                    # A4 portrait, inches
@@ -37,6 +39,7 @@ class _Entry(BaseModel):
 class FormPage(_Entry):
     title: str
     fields: dict[str, list[str]]         # form column -> its annotations, in the form's column order
+    visits: list[str] = []               # the visit codes a form without a visit column is filled in at
 
 
 class AcrfConfig(_Entry):
@@ -55,6 +58,12 @@ def load_acrf(study: Study, path: Path | None = None) -> AcrfConfig:
         raise ConfigError(f"{path}: invalid annotated CRF configuration: {exc}") from None
     if differ:
         raise ConfigError(f"{path}: fields that are not the forms' columns, in their order: {differ}")
+    known = {v.code for v in study.visits} | {study.unscheduled_visit}
+    wrong = {name: page.visits for name, page in config.forms.items() if page.visits and (
+        VISIT_COLUMN in study.form(name)[1].columns or set(page.visits) - known)}
+    if wrong:
+        raise ConfigError(f"{path}: visits that are not visit codes, or given for a form whose {VISIT_COLUMN} "
+                          f"column says them: {wrong}")
     return config
 
 
@@ -72,6 +81,18 @@ def pages(config: AcrfConfig) -> dict[str, list[int]]:
                 if m := HOLDS.match(text):
                     found.setdefault(f"{m['dataset']}.{m['variable']}", set()).add(page)
     return {name: sorted(numbers) for name, numbers in found.items()}
+
+
+def visit_bookmarks(config: AcrfConfig, study: Study) -> list[tuple[str, list[str]]]:
+    """(visit label, the forms filled in at it) in the schedule's order, the unscheduled visit last,
+    then the forms filled in at any time. A form's visits are those its visit column allows, else
+    those the configuration names; with neither it is a log form."""
+    at = {name: study.form(name)[1].values.get(VISIT_COLUMN, []) if VISIT_COLUMN in study.form(name)[1].columns
+          else page.visits for name, page in config.forms.items()}
+    schedule = [(v.code, v.label) for v in study.visits] + [(study.unscheduled_visit, study.unscheduled_visit)]
+    marks = [(label, [name for name in config.forms if code in at[name]]) for code, label in schedule]
+    marks.append((ANY_TIME, [name for name in config.forms if not at[name]]))
+    return [(label, forms) for label, forms in marks if forms]
 
 
 def collected_as(form: FormSpec, column: str) -> str:
@@ -171,9 +192,9 @@ def _keep(stored: Path, pdf: bytes) -> None:
 
 
 def render_acrf(config: AcrfConfig, study: Study, studyid: str) -> bytes:
-    """The PDF: a cover, a page per form, a bookmark per form and per dataset (FDA's technical
-    conformance guide asks for both), no creation date, so that its bytes change only with the
-    configuration and the libraries. Drawn with matplotlib, the figures' library, rather than a PDF
+    """The PDF: a cover, a page per form, bookmarks by form, by visit and by dataset (FDA's technical
+    conformance guide asks for visits and forms), no creation date, so that its bytes change only
+    with the configuration and the libraries. Drawn with matplotlib, the figures' library, rather than a PDF
     layout library (the pages are a header and a three-column table); bookmarked with pypdf."""
     from matplotlib import rc_context
     from matplotlib.backends.backend_pdf import PdfPages
@@ -188,15 +209,27 @@ def render_acrf(config: AcrfConfig, study: Study, studyid: str) -> bytes:
             pdf.savefig(_figure(lambda fig: _form_page(fig, studyid, name, page, total, config, study, colours)))
     writer = PdfWriter(clone_from=io.BytesIO(drawn.getvalue()))
     writer.add_metadata({"/Title": f"{studyid} annotated case report forms (SDTM)", "/Creator": "aclf-pipeline"})
-    forms = writer.add_outline_item(title="Forms", page_number=1)
-    for name, page in page_of_form(config).items():
-        writer.add_outline_item(title=config.forms[name].title, page_number=page - 1, parent=forms)
-    datasets = writer.add_outline_item(title="Datasets", page_number=1)
-    for dataset, numbers in sorted(_dataset_pages(config).items()):
-        writer.add_outline_item(title=dataset, page_number=numbers[0] - 1, parent=datasets)
+    _bookmark(writer, config, study)
     written = io.BytesIO()
     writer.write(written)
     return written.getvalue()
+
+
+def _bookmark(writer, config: AcrfConfig, study: Study) -> None:
+    """Three outlines: the forms in page order, the visits with the forms filled in at each, the
+    datasets with the first page that submits in each (pypdf counts pages from 0)."""
+    page = {name: number - 1 for name, number in page_of_form(config).items()}
+    forms = writer.add_outline_item(title="Forms", page_number=1)
+    for name in config.forms:
+        writer.add_outline_item(title=config.forms[name].title, page_number=page[name], parent=forms)
+    visits = writer.add_outline_item(title="Visits", page_number=1)
+    for label, names in visit_bookmarks(config, study):
+        visit = writer.add_outline_item(title=label, page_number=page[names[0]], parent=visits)
+        for name in names:
+            writer.add_outline_item(title=config.forms[name].title, page_number=page[name], parent=visit)
+    datasets = writer.add_outline_item(title="Datasets", page_number=1)
+    for dataset, numbers in sorted(_dataset_pages(config).items()):
+        writer.add_outline_item(title=dataset, page_number=numbers[0] - 1, parent=datasets)
 
 
 def _dataset_pages(config: AcrfConfig) -> dict[str, list[int]]:

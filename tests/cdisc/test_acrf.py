@@ -81,12 +81,40 @@ def test_the_pdf_reads_back_one_page_per_form_with_its_fields_annotations_and_bo
                 for dataset, variable in NAMED.findall(note):
                     assert f"{dataset}.{variable}" in text, (name, field, note)
     assert pdf.metadata.title == "NCT05985863 annotated case report forms (SDTM)"
-    forms, by_form, datasets, by_dataset = pdf.outline
-    assert (forms.title, datasets.title) == ("Forms", "Datasets")
+    forms, by_form, visits, by_visit, datasets, by_dataset = pdf.outline
+    assert (forms.title, visits.title, datasets.title) == ("Forms", "Visits", "Datasets")
     assert [(b.title, pdf.get_destination_page_number(b) + 1) for b in by_form] == \
         [(config.forms[name].title, number) for name, number in acrf.page_of_form(config).items()]
     at = {b.title: pdf.get_destination_page_number(b) + 1 for b in by_dataset}
     assert at["DM"] == 2 and at["AE"] == 6 and at["MH"] == 3 and "LB" not in at
+
+
+def test_the_visit_bookmarks_follow_the_schedule_with_each_visits_forms(config, study, pdf):
+    """By visit, in the schedule's order: each visit's forms (a form's visit column's values, or the
+    configuration's visits), the unscheduled visit, then the log forms; each pointing to its page."""
+    _, _, _, by_visit, _, _ = pdf.outline
+    labels = [b.title for b in by_visit if not isinstance(b, list)]
+    forms = [[(b.title, pdf.get_destination_page_number(b) + 1) for b in group]
+             for group in by_visit if isinstance(group, list)]
+    assert labels == [v.label for v in study.visits] + ["UNSCHEDULED", "ANY TIME (LOG FORMS)"]
+    page, title = acrf.page_of_form(config), {name: page.title for name, page in config.forms.items()}
+    named = {label: [t for t, _ in group] for label, group in zip(labels, forms)}
+    assert named["WEEK -1 (SCREENING)"] == [title[f] for f in ("enrollment", "medical_history",
+                                                               "clinical_assessment", "visits")]
+    assert named["WEEK 0"] == [title[f] for f in ("clinical_assessment", "infusion", "visits", "randomization")]
+    assert named["WEEK 4"] == named["WEEK 0"] and named["WEEK 3"] == [title["clinical_assessment"], title["visits"]]
+    assert named["ANY TIME (LOG FORMS)"] == [title[f] for f in ("adverse_events", "outcome_events", "end_of_study")]
+    assert all(number == page[name] for group in forms for (t, number) in group
+               for name in config.forms if title[name] == t)
+
+
+def test_visits_given_for_a_form_with_a_visit_column_or_not_in_the_schedule_are_refused(study, tmp_path):
+    text = (acrf.DEFAULT_STUDY_DIR / "sdtm" / "acrf.yaml").read_text(encoding="utf-8")
+    for broken in (text.replace("    visits: [WEEK-1]\n", "    visits: [WEEK-2]\n", 1),
+                   text.replace("    title: Visit dates\n", "    title: Visit dates\n    visits: [WEEK0]\n")):
+        (tmp_path / "acrf.yaml").write_text(broken, encoding="utf-8")
+        with pytest.raises(ConfigError, match="visits that are not visit codes"):
+            acrf.load_acrf(study, tmp_path / "acrf.yaml")
 
 
 def test_the_same_configuration_draws_the_same_bytes_once_per_code(config, study, tmp_path, monkeypatch):
