@@ -64,6 +64,12 @@ def load_acrf(study: Study, path: Path | None = None) -> AcrfConfig:
     if wrong:
         raise ConfigError(f"{path}: visits that are not visit codes, or given for a form whose {VISIT_COLUMN} "
                           f"column says them: {wrong}")
+    untold = {name: sorted(set(study.form(name)[1].values.get(VISIT_COLUMN, [""])) - known) for name in config.forms
+              if VISIT_COLUMN in study.form(name)[1].columns}
+    if any(untold.values()):
+        raise ConfigError(f"{path}: forms whose {VISIT_COLUMN} column allows no visit codes or others than the "
+                          f"schedule's, so that their visit bookmarks cannot be drawn: "
+                          f"{ {name: codes for name, codes in untold.items() if codes} }")
     return config
 
 
@@ -165,7 +171,8 @@ def drawing(config: AcrfConfig, study: Study, studyid: str, cache: Path | None =
     (a drawing takes about 0.7 s); drawn in the warm worker, which imports matplotlib for the figures,
     while the caller builds the package (aclf.warm_worker)."""
     content = sha(f"{studyid}|{config.model_dump_json()}|"
-                  f"{[(study.form(name)[0], study.form(name)[1].model_dump_json()) for name in config.forms]}")
+                  f"{[(study.form(name)[0], study.form(name)[1].model_dump_json()) for name in config.forms]}|"
+                  f"{[v.model_dump_json() for v in study.visits]}|{study.unscheduled_visit}")
     code = code_and_libraries()
     stored = cache / f"acrf-{sha(f'{code}|{content}')[:24]}.pdf" if cache is not None and code else None
     if content not in _DRAWN and stored is not None and stored.is_file():

@@ -4,6 +4,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,7 +94,8 @@ def test_the_visit_bookmarks_follow_the_schedule_with_each_visits_forms(config, 
     """By visit, in the schedule's order: each visit's forms (a form's visit column's values, or the
     configuration's visits), the unscheduled visit, then the log forms; each pointing to its page."""
     _, _, _, by_visit, _, _ = pdf.outline
-    labels = [b.title for b in by_visit if not isinstance(b, list)]
+    visits = [b for b in by_visit if not isinstance(b, list)]
+    labels = [b.title for b in visits]
     forms = [[(b.title, pdf.get_destination_page_number(b) + 1) for b in group]
              for group in by_visit if isinstance(group, list)]
     assert labels == [v.label for v in study.visits] + ["UNSCHEDULED", "ANY TIME (LOG FORMS)"]
@@ -103,9 +105,11 @@ def test_the_visit_bookmarks_follow_the_schedule_with_each_visits_forms(config, 
                                                                "clinical_assessment", "visits")]
     assert named["WEEK 0"] == [title[f] for f in ("clinical_assessment", "infusion", "visits", "randomization")]
     assert named["WEEK 4"] == named["WEEK 0"] and named["WEEK 3"] == [title["clinical_assessment"], title["visits"]]
+    assert named["UNSCHEDULED"] == named["WEEK 3"]
     assert named["ANY TIME (LOG FORMS)"] == [title[f] for f in ("adverse_events", "outcome_events", "end_of_study")]
     assert all(number == page[name] for group in forms for (t, number) in group
                for name in config.forms if title[name] == t)
+    assert [pdf.get_destination_page_number(b) + 1 for b in visits] == [group[0][1] for group in forms]
 
 
 def test_visits_given_for_a_form_with_a_visit_column_or_not_in_the_schedule_are_refused(study, tmp_path):
@@ -115,6 +119,17 @@ def test_visits_given_for_a_form_with_a_visit_column_or_not_in_the_schedule_are_
         (tmp_path / "acrf.yaml").write_text(broken, encoding="utf-8")
         with pytest.raises(ConfigError, match="visits that are not visit codes"):
             acrf.load_acrf(study, tmp_path / "acrf.yaml")
+
+
+def test_a_forms_visit_values_outside_the_schedule_are_refused(tmp_path):
+    """The visit bookmarks come from a form's VISIT values: one that is no visit code is a configuration error."""
+    shutil.copytree(acrf.DEFAULT_STUDY_DIR, tmp_path / "study")
+    edc = tmp_path / "study" / "sources" / "edc.yaml"
+    edc.write_text(edc.read_text(encoding="utf-8").replace("values: {VISIT: [WEEK0, WEEK1,", "values: {VISIT: [WEEK0, WEEK1X,"),
+                   encoding="utf-8")
+    study = load_study(tmp_path / "study")
+    with pytest.raises(ConfigError, match=r"infusion': \['WEEK1X'\]"):
+        acrf.load_acrf(study)
 
 
 def test_the_same_configuration_draws_the_same_bytes_once_per_code(config, study, tmp_path, monkeypatch):
@@ -144,6 +159,17 @@ def test_the_same_configuration_draws_the_same_bytes_once_per_code(config, study
     monkeypatch.setattr(acrf, "_DRAWN", {})
     assert acrf.drawing(config, study, "NCT05985863", tmp_path)() == b"%PDF new code"
     assert [p.read_bytes() for p in tmp_path.glob("acrf-*")] == [b"%PDF new code"]   # the old copy is gone
+
+
+def test_a_changed_schedule_draws_again(config, study, monkeypatch):
+    """The visit bookmarks are drawn from the schedule: a drawing is kept per schedule too."""
+    monkeypatch.setattr(acrf, "_DRAWN", {})
+    first = acrf.drawing(config, study, "NCT05985863")()
+    relabelled = study.model_copy(update={"visits": [v.model_copy(update={"label": v.label.lower()})
+                                                     for v in study.visits]})
+    again = acrf.drawing(config, relabelled, "NCT05985863")()
+    visits = [b.title for b in PdfReader(io.BytesIO(again)).outline[3] if not isinstance(b, list)]
+    assert again != first and visits[1] == "week 0" and len(acrf._DRAWN) == 2
 
 
 def test_define_names_the_acrf_and_points_collected_origins_to_their_pages(config, tmp_path):
