@@ -50,9 +50,8 @@ def test_a_second_holder_waits_for_the_first(engine):
     thread = threading.Thread(target=first)
     thread.start()
     assert holding.wait(30)
-    start = time.monotonic()
     with store_lock(engine, wait_seconds=10):
-        assert released.is_set() and time.monotonic() - start > 0.3
+        assert released.is_set()            # set inside the first holder's lock: this one waited for it
     thread.join()
 
 

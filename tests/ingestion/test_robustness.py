@@ -222,12 +222,14 @@ def test_a_special_file_is_rejected_without_being_opened(ingest, paths):
 
 def test_a_transfer_dated_in_the_future_is_rejected_and_supersedes_nothing(ingest, engine, paths, study,
                                                                           monkeypatch):
-    today = dt.datetime.now(ZoneInfo(study.study.timezone)).date()
-    tolerance = study.transfers.future_date_tolerance_days
-    future = (today + dt.timedelta(days=tolerance + 1)).strftime("%Y%m%d")
-    edge = (today + dt.timedelta(days=tolerance)).strftime("%Y%m%d")
-    assert aclf.ingest.latest_accepted_date(study) in (edge, future)        # future: midnight has just passed
-    monkeypatch.setattr(aclf.ingest, "latest_accepted_date", lambda _: edge)   # the same date for every ingest
+    tolerance = dt.timedelta(days=study.transfers.future_date_tolerance_days)
+    before = dt.datetime.now(ZoneInfo(study.study.timezone)).date()
+    latest = aclf.ingest.latest_accepted_date(study)
+    after = dt.datetime.now(ZoneInfo(study.study.timezone)).date()
+    assert latest in {(day + tolerance).strftime("%Y%m%d") for day in (before, after)}   # midnight may pass
+    monkeypatch.setattr(aclf.ingest, "latest_accepted_date", lambda _: latest)   # the same date for every ingest
+    edge = latest
+    future = (dt.datetime.strptime(latest, "%Y%m%d") + dt.timedelta(days=1)).strftime("%Y%m%d")
     land(paths, "site01", "SITE01_20991231.csv", SITE01.replace(b"312.4", b"999.9"))
     land(paths, "site01", f"SITE01_{future}.csv", SITE01.replace(b"312.4", b"888.8"))
     land(paths, "site01", "SITE01_20250601.csv", SITE01)
