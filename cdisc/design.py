@@ -121,6 +121,7 @@ class Assessment(_Model):
     test: str
     cat: str
     numeric: bool = False
+    results: dict[str, str] = {}       # collected value -> RSSTRESC, where CDISC terminology names the results
 
 
 class Design(_Model):

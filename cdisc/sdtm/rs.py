@@ -14,10 +14,11 @@ def build_rs(ctx: Context) -> pd.DataFrame:
     for test in ctx.design.assessments:
         rows = ca[ca[test.column] != ""]
         numeric = pd.to_numeric(rows[test.column], errors="coerce") if test.numeric else np.nan
+        standard = rows[test.column].map(test.results).fillna(rows[test.column]) if test.results else rows[test.column]
         parts.append(pd.DataFrame({
             "SUBJID": rows["SUBJID"], "VISIT_CODE": rows["VISIT"], "RSDTC": rows["ASSESS_DATE"],
             "RSTESTCD": test.testcd, "RSTEST": test.test, "RSCAT": test.cat, "RSORRES": rows[test.column],
-            "RSSTRESC": rows[test.column], "RSSTRESN": numeric, **lineage(rows)}))
+            "RSSTRESC": standard, "RSSTRESN": numeric, **lineage(rows)}))
     rs = pd.concat(parts, ignore_index=True)
     frame = pd.DataFrame({
         "STUDYID": ctx.studyid, "DOMAIN": "RS", "USUBJID": ctx.usubjid(rs["SUBJID"]), "RSTESTCD": rs["RSTESTCD"],

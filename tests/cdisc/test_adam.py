@@ -296,7 +296,7 @@ def test_adscore_reads_dialysis_from_sdtm_pr():
     """The MELD creatinine rule's dialysis comes from PR (traceable to SDTM), by analysis visit."""
     from cdisc.adam.bds import _assessments
     adsl = pd.DataFrame([adsl_row()])
-    rs = pd.DataFrame({"USUBJID": ["S-1", "S-1"], "RSTESTCD": ["HEGRADE"] * 2, "RSORRES": ["1", "1"],
+    rs = pd.DataFrame({"USUBJID": ["S-1", "S-1"], "RSTESTCD": ["WHEG0101"] * 2, "RSORRES": ["1", "1"],
                        "RSDTC": ["2024-03-05", "2024-03-12"]})
     pr = pd.DataFrame({"USUBJID": ["S-1"] * 3, "PRTRT": ["DIALYSIS", "DIALYSIS", "LIVER TRANSPLANTATION"],
                        "PROCCUR": ["N", "Y", ""], "PRDTC": ["2024-03-05", "2024-03-12", ""]})

@@ -121,3 +121,22 @@ def test_every_value_a_form_allows_is_a_term_of_the_codelist_its_sdtm_variable_h
                 assert set(allowed) <= terms, (name, column, sorted(set(allowed) - terms))
                 checked.append(column)
     assert {"SEX", "RACE", "ETHNIC", "AESER", "AEREL", "AEOUT", "AEACN", "AETOXGR"} <= set(checked)
+
+
+@pytest.mark.skipif(not SHARED_CT.is_file(), reason="CDISC's full terminology file is not on this machine")
+def test_the_west_haven_grade_takes_cdiscs_classification_codes_and_results():
+    """RS's encephalopathy grade is CDISC's West Haven classification: its test code (WHEG01TC), test
+    name (WHEG01TN), category (CCCAT) and the results HEPENCGR names for the collected 0-4."""
+    import lzma
+
+    import pandas as pd
+
+    from cdisc.design import load_design
+
+    full = pd.read_csv(lzma.open(SHARED_CT), sep="\t", dtype=str, keep_default_na=False)
+
+    def terms(codelist: str) -> set[str]:
+        return set(full.loc[full["Codelist Code"] == codelist, "CDISC Submission Value"])
+    [grade] = [a for a in load_design().assessments if a.column == "HE_GRADE"]
+    assert grade.testcd in terms("C124680") and grade.test in terms("C124679") and grade.cat in terms("C118971")
+    assert set(grade.results.values()) == terms("C117746") and sorted(grade.results) == ["0", "1", "2", "3", "4"]

@@ -645,3 +645,18 @@ def test_end_of_participation_is_never_before_the_end_of_study_or_the_death(pack
         dated = frame[(frame[column] != "") & frame["USUBJID"].isin(ended.index)]
         later = dated[dated[column].str[:10] > dated["USUBJID"].map(ended).str[:10]]
         assert later.empty, f"{column} after RFPENDTC: {later[['USUBJID', column]].head(3).values.tolist()}"
+
+
+def test_the_encephalopathy_grade_is_cdiscs_west_haven_classification_and_ascites_the_sponsors(package):
+    """RS: the grade under CDISC's West Haven codes, its standard result the HEPENCGR term of the
+    collected grade; ascites in its sponsor category, its severity as collected."""
+    _, built, _, _, _ = package
+    rs = built["RS"]
+    grade, ascites = rs[rs["RSTESTCD"] == "WHEG0101"], rs[rs["RSTESTCD"] == "ASCITES"]
+    assert len(grade) > 100 and len(ascites) > 100 and len(grade) + len(ascites) == len(rs)
+    assert set(grade["RSCAT"]) == {"WEST HAVEN HEPATIC ENCEPHALOPATHY GRADE"}
+    assert set(grade["RSTEST"]) == {"WHEG01-WH Hepatic Encephalopathy Grade"}
+    assert (grade["RSSTRESC"] == "GRADE " + grade["RSORRES"]).all()
+    assert (grade["RSSTRESN"] == grade["RSORRES"].astype(float)).all()
+    assert set(ascites["RSCAT"]) == {"ASCITES SEVERITY"} and (ascites["RSSTRESC"] == ascites["RSORRES"]).all()
+    assert ascites["RSSTRESN"].isna().all()
