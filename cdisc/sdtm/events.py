@@ -81,13 +81,18 @@ def blinded_action(ae: pd.DataFrame, ctx: Context) -> pd.Series:
     return ae["AEACN"].where(date_part(ae["AESTDTC"]) <= last, "")
 
 
+# MedDRA's levels and codes that the EDC's coding export does not carry (the spec's COM.MEDDRA): empty
+MEDDRA_NOT_TRANSFERRED = {**dict.fromkeys(["AELLT", "AEHLT", "AEHLGT"], ""),
+                          **dict.fromkeys(["AELLTCD", "AEPTCD", "AEHLTCD", "AEHLGTCD", "AEBDSYCD", "AESOCCD"], np.nan)}
+
+
 def build_ae(ctx: Context) -> pd.DataFrame:
     ae = ctx.forms["adverse_events"]
     ae = ae[submittable_aes(ae)].reset_index(drop=True)   # the others are findings (validation)
     rfstdtc = ae["SUBJID"].map(ctx.reference["RFSTDTC"])
     frame = _subject_frame(
         ctx, "AE", ae["SUBJID"], ae, AESPID=ae["AESPID"], AETERM=ae["AETERM_EN"], AEDECOD=ae["AEDECOD"],
-        AEBODSYS=ae["AEBODSYS"], AESOC=ae["AEBODSYS"], AESER=ae["AESER"],
+        AEBODSYS=ae["AEBODSYS"], AESOC=ae["AEBODSYS"], **MEDDRA_NOT_TRANSFERRED, AESER=ae["AESER"],
         AESDTH=np.select([ae["AEOUT"] == "FATAL", (ae["AESER"] == "Y") & (ae["AEOUT"] != "")], ["Y", "N"], ""),
         AEACN=blinded_action(ae, ctx) if ctx.blinded else ae["AEACN"], AEREL=ae["AEREL"], AEOUT=ae["AEOUT"],
         AETOXGR=ae["AETOXGR"], EPOCH=epoch(ae["AESTDTC"], ae["SUBJID"], ctx, event=True), AESTDTC=ae["AESTDTC"],
