@@ -660,3 +660,17 @@ def test_the_encephalopathy_grade_is_cdiscs_west_haven_classification_and_ascite
     assert (grade["RSSTRESN"] == grade["RSORRES"].astype(float)).all()
     assert set(ascites["RSCAT"]) == {"ASCITES SEVERITY"} and (ascites["RSSTRESC"] == ascites["RSORRES"]).all()
     assert ascites["RSSTRESN"].isna().all()
+
+
+def test_ae_carries_meddras_other_levels_and_codes_empty_with_the_reason(package):
+    """Expected for a MedDRA-coded submission (SDTMIG 3.4 AE assumption 12): present in the spec's
+    order, empty while the EDC sends names only, and explained in define.xml's comment."""
+    from cdisc.sdtm.events import MEDDRA_NOT_TRANSFERRED
+
+    _, built, _, _, _ = package
+    ae, spec = built["AE"], load_spec().datasets["AE"]
+    assert len(ae) > 10 and [c for c in ae.columns if c in spec.names] == spec.names
+    for name in MEDDRA_NOT_TRANSFERRED:
+        assert spec.variable[name].core == "Exp" and spec.variable[name].comment == "COM.MEDDRA"
+        assert (ae[name].isna() | (ae[name] == "")).all(), name
+    assert (ae["AEDECOD"] != "").all() and (ae["AESOC"] == ae["AEBODSYS"]).all()
