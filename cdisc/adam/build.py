@@ -58,9 +58,13 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
     if adlb is not None:
         full.update(ADLB=adlb, ADSCORE=build_adscore(adlb, rs, pr, derived, study, analysis))
     del adlb                  # held by ``full`` only from here: released once conformed
+    planned = adsl.set_index("USUBJID")["TRT01P"]     # ADaMIG: every analysis dataset names a treatment
+    for name in ("ADLB", "ADSCORE", "ADAE", "ADTTE"):
+        if name in full:
+            full[name]["TRT01P"] = full[name]["USUBJID"].map(planned)
     if unblinded:
         full["ADAE"] = pd.concat([full["ADAE"], treatment_at_onset(full["ADAE"], adsl)], axis=1)
-        full["ADTTE"] = full["ADTTE"].merge(adsl[["USUBJID", "TRT01P", "TRT01PN"]], on="USUBJID", how="left")
+        full["ADTTE"] = full["ADTTE"].merge(adsl[["USUBJID", "TRT01PN"]], on="USUBJID", how="left")
     missing = sorted(set(spec.datasets) - set(full) - (set(BY_SUBJECT) if reuse else set()))
     if missing:
         raise ValueError(f"the ADaM spec lists datasets no builder makes: {missing}")

@@ -50,11 +50,14 @@ def adsl_treatments(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], design: D
 def blinded_treatments(adsl: pd.DataFrame, dm: pd.DataFrame, design: Design) -> pd.DataFrame:
     """The blinded area's documented dummies of the Required treatment variables: ARM/ACTARM as DM
     shows them, TRT01P the masked product for every randomized subject, TRT01A the same for those
-    infused (empty otherwise, as in DM.ACTARM): the same values in every arm."""
+    infused (empty otherwise, as in DM.ACTARM), TRT02P the same for those who reached period 2 (its
+    dates follow one rule in every arm; ADaMIG names a TRTxxP for each period APERIOD takes): the
+    same values in every arm."""
     subject = dm.set_index("USUBJID").reindex(adsl["USUBJID"])
     masked = design.blinding.treatment
     return pd.DataFrame({"ARM": subject["ARM"].to_numpy(), "ACTARM": subject["ACTARM"].to_numpy(),
-                         "TRT01P": masked, "TRT01A": np.where(subject["RFXSTDTC"].to_numpy() != "", masked, "")},
+                         "TRT01P": masked, "TRT01A": np.where(subject["RFXSTDTC"].to_numpy() != "", masked, ""),
+                         "TRT02P": np.where(adsl["AP02SDT"].notna().to_numpy(), masked, "")},
                         index=adsl.index)
 
 

@@ -143,9 +143,15 @@ def test_the_blinded_adam_package(package):
     assert "acrf.pdf" not in guide and not (folder / "acrf.pdf").exists()     # the aCRF is SDTM's
     adsl, meta = pyreadstat.read_xport(str(folder / "adsl.xpt"))
     assert meta.file_label == "Subject-Level Analysis Dataset"
-    assert not {"TRT01PN", "TRT01AN", "TRT02P", "TRT02A", "RAND2DT", "RAND2FL"} & set(adsl.columns)
-    # the Required treatment variables are documented dummies, one value for every arm
+    assert not {"TRT01PN", "TRT01AN", "TRT02PN", "TRT02A", "RAND2DT", "RAND2FL"} & set(adsl.columns)
+    # the Required treatment variables are documented dummies, one value for every arm; TRT02P for
+    # those who reached period 2 (APERIOD 2 in ADAE), by dates that follow one rule in every arm
     assert set(adsl["TRT01P"]) == {"MASKED STUDY PRODUCT (HUC-MSC OR PLACEBO)"}
+    assert (adsl["TRT02P"] == np.where(adsl["AP02SDT"].notna(), "MASKED STUDY PRODUCT (HUC-MSC OR PLACEBO)", "")).all()
+    assert (adsl["TRT02P"] != "").any() and (adsl["TRT02P"] == "").any()
+    for name in ("adlb", "adscore", "adae", "adtte"):       # ADaMIG: each analysis dataset names a treatment
+        analysed, _ = pyreadstat.read_xport(str(folder / f"{name}.xpt"))
+        assert set(analysed["TRT01P"]) == {"MASKED STUDY PRODUCT (HUC-MSC OR PLACEBO)"}, name
     assert set(adsl["TRT01A"]) <= {"MASKED STUDY PRODUCT (HUC-MSC OR PLACEBO)", ""}
     assert set(adsl["ARM"]) == {"Blinded until unblinding is authorized"}
     assert meta.original_variable_types["TRTSDT"].startswith("DATE")        # SAS dates, DATE9.
