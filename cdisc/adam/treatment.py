@@ -23,7 +23,7 @@ def _product_of(design: Design) -> tuple[dict[str, str], dict[str, float], dict[
 
 
 def adsl_treatments(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], design: Design) -> pd.DataFrame:
-    """ARM/ACTARM, TRT01P/A(N), TRT02P/A(N), RAND2DT, RAND2FL, one row per ADSL row."""
+    """ARM/ACTARM, TRT01P/A(N), TRT02P/A(N), TR01SDT-TR02EDT, RAND2DT, RAND2FL, one row per ADSL row."""
     names, numbers, by_extrt = _product_of(design)
     trt_number = {v: numbers[k] for k, v in names.items()}
     dm = sdtm["DM"].set_index("USUBJID").reindex(adsl["USUBJID"])
@@ -38,6 +38,10 @@ def adsl_treatments(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], design: D
         rows = ex[ex["EPOCH"] == epoch].sort_values(["USUBJID", "EXSTDTC"])
         first = rows.drop_duplicates("USUBJID").set_index("USUBJID")["EXTRT"]
         out[f"TRT0{n}A"] = adsl["USUBJID"].map(first.map(by_extrt)).fillna("").to_numpy()
+        ended = rows["EXENDTC"].where(rows["EXENDTC"] != "", rows["EXSTDTC"])     # the period's infusions
+        for var, dates in ((f"TR0{n}SDT", rows["EXSTDTC"].groupby(rows["USUBJID"]).min()),
+                           (f"TR0{n}EDT", ended.groupby(rows["USUBJID"]).max())):
+            out[var] = sas_date(adsl["USUBJID"].map(dates).fillna("")).to_numpy()
     for var in ("TRT01P", "TRT02P", "TRT01A", "TRT02A"):
         out[f"{var}N"] = out[var].map(trt_number).astype(float)
     ds = sdtm["DS"]
@@ -52,12 +56,13 @@ def blinded_treatments(adsl: pd.DataFrame, dm: pd.DataFrame, design: Design) -> 
     shows them, TRT01P the masked product for every randomized subject, TRT01A the same for those
     infused (empty otherwise, as in DM.ACTARM), TRT02P the same for those who reached period 2 (its
     dates follow one rule in every arm; ADaMIG names a TRTxxP for each period APERIOD takes): the
-    same values in every arm."""
+    same values in every arm. TR01SDT/TR01EDT are TRTSDT/TRTEDT, the stage-1 infusions here."""
     subject = dm.set_index("USUBJID").reindex(adsl["USUBJID"])
     masked = design.blinding.treatment
     return pd.DataFrame({"ARM": subject["ARM"].to_numpy(), "ACTARM": subject["ACTARM"].to_numpy(),
                          "TRT01P": masked, "TRT01A": np.where(subject["RFXSTDTC"].to_numpy() != "", masked, ""),
-                         "TRT02P": np.where(adsl["AP02SDT"].notna().to_numpy(), masked, "")},
+                         "TRT02P": np.where(adsl["AP02SDT"].notna().to_numpy(), masked, ""),
+                         "TR01SDT": adsl["TRTSDT"].to_numpy(), "TR01EDT": adsl["TRTEDT"].to_numpy()},
                         index=adsl.index)
 
 

@@ -81,6 +81,12 @@ def test_the_unblinded_package_assigns_every_patient_as_the_key_says(night, leve
         stage2 = {"": "", "PLACEBO": "Placebo", "HUC-MSC": "hUC-MSC"}[row["stage2"]]
         assert adsl.loc[subjid, "TRT02P"] == (stage2 if level == "full" or not stage2 else "Masked stage-2 product")
         assert adsl.loc[subjid, "RAND2FL"] == ("Y" if row["stage2"] else "N")
+    dates = {c: pd.to_datetime(adsl[c]) for c in ("TRTSDT", "TR01SDT", "TR01EDT", "TR02SDT", "TR02EDT")}
+    assert dates["TR01SDT"].equals(dates["TRTSDT"].rename("TR01SDT"))      # exposure by period (EX's epochs)
+    infused2 = dates["TR02SDT"].notna()
+    assert infused2.any() and (adsl.loc[infused2, "RAND2FL"] == "Y").all()
+    assert (dates["TR02SDT"][infused2] > dates["TR01EDT"][infused2]).all()
+    assert (dates["TR02EDT"][infused2] >= dates["TR02SDT"][infused2]).all() and dates["TR02EDT"].notna().equals(infused2)
     ex = _read(folders.sdtm, "ex")
     assert set(ex["EXTRT"]) <= {"HUC-MSC", "PLACEBO", "MASKED STAGE-2 PRODUCT (HUC-MSC OR PLACEBO)"}
     placebo = ex["USUBJID"].str.removeprefix(f"{STUDYID}-").map(key["stage1"]) == "PLACEBO"
