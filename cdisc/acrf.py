@@ -201,8 +201,9 @@ def _keep(stored: Path, pdf: bytes) -> None:
 def render_acrf(config: AcrfConfig, study: Study, studyid: str) -> bytes:
     """The PDF: a cover, a page per form, bookmarks by form, by visit and by dataset (FDA's technical
     conformance guide asks for visits and forms), no creation date, so that its bytes change only
-    with the configuration and the libraries. Drawn with matplotlib, the figures' library, rather than a PDF
-    layout library (the pages are a header and a three-column table); bookmarked with pypdf."""
+    with the configuration and the libraries. Drawn with matplotlib, the figures' library, rather
+    than a PDF layout library (the pages are a header and a three-column table); bookmarked with
+    pypdf."""
     from matplotlib import rc_context
     from matplotlib.backends.backend_pdf import PdfPages
     from pypdf import PdfWriter

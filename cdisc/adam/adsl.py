@@ -1,8 +1,8 @@
 """ADSL: one record per stage-1 randomized subject, from the SDTM domains of the same area.
 
 Dates are SAS dates (days since 1960-01-01, DATE9.). Treatment variables are added per area
-(cdisc.adam.treatment: the blinded area's are documented dummies). The analysis periods are the protocol's
-stages, one rule in both areas (cdisc.adam.periods).
+(cdisc.adam.treatment: the blinded area's are documented dummies). The analysis periods are the
+protocol's stages, one rule in both areas (cdisc.adam.periods).
 """
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def build_adam(sdtm: Mapping[str, pd.DataFrame], study: Study, analysis: Analysi
         return Adam({name: conform(frame, spec.datasets[name]) for name, frame in empty.items()},
                     pd.Series(dtype="uint64"), {})
     unblinded = "EX" in sdtm
-    treatments = adsl_treatments(adsl, sdtm, design) if unblinded else blinded_treatments(adsl, sdtm["DM"], design)
+    treatments = adsl_treatments(adsl, sdtm, design) if unblinded else blinded_treatments(adsl, sdtm, design)
     adsl = pd.concat([adsl, treatments], axis=1)
     lb, rs, pr = columns_of(sdtm, "LB", LB_USED), sdtm["RS"], sdtm["PR"]    # only what ADLB reads
     digests = subject_digests([lb, rs, pr, adsl]) if digested or previous is not None else None

@@ -1,6 +1,6 @@
-"""The unblinded area's treatment variables: ADSL's planned and actual treatment per period, and
-the treatment at onset that ADAE and ADTTE carry. Built only from the unblinded
-SDTM (DM arms, EX, DS), so the blinded area cannot produce them."""
+"""ADSL's treatment variables per area. Unblinded: the planned and actual treatment per period, the
+exposure dates per period and the treatment at onset that ADAE carries, from the unblinded SDTM (DM
+arms, EX, DS). Blinded: documented dummies, the same in every arm, and stage 1's exposure dates."""
 from __future__ import annotations
 
 import numpy as np
@@ -38,10 +38,7 @@ def adsl_treatments(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], design: D
         rows = ex[ex["EPOCH"] == epoch].sort_values(["USUBJID", "EXSTDTC"])
         first = rows.drop_duplicates("USUBJID").set_index("USUBJID")["EXTRT"]
         out[f"TRT0{n}A"] = adsl["USUBJID"].map(first.map(by_extrt)).fillna("").to_numpy()
-        ended = rows["EXENDTC"].where(rows["EXENDTC"] != "", rows["EXSTDTC"])     # the period's infusions
-        for var, dates in ((f"TR0{n}SDT", rows["EXSTDTC"].groupby(rows["USUBJID"]).min()),
-                           (f"TR0{n}EDT", ended.groupby(rows["USUBJID"]).max())):
-            out[var] = sas_date(adsl["USUBJID"].map(dates).fillna("")).to_numpy()
+        out[f"TR0{n}SDT"], out[f"TR0{n}EDT"] = exposure_dates(adsl, rows, "EXSTDTC", "EXENDTC")
     for var in ("TRT01P", "TRT02P", "TRT01A", "TRT02A"):
         out[f"{var}N"] = out[var].map(trt_number).astype(float)
     ds = sdtm["DS"]
@@ -51,18 +48,29 @@ def adsl_treatments(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], design: D
     return out
 
 
-def blinded_treatments(adsl: pd.DataFrame, dm: pd.DataFrame, design: Design) -> pd.DataFrame:
+def exposure_dates(adsl: pd.DataFrame, given: pd.DataFrame, start: str, end: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per ADSL row, the SAS dates of the first infusion's start and the last infusion's end (its
+    start where no end is collected) among ``given``, one period's infusions."""
+    ended = given[end].where(given[end] != "", given[start])
+    return tuple(sas_date(adsl["USUBJID"].map(dates).fillna("")).to_numpy()
+                 for dates in (given[start].groupby(given["USUBJID"]).min(), ended.groupby(given["USUBJID"]).max()))
+
+
+def blinded_treatments(adsl: pd.DataFrame, sdtm: dict[str, pd.DataFrame], design: Design) -> pd.DataFrame:
     """The blinded area's documented dummies of the Required treatment variables: ARM/ACTARM as DM
     shows them, TRT01P the masked product for every randomized subject, TRT01A the same for those
     infused (empty otherwise, as in DM.ACTARM), TRT02P the same for those who reached period 2 (its
     dates follow one rule in every arm; ADaMIG names a TRTxxP for each period APERIOD takes): the
-    same values in every arm. TR01SDT/TR01EDT are TRTSDT/TRTEDT, the stage-1 infusions here."""
-    subject = dm.set_index("USUBJID").reindex(adsl["USUBJID"])
+    same values in every arm. TR01SDT/TR01EDT from EC's infusions given, stage 1's only in this area
+    (the rule EX's TREATMENT 1 records follow in the unblinded area)."""
+    subject = sdtm["DM"].set_index("USUBJID").reindex(adsl["USUBJID"])
+    ec = sdtm["EC"]
+    first, last = exposure_dates(adsl, ec[ec["ECOCCUR"] == "Y"], "ECSTDTC", "ECENDTC")
     masked = design.blinding.treatment
     return pd.DataFrame({"ARM": subject["ARM"].to_numpy(), "ACTARM": subject["ACTARM"].to_numpy(),
                          "TRT01P": masked, "TRT01A": np.where(subject["RFXSTDTC"].to_numpy() != "", masked, ""),
                          "TRT02P": np.where(adsl["AP02SDT"].notna().to_numpy(), masked, ""),
-                         "TR01SDT": adsl["TRTSDT"].to_numpy(), "TR01EDT": adsl["TRTEDT"].to_numpy()},
+                         "TR01SDT": first, "TR01EDT": last},
                         index=adsl.index)
 
 

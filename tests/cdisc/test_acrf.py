@@ -125,8 +125,8 @@ def test_a_forms_visit_values_outside_the_schedule_are_refused(tmp_path):
     """The visit bookmarks come from a form's VISIT values: one that is no visit code is a configuration error."""
     shutil.copytree(acrf.DEFAULT_STUDY_DIR, tmp_path / "study")
     edc = tmp_path / "study" / "sources" / "edc.yaml"
-    edc.write_text(edc.read_text(encoding="utf-8").replace("values: {VISIT: [WEEK0, WEEK1,", "values: {VISIT: [WEEK0, WEEK1X,"),
-                   encoding="utf-8")
+    text = edc.read_text(encoding="utf-8")
+    edc.write_text(text.replace("values: {VISIT: [WEEK0, WEEK1,", "values: {VISIT: [WEEK0, WEEK1X,"), encoding="utf-8")
     study = load_study(tmp_path / "study")
     with pytest.raises(ConfigError, match=r"infusion': \['WEEK1X'\]"):
         acrf.load_acrf(study)

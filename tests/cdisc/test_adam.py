@@ -149,7 +149,8 @@ def test_the_blinded_adam_package(package):
     assert set(adsl["TRT01P"]) == {"MASKED STUDY PRODUCT (HUC-MSC OR PLACEBO)"}
     assert (adsl["TRT02P"] == np.where(adsl["AP02SDT"].notna(), "MASKED STUDY PRODUCT (HUC-MSC OR PLACEBO)", "")).all()
     assert (adsl["TRT02P"] != "").any() and (adsl["TRT02P"] == "").any()
-    assert adsl["TR01SDT"].equals(adsl["TRTSDT"].rename("TR01SDT")) and adsl["TR01EDT"].equals(adsl["TRTEDT"].rename("TR01EDT"))
+    assert adsl["TR01SDT"].equals(adsl["TRTSDT"].rename("TR01SDT"))
+    assert adsl["TR01EDT"].equals(adsl["TRTEDT"].rename("TR01EDT"))
     assert not {"TR02SDT", "TR02EDT"} & set(adsl.columns)             # stage-2 infusions: the unblinded area's
     for name in ("adlb", "adscore", "adae", "adtte"):       # ADaMIG: each analysis dataset names a treatment
         analysed, _ = pyreadstat.read_xport(str(folder / f"{name}.xpt"))

@@ -86,7 +86,11 @@ def test_the_unblinded_package_assigns_every_patient_as_the_key_says(night, leve
     infused2 = dates["TR02SDT"].notna()
     assert infused2.any() and (adsl.loc[infused2, "RAND2FL"] == "Y").all()
     assert (dates["TR02SDT"][infused2] > dates["TR01EDT"][infused2]).all()
-    assert (dates["TR02EDT"][infused2] >= dates["TR02SDT"][infused2]).all() and dates["TR02EDT"].notna().equals(infused2)
+    assert (dates["TR02EDT"][infused2] >= dates["TR02SDT"][infused2]).all()
+    assert dates["TR02EDT"].notna().equals(infused2)
+    blinded_adsl = _read(AreaFolders(settings.output / "blinded", STUDYID).adam, "adsl").set_index("SUBJID")
+    for var in ("TR01SDT", "TR01EDT"):                  # stage 1's exposure: one rule, the same dates in both areas
+        assert pd.to_datetime(blinded_adsl[var]).reindex(adsl.index).equals(dates[var]), var
     ex = _read(folders.sdtm, "ex")
     assert set(ex["EXTRT"]) <= {"HUC-MSC", "PLACEBO", "MASKED STAGE-2 PRODUCT (HUC-MSC OR PLACEBO)"}
     placebo = ex["USUBJID"].str.removeprefix(f"{STUDYID}-").map(key["stage1"]) == "PLACEBO"
